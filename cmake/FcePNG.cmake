@@ -1,0 +1,25 @@
+# FCE_WITH_PNG=AUTO|ON|OFF -> FCE_HAVE_PNG and PNG::PNG (libpng >= 1.6: the simplified write API).
+# Without libpng, pictures are written as binary PPM (same pixels, other format) with a warning.
+set(FCE_HAVE_PNG OFF)
+if(NOT FCE_WITH_PNG STREQUAL "OFF")
+  find_package(PNG)
+  if(PNG_FOUND)
+    include(CheckSymbolExists)
+    set(CMAKE_REQUIRED_INCLUDES ${PNG_INCLUDE_DIRS})
+    set(CMAKE_REQUIRED_LIBRARIES ${PNG_LIBRARIES})
+    check_symbol_exists(png_image_write_to_file png.h FCE_PNG_HAS_SIMPLIFIED_API)
+    unset(CMAKE_REQUIRED_INCLUDES)
+    unset(CMAKE_REQUIRED_LIBRARIES)
+    if(FCE_PNG_HAS_SIMPLIFIED_API)
+      set(FCE_HAVE_PNG ON)
+    endif()
+  endif()
+  if(NOT FCE_HAVE_PNG)
+    if(FCE_WITH_PNG STREQUAL "ON")
+      message(FATAL_ERROR "FCE_WITH_PNG=ON but libpng >= 1.6 was not found: "
+                          "sudo apt-get install libpng-dev (or configure with -DFCE_WITH_PNG=OFF)")
+    endif()
+    message(WARNING "libpng >= 1.6 not found: pictures will be written as .ppm. "
+                    "Install it with: sudo apt-get install libpng-dev")
+  endif()
+endif()

@@ -1,0 +1,43 @@
+# FindCUDNN: cuDNN headers and library -> CUDNN::cudnn, CUDNN_VERSION.
+# Looks in CUDNN_ROOT / CUDNN_PATH (variable or environment), the CUDA toolkit's include, lib and
+# lib64 (cuDNN 9 ships in lib/ on the build machines), and the system multiarch paths.
+set(_cudnn_hints ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDNN_PATH} $ENV{CUDNN_PATH})
+if(CUDAToolkit_LIBRARY_ROOT)
+  list(APPEND _cudnn_hints ${CUDAToolkit_LIBRARY_ROOT})
+endif()
+if(CUDAToolkit_INCLUDE_DIRS)
+  foreach(_d ${CUDAToolkit_INCLUDE_DIRS})
+    get_filename_component(_p ${_d} DIRECTORY)
+    list(APPEND _cudnn_hints ${_p})
+  endforeach()
+endif()
+find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${_cudnn_hints}
+          PATH_SUFFIXES include include/x86_64-linux-gnu include/aarch64-linux-gnu)
+find_library(CUDNN_LIBRARY cudnn HINTS ${_cudnn_hints}
+             PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu lib/aarch64-linux-gnu)
+if(CUDNN_INCLUDE_DIR)
+  set(_vh ${CUDNN_INCLUDE_DIR}/cudnn_version.h)
+  if(NOT EXISTS ${_vh})
+    set(_vh ${CUDNN_INCLUDE_DIR}/cudnn.h)
+  endif()
+  file(STRINGS ${_vh} _maj REGEX "#define CUDNN_MAJOR +[0-9]+")
+  file(STRINGS ${_vh} _min REGEX "#define CUDNN_MINOR +[0-9]+")
+  file(STRINGS ${_vh} _pat REGEX "#define CUDNN_PATCHLEVEL +[0-9]+")
+  string(REGEX MATCH "[0-9]+$" _maj "${_maj}")
+  string(REGEX MATCH "[0-9]+$" _min "${_min}")
+  string(REGEX MATCH "[0-9]+$" _pat "${_pat}")
+  set(CUDNN_VERSION "${_maj}.${_min}.${_pat}")
+endif()
+include(FindPackageHandleStandardArgs)
+find_package_handle_standard_args(CUDNN REQUIRED_VARS CUDNN_LIBRARY CUDNN_INCLUDE_DIR
+                                  VERSION_VAR CUDNN_VERSION)
+if(CUDNN_FOUND AND CUDNN_VERSION VERSION_LESS 8)
+  message(WARNING "cuDNN ${CUDNN_VERSION} is older than 8 (the _v7 algorithm API); ignoring it")
+  set(CUDNN_FOUND FALSE)
+endif()
+if(CUDNN_FOUND AND NOT TARGET CUDNN::cudnn)
+  add_library(CUDNN::cudnn UNKNOWN IMPORTED)
+  set_target_properties(CUDNN::cudnn PROPERTIES IMPORTED_LOCATION ${CUDNN_LIBRARY}
+                        INTERFACE_INCLUDE_DIRECTORIES ${CUDNN_INCLUDE_DIR})
+endif()
+mark_as_advanced(CUDNN_INCLUDE_DIR CUDNN_LIBRARY)

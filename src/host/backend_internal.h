@@ -1,0 +1,22 @@
+/* backend_internal.h: how backend.c reaches the two backends (not a public header). */
+#ifndef FCE_BACKEND_INTERNAL_H
+#define FCE_BACKEND_INTERNAL_H
+
+#include <stddef.h>
+
+#include "fce/backend.h"
+
+/* ref/backend_cpu.c: fills ctx with the CPU reference table. */
+fce_status fce_cpu_backend_init(fce_ctx *ctx);
+void fce_cpu_backend_free(fce_ctx *ctx);
+
+#ifdef FCE_HAVE_CUDA
+/* cuda/backend_cuda.c: selects GPU `ordinal`, creates the stream and the cuBLAS handle bound to it,
+ * fills ctx with the CUDA table. */
+fce_status fce_cuda_backend_init(fce_ctx *ctx, int ordinal);
+void fce_cuda_backend_free(fce_ctx *ctx);
+/* cuda/context_cuda.c: 1 if a GPU is usable; any runtime error or 0 devices means no (reason set). */
+int fce_cuda_gpu_usable(char *reason, size_t reason_len);
+#endif
+
+#endif

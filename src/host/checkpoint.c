@@ -1,0 +1,215 @@
+/* checkpoint.c: save/load of a 2D run (checkpoint.h). The header is a struct of 8-byte fields
+ * written as is; the endian marker makes a file from a big-endian machine fail loudly instead of
+ * loading garbage. */
+#include "fce/checkpoint.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fce/log.h"
+
+#define CKPT_MAGIC "FCE2D\0\0\0"
+#define CKPT_VERSION 1u
+#define CKPT_ENDIAN 0x0102030405060708ull
+
+typedef struct ckpt_header {
+    char magic[8];
+    uint64_t version, endian;
+    int64_t flow_dim, flow_K, flow_width, flow_n_total, flow_actnorm_initialized;
+    uint64_t flow_hash;
+    int64_t ebm_dim, ebm_width, ebm_hidden, ebm_n_total;
+    uint64_t ebm_hash;
+    fce_train_state state;
+} ckpt_header;
+
+static void fill_header(ckpt_header *h, fce_glow *g, fce_ebm *e) {
+    memset(h, 0, sizeof *h);
+    memcpy(h->magic, CKPT_MAGIC, 8);
+    h->version = CKPT_VERSION;
+    h->endian = CKPT_ENDIAN;
+    const fce_glow_config *gc = fce_glow_cfg(g);
+    h->flow_dim = gc->dim;
+    h->flow_K = gc->K;
+    h->flow_width = gc->width;
+    h->flow_n_total = (int64_t)fce_glow_arena(g)->n_total;
+    h->flow_actnorm_initialized = fce_glow_actnorm_initialized(g);
+    h->flow_hash = fce_param_table_hash(fce_glow_params(g));
+    const fce_ebm_config *ec = fce_ebm_cfg(e);
+    h->ebm_dim = ec->dim;
+    h->ebm_width = ec->width;
+    h->ebm_hidden = ec->hidden;
+    h->ebm_n_total = (int64_t)fce_ebm_arena(e)->n_total;
+    h->ebm_hash = fce_param_table_hash(fce_ebm_params(e));
+}
+
+/* Blob order: flow params, m, v, then EBM params, m, v. */
+static void arena_bufs(fce_param_arena *a, float *bufs[3]) {
+    bufs[0] = a->params;
+    bufs[1] = a->m;
+    bufs[2] = a->v;
+}
+
+fce_status fce_checkpoint_save(const char *path, fce_glow *g, fce_ebm *e, const fce_train_state *s) {
+    ckpt_header h;
+    fill_header(&h, g, e);
+    h.state = *s;
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fce_log_error("cannot write checkpoint %s: %s", tmp, strerror(errno));
+        return FCE_STATUS_ERR_IO;
+    }
+    fce_status st = FCE_STATUS_OK;
+    float *host = NULL;
+    int ok = fwrite(&h, sizeof h, 1, f) == 1;
+    fce_param_arena *arenas[2] = {fce_glow_arena(g), fce_ebm_arena(e)};
+    for (int m = 0; m < 2 && ok; m++) {
+        fce_param_arena *a = arenas[m];
+        fce_ctx *c = m == 0 ? fce_glow_ctx(g) : fce_ebm_ctx(e);
+        float *bufs[3];
+        arena_bufs(a, bufs);
+        free(host);
+        host = malloc(a->n_total * sizeof(float));
+        if (!host) {
+            st = FCE_STATUS_ERR_NOMEM;
+            ok = 0;
+            break;
+        }
+        for (int b = 0; b < 3 && ok; b++) {
+            st = c->ops->download(c, host, bufs[b], a->n_total * sizeof(float));
+            if (st != FCE_STATUS_OK) ok = 0;
+            else ok = fwrite(host, sizeof(float), a->n_total, f) == a->n_total;
+        }
+    }
+    free(host);
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || st != FCE_STATUS_OK) {
+        remove(tmp);
+        if (st == FCE_STATUS_OK) {
+            fce_log_error("writing checkpoint %s failed (disk full?); the previous checkpoint is kept",
+                          tmp);
+            st = FCE_STATUS_ERR_IO;
+        }
+        return st;
+    }
+    if (rename(tmp, path) != 0) {
+        fce_log_error("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        remove(tmp);
+        return FCE_STATUS_ERR_IO;
+    }
+    return FCE_STATUS_OK;
+}
+
+static fce_status read_header(const char *path, FILE *f, ckpt_header *h) {
+    if (fread(h, sizeof *h, 1, f) != 1) {
+        fce_log_error("checkpoint %s: file is shorter than its %zu-byte header (truncated, or not a "
+                      "checkpoint)", path, sizeof *h);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    if (memcmp(h->magic, CKPT_MAGIC, 8) != 0) {
+        fce_log_error("checkpoint %s: bad magic (not an fce-gpu 2D checkpoint)", path);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    if (h->endian != CKPT_ENDIAN) {
+        fce_log_error("checkpoint %s: written on a machine of other byte order", path);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    if (h->version != CKPT_VERSION) {
+        fce_log_error("checkpoint %s: format version %llu, this build reads version %u", path,
+                      (unsigned long long)h->version, CKPT_VERSION);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    return FCE_STATUS_OK;
+}
+
+#define CHECK_FIELD(path, field, have, flag)                                                       \
+    do {                                                                                           \
+        if ((int64_t)(h.field) != (int64_t)(have)) {                                               \
+            fce_log_error("checkpoint %s: %s is %lld but this run has %lld (set it with %s)",     \
+                          path, #field, (long long)h.field, (long long)(have), flag);              \
+            return FCE_STATUS_ERR_FORMAT;                                                          \
+        }                                                                                          \
+    } while (0)
+
+static fce_status check_flow(const char *path, const ckpt_header *hp, fce_glow *g) {
+    ckpt_header h = *hp;
+    const fce_glow_config *gc = fce_glow_cfg(g);
+    CHECK_FIELD(path, flow_dim, gc->dim, "the dataset's dimension");
+    CHECK_FIELD(path, flow_K, gc->K, "--flow-K");
+    CHECK_FIELD(path, flow_width, gc->width, "--flow-width");
+    if (h.flow_hash != fce_param_table_hash(fce_glow_params(g)) ||
+        h.flow_n_total != (int64_t)fce_glow_arena(g)->n_total) {
+        fce_log_error("checkpoint %s: the flow's parameter table differs from this build's (another "
+                      "architecture or version)", path);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    return FCE_STATUS_OK;
+}
+
+static fce_status read_blob(const char *path, FILE *f, fce_ctx *ctx, float *dst, float *host,
+                            size_t n) {
+    if (fread(host, sizeof(float), n, f) != n) {
+        fce_log_error("checkpoint %s: truncated (a parameter blob is short)", path);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    return ctx->ops->upload(ctx, dst, host, n * sizeof(float));
+}
+
+static fce_status load_impl(const char *path, fce_glow *g, fce_ebm *e, fce_train_state *s) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fce_log_error("cannot open checkpoint %s: %s", path, strerror(errno));
+        return FCE_STATUS_ERR_IO;
+    }
+    ckpt_header h;
+    fce_status st = read_header(path, f, &h);
+    float *host = NULL;
+    if (st == FCE_STATUS_OK) st = check_flow(path, &h, g);
+    if (st == FCE_STATUS_OK && e) {
+        const fce_ebm_config *ec = fce_ebm_cfg(e);
+        if (h.ebm_dim != ec->dim || h.ebm_width != ec->width || h.ebm_hidden != ec->hidden ||
+            h.ebm_hash != fce_param_table_hash(fce_ebm_params(e))) {
+            fce_log_error("checkpoint %s: EBM is width %lld with %lld hidden layers but this run has "
+                          "width %d with %d (set them with --ebm-width / --ebm-hidden)", path,
+                          (long long)h.ebm_width, (long long)h.ebm_hidden, ec->width, ec->hidden);
+            st = FCE_STATUS_ERR_FORMAT;
+        }
+    }
+    size_t nf = (size_t)h.flow_n_total, ne = (size_t)h.ebm_n_total;
+    if (st == FCE_STATUS_OK) {
+        host = malloc((nf > ne ? nf : ne) * sizeof(float) + 1);
+        if (!host) st = FCE_STATUS_ERR_NOMEM;
+    }
+    if (st == FCE_STATUS_OK) {
+        fce_param_arena *a = fce_glow_arena(g);
+        fce_ctx *gc = fce_glow_ctx(g);
+        st = read_blob(path, f, gc, a->params, host, nf);
+        /* --init-flow takes the parameters only: the new run starts its own optimizer state */
+        if (st == FCE_STATUS_OK && e) st = read_blob(path, f, gc, a->m, host, nf);
+        if (st == FCE_STATUS_OK && e) st = read_blob(path, f, gc, a->v, host, nf);
+    }
+    if (st == FCE_STATUS_OK && e) {
+        fce_param_arena *a = fce_ebm_arena(e);
+        fce_ctx *ec = fce_ebm_ctx(e);
+        st = read_blob(path, f, ec, a->params, host, ne);
+        if (st == FCE_STATUS_OK) st = read_blob(path, f, ec, a->m, host, ne);
+        if (st == FCE_STATUS_OK) st = read_blob(path, f, ec, a->v, host, ne);
+    }
+    free(host);
+    fclose(f);
+    if (st != FCE_STATUS_OK) return st;
+    fce_glow_set_actnorm_initialized(g, (int)h.flow_actnorm_initialized);
+    if (s) *s = h.state;
+    return fce_glow_refresh(g);
+}
+
+fce_status fce_checkpoint_load(const char *path, fce_glow *g, fce_ebm *e, fce_train_state *s) {
+    return load_impl(path, g, e, s);
+}
+
+fce_status fce_checkpoint_load_flow(const char *path, fce_glow *g) {
+    return load_impl(path, g, NULL, NULL);
+}

@@ -1,0 +1,248 @@
+/* cli.c: subcommands (train, info, help) and the table-driven long-option parser (cli.h).
+ * Unknown options, missing values, malformed numbers and out-of-range enums are usage errors
+ * (exit 2) with a message naming the option; numbers are read with strtol/strtod and must be
+ * consumed whole. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fce/backend.h"
+#include "fce/data2d.h"
+#include "fce/log.h"
+#include "fce/train.h"
+
+typedef enum opt_type { OPT_INT, OPT_LONG, OPT_U64, OPT_FLOAT, OPT_STR, OPT_FLAG, OPT_MODE, OPT_OPTIM } opt_type;
+
+typedef struct opt_def {
+    const char *name;
+    opt_type type;
+    size_t offset;
+    size_t size; /* for strings */
+    const char *help;
+} opt_def;
+
+#define F(field) offsetof(fce_train_config, field)
+#define S(field) sizeof(((fce_train_config *)0)->field)
+static const opt_def train_opts[] = {
+    {"dataset", OPT_STR, F(dataset), S(dataset),
+     "gmm8 | gmm25 | pinwheel | spiral | 2spirals | rings | checkerboard | moons"},
+    {"mode", OPT_MODE, F(mode), 0, "fce (joint) | mle (flow alone) | nce (EBM vs a Gaussian)"},
+    {"device", OPT_STR, F(device), S(device), "auto | cpu | N (GPU ordinal)"},
+    {"steps", OPT_LONG, F(steps), 0, "updates in total (EBM + flow)"},
+    {"seed", OPT_U64, F(seed), 0, "seed of every random stream (data, noise, init)"},
+    {"out", OPT_STR, F(out_dir), S(out_dir), "run folder (default runs/<dataset>-<mode>)"},
+    {"log-every", OPT_INT, F(log_every), 0, "steps per progress line / metrics.jsonl row"},
+    {"checkpoint-every", OPT_INT, F(checkpoint_every), 0, "steps per checkpoint (0: only at the end)"},
+    {"resume", OPT_FLAG, F(resume), 0, "continue from <out>/checkpoint.fce"},
+    {"init-flow", OPT_STR, F(init_flow), S(init_flow), "start the flow from this checkpoint (e.g. an mle run)"},
+    {"batch", OPT_INT, F(batch), 0, "n data points and n flow samples per step"},
+    {"lr-ebm", OPT_FLOAT, F(lr_ebm), 0, "Adam learning rate of the EBM and c"},
+    {"lr-flow", OPT_FLOAT, F(lr_flow), 0, "learning rate of the flow (paper: 1e-5; see README)"},
+    {"flow-optim", OPT_OPTIM, F(flow_optim), 0, "adamax | adam"},
+    {"beta1", OPT_FLOAT, F(beta1), 0, "optimizer beta1"},
+    {"beta2", OPT_FLOAT, F(beta2), 0, "optimizer beta2"},
+    {"adam-eps", OPT_FLOAT, F(adam_eps), 0, "optimizer epsilon (Keras default)"},
+    {"threshold", OPT_FLOAT, F(threshold), 0, "accuracy above which the flow plays"},
+    {"max-mode-steps", OPT_INT, F(max_mode_steps), 0, "cap on consecutive steps of one player (0: none)"},
+    {"flow-K", OPT_INT, F(flow_K), 0, "flow steps"},
+    {"flow-width", OPT_INT, F(flow_width), 0, "coupling network width"},
+    {"ebm-width", OPT_INT, F(ebm_width), 0, "EBM hidden width"},
+    {"ebm-hidden", OPT_INT, F(ebm_hidden), 0, "EBM hidden layers"},
+    {"init-batch", OPT_INT, F(init_batch), 0, "points for actnorm's data-dependent init and for c"},
+    {"eval-points", OPT_INT, F(eval_points), 0, "points from p_true for the log-density MSE"},
+    {"image-res", OPT_INT, F(image_res), 0, "density.png panel size in pixels"},
+    {"quiet", OPT_FLAG, F(quiet), 0, "no progress lines"},
+};
+#undef F
+#undef S
+#define N_TRAIN_OPTS (sizeof train_opts / sizeof train_opts[0])
+
+static void format_default(const opt_def *o, const fce_train_config *d, char *buf, size_t n) {
+    const char *base = (const char *)d + o->offset;
+    switch (o->type) {
+    case OPT_INT: snprintf(buf, n, "%d", *(const int *)base); break;
+    case OPT_LONG: snprintf(buf, n, "%ld", *(const long *)base); break;
+    case OPT_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)base); break;
+    case OPT_FLOAT: snprintf(buf, n, "%g", *(const float *)base); break;
+    case OPT_STR: snprintf(buf, n, "%s", *base ? base : "-"); break;
+    case OPT_FLAG: snprintf(buf, n, "off"); break;
+    case OPT_MODE: snprintf(buf, n, "%s", fce_train_mode_name(*(const fce_train_mode *)base)); break;
+    case OPT_OPTIM: snprintf(buf, n, "%s", *(const fce_flow_optim *)base == FCE_OPTIM_ADAM ? "adam" : "adamax"); break;
+    }
+}
+
+static void print_train_help(FILE *f) {
+    fce_train_config d;
+    fce_train_config_defaults(&d);
+    fprintf(f, "usage: fce-gpu train [options]\n\n"
+               "Trains an EBM and a Glow flow on a 2D dataset by Flow Contrastive Estimation\n"
+               "(Gao et al. 2020, section 3.1). Writes metrics.jsonl, summary.json, density.png\n"
+               "and checkpoint.fce into the run folder.\n\noptions (default in brackets):\n");
+    for (size_t i = 0; i < N_TRAIN_OPTS; i++) {
+        char def[64], name[40];
+        format_default(&train_opts[i], &d, def, sizeof def);
+        snprintf(name, sizeof name, "--%s%s", train_opts[i].name, train_opts[i].type == OPT_FLAG ? "" : " X");
+        fprintf(f, "  %-22s %s [%s]\n", name, train_opts[i].help, def);
+    }
+}
+
+static void print_usage(FILE *f) {
+    fprintf(f, "usage: fce-gpu <command> [options]\n\n"
+               "commands:\n"
+               "  train   train on a 2D dataset (fce | mle | nce); default: FCE on gmm8\n"
+               "  info    build options and whether a GPU is usable\n"
+               "  help    this text; `fce-gpu train --help` lists the training options\n");
+}
+
+static int parse_value(const opt_def *o, const char *v, fce_train_config *cfg) {
+    char *base = (char *)cfg + o->offset, *end = NULL;
+    errno = 0;
+    switch (o->type) {
+    case OPT_INT: {
+        long x = strtol(v, &end, 10);
+        if (errno || end == v || *end || x < -2147483647L || x > 2147483647L) goto bad_number;
+        *(int *)base = (int)x;
+        return 0;
+    }
+    case OPT_LONG: {
+        long x = strtol(v, &end, 10);
+        if (errno || end == v || *end) goto bad_number;
+        *(long *)base = x;
+        return 0;
+    }
+    case OPT_U64: {
+        if (*v == '-') goto bad_number;
+        unsigned long long x = strtoull(v, &end, 10);
+        if (errno || end == v || *end) goto bad_number;
+        *(uint64_t *)base = (uint64_t)x;
+        return 0;
+    }
+    case OPT_FLOAT: {
+        double x = strtod(v, &end);
+        if (errno || end == v || *end) goto bad_number;
+        *(float *)base = (float)x;
+        return 0;
+    }
+    case OPT_STR:
+        if (strlen(v) >= o->size) {
+            fce_log_error("--%s: value is longer than %zu characters", o->name, o->size - 1);
+            return 2;
+        }
+        strcpy(base, v);
+        return 0;
+    case OPT_MODE:
+        if (!strcmp(v, "fce")) *(fce_train_mode *)base = FCE_MODE_FCE;
+        else if (!strcmp(v, "mle")) *(fce_train_mode *)base = FCE_MODE_MLE;
+        else if (!strcmp(v, "nce")) *(fce_train_mode *)base = FCE_MODE_NCE;
+        else {
+            fce_log_error("--mode: '%s' is not one of fce, mle, nce", v);
+            return 2;
+        }
+        return 0;
+    case OPT_OPTIM:
+        if (!strcmp(v, "adamax")) *(fce_flow_optim *)base = FCE_OPTIM_ADAMAX;
+        else if (!strcmp(v, "adam")) *(fce_flow_optim *)base = FCE_OPTIM_ADAM;
+        else {
+            fce_log_error("--flow-optim: '%s' is not one of adamax, adam", v);
+            return 2;
+        }
+        return 0;
+    case OPT_FLAG: return 0;
+    }
+bad_number:
+    fce_log_error("--%s: '%s' is not a valid %s", o->name, v,
+                  o->type == OPT_FLOAT ? "number" : o->type == OPT_U64 ? "non-negative integer" : "integer");
+    return 2;
+}
+
+/* Returns 0 ok, 2 usage error, -1 help printed. */
+static int parse_train(int argc, char **argv, fce_train_config *cfg) {
+    fce_train_config_defaults(cfg);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            print_train_help(stdout);
+            return -1;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fce_log_error("unexpected argument '%s' (options start with --; see fce-gpu train --help)", a);
+            return 2;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const opt_def *o = NULL;
+        for (size_t k = 0; k < N_TRAIN_OPTS; k++)
+            if (strlen(train_opts[k].name) == len && !strncmp(train_opts[k].name, name, len)) o = &train_opts[k];
+        if (!o) {
+            fce_log_error("unknown option '%.*s' (see fce-gpu train --help)", (int)(len + 2), a);
+            return 2;
+        }
+        if (o->type == OPT_FLAG) {
+            if (eq) {
+                fce_log_error("--%s takes no value", o->name);
+                return 2;
+            }
+            *(int *)((char *)cfg + o->offset) = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            fce_log_error("--%s needs a value", o->name);
+            return 2;
+        }
+        int r = parse_value(o, v, cfg);
+        if (r) return r;
+    }
+    return 0;
+}
+
+static int exit_code(fce_status st) {
+    if (st == FCE_STATUS_OK) return 0;
+    return st == FCE_STATUS_ERR_CONFIG ? 2 : 1;
+}
+
+static int cmd_info(void) {
+    char reason[256] = "";
+    int gpu = fce_gpu_usable(reason, sizeof reason);
+#ifdef FCE_HAVE_CUDA
+    const char *cuda = "yes";
+#else
+    const char *cuda = "no";
+#endif
+#ifdef FCE_HAVE_PNG
+    const char *png = "libpng";
+#else
+    const char *png = "no (PPM fallback)";
+#endif
+    printf("fce-gpu %s (git %s)\nCUDA backend built: %s\nPNG output: %s\nGPU usable: %s%s%s\n",
+           FCE_VERSION_STRING, FCE_GIT_HASH, cuda, png, gpu ? "yes" : "no", gpu ? "" : " - ",
+           gpu ? "" : reason);
+    return 0;
+}
+
+int fce_cli_main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "info")) return cmd_info();
+    if (!strcmp(cmd, "train")) {
+        fce_train_config cfg;
+        int r = parse_train(argc - 2, argv + 2, &cfg);
+        if (r == -1) return 0;
+        if (r) return r;
+        return exit_code(fce_train_run(&cfg));
+    }
+    fce_log_error("unknown command '%s'", cmd);
+    print_usage(stderr);
+    return 2;
+}

@@ -1,0 +1,83 @@
+/* ref.h: the CPU reference ops: plain C, readable, unoptimised. They are the specification of every
+ * op, the oracle of the GPU tests and the no-GPU backend (wired into the op table by backend_cpu.c).
+ *
+ * Each fce_ref_<op> takes the same arguments in the same order as the matching fce_backend_ops entry
+ * (include/fce/backend.h, where every op's math is written out) minus the context, and as the CUDA
+ * launcher fce_cuda_<op> minus the stream. Reductions accumulate in double.
+ *
+ * Gradient rule: parameter gradients accumulate (+=); activation gradients overwrite (=); an op
+ * that accumulates into an activation gradient ends in _acc. NULL gradient pointers are skipped. */
+#ifndef FCE_REF_H
+#define FCE_REF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void fce_ref_fill_normal(float *x, size_t n, uint64_t seed, uint64_t offset, float std);
+void fce_ref_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t offset, float lo, float hi);
+
+void fce_ref_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int in,
+                            int out);
+void fce_ref_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
+                             const float *W, int N, int in, int out);
+
+void fce_ref_leaky_relu_forward(float *y, const float *x, size_t n, float slope);
+void fce_ref_leaky_relu_backward(float *dx, const float *dy, const float *x, size_t n, float slope);
+
+void fce_ref_scale(float *y, const float *x, size_t n, float alpha);
+
+void fce_ref_channels_copy(float *dst, int dst_C, int dst_c0, const float *src, int src_C,
+                           int src_c0, int count, size_t rows, int accumulate);
+
+void fce_ref_actnorm_forward(float *y, float *logdet, const float *x, const float *bias,
+                             const float *logs, int N, int HW, int C);
+void fce_ref_actnorm_inverse(float *x, float *logdet, const float *y, const float *bias,
+                             const float *logs, int N, int HW, int C);
+void fce_ref_actnorm_backward(float *dx, float *dbias, float *dlogs, const float *dy, const float *y,
+                              const float *dlogdet, const float *bias, const float *logs, int N,
+                              int HW, int C);
+void fce_ref_actnorm_inverse_backward(float *dy, float *dbias, float *dlogs, const float *dx,
+                                      const float *x, const float *dlogdet, const float *bias,
+                                      const float *logs, int N, int HW, int C);
+void fce_ref_actnorm_init(float *bias, float *logs, const float *x, int N, int HW, int C);
+
+void fce_ref_invconv_lu_weights(float *W, float *Winv, const float *perm, const float *sign,
+                                const float *L, const float *U, const float *logs, int C);
+void fce_ref_invconv_lu_backward(float *dL, float *dU, float *dlogs, const float *dW,
+                                 const float *dWinv, const float *Winv, const float *perm,
+                                 const float *sign, const float *L, const float *U,
+                                 const float *logs, int C);
+void fce_ref_invconv_logdet(float *logdet, const float *logs, int N, int HW, int C, float dir);
+void fce_ref_invconv_logdet_backward(float *dlogs, const float *dlogdet, int N, int HW, int C,
+                                     float dir);
+
+void fce_ref_coupling_affine_forward(float *y, float *logdet, const float *x, const float *h, int N,
+                                     int HW, int C);
+void fce_ref_coupling_affine_inverse(float *x, float *logdet, const float *y, const float *h, int N,
+                                     int HW, int C);
+void fce_ref_coupling_affine_backward(float *dx, float *dh, const float *dy, const float *y,
+                                      const float *h, const float *dlogdet, int N, int HW, int C);
+void fce_ref_coupling_affine_inverse_backward(float *dy, float *dh, const float *dx, const float *x,
+                                              const float *h, const float *dlogdet, int N, int HW,
+                                              int C);
+
+void fce_ref_gaussian_logp(float *logp, const float *z, int N, int D);
+void fce_ref_gaussian_logp_backward_acc(float *dz, const float *z, const float *dlogp, int N, int D);
+
+void fce_ref_nce_loss(float *stats, float *dfx, float *dfxt, float *dlq, float *dlqt, float *dc,
+                      const float *fx, const float *fxt, const float *lq, const float *lqt,
+                      const float *c, int n, float gscale);
+
+void fce_ref_adam_step(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+                       float b2, float eps, int t);
+void fce_ref_adamax_step(float *p, const float *g, float *m, float *u, size_t n, float lr, float b1,
+                         float b2, float eps, int t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,68 @@
+/* optim.cu: Adam and Adamax over one contiguous parameter range (t is the 1-based step count), the
+ * CUDA twin of src/host/ref/optim_ref.c.
+ *
+ *   Adam (Kingma & Ba 2015, Alg. 1):
+ *     m = b1·m + (1 − b1)·g;  v = b2·v + (1 − b2)·g²;  p −= lr·m̂/(√v̂ + eps),
+ *     m̂ = m/(1 − b1^t), v̂ = v/(1 − b2^t)
+ *   Adamax (Kingma & Ba 2015, Alg. 2, Keras form):
+ *     m = b1·m + (1 − b1)·g;  u = max(b2·u, |g|);  p −= lr/(1 − b1^t)·m/(u + eps)
+ * Per-element math in double, each state variable rounded to float once, as in the reference. The
+ * bias corrections are computed once on the host in double (pow), not per thread.
+ *
+ * Kernels: adam_step_kernel, adamax_step_kernel, elementwise with grid-stride loops. */
+#include <math.h>
+
+#include "common.cuh"
+#include "fce_kernels.h"
+
+static __global__ void adam_step_kernel(float *p, const float *g, float *m, float *v, size_t n,
+                                        double lr, double b1, double b2, double eps, double bc1,
+                                        double bc2) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        double gi = g[i];
+        double mi = b1 * m[i] + (1.0 - b1) * gi;
+        double vi = b2 * v[i] + (1.0 - b2) * gi * gi;
+        double m_hat = mi / bc1, v_hat = vi / bc2;
+        p[i] = (float)((double)p[i] - lr * m_hat / (sqrt(v_hat) + eps));
+        m[i] = (float)mi;
+        v[i] = (float)vi;
+    }
+}
+
+static __global__ void adamax_step_kernel(float *p, const float *g, float *m, float *u, size_t n,
+                                          double step, double b1, double b2, double eps) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        double gi = g[i];
+        double mi = b1 * m[i] + (1.0 - b1) * gi;
+        double ui = fmax(b2 * u[i], fabs(gi));
+        p[i] = (float)((double)p[i] - step * mi / (ui + eps));
+        m[i] = (float)mi;
+        u[i] = (float)ui;
+    }
+}
+
+extern "C" fce_status fce_cuda_adam_step(float *p, const float *g, float *m, float *v, size_t n,
+                                         float lr, float b1, float b2, float eps, int t,
+                                         cudaStream_t stream) {
+    FCE_ASSERT(t >= 1, "adam_step: step count t = %d (1-based)", t);
+    if (n == 0) return FCE_STATUS_OK;
+    double bc1 = 1.0 - pow((double)b1, (double)t), bc2 = 1.0 - pow((double)b2, (double)t);
+    adam_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
+        p, g, m, v, n, (double)lr, (double)b1, (double)b2, (double)eps, bc1, bc2);
+    FCE_LAUNCH_CHECK("adam_step_kernel");
+    return FCE_STATUS_OK;
+}
+
+extern "C" fce_status fce_cuda_adamax_step(float *p, const float *g, float *m, float *u, size_t n,
+                                           float lr, float b1, float b2, float eps, int t,
+                                           cudaStream_t stream) {
+    FCE_ASSERT(t >= 1, "adamax_step: step count t = %d (1-based)", t);
+    if (n == 0) return FCE_STATUS_OK;
+    double step = (double)lr / (1.0 - pow((double)b1, (double)t));
+    adamax_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
+        p, g, m, u, n, step, (double)b1, (double)b2, (double)eps);
+    FCE_LAUNCH_CHECK("adamax_step_kernel");
+    return FCE_STATUS_OK;
+}

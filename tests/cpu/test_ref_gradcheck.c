@@ -1,0 +1,679 @@
+/* test_ref_gradcheck.c: every backward in src/host/ref/ref.h against finite differences of its
+ * forward (STYLE 6.8 "who checks the oracle", 6.11).
+ *
+ * For each op the scalar loss is L = Σ w⊙outputs with fixed random weights w, including a weight
+ * wl on the per-sample log-det output when the op has one. The analytic gradient comes from the
+ * backward op called with dy = w (and dlogdet = wl); the numeric one from central differences of
+ * L, evaluated in double from the op's float outputs: a 2-point stencil for ops that are linear
+ * in the perturbed input (exact up to rounding), the 4-point stencil (ggml grad_precise) for ops
+ * with curvature. At most FD_MAX_COORDS coordinates per tensor are checked.
+ * Parameter gradients are pre-filled with a constant to check that they accumulate (+=);
+ * activation gradients are pre-filled with garbage to check that they are overwritten (=). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fce_test.h"
+#include "ref/ref.h"
+#include "test_util.h"
+
+/* STYLE 6.11 table, "finite-difference grad check (float, 4-point stencil)". The analytic value is
+ * compared with the FD value as reference: |ana − fd| ≤ atol + rtol·|fd|. */
+#define GRAD_ATOL 1e-3
+#define GRAD_RTOL 1e-2
+/* Step sizes are powers of two so x ± h and x ± 2h are exact in float for the |x| < 2 inputs
+ * used here. 2^-7 ≈ 7.8e-3 for the 4-point stencil (truncation O(h⁴) ≈ 4e-9 times the fifth
+ * derivative; rounding noise ≈ 1e-7/h ≈ 1e-5); 2^-8 for linear maps where only rounding counts. */
+#define FD_H_CURVED 0x1p-7
+#define FD_H_LINEAR 0x1p-8
+#define FD_MAX_COORDS 200
+/* Pre-fill values: parameter gradients must come back as PREFILL_ACC + gradient; activation
+ * gradients must not depend on their previous contents. */
+#define PREFILL_ACC 0.5f
+#define PREFILL_GARBAGE 777.0f
+
+typedef double (*loss_fn)(void *state);
+
+enum { STENCIL_2 = 0, STENCIL_4 = 1 };
+
+static double dot(const float *a, const float *b, size_t n) {
+    double acc = 0.0;
+    for (size_t i = 0; i < n; i++) acc += (double)a[i] * b[i];
+    return acc;
+}
+
+static void fill_const(float *x, size_t n, float v) {
+    for (size_t i = 0; i < n; i++) x[i] = v;
+}
+
+/* a −= v elementwise (removes the accumulation pre-fill). */
+static void sub_const(float *a, size_t n, float v) {
+    for (size_t i = 0; i < n; i++) a[i] -= v;
+}
+
+/* dL/dp by central differences; p is restored afterwards. */
+static double fd_derivative(loss_fn f, void *st, float *p, int stencil) {
+    float p0 = *p;
+    double h = stencil == STENCIL_4 ? FD_H_CURVED : FD_H_LINEAR;
+    *p = (float)(p0 + h);
+    double fp1 = f(st);
+    *p = (float)(p0 - h);
+    double fm1 = f(st);
+    double d;
+    if (stencil == STENCIL_4) {
+        *p = (float)(p0 + 2.0 * h);
+        double fp2 = f(st);
+        *p = (float)(p0 - 2.0 * h);
+        double fm2 = f(st);
+        d = (-fp2 + 8.0 * fp1 - 8.0 * fm1 + fm2) / (12.0 * h);
+    } else {
+        d = (fp1 - fm1) / (2.0 * h);
+    }
+    *p = p0;
+    return d;
+}
+
+/* Compares analytic[i] with the FD derivative of f w.r.t. param[i] on ≤ FD_MAX_COORDS evenly
+ * spread coordinates. Returns 1 on pass (fce_test_close prints the summary line). */
+static int check_grad(const char *name, loss_fn f, void *st, float *param, size_t n,
+                      const float *analytic, int stencil) {
+    size_t count = n < FD_MAX_COORDS ? n : FD_MAX_COORDS;
+    float *num = fce_test_alloc(count), *ana = fce_test_alloc(count);
+    for (size_t k = 0; k < count; k++) {
+        size_t i = n <= FD_MAX_COORDS ? k : (k * n) / count;
+        num[k] = (float)fd_derivative(f, st, &param[i], stencil);
+        ana[k] = analytic[i];
+    }
+    int ok = fce_test_close(name, ana, num, count, GRAD_ATOL, GRAD_RTOL);
+    free(num);
+    free(ana);
+    return ok;
+}
+
+#define CHECK_GRAD(name, f, st, param, n, analytic, stencil)                                       \
+    do {                                                                                           \
+        if (!check_grad((name), (f), (st), (param), (n), (analytic), (stencil))) {                 \
+            fprintf(stderr, "  FAIL %s:%d: gradient %s\n", __FILE__, __LINE__, (name));            \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* A tensor of n values in ±[lo, hi]: magnitude uniform in [lo, hi], random sign. Keeps inputs
+ * away from 0 where that matters (the ReLU kink). */
+static void fill_away_from_zero(float *x, size_t n, uint64_t seed, float lo, float hi) {
+    float *sgn = fce_test_alloc(n);
+    fce_test_fill_uniform(x, n, seed, lo, hi);
+    fce_test_fill_uniform(sgn, n, seed + 1000, -1.0f, 1.0f);
+    for (size_t i = 0; i < n; i++)
+        if (sgn[i] < 0.0f) x[i] = -x[i];
+    free(sgn);
+}
+
+// ---- linear ----
+
+typedef struct {
+    float *x, *W, *b, *y, *w;
+    int N, in, out;
+} linear_case;
+
+static double linear_loss(void *st) {
+    linear_case *s = st;
+    fce_ref_linear_forward(s->y, s->x, s->W, s->b, s->N, s->in, s->out);
+    return dot(s->w, s->y, (size_t)s->N * s->out);
+}
+
+TEST(linear) {
+    linear_case s = {.N = 3, .in = 4, .out = 5};
+    size_t nx = (size_t)s.N * s.in, nW = (size_t)s.out * s.in, ny = (size_t)s.N * s.out;
+    s.x = fce_test_alloc(nx);
+    s.W = fce_test_alloc(nW);
+    s.b = fce_test_alloc((size_t)s.out);
+    s.y = fce_test_alloc(ny);
+    s.w = fce_test_alloc(ny);
+    fce_test_fill_normal(s.x, nx, 11, 1.0f);
+    fce_test_fill_normal(s.W, nW, 12, 0.5f);
+    fce_test_fill_normal(s.b, (size_t)s.out, 13, 0.5f);
+    fce_test_fill_normal(s.w, ny, 14, 1.0f);
+
+    float *dx = fce_test_alloc(nx), *dW = fce_test_alloc(nW), *db = fce_test_alloc((size_t)s.out);
+    fill_const(dx, nx, PREFILL_GARBAGE);
+    fill_const(dW, nW, PREFILL_ACC);
+    fill_const(db, (size_t)s.out, PREFILL_ACC);
+    fce_ref_linear_backward(dx, dW, db, s.w, s.x, s.W, s.N, s.in, s.out);
+    sub_const(dW, nW, PREFILL_ACC);
+    sub_const(db, (size_t)s.out, PREFILL_ACC);
+
+    CHECK_GRAD("linear dx", linear_loss, &s, s.x, nx, dx, STENCIL_2);
+    CHECK_GRAD("linear dW", linear_loss, &s, s.W, nW, dW, STENCIL_2);
+    CHECK_GRAD("linear db", linear_loss, &s, s.b, (size_t)s.out, db, STENCIL_2);
+
+    /* NULL outputs are skipped: only dx requested must give the same dx. */
+    float *dx2 = fce_test_alloc(nx);
+    fce_ref_linear_backward(dx2, NULL, NULL, s.w, s.x, s.W, s.N, s.in, s.out);
+    ASSERT_TRUE(memcmp(dx, dx2, nx * sizeof(float)) == 0);
+
+    /* Without a bias the output is the bias-free product. */
+    float *b = s.b;
+    s.b = NULL;
+    float *dW2 = fce_test_alloc(nW);
+    fce_ref_linear_backward(NULL, dW2, NULL, s.w, s.x, s.W, s.N, s.in, s.out);
+    CHECK_GRAD("linear dW (b = NULL)", linear_loss, &s, s.W, nW, dW2, STENCIL_2);
+
+    free(s.x); free(s.W); free(b); free(s.y); free(s.w);
+    free(dx); free(dW); free(db); free(dx2); free(dW2);
+    return 0;
+}
+
+// ---- leaky ReLU ----
+
+typedef struct {
+    float *x, *y, *w;
+    size_t n;
+    float slope;
+} relu_case;
+
+static double relu_loss(void *st) {
+    relu_case *s = st;
+    fce_ref_leaky_relu_forward(s->y, s->x, s->n, s->slope);
+    return dot(s->w, s->y, s->n);
+}
+
+static int check_leaky_relu(float slope) {
+    relu_case s = {.n = 64, .slope = slope};
+    s.x = fce_test_alloc(s.n);
+    s.y = fce_test_alloc(s.n);
+    s.w = fce_test_alloc(s.n);
+    /* |x| ≥ 0.1 ≫ FD_H_LINEAR: no stencil point crosses the kink (ggml grad_expect). */
+    fill_away_from_zero(s.x, s.n, 21, 0.1f, 1.5f);
+    fce_test_fill_normal(s.w, s.n, 22, 1.0f);
+
+    float *dx = fce_test_alloc(s.n);
+    fill_const(dx, s.n, PREFILL_GARBAGE);
+    fce_ref_leaky_relu_backward(dx, s.w, s.x, s.n, slope);
+    CHECK_GRAD(slope == 0.0f ? "relu dx" : "leaky_relu(0.2) dx", relu_loss, &s, s.x, s.n, dx,
+               STENCIL_2);
+
+    /* dx may alias dy. */
+    float *inplace = fce_test_alloc(s.n);
+    memcpy(inplace, s.w, s.n * sizeof(float));
+    fce_ref_leaky_relu_backward(inplace, inplace, s.x, s.n, slope);
+    ASSERT_TRUE(memcmp(inplace, dx, s.n * sizeof(float)) == 0);
+
+    free(s.x); free(s.y); free(s.w); free(dx); free(inplace);
+    return 0;
+}
+
+TEST(leaky_relu_slope_0_2) { return check_leaky_relu(0.2f); }
+TEST(relu_slope_0) { return check_leaky_relu(0.0f); }
+
+// ---- channels_copy ----
+
+typedef struct {
+    float *dst0, *dst, *src, *w;
+    int dst_C, dst_c0, src_C, src_c0, count, accumulate;
+    size_t rows;
+} chan_case;
+
+static double chan_loss(void *st) {
+    chan_case *s = st;
+    memcpy(s->dst, s->dst0, s->rows * (size_t)s->dst_C * sizeof(float));
+    fce_ref_channels_copy(s->dst, s->dst_C, s->dst_c0, s->src, s->src_C, s->src_c0, s->count,
+                          s->rows, s->accumulate);
+    return dot(s->w, s->dst, s->rows * (size_t)s->dst_C);
+}
+
+static int check_channels_copy(int accumulate) {
+    chan_case s = {.dst_C = 4, .dst_c0 = 2, .src_C = 5, .src_c0 = 1, .count = 2,
+                   .accumulate = accumulate, .rows = 3};
+    size_t nd = s.rows * (size_t)s.dst_C, ns = s.rows * (size_t)s.src_C;
+    s.dst0 = fce_test_alloc(nd);
+    s.dst = fce_test_alloc(nd);
+    s.src = fce_test_alloc(ns);
+    s.w = fce_test_alloc(nd);
+    fce_test_fill_normal(s.dst0, nd, 31, 1.0f);
+    fce_test_fill_normal(s.src, ns, 32, 1.0f);
+    fce_test_fill_normal(s.w, nd, 33, 1.0f);
+
+    /* The map itself, element by element. */
+    chan_loss(&s);
+    for (size_t r = 0; r < s.rows; r++) {
+        for (int c = 0; c < s.dst_C; c++) {
+            float want = s.dst0[r * s.dst_C + c];
+            int k = c - s.dst_c0;
+            if (k >= 0 && k < s.count) {
+                float v = s.src[r * s.src_C + s.src_c0 + k];
+                want = accumulate ? want + v : v;
+            }
+            ASSERT_TRUE(s.dst[r * s.dst_C + c] == want);
+        }
+    }
+
+    /* Its adjoint: dsrc = reverse copy of w with accumulate; d(dst0) = w, except the slice when
+     * the copy overwrites. */
+    float *dsrc = fce_test_alloc(ns), *ddst0 = fce_test_alloc(nd);
+    fce_ref_channels_copy(dsrc, s.src_C, s.src_c0, s.w, s.dst_C, s.dst_c0, s.count, s.rows, 1);
+    memcpy(ddst0, s.w, nd * sizeof(float));
+    if (!accumulate)
+        for (size_t r = 0; r < s.rows; r++)
+            for (int k = 0; k < s.count; k++) ddst0[r * s.dst_C + s.dst_c0 + k] = 0.0f;
+    CHECK_GRAD(accumulate ? "channels_copy(acc) dsrc" : "channels_copy dsrc", chan_loss, &s, s.src,
+               ns, dsrc, STENCIL_2);
+    CHECK_GRAD(accumulate ? "channels_copy(acc) ddst" : "channels_copy ddst", chan_loss, &s, s.dst0,
+               nd, ddst0, STENCIL_2);
+
+    free(s.dst0); free(s.dst); free(s.src); free(s.w); free(dsrc); free(ddst0);
+    return 0;
+}
+
+TEST(channels_copy_overwrite) { return check_channels_copy(0); }
+TEST(channels_copy_accumulate) { return check_channels_copy(1); }
+
+// ---- actnorm ----
+
+typedef struct {
+    float *in, *bias, *logs, *out, *logdet, *w, *wl;
+    int N, HW, C, inverse, use_logdet;
+} actnorm_case;
+
+#define LOGDET_START 0.75f /* log-det accumulators start nonzero: the ops add to them */
+
+static double actnorm_loss(void *st) {
+    actnorm_case *s = st;
+    fill_const(s->logdet, (size_t)s->N, LOGDET_START);
+    if (s->inverse)
+        fce_ref_actnorm_inverse(s->out, s->logdet, s->in, s->bias, s->logs, s->N, s->HW, s->C);
+    else
+        fce_ref_actnorm_forward(s->out, s->logdet, s->in, s->bias, s->logs, s->N, s->HW, s->C);
+    double L = dot(s->w, s->out, (size_t)s->N * s->HW * s->C);
+    if (s->use_logdet) L += dot(s->wl, s->logdet, (size_t)s->N);
+    return L;
+}
+
+static int check_actnorm(int inverse, int use_logdet) {
+    actnorm_case s = {.N = 2, .HW = 3, .C = 3, .inverse = inverse, .use_logdet = use_logdet};
+    size_t n = (size_t)s.N * s.HW * s.C;
+    s.in = fce_test_alloc(n);
+    s.out = fce_test_alloc(n);
+    s.bias = fce_test_alloc((size_t)s.C);
+    s.logs = fce_test_alloc((size_t)s.C);
+    s.logdet = fce_test_alloc((size_t)s.N);
+    s.w = fce_test_alloc(n);
+    s.wl = fce_test_alloc((size_t)s.N);
+    fce_test_fill_normal(s.in, n, 41, 1.0f);
+    fce_test_fill_normal(s.bias, (size_t)s.C, 42, 0.5f);
+    fce_test_fill_normal(s.logs, (size_t)s.C, 43, 0.15f);
+    fce_test_fill_normal(s.w, n, 44, 1.0f);
+    fce_test_fill_normal(s.wl, (size_t)s.N, 45, 1.0f);
+
+    actnorm_loss(&s); /* s.out = the op's output at the base point */
+    float *din = fce_test_alloc(n), *dbias = fce_test_alloc((size_t)s.C);
+    float *dlogs = fce_test_alloc((size_t)s.C);
+    fill_const(din, n, PREFILL_GARBAGE);
+    fill_const(dbias, (size_t)s.C, PREFILL_ACC);
+    fill_const(dlogs, (size_t)s.C, PREFILL_ACC);
+    const float *dlogdet = use_logdet ? s.wl : NULL;
+    if (inverse)
+        fce_ref_actnorm_inverse_backward(din, dbias, dlogs, s.w, s.out, dlogdet, s.bias, s.logs,
+                                         s.N, s.HW, s.C);
+    else
+        fce_ref_actnorm_backward(din, dbias, dlogs, s.w, s.out, dlogdet, s.bias, s.logs, s.N, s.HW,
+                                 s.C);
+    sub_const(dbias, (size_t)s.C, PREFILL_ACC);
+    sub_const(dlogs, (size_t)s.C, PREFILL_ACC);
+
+    char name[64];
+    const char *op = inverse ? "actnorm_inv" : "actnorm";
+    const char *ld = use_logdet ? "" : " (no logdet)";
+    snprintf(name, sizeof name, "%s %s%s", op, inverse ? "dy" : "dx", ld);
+    CHECK_GRAD(name, actnorm_loss, &s, s.in, n, din, STENCIL_4);
+    snprintf(name, sizeof name, "%s dbias%s", op, ld);
+    CHECK_GRAD(name, actnorm_loss, &s, s.bias, (size_t)s.C, dbias, STENCIL_4);
+    snprintf(name, sizeof name, "%s dlogs%s", op, ld);
+    CHECK_GRAD(name, actnorm_loss, &s, s.logs, (size_t)s.C, dlogs, STENCIL_4);
+
+    free(s.in); free(s.out); free(s.bias); free(s.logs); free(s.logdet); free(s.w); free(s.wl);
+    free(din); free(dbias); free(dlogs);
+    return 0;
+}
+
+TEST(actnorm_backward) { return check_actnorm(0, 1); }
+TEST(actnorm_backward_no_logdet) { return check_actnorm(0, 0); }
+TEST(actnorm_inverse_backward) { return check_actnorm(1, 1); }
+TEST(actnorm_inverse_backward_no_logdet) { return check_actnorm(1, 0); }
+
+// ---- invconv (LU) ----
+
+/* Loss through the weights: the forward direction y = x Wᵀ with logdet dir +1, the inverse
+ * direction x = y Winvᵀ with logdet dir −1, or both at once (G then has both terms). */
+enum { INVCONV_FWD = 1, INVCONV_INV = 2, INVCONV_BOTH = 3 };
+
+typedef struct {
+    float *perm, *sign, *L, *U, *logs, *W, *Winv;
+    float *xf, *yf, *wf, *ldf, *wlf; /* forward direction: input, output, weights */
+    float *yi, *xi, *wi, *ldi, *wli; /* inverse direction */
+    int N, HW, C, mode;
+} invconv_case;
+
+static double invconv_loss(void *st) {
+    invconv_case *s = st;
+    int rows = s->N * s->HW;
+    size_t n = (size_t)rows * s->C;
+    double L = 0.0;
+    fce_ref_invconv_lu_weights(s->W, s->Winv, s->perm, s->sign, s->L, s->U, s->logs, s->C);
+    if (s->mode & INVCONV_FWD) {
+        fce_ref_linear_forward(s->yf, s->xf, s->W, NULL, rows, s->C, s->C);
+        fill_const(s->ldf, (size_t)s->N, LOGDET_START);
+        fce_ref_invconv_logdet(s->ldf, s->logs, s->N, s->HW, s->C, +1.0f);
+        L += dot(s->wf, s->yf, n) + dot(s->wlf, s->ldf, (size_t)s->N);
+    }
+    if (s->mode & INVCONV_INV) {
+        fce_ref_linear_forward(s->xi, s->yi, s->Winv, NULL, rows, s->C, s->C);
+        fill_const(s->ldi, (size_t)s->N, LOGDET_START);
+        fce_ref_invconv_logdet(s->ldi, s->logs, s->N, s->HW, s->C, -1.0f);
+        L += dot(s->wi, s->xi, n) + dot(s->wli, s->ldi, (size_t)s->N);
+    }
+    return L;
+}
+
+static int check_invconv(int C, const float *perm, const float *sign, int mode, uint64_t seed) {
+    invconv_case s = {.N = 2, .HW = 3, .C = C, .mode = mode};
+    size_t CC = (size_t)C * C, n = (size_t)s.N * s.HW * C, N = (size_t)s.N;
+    s.perm = fce_test_alloc((size_t)C);
+    s.sign = fce_test_alloc((size_t)C);
+    memcpy(s.perm, perm, (size_t)C * sizeof(float));
+    memcpy(s.sign, sign, (size_t)C * sizeof(float));
+    s.L = fce_test_alloc(CC);
+    s.U = fce_test_alloc(CC);
+    s.logs = fce_test_alloc((size_t)C);
+    s.W = fce_test_alloc(CC);
+    s.Winv = fce_test_alloc(CC);
+    float **bufs[] = {&s.xf, &s.yf, &s.wf, &s.yi, &s.xi, &s.wi};
+    for (int b = 0; b < 6; b++) *bufs[b] = fce_test_alloc(n);
+    s.ldf = fce_test_alloc(N);
+    s.wlf = fce_test_alloc(N);
+    s.ldi = fce_test_alloc(N);
+    s.wli = fce_test_alloc(N);
+    /* Masked-out entries of L and U get values too: they must be ignored (FD gradient 0). */
+    fce_test_fill_normal(s.L, CC, seed + 1, 0.5f);
+    fce_test_fill_normal(s.U, CC, seed + 2, 0.5f);
+    fce_test_fill_normal(s.logs, (size_t)C, seed + 3, 0.3f);
+    fce_test_fill_normal(s.xf, n, seed + 4, 1.0f);
+    fce_test_fill_normal(s.wf, n, seed + 5, 1.0f);
+    fce_test_fill_normal(s.yi, n, seed + 6, 1.0f);
+    fce_test_fill_normal(s.wi, n, seed + 7, 1.0f);
+    fce_test_fill_normal(s.wlf, N, seed + 8, 1.0f);
+    fce_test_fill_normal(s.wli, N, seed + 9, 1.0f);
+
+    invconv_loss(&s); /* W, Winv at the base point */
+    float *dW = fce_test_alloc(CC), *dWinv = fce_test_alloc(CC);
+    float *dxf = fce_test_alloc(n), *dyi = fce_test_alloc(n);
+    float *dL = fce_test_alloc(CC), *dU = fce_test_alloc(CC), *dlogs = fce_test_alloc((size_t)C);
+    fill_const(dL, CC, PREFILL_ACC);
+    fill_const(dU, CC, PREFILL_ACC);
+    fill_const(dlogs, (size_t)C, PREFILL_ACC);
+    int rows = s.N * s.HW;
+    if (mode & INVCONV_FWD) {
+        fce_ref_linear_backward(dxf, dW, NULL, s.wf, s.xf, s.W, rows, C, C);
+        fce_ref_invconv_logdet_backward(dlogs, s.wlf, s.N, s.HW, C, +1.0f);
+    }
+    if (mode & INVCONV_INV) {
+        fce_ref_linear_backward(dyi, dWinv, NULL, s.wi, s.yi, s.Winv, rows, C, C);
+        fce_ref_invconv_logdet_backward(dlogs, s.wli, s.N, s.HW, C, -1.0f);
+    }
+    fce_ref_invconv_lu_backward(dL, dU, dlogs, (mode & INVCONV_FWD) ? dW : NULL,
+                                (mode & INVCONV_INV) ? dWinv : NULL, s.Winv, s.perm, s.sign, s.L,
+                                s.U, s.logs, C);
+    sub_const(dL, CC, PREFILL_ACC);
+    sub_const(dU, CC, PREFILL_ACC);
+    sub_const(dlogs, (size_t)C, PREFILL_ACC);
+
+    static const char *mode_name[] = {"", "fwd", "inv", "fwd+inv"};
+    char name[64];
+    snprintf(name, sizeof name, "invconv C=%d %s dL", C, mode_name[mode]);
+    CHECK_GRAD(name, invconv_loss, &s, s.L, CC, dL, STENCIL_4);
+    snprintf(name, sizeof name, "invconv C=%d %s dU", C, mode_name[mode]);
+    CHECK_GRAD(name, invconv_loss, &s, s.U, CC, dU, STENCIL_4);
+    snprintf(name, sizeof name, "invconv C=%d %s dlogs", C, mode_name[mode]);
+    CHECK_GRAD(name, invconv_loss, &s, s.logs, (size_t)C, dlogs, STENCIL_4);
+    if (mode & INVCONV_FWD) {
+        snprintf(name, sizeof name, "invconv C=%d %s dx", C, mode_name[mode]);
+        CHECK_GRAD(name, invconv_loss, &s, s.xf, n, dxf, STENCIL_2);
+    }
+    if (mode & INVCONV_INV) {
+        snprintf(name, sizeof name, "invconv C=%d %s dy", C, mode_name[mode]);
+        CHECK_GRAD(name, invconv_loss, &s, s.yi, n, dyi, STENCIL_2);
+    }
+
+    free(s.perm); free(s.sign); free(s.L); free(s.U); free(s.logs); free(s.W); free(s.Winv);
+    for (int b = 0; b < 6; b++) free(*bufs[b]);
+    free(s.ldf); free(s.wlf); free(s.ldi); free(s.wli);
+    free(dW); free(dWinv); free(dxf); free(dyi); free(dL); free(dU); free(dlogs);
+    return 0;
+}
+
+static const float PERM2[2] = {1.0f, 0.0f}, SIGN2[2] = {-1.0f, 1.0f};
+static const float PERM4[4] = {2.0f, 0.0f, 3.0f, 1.0f}, SIGN4[4] = {1.0f, -1.0f, -1.0f, 1.0f};
+
+TEST(invconv_lu_backward_c2_dW) { return check_invconv(2, PERM2, SIGN2, INVCONV_FWD, 500); }
+TEST(invconv_lu_backward_c2_dWinv) { return check_invconv(2, PERM2, SIGN2, INVCONV_INV, 510); }
+TEST(invconv_lu_backward_c2_both) { return check_invconv(2, PERM2, SIGN2, INVCONV_BOTH, 520); }
+TEST(invconv_lu_backward_c4_dW) { return check_invconv(4, PERM4, SIGN4, INVCONV_FWD, 530); }
+TEST(invconv_lu_backward_c4_dWinv) { return check_invconv(4, PERM4, SIGN4, INVCONV_INV, 540); }
+TEST(invconv_lu_backward_c4_both) { return check_invconv(4, PERM4, SIGN4, INVCONV_BOTH, 550); }
+
+typedef struct {
+    float *logs, *logdet, *wl;
+    int N, HW, C;
+    float dir;
+} ildet_case;
+
+static double invconv_logdet_loss(void *st) {
+    ildet_case *s = st;
+    fill_const(s->logdet, (size_t)s->N, LOGDET_START);
+    fce_ref_invconv_logdet(s->logdet, s->logs, s->N, s->HW, s->C, s->dir);
+    return dot(s->wl, s->logdet, (size_t)s->N);
+}
+
+static int check_invconv_logdet(float dir) {
+    ildet_case s = {.N = 3, .HW = 4, .C = 5, .dir = dir};
+    s.logs = fce_test_alloc((size_t)s.C);
+    s.logdet = fce_test_alloc((size_t)s.N);
+    s.wl = fce_test_alloc((size_t)s.N);
+    fce_test_fill_normal(s.logs, (size_t)s.C, 61, 0.5f);
+    fce_test_fill_normal(s.wl, (size_t)s.N, 62, 1.0f);
+    float *dlogs = fce_test_alloc((size_t)s.C);
+    fill_const(dlogs, (size_t)s.C, PREFILL_ACC);
+    fce_ref_invconv_logdet_backward(dlogs, s.wl, s.N, s.HW, s.C, dir);
+    sub_const(dlogs, (size_t)s.C, PREFILL_ACC);
+    CHECK_GRAD(dir > 0 ? "invconv_logdet(+1) dlogs" : "invconv_logdet(-1) dlogs",
+               invconv_logdet_loss, &s, s.logs, (size_t)s.C, dlogs, STENCIL_2);
+    free(s.logs); free(s.logdet); free(s.wl); free(dlogs);
+    return 0;
+}
+
+TEST(invconv_logdet_backward_fwd) { return check_invconv_logdet(+1.0f); }
+TEST(invconv_logdet_backward_inv) { return check_invconv_logdet(-1.0f); }
+
+// ---- affine coupling ----
+
+typedef struct {
+    float *in, *h, *out, *logdet, *w, *wl;
+    int N, HW, C, inverse, use_logdet;
+} coupling_case;
+
+static double coupling_loss(void *st) {
+    coupling_case *s = st;
+    fill_const(s->logdet, (size_t)s->N, LOGDET_START);
+    if (s->inverse)
+        fce_ref_coupling_affine_inverse(s->out, s->logdet, s->in, s->h, s->N, s->HW, s->C);
+    else
+        fce_ref_coupling_affine_forward(s->out, s->logdet, s->in, s->h, s->N, s->HW, s->C);
+    double L = dot(s->w, s->out, (size_t)s->N * s->HW * s->C);
+    if (s->use_logdet) L += dot(s->wl, s->logdet, (size_t)s->N);
+    return L;
+}
+
+static int check_coupling(int inverse, int use_logdet) {
+    coupling_case s = {.N = 2, .HW = 3, .C = 4, .inverse = inverse, .use_logdet = use_logdet};
+    size_t n = (size_t)s.N * s.HW * s.C;
+    s.in = fce_test_alloc(n);
+    s.h = fce_test_alloc(n);
+    s.out = fce_test_alloc(n);
+    s.logdet = fce_test_alloc((size_t)s.N);
+    s.w = fce_test_alloc(n);
+    s.wl = fce_test_alloc((size_t)s.N);
+    fce_test_fill_normal(s.in, n, 71, 1.0f);
+    fce_test_fill_normal(s.h, n, 72, 1.0f); /* r + 2 spans roughly [−1, 5]: s from 0.27 to 0.99 */
+    fce_test_fill_normal(s.w, n, 73, 1.0f);
+    fce_test_fill_normal(s.wl, (size_t)s.N, 74, 1.0f);
+
+    coupling_loss(&s);
+    float *din = fce_test_alloc(n), *dh = fce_test_alloc(n);
+    fill_const(din, n, PREFILL_GARBAGE);
+    fill_const(dh, n, PREFILL_GARBAGE);
+    const float *dlogdet = use_logdet ? s.wl : NULL;
+    if (inverse)
+        fce_ref_coupling_affine_inverse_backward(din, dh, s.w, s.out, s.h, dlogdet, s.N, s.HW, s.C);
+    else
+        fce_ref_coupling_affine_backward(din, dh, s.w, s.out, s.h, dlogdet, s.N, s.HW, s.C);
+
+    char name[64];
+    const char *op = inverse ? "coupling_inv" : "coupling";
+    const char *ld = use_logdet ? "" : " (no logdet)";
+    snprintf(name, sizeof name, "%s %s%s", op, inverse ? "dy" : "dx", ld);
+    CHECK_GRAD(name, coupling_loss, &s, s.in, n, din, STENCIL_4);
+    snprintf(name, sizeof name, "%s dh%s", op, ld);
+    CHECK_GRAD(name, coupling_loss, &s, s.h, n, dh, STENCIL_4);
+
+    free(s.in); free(s.h); free(s.out); free(s.logdet); free(s.w); free(s.wl);
+    free(din); free(dh);
+    return 0;
+}
+
+TEST(coupling_affine_backward) { return check_coupling(0, 1); }
+TEST(coupling_affine_backward_no_logdet) { return check_coupling(0, 0); }
+TEST(coupling_affine_inverse_backward) { return check_coupling(1, 1); }
+TEST(coupling_affine_inverse_backward_no_logdet) { return check_coupling(1, 0); }
+
+// ---- gaussian prior ----
+
+typedef struct {
+    float *z, *logp, *wl;
+    int N, D;
+} gauss_case;
+
+static double gauss_loss(void *st) {
+    gauss_case *s = st;
+    fill_const(s->logp, (size_t)s->N, LOGDET_START);
+    fce_ref_gaussian_logp(s->logp, s->z, s->N, s->D);
+    return dot(s->wl, s->logp, (size_t)s->N);
+}
+
+TEST(gaussian_logp_backward_acc) {
+    gauss_case s = {.N = 3, .D = 4};
+    size_t n = (size_t)s.N * s.D;
+    s.z = fce_test_alloc(n);
+    s.logp = fce_test_alloc((size_t)s.N);
+    s.wl = fce_test_alloc((size_t)s.N);
+    fce_test_fill_normal(s.z, n, 81, 1.0f);
+    fce_test_fill_normal(s.wl, (size_t)s.N, 82, 1.0f);
+    float *dz = fce_test_alloc(n);
+    fill_const(dz, n, PREFILL_ACC); /* _acc: accumulates into an activation gradient */
+    fce_ref_gaussian_logp_backward_acc(dz, s.z, s.wl, s.N, s.D);
+    sub_const(dz, n, PREFILL_ACC);
+    /* logp is quadratic in z, so the 2-point central difference is exact up to rounding. */
+    CHECK_GRAD("gaussian_logp dz", gauss_loss, &s, s.z, n, dz, STENCIL_2);
+    free(s.z); free(s.logp); free(s.wl); free(dz);
+    return 0;
+}
+
+// ---- NCE value function ----
+
+typedef struct {
+    float *fx, *fxt, *lq, *lqt, *c;
+    int n;
+    float gscale;
+} nce_case;
+
+/* L = gscale·(−V), V = stats[0]. */
+static double nce_loss_value(void *st) {
+    nce_case *s = st;
+    float stats[2];
+    fce_ref_nce_loss(stats, NULL, NULL, NULL, NULL, NULL, s->fx, s->fxt, s->lq, s->lqt, s->c, s->n,
+                     s->gscale);
+    return (double)s->gscale * -(double)stats[0];
+}
+
+static int check_nce(float gscale) {
+    nce_case s = {.n = 6, .gscale = gscale};
+    size_t n = (size_t)s.n;
+    s.fx = fce_test_alloc(n);
+    s.fxt = fce_test_alloc(n);
+    s.lq = fce_test_alloc(n);
+    s.lqt = fce_test_alloc(n);
+    s.c = fce_test_alloc(1);
+    fce_test_fill_normal(s.fx, n, 91, 1.5f);
+    fce_test_fill_normal(s.fxt, n, 92, 1.5f);
+    fce_test_fill_normal(s.lq, n, 93, 1.5f);
+    fce_test_fill_normal(s.lqt, n, 94, 1.5f);
+    s.c[0] = 0.3f;
+
+    float stats[2];
+    float *dfx = fce_test_alloc(n), *dfxt = fce_test_alloc(n), *dlq = fce_test_alloc(n),
+          *dlqt = fce_test_alloc(n), *dc = fce_test_alloc(1);
+    fill_const(dfx, n, PREFILL_GARBAGE);
+    fill_const(dfxt, n, PREFILL_GARBAGE);
+    fill_const(dlq, n, PREFILL_GARBAGE);
+    fill_const(dlqt, n, PREFILL_GARBAGE);
+    dc[0] = PREFILL_ACC;
+    fce_ref_nce_loss(stats, dfx, dfxt, dlq, dlqt, dc, s.fx, s.fxt, s.lq, s.lqt, s.c, s.n, gscale);
+    dc[0] -= PREFILL_ACC;
+
+    const char *g = gscale > 0 ? "(+1)" : "(-1)";
+    char name[64];
+    snprintf(name, sizeof name, "nce%s dfx", g);
+    CHECK_GRAD(name, nce_loss_value, &s, s.fx, n, dfx, STENCIL_4);
+    snprintf(name, sizeof name, "nce%s dfxt", g);
+    CHECK_GRAD(name, nce_loss_value, &s, s.fxt, n, dfxt, STENCIL_4);
+    snprintf(name, sizeof name, "nce%s dlq", g);
+    CHECK_GRAD(name, nce_loss_value, &s, s.lq, n, dlq, STENCIL_4);
+    snprintf(name, sizeof name, "nce%s dlqt", g);
+    CHECK_GRAD(name, nce_loss_value, &s, s.lqt, n, dlqt, STENCIL_4);
+    snprintf(name, sizeof name, "nce%s dc", g);
+    CHECK_GRAD(name, nce_loss_value, &s, s.c, 1, dc, STENCIL_4);
+
+    free(s.fx); free(s.fxt); free(s.lq); free(s.lqt); free(s.c);
+    free(dfx); free(dfxt); free(dlq); free(dlqt); free(dc);
+    return 0;
+}
+
+TEST(nce_loss_gscale_plus1) { return check_nce(+1.0f); }
+TEST(nce_loss_gscale_minus1) { return check_nce(-1.0f); }
+
+FCE_TEST_MAIN_BEGIN
+RUN_TEST(linear);
+RUN_TEST(leaky_relu_slope_0_2);
+RUN_TEST(relu_slope_0);
+RUN_TEST(channels_copy_overwrite);
+RUN_TEST(channels_copy_accumulate);
+RUN_TEST(actnorm_backward);
+RUN_TEST(actnorm_backward_no_logdet);
+RUN_TEST(actnorm_inverse_backward);
+RUN_TEST(actnorm_inverse_backward_no_logdet);
+RUN_TEST(invconv_lu_backward_c2_dW);
+RUN_TEST(invconv_lu_backward_c2_dWinv);
+RUN_TEST(invconv_lu_backward_c2_both);
+RUN_TEST(invconv_lu_backward_c4_dW);
+RUN_TEST(invconv_lu_backward_c4_dWinv);
+RUN_TEST(invconv_lu_backward_c4_both);
+RUN_TEST(invconv_logdet_backward_fwd);
+RUN_TEST(invconv_logdet_backward_inv);
+RUN_TEST(coupling_affine_backward);
+RUN_TEST(coupling_affine_backward_no_logdet);
+RUN_TEST(coupling_affine_inverse_backward);
+RUN_TEST(coupling_affine_inverse_backward_no_logdet);
+RUN_TEST(gaussian_logp_backward_acc);
+RUN_TEST(nce_loss_gscale_plus1);
+RUN_TEST(nce_loss_gscale_minus1);
+FCE_TEST_MAIN_END
