@@ -31,6 +31,7 @@ typedef struct fce_train_config {
     int checkpoint_every;     /* 0: only at the end */
     int batch;                /* n data + n samples per step */
     float lr_ebm, lr_flow;
+    float lr_final_frac;      /* cosine decay of both learning rates to this fraction at --steps */
     fce_flow_optim flow_optim;
     float beta1, beta2, adam_eps;
     float threshold;          /* EBM while acc <= threshold, flow while acc > threshold */

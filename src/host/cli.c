@@ -42,6 +42,7 @@ static const opt_def train_opts[] = {
     {"batch", OPT_INT, F(batch), 0, "n data points and n flow samples per step"},
     {"lr-ebm", OPT_FLOAT, F(lr_ebm), 0, "Adam learning rate of the EBM and c"},
     {"lr-flow", OPT_FLOAT, F(lr_flow), 0, "learning rate of the flow (paper: 1e-5; see README)"},
+    {"lr-final-frac", OPT_FLOAT, F(lr_final_frac), 0, "cosine decay of both learning rates to this fraction (1: constant)"},
     {"flow-optim", OPT_OPTIM, F(flow_optim), 0, "adamax | adam"},
     {"beta1", OPT_FLOAT, F(beta1), 0, "optimizer beta1"},
     {"beta2", OPT_FLOAT, F(beta2), 0, "optimizer beta2"},

@@ -34,6 +34,7 @@ void fce_train_config_defaults(fce_train_config *c) {
     c->batch = 200;
     c->lr_ebm = 1e-3f;
     c->lr_flow = 1e-3f; /* the paper's 1e-5 does not move a random 2D flow; README "Decisions" */
+    c->lr_final_frac = 1.0f; /* constant learning rates (the paper gives no schedule) */
     c->flow_optim = FCE_OPTIM_ADAMAX;
     c->beta1 = 0.9f;
     c->beta2 = 0.999f;
@@ -110,6 +111,7 @@ static fce_status validate_config(const fce_train_config *c) {
     else if (c->log_every < 1) bad = "--log-every must be >= 1";
     else if (c->checkpoint_every < 0) bad = "--checkpoint-every must be >= 0";
     else if (!(c->lr_ebm > 0) || !(c->lr_flow > 0)) bad = "learning rates must be > 0";
+    else if (!(c->lr_final_frac > 0 && c->lr_final_frac <= 1)) bad = "--lr-final-frac must be in (0, 1]";
     else if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
         bad = "--beta1/--beta2 must be in [0, 1)";
     else if (!(c->adam_eps > 0)) bad = "--adam-eps must be > 0";
@@ -256,25 +258,34 @@ static fce_status load_noise_batch(fce_trainer *t, int64_t step) {
 
 /* ---- optimizer steps over one arena ---- */
 
+/* Cosine decay from 1 to lr_final_frac over the run's --steps (1 = constant). A function of the
+ * step alone, so a resumed run continues the same schedule. */
+static float lr_factor(const fce_trainer *t) {
+    double f = t->cfg.lr_final_frac, progress = (double)t->st.step / (double)t->cfg.steps;
+    if (progress > 1) progress = 1;
+    return (float)(f + (1.0 - f) * 0.5 * (1.0 + cos(3.14159265358979323846 * progress)));
+}
+
 static fce_status ebm_update(fce_trainer *t) {
     fce_param_arena *a = fce_ebm_arena(t->ebm);
     t->st.ebm_t++;
     return t->ctx.ops->adam_step(&t->ctx, a->params, a->grads, a->m, a->v, a->n_trainable,
-                                 t->cfg.lr_ebm, t->cfg.beta1, t->cfg.beta2, t->cfg.adam_eps,
+                                 t->cfg.lr_ebm * lr_factor(t), t->cfg.beta1, t->cfg.beta2, t->cfg.adam_eps,
                                  (int)t->st.ebm_t);
 }
 
 static fce_status flow_update(fce_trainer *t) {
     fce_param_arena *a = fce_glow_arena(t->glow);
     fce_ctx *ctx = &t->ctx;
+    const float lr = t->cfg.lr_flow * lr_factor(t);
     t->st.flow_t++;
     if (t->cfg.flow_optim == FCE_OPTIM_ADAM)
         FCE_TRY(ctx->ops->adam_step(ctx, a->params, a->grads, a->m, a->v, a->n_trainable,
-                                    t->cfg.lr_flow, t->cfg.beta1, t->cfg.beta2, t->cfg.adam_eps,
+                                    lr, t->cfg.beta1, t->cfg.beta2, t->cfg.adam_eps,
                                     (int)t->st.flow_t));
     else
         FCE_TRY(ctx->ops->adamax_step(ctx, a->params, a->grads, a->m, a->v, a->n_trainable,
-                                      t->cfg.lr_flow, t->cfg.beta1, t->cfg.beta2, t->cfg.adam_eps,
+                                      lr, t->cfg.beta1, t->cfg.beta2, t->cfg.adam_eps,
                                       (int)t->st.flow_t));
     return fce_glow_refresh(t->glow);
 }

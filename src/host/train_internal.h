@@ -49,6 +49,7 @@ typedef struct fce_trainer {
     FILE *metrics;
     char path_ckpt[1100];
     double last_mse_ebm, last_mse_flow, last_value, last_acc, last_c;
+    double last_bias_ebm, last_bias_flow; /* mean of log p̂ − log p_true at the evaluation points */
 } fce_trainer;
 
 /* fce_train.c: the pieces of fce_train_run, exposed for the tests.

@@ -43,17 +43,21 @@ fce_status fce_trainer_flow_logp(fce_trainer *t, const float *pts, size_t n, flo
     return model_logp(t, pts, n, out, 0);
 }
 
-static double mse_against_truth(const fce_trainer *t, const float *logp, size_t n) {
-    double s = 0;
+/* MSE of log p̂ against log p_true over the evaluation points; *bias receives the mean error,
+ * the part of the MSE a shift of log p̂ (for the EBM: of c) would remove (mse = bias² + var). */
+static double mse_against_truth(const fce_trainer *t, const float *logp, size_t n, double *bias) {
+    double s = 0, m = 0;
     for (size_t i = 0; i < n; i++) {
         double d = (double)logp[i] - t->h_eval_true[i];
         s += d * d;
+        m += d;
     }
+    *bias = m / (double)n;
     return s / (double)n;
 }
 
 fce_status fce_trainer_eval_mse(fce_trainer *t, double *mse_ebm, double *mse_flow) {
-    *mse_ebm = *mse_flow = NAN;
+    *mse_ebm = *mse_flow = t->last_bias_ebm = t->last_bias_flow = NAN;
     if (!t->h_eval_true) return FCE_STATUS_OK; /* no known density for this dataset */
     size_t E = (size_t)t->cfg.eval_points;
     float *buf = malloc(E * sizeof *buf);
@@ -61,11 +65,11 @@ fce_status fce_trainer_eval_mse(fce_trainer *t, double *mse_ebm, double *mse_flo
     fce_status st = FCE_STATUS_OK;
     if (t->cfg.mode != FCE_MODE_MLE) {
         FCE_TRY_GOTO(st, fce_trainer_ebm_logp(t, t->h_eval_pts, E, buf));
-        *mse_ebm = mse_against_truth(t, buf, E);
+        *mse_ebm = mse_against_truth(t, buf, E, &t->last_bias_ebm);
     }
     if (t->cfg.mode != FCE_MODE_NCE) {
         FCE_TRY_GOTO(st, fce_trainer_flow_logp(t, t->h_eval_pts, E, buf));
-        *mse_flow = mse_against_truth(t, buf, E);
+        *mse_flow = mse_against_truth(t, buf, E, &t->last_bias_flow);
     }
 cleanup:
     free(buf);
@@ -111,6 +115,8 @@ fce_status fce_trainer_log_interval(fce_trainer *t) {
     json_num(f, "c", c, 0);
     json_num(f, "mse_ebm", mse_ebm, 0);
     json_num(f, "mse_flow", mse_flow, 0);
+    json_num(f, "bias_ebm", t->last_bias_ebm, 0);
+    json_num(f, "bias_flow", t->last_bias_flow, 0);
     json_num(f, "steps_per_second", rate, 0);
     json_num(f, "seconds", seconds, 1);
     fprintf(f, "}\n");

@@ -16,17 +16,35 @@
 
 #include "fce/log.h"
 
+#define LINEAR_ROW_BLOCK 8
+
 void fce_ref_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int in,
                             int out) {
-    for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * in;
+    /* Speed without changing a bit: W is widened to double once per call and LINEAR_ROW_BLOCK rows
+     * of x are widened and transposed, so the innermost loop is LINEAR_ROW_BLOCK independent
+     * contiguous multiply-adds (vectorisable) instead of one serial chain with a conversion per
+     * term (74% of a 2D CPU run's time before). Each output still sums over i in order. */
+    double *Wd = malloc(((size_t)out * in + (size_t)LINEAR_ROW_BLOCK * in) * sizeof *Wd);
+    FCE_ASSERT(Wd, "out of host memory in linear forward (%d x %d)", out, in);
+    double *xt = Wd + (size_t)out * in;
+    for (size_t k = 0; k < (size_t)out * in; k++) Wd[k] = W[k];
+    for (int n0 = 0; n0 < N; n0 += LINEAR_ROW_BLOCK) {
+        int rows = N - n0 < LINEAR_ROW_BLOCK ? N - n0 : LINEAR_ROW_BLOCK;
+        for (int i = 0; i < in; i++)
+            for (int r = 0; r < LINEAR_ROW_BLOCK; r++)
+                xt[(size_t)i * LINEAR_ROW_BLOCK + r] = r < rows ? (double)x[(size_t)(n0 + r) * in + i] : 0.0;
         for (int o = 0; o < out; o++) {
-            const float *wr = W + (size_t)o * in;
-            double acc = b ? (double)b[o] : 0.0;
-            for (int i = 0; i < in; i++) acc += (double)xr[i] * wr[i];
-            y[(size_t)n * out + o] = (float)acc;
+            const double *wr = Wd + (size_t)o * in;
+            double acc[LINEAR_ROW_BLOCK];
+            for (int r = 0; r < LINEAR_ROW_BLOCK; r++) acc[r] = b ? (double)b[o] : 0.0;
+            for (int i = 0; i < in; i++) {
+                const double *xi = xt + (size_t)i * LINEAR_ROW_BLOCK;
+                for (int r = 0; r < LINEAR_ROW_BLOCK; r++) acc[r] += xi[r] * wr[i];
+            }
+            for (int r = 0; r < rows; r++) y[(size_t)(n0 + r) * out + o] = (float)acc[r];
         }
     }
+    free(Wd);
 }
 
 void fce_ref_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
