@@ -25,7 +25,8 @@ typedef struct fce_train_config {
     char out_dir[512];        /* empty: runs/<dataset>-<mode> */
     char init_flow[512];      /* checkpoint whose flow starts the run (empty: random init) */
     int resume;               /* continue from out_dir/checkpoint.fce */
-    long steps;               /* updates in total (EBM + flow) */
+    long steps;               /* EBM updates (fce, nce) or flow updates (mle): paper Figure 2's x-axis */
+    long max_total_steps;     /* safety stop on EBM + flow steps (0: 50 × steps) */
     uint64_t seed;
     int log_every;
     int checkpoint_every;     /* 0: only at the end */

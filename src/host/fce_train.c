@@ -27,20 +27,20 @@ void fce_train_config_defaults(fce_train_config *c) {
     snprintf(c->dataset, sizeof c->dataset, "gmm8");
     c->mode = FCE_MODE_FCE;
     snprintf(c->device, sizeof c->device, "auto");
-    c->steps = 6000;
+    c->steps = 2700; /* EBM updates (paper Figure 2's x-axis); about 8000 steps in all */
     c->seed = 1;
     c->log_every = 200;
     c->checkpoint_every = 2000;
     c->batch = 200;
     c->lr_ebm = 1e-3f;
     c->lr_flow = 1e-3f; /* the paper's 1e-5 does not move a random 2D flow; README "Decisions" */
-    c->lr_final_frac = 1.0f; /* constant learning rates (the paper gives no schedule) */
+    c->lr_final_frac = 0.1f; /* cosine decay; the paper gives no schedule: README "Decisions" */
     c->flow_optim = FCE_OPTIM_ADAMAX;
     c->beta1 = 0.9f;
     c->beta2 = 0.999f;
     c->adam_eps = 1e-7f; /* Keras default (the paper's code is TF2) */
     c->threshold = 0.5f;
-    c->max_mode_steps = 0;
+    c->max_mode_steps = 2; /* without a cap the flow takes ~90% of the 2D steps: README */
     c->flow_K = 10;
     c->flow_width = 128;
     c->ebm_width = 128;
@@ -117,6 +117,7 @@ static fce_status validate_config(const fce_train_config *c) {
     else if (!(c->adam_eps > 0)) bad = "--adam-eps must be > 0";
     else if (!(c->threshold > 0 && c->threshold < 1)) bad = "--threshold must be in (0, 1)";
     else if (c->max_mode_steps < 0) bad = "--max-mode-steps must be >= 0";
+    else if (c->max_total_steps < 0) bad = "--max-total-steps must be >= 0";
     else if (c->flow_K < 1 || c->flow_width < 1 || c->ebm_width < 1 || c->ebm_hidden < 1 ||
              c->ebm_hidden > 7)
         bad = "--flow-K, --flow-width, --ebm-width must be >= 1 and --ebm-hidden in 1..7";
@@ -258,10 +259,15 @@ static fce_status load_noise_batch(fce_trainer *t, int64_t step) {
 
 /* ---- optimizer steps over one arena ---- */
 
-/* Cosine decay from 1 to lr_final_frac over the run's --steps (1 = constant). A function of the
- * step alone, so a resumed run continues the same schedule. */
+int64_t fce_trainer_primary_updates(const fce_trainer *t) {
+    return t->cfg.mode == FCE_MODE_MLE ? t->st.flow_updates : t->st.ebm_updates;
+}
+
+/* Cosine decay from 1 to lr_final_frac over the run's --steps updates (1 = constant). A function
+ * of the counters alone, so a resumed run continues the same schedule. */
 static float lr_factor(const fce_trainer *t) {
-    double f = t->cfg.lr_final_frac, progress = (double)t->st.step / (double)t->cfg.steps;
+    double f = t->cfg.lr_final_frac;
+    double progress = (double)fce_trainer_primary_updates(t) / (double)t->cfg.steps;
     if (progress > 1) progress = 1;
     return (float)(f + (1.0 - f) * 0.5 * (1.0 + cos(3.14159265358979323846 * progress)));
 }
@@ -495,17 +501,29 @@ fce_status fce_train_run(const fce_train_config *cfg) {
         FCE_TRY_GOTO(st, FCE_STATUS_ERR_IO);
     }
     if (!t->cfg.quiet)
-        fce_log_info("train %s on %s | device %s | batch %d | %ld steps | out %s",
+        fce_log_info("train %s on %s | device %s | batch %d | %ld %s updates | out %s",
                      fce_train_mode_name(t->cfg.mode), t->cfg.dataset, t->ctx.device_name, t->n,
-                     t->cfg.steps, t->cfg.out_dir);
+                     t->cfg.steps, t->cfg.mode == FCE_MODE_MLE ? "flow" : "EBM", t->cfg.out_dir);
     t->t_session0 = fce_now_seconds() - t->st.seconds;
     t->step_session0 = (long)t->st.step;
+    t->updates_session0 = fce_trainer_primary_updates(t);
     t->t_start = fce_now_seconds();
-    while (t->st.step < t->cfg.steps) {
+    const int64_t max_total = t->cfg.max_total_steps ? t->cfg.max_total_steps : 50 * (int64_t)t->cfg.steps;
+    while (fce_trainer_primary_updates(t) < t->cfg.steps) {
+        if (t->st.step >= max_total) {
+            fce_log_warn("stopped after %lld steps in total with %lld of %ld %s updates "
+                         "(--max-total-steps): the other player kept the turn",
+                         (long long)t->st.step, (long long)fce_trainer_primary_updates(t),
+                         t->cfg.steps, t->cfg.mode == FCE_MODE_MLE ? "flow" : "EBM");
+            break;
+        }
+        int64_t before = fce_trainer_primary_updates(t);
         FCE_TRY_GOTO(st, fce_trainer_step(t));
-        int last = t->st.step == t->cfg.steps;
-        if (t->st.step % t->cfg.log_every == 0 || last) FCE_TRY_GOTO(st, fce_trainer_log_interval(t));
-        if ((t->cfg.checkpoint_every && t->st.step % t->cfg.checkpoint_every == 0) || last) {
+        int64_t now = fce_trainer_primary_updates(t);
+        if (now == before) continue; /* a flow turn of FCE: intervals are counted in EBM updates */
+        int last = now == t->cfg.steps;
+        if (now % t->cfg.log_every == 0 || last) FCE_TRY_GOTO(st, fce_trainer_log_interval(t));
+        if ((t->cfg.checkpoint_every && now % t->cfg.checkpoint_every == 0) || last) {
             t->st.seconds = fce_now_seconds() - t->t_session0;
             FCE_TRY_GOTO(st, fce_checkpoint_save(t->path_ckpt, t->glow, t->ebm, &t->st));
         }

@@ -46,6 +46,7 @@ typedef struct fce_trainer {
     long n_interval, n_interval_ebm;
     double t_start, t_session0;
     long step_session0;
+    int64_t updates_session0;
     FILE *metrics;
     char path_ckpt[1100];
     double last_mse_ebm, last_mse_flow, last_value, last_acc, last_c;
@@ -63,6 +64,8 @@ fce_status fce_trainer_fresh_start(fce_trainer *t);
 fce_status fce_trainer_resume(fce_trainer *t);
 fce_status fce_trainer_contrastive_grads(fce_trainer *t, int flow_turn, float stats[2]);
 fce_status fce_trainer_step(fce_trainer *t);
+/* The counter --steps bounds: EBM updates (fce, nce) or flow updates (mle). */
+int64_t fce_trainer_primary_updates(const fce_trainer *t);
 
 /* train_report.c */
 fce_status fce_trainer_eval_mse(fce_trainer *t, double *mse_ebm, double *mse_flow);

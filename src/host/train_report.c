@@ -92,8 +92,10 @@ fce_status fce_trainer_log_interval(fce_trainer *t) {
     double seconds = now - t->t_session0;
     double session = now - t->t_start;
     long done = (long)t->st.step - t->step_session0;
-    double rate = session > 0 ? (double)done / session : 0;
-    double eta = rate > 0 ? (double)(t->cfg.steps - t->st.step) / rate : 0;
+    double rate = session > 0 ? (double)done / session : 0; /* all steps, EBM + flow */
+    int64_t upd = fce_trainer_primary_updates(t);
+    double upd_rate = session > 0 ? (double)(upd - t->updates_session0) / session : 0;
+    double eta = upd_rate > 0 ? (double)(t->cfg.steps - upd) / upd_rate : 0;
     double n = (double)t->n_interval;
     int mle = t->cfg.mode == FCE_MODE_MLE;
     double value = mle ? NAN : t->sum_value / n, acc = mle ? NAN : t->sum_acc / n;
@@ -126,12 +128,14 @@ fce_status fce_trainer_log_interval(fce_trainer *t) {
         char eta_s[32], line[512];
         int k = 0;
         fce_format_duration(eta, eta_s, sizeof eta_s);
-        k += snprintf(line + k, sizeof line - k, "step %6lld/%ld | %s", (long long)t->st.step,
-                      t->cfg.steps, fce_train_mode_name(t->cfg.mode));
-        if (mle) k += snprintf(line + k, sizeof line - k, " | nll %.4f", nll);
+        if (mle)
+            k += snprintf(line + k, sizeof line - k, "mle | flow %6lld/%ld | nll %.4f", (long long)upd,
+                          t->cfg.steps, nll);
         else
-            k += snprintf(line + k, sizeof line - k, " | ebm %lld flow %lld | acc %.3f | V %.4f | c %.3f",
-                          (long long)t->st.ebm_updates, (long long)t->st.flow_updates, acc, value, c);
+            k += snprintf(line + k, sizeof line - k,
+                          "%s | ebm %6lld/%ld | flow %6lld | acc %.3f | V %.4f | c %.3f",
+                          fce_train_mode_name(t->cfg.mode), (long long)upd, t->cfg.steps,
+                          (long long)t->st.flow_updates, acc, value, c);
         if (isfinite(mse_ebm)) k += snprintf(line + k, sizeof line - k, " | mse ebm %.4f", mse_ebm);
         if (isfinite(mse_flow)) k += snprintf(line + k, sizeof line - k, " | mse flow %.4f", mse_flow);
         snprintf(line + k, sizeof line - k, " | %.1f steps/s | ETA %s", rate, eta_s);

@@ -46,7 +46,7 @@ if "$BIN" train "${small[@]}" && [ "$(wc -l <"$run/metrics.jsonl")" -eq 2 ] && [
 else echo "FAIL tiny_run_outputs"; fail=$((fail + 1)); fi
 
 if "$BIN" train "${small[@]}" --steps 9 --resume && [ "$(wc -l <"$run/metrics.jsonl")" -eq 3 ] \
-   && grep -q '"steps": 9' "$run/summary.json"; then
+   && grep -q '"ebm_updates": 9' "$run/summary.json"; then
   echo "ok   resume_appends"; passed=$((passed + 1))
 else echo "FAIL resume_appends"; fail=$((fail + 1)); fi
 
