@@ -81,4 +81,17 @@ __device__ __forceinline__ double fce_warp_sum(double v) {
         }                                                                                          \
     } while (0)
 
+
+/* sigmoid(u) without overflow for either sign of u (coupling scales, NCE probabilities). */
+static __device__ __forceinline__ double fce_sigmoid_d(double u) {
+    if (u >= 0.0) return 1.0 / (1.0 + exp(-u));
+    double e = exp(u);
+    return e / (1.0 + e);
+}
+
+/* softplus(u) = max(u, 0) + log1p(e^{−|u|}), stable for any u. */
+static __device__ __forceinline__ double fce_softplus_d(double u) {
+    return fmax(u, 0.0) + log1p(exp(-fabs(u)));
+}
+
 #endif

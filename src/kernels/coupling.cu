@@ -19,18 +19,6 @@
 #include "common.cuh"
 #include "fce_kernels.h"
 
-/* sigmoid(u) without overflow for either sign of u. */
-static __device__ __forceinline__ double coupling_sigmoid(double u) {
-    if (u >= 0.0) return 1.0 / (1.0 + exp(-u));
-    double e = exp(u);
-    return e / (1.0 + e);
-}
-
-/* softplus(u) = max(u, 0) + log1p(e^{−|u|}). */
-static __device__ __forceinline__ double coupling_softplus(double u) {
-    return fmax(u, 0.0) + log1p(exp(-fabs(u)));
-}
-
 /* dir = +1 forward (in = x, out = y), −1 inverse (in = y, out = x). */
 static __global__ void coupling_apply_kernel(float *out, const float *in, const float *h,
                                              size_t rows, int C, int dir) {
@@ -42,7 +30,7 @@ static __global__ void coupling_apply_kernel(float *out, const float *in, const 
         int k = (int)(i % (size_t)half);
         const float *inr = in + row * (size_t)C, *hr = h + row * (size_t)C;
         float *outr = out + row * (size_t)C;
-        double s = coupling_sigmoid((double)hr[2 * k + 1] + 2.0);
+        double s = fce_sigmoid_d((double)hr[2 * k + 1] + 2.0);
         outr[k] = inr[k];
         if (dir > 0) outr[half + k] = (float)(((double)inr[half + k] + hr[2 * k]) * s);
         else outr[half + k] = (float)((double)inr[half + k] / s - hr[2 * k]);
@@ -60,7 +48,7 @@ static __global__ void coupling_logdet_kernel(float *logdet, const float *h, int
         double acc = 0.0;
         for (size_t e = lane; e < per_sample; e += 32) {
             size_t pix = e / (size_t)half, k = e % (size_t)half;
-            acc += -coupling_softplus(-((double)hn[pix * (size_t)C + 2 * k + 1] + 2.0));
+            acc += -fce_softplus_d(-((double)hn[pix * (size_t)C + 2 * k + 1] + 2.0));
         }
         acc = fce_warp_sum(acc);
         if (lane == 0) logdet[n] = (float)((double)logdet[n] + dir * acc);
@@ -82,7 +70,7 @@ static __global__ void coupling_backward_kernel(float *dout, float *dh, const fl
         double gl = dlogdet ? (double)dlogdet[row / (size_t)HW] : 0.0;
         double t = h[base + 2 * k];
         double u = (double)h[base + 2 * k + 1] + 2.0;
-        double s = coupling_sigmoid(u), one_minus_s = coupling_sigmoid(-u);
+        double s = fce_sigmoid_d(u), one_minus_s = fce_sigmoid_d(-u);
         double gb = g[base + half + k];
         if (!inverse) {
             if (dout) {

@@ -19,16 +19,6 @@
 
 #define FCE_NCE_BLOCK 256
 
-static __device__ __forceinline__ double nce_sigmoid(double u) {
-    if (u >= 0.0) return 1.0 / (1.0 + exp(-u));
-    double e = exp(u);
-    return e / (1.0 + e);
-}
-
-static __device__ __forceinline__ double nce_softplus(double u) {
-    return fmax(u, 0.0) + log1p(exp(-fabs(u)));
-}
-
 static __global__ void nce_loss_kernel(float *stats, float *dfx, float *dfxt, float *dlq,
                                        float *dlqt, float *dc, const float *fx, const float *fxt,
                                        const float *lq, const float *lqt, const float *c, int n,
@@ -38,8 +28,8 @@ static __global__ void nce_loss_kernel(float *stats, float *dfx, float *dfxt, fl
     double loss = 0.0, sum_1ms_a = 0.0, sum_s_b = 0.0, correct = 0.0;
     for (int i = threadIdx.x; i < n; i += FCE_NCE_BLOCK) {
         double a = (double)fx[i] - cv - (double)lq[i];
-        double one_minus_sig_a = nce_sigmoid(-a);
-        loss += nce_softplus(-a);
+        double one_minus_sig_a = fce_sigmoid_d(-a);
+        loss += fce_softplus_d(-a);
         sum_1ms_a += one_minus_sig_a;
         if (a > 0.0) correct += 1.0;
         double grad = -g * one_minus_sig_a * inv_n;
@@ -47,8 +37,8 @@ static __global__ void nce_loss_kernel(float *stats, float *dfx, float *dfxt, fl
         if (dlq) dlq[i] = (float)(-grad);
 
         double b = (double)fxt[i] - cv - (double)lqt[i];
-        double sig_b = nce_sigmoid(b);
-        loss += nce_softplus(b);
+        double sig_b = fce_sigmoid_d(b);
+        loss += fce_softplus_d(b);
         sum_s_b += sig_b;
         if (b < 0.0) correct += 1.0;
         grad = g * sig_b * inv_n;
