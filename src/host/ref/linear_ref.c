@@ -7,8 +7,8 @@
  *
  * Row-major; every output accumulates in double, in index order of the summed variable, and is
  * rounded to float once. The backward loops keep a row of double accumulators so the innermost
- * loop walks contiguous memory (the naive order strides by `in` or `out` floats and was ~10× slower
- * on the 2D training run); the summation order per output is the naive one, so the results are the
+ * loop walks contiguous memory (the naive order strides by `in` or `out` floats: 100 MLE steps of
+ * the 2D flow took 34.7 s with it, 6.7 s without); the summation order per output is the naive one, so the results are the
  * same bits. Any output gradient pointer may be NULL (that work is skipped). y must not alias x. */
 #include "ref/ref.h"
 
