@@ -27,6 +27,9 @@
 extern "C" {
 #endif
 
+/* Largest channel count of the LU-parameterised invertible map (the image Glow needs 48). */
+#define FCE_INVCONV_MAX_C 64
+
 /* Actnorm's effective log-scale is FACTOR * stored value (openai/glow logscale_factor = 3). */
 #define FCE_ACTNORM_LOGSCALE_FACTOR 3.0f
 

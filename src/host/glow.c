@@ -164,9 +164,9 @@ static void glow_bind(fce_glow *g) {
 
 fce_status fce_glow_init(fce_glow **out, fce_ctx *ctx, const fce_glow_config *cfg, uint64_t seed) {
     *out = NULL;
-    if (cfg->dim < 2 || cfg->dim % 2 || cfg->K < 1 || cfg->width < 1) {
-        fce_log_error("glow: dimension must be even and >= 2, K and width >= 1 (got D=%d K=%d "
-                      "width=%d)", cfg->dim, cfg->K, cfg->width);
+    if (cfg->dim < 2 || cfg->dim % 2 || cfg->dim > FCE_INVCONV_MAX_C || cfg->K < 1 || cfg->width < 1) {
+        fce_log_error("glow: dimension must be even and in 2..%d, K and width >= 1 (got D=%d K=%d "
+                      "width=%d)", FCE_INVCONV_MAX_C, cfg->dim, cfg->K, cfg->width);
         return FCE_STATUS_ERR_CONFIG;
     }
     fce_status st = FCE_STATUS_OK;

@@ -8,21 +8,25 @@
  *   G = dW − W⁻ᵀ·dWinv·W⁻ᵀ,  gL̄ = Pᵀ G Ūᵀ,  gŪ = L̄ᵀ Pᵀ G   (row perm[i] of Pᵀ G = row i of G),
  *   dL += gL̄ ⊙ strict-lower,  dU += gŪ ⊙ strict-upper,  dlogs_c += gŪ[c][c]·sign_c·e^logs_c.
  * The log-det term reaches logs only through invconv_logdet_backward (dlogs_c += dir·HW·Σ_n gℓ_n).
- * All matrix work is in double; C is small (≤ 48), so the scratch matrices are heap-allocated
- * and freed per call. perm is stored as float and rounded with lrintf. */
+ * All matrix work is in double; C ≤ FCE_INVCONV_MAX_C (backend.h), so the scratch matrices live
+ * on the stack (packed C×C, zeroed per call): nothing is allocated per call. perm is stored as
+ * float and rounded with lrintf. */
 #include "ref/ref.h"
 
 #include <math.h>
 #include <stdlib.h>
 
+#include "fce/backend.h"
 #include "fce/log.h"
 
-/* A zeroed C×C double matrix. The allocation is a few KiB; failing it is treated as fatal. */
-static double *invconv_scratch(int C) {
-    size_t bytes = (size_t)C * (size_t)C * sizeof(double);
-    double *p = calloc((size_t)C * (size_t)C, sizeof(double));
-    FCE_ASSERT(p != NULL, "invconv_ref: out of host memory for %zu bytes of scratch", bytes);
-    return p;
+#define INVCONV_MAT (FCE_INVCONV_MAX_C * FCE_INVCONV_MAX_C)
+
+/* Zeroes the packed C×C prefix of a stack matrix. */
+static double *invconv_scratch(double *m, int C) {
+    FCE_ASSERT(C >= 1 && C <= FCE_INVCONV_MAX_C, "invconv_ref: C = %d is outside 1..%d", C,
+               FCE_INVCONV_MAX_C);
+    for (int i = 0; i < C * C; i++) m[i] = 0.0;
+    return m;
 }
 
 /* Lbar = strict-lower(L) + I and Ubar = strict-upper(U) + diag(sign·e^logs), both C×C in double. */
@@ -43,8 +47,10 @@ static int invconv_perm(const float *perm, int i) { return (int)lrintf(perm[i]);
 
 void fce_ref_invconv_lu_weights(float *W, float *Winv, const float *perm, const float *sign,
                                 const float *L, const float *U, const float *logs, int C) {
-    double *Lbar = invconv_scratch(C), *Ubar = invconv_scratch(C);
-    double *M = invconv_scratch(C), *Minv = invconv_scratch(C);
+    double Lbar_buf[INVCONV_MAT], Ubar_buf[INVCONV_MAT];
+    double *Lbar = invconv_scratch(Lbar_buf, C), *Ubar = invconv_scratch(Ubar_buf, C);
+    double M_buf[INVCONV_MAT], Minv_buf[INVCONV_MAT];
+    double *M = invconv_scratch(M_buf, C), *Minv = invconv_scratch(Minv_buf, C);
     invconv_factors(Lbar, Ubar, sign, L, U, logs, C);
 
     for (int i = 0; i < C; i++) {
@@ -78,18 +84,17 @@ void fce_ref_invconv_lu_weights(float *W, float *Winv, const float *perm, const 
         for (int j = 0; j < C; j++)
             Winv[(size_t)i * C + j] = (float)Minv[(size_t)i * C + invconv_perm(perm, j)];
 
-    free(Lbar);
-    free(Ubar);
-    free(M);
-    free(Minv);
 }
 
 void fce_ref_invconv_lu_backward(float *dL, float *dU, float *dlogs, const float *dW,
                                  const float *dWinv, const float *Winv, const float *perm,
                                  const float *sign, const float *L, const float *U,
                                  const float *logs, int C) {
-    double *Lbar = invconv_scratch(C), *Ubar = invconv_scratch(C);
-    double *G = invconv_scratch(C), *T = invconv_scratch(C), *PtG = invconv_scratch(C);
+    double Lbar_buf[INVCONV_MAT], Ubar_buf[INVCONV_MAT];
+    double *Lbar = invconv_scratch(Lbar_buf, C), *Ubar = invconv_scratch(Ubar_buf, C);
+    double G_buf[INVCONV_MAT], T_buf[INVCONV_MAT], PtG_buf[INVCONV_MAT];
+    double *G = invconv_scratch(G_buf, C), *T = invconv_scratch(T_buf, C);
+    double *PtG = invconv_scratch(PtG_buf, C);
     invconv_factors(Lbar, Ubar, sign, L, U, logs, C);
 
     /* G = dW − W⁻ᵀ dWinv W⁻ᵀ: T = W⁻ᵀ dWinv, then G −= T W⁻ᵀ. */
@@ -137,11 +142,6 @@ void fce_ref_invconv_lu_backward(float *dL, float *dU, float *dlogs, const float
         }
     }
 
-    free(Lbar);
-    free(Ubar);
-    free(G);
-    free(T);
-    free(PtG);
 }
 
 void fce_ref_invconv_logdet(float *logdet, const float *logs, int N, int HW, int C, float dir) {
