@@ -3,10 +3,9 @@
  * whose coupling network is fc(width) → ReLU → fc(width) → ReLU → zero-initialised fc, with a
  * standard normal prior. Rows are points (N, D), D even.
  *
- * Decision (issue 2 leaves it open): no actnorm inside the coupling network. Its data-dependent
- * init normalises a one-dimensional input per hidden unit, which makes every unit's pre-activation
- * a fixed affine function of a single standardised scalar and adds nothing the first fc cannot
- * learn; the PyTorch peer makes the same choice.
+ * Actnorm inside the coupling network (SPEC a.3) is optional (nn_actnorm); the default is off, a
+ * decision measured in README "Decisions": on a one-dimensional input its data-dependent init is
+ * degenerate for the first layer, and the measured runs did not favour it.
  *
  * Four passes: forward (x → z with log q(x)), its backward, inverse (ε → x̃ with log q(x̃), used
  * for sampling) and the backward through the inverse (FCE's flow update goes through the sampling
@@ -25,6 +24,7 @@ typedef struct fce_glow_config {
     int dim;    /* D, even */
     int K;      /* steps */
     int width;  /* coupling network hidden width */
+    int nn_actnorm; /* actnorm after each hidden layer of the coupling network (default off) */
 } fce_glow_config;
 
 typedef struct fce_glow fce_glow;

@@ -38,6 +38,7 @@ typedef struct fce_train_config {
     float threshold;          /* EBM while acc <= threshold, flow while acc > threshold */
     int max_mode_steps;       /* cap on consecutive steps of one player (0: none) */
     int flow_K, flow_width;
+    int flow_nn_actnorm;      /* actnorm inside the coupling networks */
     int ebm_width, ebm_hidden;
     int init_batch;           /* actnorm data-dependent init and c init */
     int eval_points;          /* points from p_true for the log-density MSE */

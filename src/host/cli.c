@@ -52,6 +52,7 @@ static const opt_def train_opts[] = {
     {"max-mode-steps", OPT_INT, F(max_mode_steps), 0, "cap on consecutive steps of one player (0: none)"},
     {"flow-K", OPT_INT, F(flow_K), 0, "flow steps"},
     {"flow-width", OPT_INT, F(flow_width), 0, "coupling network width"},
+    {"flow-nn-actnorm", OPT_FLAG, F(flow_nn_actnorm), 0, "actnorm after each hidden layer of the coupling networks"},
     {"ebm-width", OPT_INT, F(ebm_width), 0, "EBM hidden width"},
     {"ebm-hidden", OPT_INT, F(ebm_hidden), 0, "EBM hidden layers"},
     {"init-batch", OPT_INT, F(init_batch), 0, "points for actnorm's data-dependent init and for c"},

@@ -38,7 +38,7 @@ fce_status fce_ebm_init(fce_ebm **out, fce_ctx *ctx, const fce_ebm_config *cfg, 
     dims[0] = cfg->dim;
     for (int l = 1; l <= cfg->hidden; l++) dims[l] = cfg->width;
     dims[cfg->hidden + 1] = 1;
-    FCE_TRY_GOTO(st, fce_mlp_declare(&e->net, &e->table, "ebm", cfg->hidden + 1, dims, 0.2f, 0));
+    FCE_TRY_GOTO(st, fce_mlp_declare(&e->net, &e->table, "ebm", cfg->hidden + 1, dims, 0.2f, 0, 0));
     FCE_TRY_GOTO(st, fce_param_table_add(&e->table, "ebm.c", 1, 1, 0, &e->i_c));
     fce_param_table_plan(&e->table);
     FCE_TRY_GOTO(st, fce_param_arena_init(&e->arena, &e->table, ctx));
@@ -91,7 +91,7 @@ void fce_ebm_tape_free(fce_ebm_tape *tp) {
 }
 
 fce_status fce_ebm_forward(fce_ebm *e, fce_ebm_tape *tp, const float *x, int N, const float **f) {
-    FCE_TRY(fce_mlp_forward(&e->net, &tp->t, e->ctx, x, N));
+    FCE_TRY(fce_mlp_forward(&e->net, &tp->t, e->ctx, x, N, 0));
     *f = fce_mlp_output(&e->net, &tp->t);
     return FCE_STATUS_OK;
 }

@@ -154,7 +154,7 @@ fce_status fce_trainer_setup(fce_trainer *t, const fce_train_config *cfg) {
     t->seed_noise = derive_seed(cfg->seed, 2);
     t->seed_init = derive_seed(cfg->seed, 3);
 
-    fce_glow_config gc = {FCE_DIM, cfg->flow_K, cfg->flow_width};
+    fce_glow_config gc = {FCE_DIM, cfg->flow_K, cfg->flow_width, cfg->flow_nn_actnorm};
     fce_ebm_config ec = {FCE_DIM, cfg->ebm_width, cfg->ebm_hidden};
     FCE_TRY(fce_glow_init(&t->glow, ctx, &gc, derive_seed(cfg->seed, 10)));
     FCE_TRY(fce_ebm_init(&t->ebm, ctx, &ec, derive_seed(cfg->seed, 11)));

@@ -130,7 +130,7 @@ static fce_status glow_declare(fce_glow *g) {
 #undef DECL
         int dims[4] = {half, g->cfg.width, g->cfg.width, D};
         snprintf(name, sizeof name, "glow.k%d.coupling", k);
-        FCE_TRY(fce_mlp_declare(&s->nn, &g->table, name, 3, dims, 0.0f, 1));
+        FCE_TRY(fce_mlp_declare(&s->nn, &g->table, name, 3, dims, 0.0f, 1, g->cfg.nn_actnorm));
     }
     fce_param_table_plan(&g->table);
     return FCE_STATUS_OK;
@@ -320,7 +320,7 @@ static fce_status glow_forward_impl(fce_glow *g, fce_glow_tape *tp, const float 
         FCE_TRY(ctx->ops->linear_forward(ctx, tp->y2[k], tp->y1[k], s->W, NULL, N, D, D));
         FCE_TRY(ctx->ops->invconv_logdet(ctx, tp->logq, s->lu_logs, N, 1, D, 1.0f));
         FCE_TRY(ctx->ops->channels_copy(ctx, tp->xa[k], half, 0, tp->y2[k], D, 0, half, (size_t)N, 0));
-        FCE_TRY(fce_mlp_forward(&s->nn, &tp->nn[k], ctx, tp->xa[k], N));
+        FCE_TRY(fce_mlp_forward(&s->nn, &tp->nn[k], ctx, tp->xa[k], N, init));
         FCE_TRY(ctx->ops->coupling_affine_forward(ctx, tp->x[k + 1], tp->logq, tp->y2[k], tp->h[k],
                                                   N, 1, D));
     }
@@ -349,7 +349,7 @@ fce_status fce_glow_inverse(fce_glow *g, fce_glow_tape *tp, const float *eps, in
     for (int k = K - 1; k >= 0; k--) {
         glow_step *s = &g->steps[k];
         FCE_TRY(ctx->ops->channels_copy(ctx, tp->xa[k], half, 0, tp->x[k + 1], D, 0, half, (size_t)N, 0));
-        FCE_TRY(fce_mlp_forward(&s->nn, &tp->nn[k], ctx, tp->xa[k], N));
+        FCE_TRY(fce_mlp_forward(&s->nn, &tp->nn[k], ctx, tp->xa[k], N, 0));
         FCE_TRY(ctx->ops->coupling_affine_inverse(ctx, tp->y2[k], tp->logq, tp->x[k + 1], tp->h[k],
                                                   N, 1, D));
         /* y1 = y2·W⁻ᵀ (per row: y1 = W⁻¹ y2) */

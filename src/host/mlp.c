@@ -9,19 +9,26 @@
 #include "fce/philox.h"
 
 fce_status fce_mlp_declare(fce_mlp *m, fce_param_table *t, const char *prefix, int n_layers,
-                           const int *dims, float slope, int zero_last) {
+                           const int *dims, float slope, int zero_last, int actnorm) {
     FCE_ASSERT(n_layers >= 1 && n_layers <= FCE_MLP_MAX_LAYERS, "bad mlp depth %d", n_layers);
     memset(m, 0, sizeof *m);
     m->n_layers = n_layers;
     memcpy(m->dims, dims, (size_t)(n_layers + 1) * sizeof(int));
     m->slope = slope;
     m->zero_last = zero_last;
+    m->actnorm = actnorm;
     char name[FCE_PARAM_NAME_MAX];
     for (int l = 0; l < n_layers; l++) {
         snprintf(name, sizeof name, "%s.fc%d.w", prefix, l);
         FCE_TRY(fce_param_table_add(t, name, dims[l + 1], dims[l], 0, &m->iW[l]));
         snprintf(name, sizeof name, "%s.fc%d.b", prefix, l);
         FCE_TRY(fce_param_table_add(t, name, 1, dims[l + 1], 0, &m->ib[l]));
+        if (actnorm && l < n_layers - 1) {
+            snprintf(name, sizeof name, "%s.an%d.bias", prefix, l);
+            FCE_TRY(fce_param_table_add(t, name, 1, dims[l + 1], 0, &m->ian_b[l]));
+            snprintf(name, sizeof name, "%s.an%d.logs", prefix, l);
+            FCE_TRY(fce_param_table_add(t, name, 1, dims[l + 1], 0, &m->ian_s[l]));
+        }
     }
     return FCE_STATUS_OK;
 }
@@ -32,6 +39,12 @@ void fce_mlp_bind(fce_mlp *m, const fce_param_table *t, const fce_param_arena *a
         m->dW[l] = a->grads + t->specs[m->iW[l]].offset;
         m->b[l] = a->params + t->specs[m->ib[l]].offset;
         m->db[l] = a->grads + t->specs[m->ib[l]].offset;
+        if (m->actnorm && l < m->n_layers - 1) {
+            m->an_b[l] = a->params + t->specs[m->ian_b[l]].offset;
+            m->an_s[l] = a->params + t->specs[m->ian_s[l]].offset;
+            m->dan_b[l] = a->grads + t->specs[m->ian_b[l]].offset;
+            m->dan_s[l] = a->grads + t->specs[m->ian_s[l]].offset;
+        }
     }
 }
 
@@ -65,6 +78,8 @@ fce_status fce_mlp_tape_init(fce_mlp_tape *tp, const fce_mlp *m, fce_ctx *ctx, i
         size_t bytes = c * (size_t)m->dims[l + 1] * sizeof(float);
         FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->z[l], bytes));
         if (l < m->n_layers - 1) FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->a[l], bytes));
+        if (m->actnorm && l < m->n_layers - 1)
+            FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->n[l], bytes));
     }
     size_t gbytes = c * (size_t)mlp_max_dim(m) * sizeof(float);
     FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->g0, gbytes));
@@ -80,6 +95,7 @@ void fce_mlp_tape_free(fce_mlp_tape *tp, fce_ctx *ctx) {
     for (int l = 0; l < FCE_MLP_MAX_LAYERS; l++) {
         ctx->ops->release(ctx, tp->z[l]);
         ctx->ops->release(ctx, tp->a[l]);
+        ctx->ops->release(ctx, tp->n[l]);
     }
     ctx->ops->release(ctx, tp->g0);
     ctx->ops->release(ctx, tp->g1);
@@ -87,18 +103,23 @@ void fce_mlp_tape_free(fce_mlp_tape *tp, fce_ctx *ctx) {
 }
 
 fce_status fce_mlp_forward(const fce_mlp *m, fce_mlp_tape *tp, fce_ctx *ctx, const float *x,
-                           int rows) {
+                           int rows, int init) {
     FCE_ASSERT(rows > 0 && rows <= tp->cap, "mlp forward: %d rows, tape holds %d", rows, tp->cap);
     tp->input = x;
     const float *in = x;
     for (int l = 0; l < m->n_layers; l++) {
-        FCE_TRY(ctx->ops->linear_forward(ctx, tp->z[l], in, m->W[l], m->b[l], rows, m->dims[l],
-                                         m->dims[l + 1]));
-        if (l < m->n_layers - 1) {
-            FCE_TRY(ctx->ops->leaky_relu_forward(ctx, tp->a[l], tp->z[l],
-                                                 (size_t)rows * (size_t)m->dims[l + 1], m->slope));
-            in = tp->a[l];
+        const int dim = m->dims[l + 1];
+        FCE_TRY(ctx->ops->linear_forward(ctx, tp->z[l], in, m->W[l], m->b[l], rows, m->dims[l], dim));
+        if (l == m->n_layers - 1) break;
+        const float *pre = tp->z[l];
+        if (m->actnorm) {
+            if (init) FCE_TRY(ctx->ops->actnorm_init(ctx, m->an_b[l], m->an_s[l], tp->z[l], rows, 1, dim));
+            FCE_TRY(ctx->ops->actnorm_forward(ctx, tp->n[l], NULL, tp->z[l], m->an_b[l], m->an_s[l],
+                                              rows, 1, dim));
+            pre = tp->n[l];
         }
+        FCE_TRY(ctx->ops->leaky_relu_forward(ctx, tp->a[l], pre, (size_t)rows * (size_t)dim, m->slope));
+        in = tp->a[l];
     }
     return FCE_STATUS_OK;
 }
@@ -106,28 +127,31 @@ fce_status fce_mlp_forward(const fce_mlp *m, fce_mlp_tape *tp, fce_ctx *ctx, con
 fce_status fce_mlp_backward(const fce_mlp *m, fce_mlp_tape *tp, fce_ctx *ctx, const float *dout,
                             float *dx, int row0, int rows, int param_grads) {
     FCE_ASSERT(row0 >= 0 && rows > 0 && row0 + rows <= tp->cap, "mlp backward rows out of range");
+    const size_t r0 = (size_t)row0;
     const float *d = dout;
-    float *bufs[2] = {tp->g0, tp->g1};
-    int which = 0;
     for (int l = m->n_layers - 1; l >= 0; l--) {
-        size_t r0 = (size_t)row0;
-        if (l < m->n_layers - 1) { /* through the activation after layer l */
-            float *g = bufs[which];
-            FCE_TRY(ctx->ops->leaky_relu_backward(ctx, g, d, tp->z[l] + r0 * (size_t)m->dims[l + 1],
-                                                  (size_t)rows * (size_t)m->dims[l + 1], m->slope));
+        const int dim = m->dims[l + 1];
+        if (l < m->n_layers - 1) { /* back through the activation (and actnorm) after layer l */
+            float *g = d == tp->g0 ? tp->g1 : tp->g0;
+            const float *pre = (m->actnorm ? tp->n[l] : tp->z[l]) + r0 * (size_t)dim;
+            FCE_TRY(ctx->ops->leaky_relu_backward(ctx, g, d, pre, (size_t)rows * (size_t)dim, m->slope));
             d = g;
-            which ^= 1;
+            if (m->actnorm) {
+                g = d == tp->g0 ? tp->g1 : tp->g0;
+                FCE_TRY(ctx->ops->actnorm_backward(ctx, g, param_grads ? m->dan_b[l] : NULL,
+                                                   param_grads ? m->dan_s[l] : NULL, d,
+                                                   tp->n[l] + r0 * (size_t)dim, NULL, m->an_b[l],
+                                                   m->an_s[l], rows, 1, dim));
+                d = g;
+            }
         }
         const float *in = l == 0 ? tp->input + r0 * (size_t)m->dims[0]
                                  : tp->a[l - 1] + r0 * (size_t)m->dims[l];
-        float *dprev = l == 0 ? dx : bufs[which];
+        float *dprev = l == 0 ? dx : (d == tp->g0 ? tp->g1 : tp->g0);
         FCE_TRY(ctx->ops->linear_backward(ctx, dprev, param_grads ? m->dW[l] : NULL,
                                           param_grads ? m->db[l] : NULL, d, in, m->W[l], rows,
-                                          m->dims[l], m->dims[l + 1]));
-        if (l > 0) {
-            d = dprev;
-            which ^= 1;
-        }
+                                          m->dims[l], dim));
+        d = dprev;
     }
     return FCE_STATUS_OK;
 }
