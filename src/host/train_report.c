@@ -129,13 +129,13 @@ fce_status fce_trainer_log_interval(fce_trainer *t) {
         int k = 0;
         fce_format_duration(eta, eta_s, sizeof eta_s);
         if (mle)
-            k += snprintf(line + k, sizeof line - k, "mle | flow %6lld/%ld | nll %.4f", (long long)upd,
-                          t->cfg.steps, nll);
+            k += snprintf(line + k, sizeof line - k, "step %6lld | mle | flow %6lld/%ld | nll %.4f",
+                          (long long)t->st.step, (long long)upd, t->cfg.steps, nll);
         else
             k += snprintf(line + k, sizeof line - k,
-                          "%s | ebm %6lld/%ld | flow %6lld | acc %.3f | V %.4f | c %.3f",
-                          fce_train_mode_name(t->cfg.mode), (long long)upd, t->cfg.steps,
-                          (long long)t->st.flow_updates, acc, value, c);
+                          "step %6lld | %s | ebm %6lld/%ld | flow %6lld | acc %.3f | V %.4f | c %.3f",
+                          (long long)t->st.step, fce_train_mode_name(t->cfg.mode), (long long)upd,
+                          t->cfg.steps, (long long)t->st.flow_updates, acc, value, c);
         if (isfinite(mse_ebm)) k += snprintf(line + k, sizeof line - k, " | mse ebm %.4f", mse_ebm);
         if (isfinite(mse_flow)) k += snprintf(line + k, sizeof line - k, " | mse flow %.4f", mse_flow);
         snprintf(line + k, sizeof line - k, " | %.1f steps/s | ETA %s", rate, eta_s);
