@@ -138,9 +138,9 @@ fce_status fce_trainer_setup(fce_trainer *t, const fce_train_config *cfg) {
     if (!t->cfg.out_dir[0])
         snprintf(t->cfg.out_dir, sizeof t->cfg.out_dir, "runs/%s-%s", cfg->dataset,
                  fce_train_mode_name(cfg->mode));
-    FCE_TRY(fce_mkdirs(t->cfg.out_dir));
     snprintf(t->path_ckpt, sizeof t->path_ckpt, "%s/checkpoint.fce", t->cfg.out_dir);
-    FCE_TRY(fce_ctx_init(&t->ctx, cfg->device));
+    FCE_TRY(fce_ctx_init(&t->ctx, cfg->device)); /* before the folder: a bad --device leaves none */
+    FCE_TRY(fce_mkdirs(t->cfg.out_dir));
     fce_ctx *ctx = &t->ctx;
 
     t->n = cfg->batch;
@@ -477,8 +477,6 @@ fce_status fce_trainer_step(fce_trainer *t) {
             next = !flow_turn;
         t->st.consecutive = next == flow_turn ? t->st.consecutive + 1 : 1;
         t->st.flow_turn = next;
-        t->last_value = stats[0];
-        t->last_acc = stats[1];
     }
     t->n_interval++;
     t->st.step++;

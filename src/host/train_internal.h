@@ -49,7 +49,7 @@ typedef struct fce_trainer {
     int64_t updates_session0;
     FILE *metrics;
     char path_ckpt[1100];
-    double last_mse_ebm, last_mse_flow, last_value, last_acc, last_c;
+    double last_mse_ebm, last_mse_flow, last_c; /* of the last evaluation */
     double last_bias_ebm, last_bias_flow; /* mean of log p̂ − log p_true at the evaluation points */
 } fce_trainer;
 
