@@ -139,6 +139,35 @@ typedef struct fce_backend_ops {
                                                    const float *dx, const float *x, const float *h,
                                                    const float *dlogdet, int N, int HW, int C);
 
+    /* ---- image Glow layers (SPEC a.1, a.7, a.9, a.10), NHWC ----
+     * squeeze (factor 2): x (N, H, W, C) → y (N, H/2, W/2, 4C) with
+     *   y[n, i, j, 4c + 2dy + dx] = x[n, 2i + dy, 2j + dx, c]; H and W even. inverse undoes it.
+     * In both, (H, W, C) is the shape of x, the unsqueezed side. Both are permutations: the
+     * backward of one is the other applied to the gradients. */
+    fce_status (*squeeze_forward)(fce_ctx *ctx, float *y, const float *x, int N, int H, int W, int C);
+    fce_status (*squeeze_inverse)(fce_ctx *ctx, float *x, const float *y, int N, int H, int W, int C);
+    /* additive coupling, rows = N·HW, C even, h (rows, C/2) = NN(xa):
+     * forward: ya = xa, yb = xb + h;  inverse: xa = ya, xb = yb − h;  log-det 0.
+     * backward (dir = +1, of the forward; dir = −1, of the inverse), from dout (rows, C), the
+     * gradient w.r.t. the op's output: din = dout (whole tensor, overwrite), dh = dir·dout_b
+     * (overwrite). din may alias dout; forward/inverse may run in place; dh may be NULL. */
+    fce_status (*coupling_additive_forward)(fce_ctx *ctx, float *y, const float *x, const float *h,
+                                            size_t rows, int C);
+    fce_status (*coupling_additive_inverse)(fce_ctx *ctx, float *x, const float *y, const float *h,
+                                            size_t rows, int C);
+    fce_status (*coupling_additive_backward)(fce_ctx *ctx, float *din, float *dh, const float *dout,
+                                             size_t rows, int C, float dir);
+    /* diagonal Gaussian with per-element mean and log-std (the learned split and top priors):
+     * logp[n] += Σ_d −½·((z − mean)·e^{−logs})² − logs − ½·log 2π over the D values of sample n.
+     * backward, with u = (z − mean)·e^{−logs} and g = dlogp[n]:
+     *   dz += −u·e^{−logs}·g (accumulate: z also feeds the rest of the flow),
+     *   dmean = u·e^{−logs}·g, dlogs = (u² − 1)·g (overwrite; either may be NULL). */
+    fce_status (*gaussian_diag_logp)(fce_ctx *ctx, float *logp, const float *z, const float *mean,
+                                     const float *logs, int N, int D);
+    fce_status (*gaussian_diag_logp_backward_acc)(fce_ctx *ctx, float *dz, float *dmean, float *dlogs,
+                                                  const float *z, const float *mean,
+                                                  const float *logs, const float *dlogp, int N, int D);
+
     /* ---- standard normal prior over D dims per sample ----
      * logp[n] += −½Σ z² − (D/2)·log 2π;  backward: dz[n,d] += −z·dlogp[n]. */
     fce_status (*gaussian_logp)(fce_ctx *ctx, float *logp, const float *z, int N, int D);

@@ -78,6 +78,23 @@ fce_status fce_cuda_coupling_affine_inverse_backward(float *dy, float *dh, const
                                                      const float *dlogdet, int N, int HW, int C,
                                                      cudaStream_t stream);
 
+fce_status fce_cuda_squeeze_forward(float *y, const float *x, int N, int H, int W, int C,
+                                    cudaStream_t stream);
+fce_status fce_cuda_squeeze_inverse(float *x, const float *y, int N, int H, int W, int C,
+                                    cudaStream_t stream);
+fce_status fce_cuda_coupling_additive_forward(float *y, const float *x, const float *h, size_t rows,
+                                              int C, cudaStream_t stream);
+fce_status fce_cuda_coupling_additive_inverse(float *x, const float *y, const float *h, size_t rows,
+                                              int C, cudaStream_t stream);
+fce_status fce_cuda_coupling_additive_backward(float *din, float *dh, const float *dout, size_t rows,
+                                               int C, float dir, cudaStream_t stream);
+fce_status fce_cuda_gaussian_diag_logp(float *logp, const float *z, const float *mean,
+                                       const float *logs, int N, int D, cudaStream_t stream);
+fce_status fce_cuda_gaussian_diag_logp_backward_acc(float *dz, float *dmean, float *dlogs,
+                                                    const float *z, const float *mean,
+                                                    const float *logs, const float *dlogp, int N,
+                                                    int D, cudaStream_t stream);
+
 fce_status fce_cuda_gaussian_logp(float *logp, const float *z, int N, int D, cudaStream_t stream);
 fce_status fce_cuda_gaussian_logp_backward_acc(float *dz, const float *z, const float *dlogp, int N,
                                                int D, cudaStream_t stream);

@@ -53,11 +53,13 @@ typedef struct shape {
     int N, HW, C;                        /* samples, pixels per sample, channels */
     int in, out;                         /* dense layer */
     int dst_C, dst_c0, src_c0, count;    /* channels_copy (src_C = C) */
+    int H, W;                            /* squeeze: image height and width (even) */
 } shape;
 
 typedef struct buf_spec {
     const char *name;
-    const char *dims; /* product of: N, H (HW), C, I (in), O (out), D (dst_C), K (count), digits */
+    const char *dims; /* product of: N, H (HW), C, c (C/2), Y (H), X (W), I (in), O (out),
+                       * D (dst_C), K (count), digits */
     enum init_kind init;
     float lo, hi;     /* I_UNIFORM range (lo == hi: constant) */
     enum tol_class tol;
@@ -109,6 +111,25 @@ static const shape SHAPES_INVCONV[] = {
 static const shape SHAPES_GAUSS[] = {
     {.N = 1, .C = 2},   {.N = 200, .C = 2}, {.N = 1000, .C = 2}, {.N = 10000, .C = 2},
     {.N = 7, .C = 33},  {.N = 3, .C = 3072}};
+/* (N, H, W, C) for the squeeze: H, W ∈ {2, 8, 32} (square and not), C ∈ {1, 3, 12}, N = 1 and
+ * odd batches, and a CIFAR batch (64·32·32·3, beyond one block row of the grid). */
+static const shape SHAPES_SQUEEZE[] = {
+    {.N = 1, .H = 2, .W = 2, .C = 1},    {.N = 3, .H = 2, .W = 8, .C = 3},
+    {.N = 5, .H = 8, .W = 8, .C = 12},   {.N = 1, .H = 32, .W = 32, .C = 3},
+    {.N = 7, .H = 32, .W = 2, .C = 1},   {.N = 2, .H = 8, .W = 32, .C = 12},
+    {.N = 1, .H = 32, .W = 32, .C = 12}, {.N = 64, .H = 32, .W = 32, .C = 3}};
+/* (N, HW, C) for the additive coupling (rows = N·HW, C even): the 2D case, odd pixel counts and
+ * the image Glow's channel counts (12, 24, 48 after squeezes). */
+static const shape SHAPES_ADDITIVE[] = {
+    {.N = 1, .HW = 1, .C = 2},    {.N = 257, .HW = 1, .C = 2},  {.N = 3, .HW = 5, .C = 6},
+    {.N = 1, .HW = 256, .C = 12}, {.N = 7, .HW = 64, .C = 24},  {.N = 2, .HW = 17, .C = 48},
+    {.N = 64, .HW = 256, .C = 12}};
+/* (N, D = C) for the diagonal Gaussian: D = 1, 7, 3072 (CIFAR), odd sizes on both sides of the
+ * warp/block switch (1024) and N = 1. */
+static const shape SHAPES_GAUSS_DIAG[] = {
+    {.N = 1, .C = 1},    {.N = 1000, .C = 1}, {.N = 1, .C = 7},     {.N = 257, .C = 7},
+    {.N = 10000, .C = 2}, {.N = 3, .C = 1024}, {.N = 3, .C = 1025},  {.N = 1, .C = 3072},
+    {.N = 5, .C = 3072}, {.N = 64, .C = 768}};
 /* n of each kind for the NCE loss. */
 static const shape SHAPES_NCE[] = {{.N = 1},   {.N = 200},  {.N = 255},
                                    {.N = 257}, {.N = 1000}, {.N = 10000}};
@@ -247,6 +268,47 @@ static fce_status run_gaussian_logp(fce_ctx *c, float **b, const shape *s) {
 }
 static fce_status run_gaussian_logp_backward_acc(fce_ctx *c, float **b, const shape *s) {
     return c->ops->gaussian_logp_backward_acc(c, b[0], b[1], b[2], s->N, s->C);
+}
+
+static fce_status run_squeeze_forward(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->squeeze_forward(c, b[0], b[1], s->N, s->H, s->W, s->C);
+}
+static fce_status run_squeeze_inverse(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->squeeze_inverse(c, b[0], b[1], s->N, s->H, s->W, s->C);
+}
+
+static size_t rows_of(const shape *s) { return (size_t)s->N * (size_t)s->HW; }
+static fce_status run_coupling_additive_forward(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->coupling_additive_forward(c, b[0], b[1], b[2], rows_of(s), s->C);
+}
+static fce_status run_coupling_additive_inverse(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->coupling_additive_inverse(c, b[0], b[1], b[2], rows_of(s), s->C);
+}
+static fce_status run_coupling_additive_backward_fwd(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->coupling_additive_backward(c, b[0], b[1], b[2], rows_of(s), s->C, 1.0f);
+}
+static fce_status run_coupling_additive_backward_inv(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->coupling_additive_backward(c, b[0], b[1], b[2], rows_of(s), s->C, -1.0f);
+}
+static fce_status run_coupling_additive_backward_fwd_inplace(fce_ctx *c, float **b,
+                                                             const shape *s) {
+    return c->ops->coupling_additive_backward(c, b[0], b[1], b[0], rows_of(s), s->C, 1.0f);
+}
+static fce_status run_coupling_additive_backward_inv_inplace(fce_ctx *c, float **b,
+                                                             const shape *s) {
+    return c->ops->coupling_additive_backward(c, b[0], b[1], b[0], rows_of(s), s->C, -1.0f);
+}
+
+static fce_status run_gaussian_diag_logp(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->gaussian_diag_logp(c, b[0], b[1], b[2], b[3], s->N, s->C);
+}
+static fce_status run_gaussian_diag_backward(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->gaussian_diag_logp_backward_acc(c, b[0], b[1], b[2], b[3], b[4], b[5], b[6],
+                                                   s->N, s->C);
+}
+static fce_status run_gaussian_diag_backward_dz_only(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->gaussian_diag_logp_backward_acc(c, b[0], NULL, NULL, b[1], b[2], b[3], b[4],
+                                                   s->N, s->C);
 }
 
 static fce_status run_nce(fce_ctx *c, float **b, const shape *s, float gscale) {
@@ -412,6 +474,47 @@ static const op_case CASES[] = {
      {OUT("dz", "NC", -1, 1, T_ELEM), IN("z", "NC", -3, 3), IN("dlogp", "N", -1, 1)},
      SHAPES(SHAPES_GAUSS)},
 
+    {"squeeze", "squeeze_forward", run_squeeze_forward,
+     {GARBAGE("y", "NYXC", T_ELEM), IN("x", "NYXC", -3, 3)}, SHAPES(SHAPES_SQUEEZE)},
+    {"squeeze", "squeeze_inverse", run_squeeze_inverse,
+     {GARBAGE("x", "NYXC", T_ELEM), IN("y", "NYXC", -3, 3)}, SHAPES(SHAPES_SQUEEZE)},
+
+    {"coupling_additive", "coupling_additive_forward", run_coupling_additive_forward,
+     {GARBAGE("y", "NHC", T_ELEM), IN("x", "NHC", -2, 2), IN("h", "NHc", -3, 3)},
+     SHAPES(SHAPES_ADDITIVE)},
+    {"coupling_additive", "coupling_additive_inverse", run_coupling_additive_inverse,
+     {GARBAGE("x", "NHC", T_ELEM), IN("y", "NHC", -2, 2), IN("h", "NHc", -3, 3)},
+     SHAPES(SHAPES_ADDITIVE)},
+    {"coupling_additive", "coupling_additive_backward_of_forward",
+     run_coupling_additive_backward_fwd,
+     {GARBAGE("din", "NHC", T_ELEM), GARBAGE("dh", "NHc", T_ELEM), IN("dout", "NHC", -1, 1)},
+     SHAPES(SHAPES_ADDITIVE)},
+    {"coupling_additive", "coupling_additive_backward_of_inverse",
+     run_coupling_additive_backward_inv,
+     {GARBAGE("din", "NHC", T_ELEM), GARBAGE("dh", "NHc", T_ELEM), IN("dout", "NHC", -1, 1)},
+     SHAPES(SHAPES_ADDITIVE)},
+    /* din = dout (in place): the buffer must come out unchanged, dh still filled. */
+    {"coupling_additive", "coupling_additive_backward_of_forward_inplace",
+     run_coupling_additive_backward_fwd_inplace,
+     {OUT("dout", "NHC", -1, 1, T_ELEM), GARBAGE("dh", "NHc", T_ELEM)}, SHAPES(SHAPES_ADDITIVE)},
+    {"coupling_additive", "coupling_additive_backward_of_inverse_inplace",
+     run_coupling_additive_backward_inv_inplace,
+     {OUT("dout", "NHC", -1, 1, T_ELEM), GARBAGE("dh", "NHc", T_ELEM)}, SHAPES(SHAPES_ADDITIVE)},
+
+    {"gaussian_diag", "gaussian_diag_logp", run_gaussian_diag_logp,
+     {OUT("logp", "N", -5, 5, T_RED), IN("z", "NC", -3, 3), IN("mean", "NC", -1, 1),
+      IN("logs", "NC", -1, 1)},
+     SHAPES(SHAPES_GAUSS_DIAG)},
+    {"gaussian_diag", "gaussian_diag_logp_backward_acc", run_gaussian_diag_backward,
+     {OUT("dz", "NC", -1, 1, T_ELEM), GARBAGE("dmean", "NC", T_ELEM),
+      GARBAGE("dlogs", "NC", T_ELEM), IN("z", "NC", -3, 3), IN("mean", "NC", -1, 1),
+      IN("logs", "NC", -1, 1), IN("dlogp", "N", -1, 1)},
+     SHAPES(SHAPES_GAUSS_DIAG)},
+    {"gaussian_diag", "gaussian_diag_logp_backward_acc_dz_only", run_gaussian_diag_backward_dz_only,
+     {OUT("dz", "NC", -1, 1, T_ELEM), IN("z", "NC", -3, 3), IN("mean", "NC", -1, 1),
+      IN("logs", "NC", -1, 1), IN("dlogp", "N", -1, 1)},
+     SHAPES(SHAPES_GAUSS_DIAG)},
+
     {"nce", "nce_loss_ebm", run_nce_ebm,
      {GARBAGE("stats", "2", T_RED), GARBAGE("dfx", "N", T_ELEM), GARBAGE("dfxt", "N", T_ELEM),
       GARBAGE("dlq", "N", T_ELEM), GARBAGE("dlqt", "N", T_ELEM), OUT("dc", "1", -1, 1, T_RED),
@@ -457,6 +560,9 @@ static size_t dims_size(const char *dims, const shape *s) {
         case 'N': n *= (size_t)s->N; break;
         case 'H': n *= (size_t)s->HW; break;
         case 'C': n *= (size_t)s->C; break;
+        case 'c': n *= (size_t)(s->C / 2); break;
+        case 'Y': n *= (size_t)s->H; break;
+        case 'X': n *= (size_t)s->W; break;
         case 'I': n *= (size_t)s->in; break;
         case 'O': n *= (size_t)s->out; break;
         case 'D': n *= (size_t)s->dst_C; break;
@@ -601,8 +707,50 @@ TEST(actnorm) { return run_family("actnorm"); }
 TEST(invconv) { return run_family("invconv"); }
 TEST(coupling) { return run_family("coupling"); }
 TEST(gaussian) { return run_family("gaussian"); }
+TEST(squeeze) { return run_family("squeeze"); }
+TEST(coupling_additive) { return run_family("coupling_additive"); }
+TEST(gaussian_diag) { return run_family("gaussian_diag"); }
 TEST(nce) { return run_family("nce"); }
 TEST(optim) { return run_family("optim"); }
+
+/* squeeze_inverse(squeeze_forward(x)) == x and coupling_additive_inverse(forward(x)) == x on the
+ * GPU (independent of the CPU reference): the squeeze is an exact permutation, the additive
+ * round trip agrees to float rounding of the add and subtract. */
+TEST(glow_roundtrips) {
+    enum { N = 3, H = 8, W = 32, C = 3, ROWS = N * H * W, CC = 12 };
+    const size_t n_sq = (size_t)N * H * W * C, n_add = (size_t)ROWS * CC;
+    float *hx = fce_test_alloc(n_sq), *hxa = fce_test_alloc(n_add), *hh = fce_test_alloc(n_add / 2);
+    fce_test_fill_uniform(hx, n_sq, 101, -3.0f, 3.0f);
+    fce_test_fill_uniform(hxa, n_add, 102, -2.0f, 2.0f);
+    fce_test_fill_uniform(hh, n_add / 2, 103, -3.0f, 3.0f);
+    float *x = fce_test_dev_from_host(&g_gpu, hx, n_sq);
+    float *y = fce_test_dev_from_host(&g_gpu, hx, n_sq);
+    float *xb = fce_test_dev_from_host(&g_gpu, hx, n_sq);
+    ASSERT_OK(g_gpu.ops->squeeze_forward(&g_gpu, y, x, N, H, W, C));
+    ASSERT_OK(g_gpu.ops->squeeze_inverse(&g_gpu, xb, y, N, H, W, C));
+    float *back = fce_test_host_from_dev(&g_gpu, xb, n_sq);
+    ASSERT_TRUE(memcmp(back, hx, n_sq * sizeof(float)) == 0);
+    free(back);
+    g_gpu.ops->release(&g_gpu, x);
+    g_gpu.ops->release(&g_gpu, y);
+    g_gpu.ops->release(&g_gpu, xb);
+
+    float *a = fce_test_dev_from_host(&g_gpu, hxa, n_add);
+    float *b = fce_test_dev_from_host(&g_gpu, hxa, n_add);
+    float *h = fce_test_dev_from_host(&g_gpu, hh, n_add / 2);
+    ASSERT_OK(g_gpu.ops->coupling_additive_forward(&g_gpu, b, a, h, ROWS, CC));
+    ASSERT_OK(g_gpu.ops->coupling_additive_inverse(&g_gpu, a, b, h, ROWS, CC));
+    back = fce_test_host_from_dev(&g_gpu, a, n_add);
+    EXPECT_CLOSE("coupling_additive round trip", back, hxa, n_add, TOL_ELEM_ATOL, TOL_ELEM_RTOL);
+    free(back);
+    g_gpu.ops->release(&g_gpu, a);
+    g_gpu.ops->release(&g_gpu, b);
+    g_gpu.ops->release(&g_gpu, h);
+    free(hx);
+    free(hxa);
+    free(hh);
+    return 0;
+}
 
 /* Every slot of both op tables is filled (an op added to backend.h but not wired into a backend
  * would otherwise be a NULL call). The table holds only function pointers, so it is scanned as
@@ -679,6 +827,10 @@ FCE_TEST_MAIN_BEGIN
     RUN_TEST(invconv);
     RUN_TEST(coupling);
     RUN_TEST(gaussian);
+    RUN_TEST(squeeze);
+    RUN_TEST(coupling_additive);
+    RUN_TEST(gaussian_diag);
+    RUN_TEST(glow_roundtrips);
     RUN_TEST(nce);
     RUN_TEST(optim);
     fce_ctx_free(&g_gpu);

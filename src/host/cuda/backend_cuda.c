@@ -273,6 +273,56 @@ static fce_status cuda_coupling_affine_inverse_backward(fce_ctx *ctx, float *dy,
                      "coupling_affine_inverse_backward");
 }
 
+// ---- image Glow layers: squeeze, additive coupling, diagonal Gaussian ----
+
+static fce_status cuda_squeeze_forward(fce_ctx *ctx, float *y, const float *x, int N, int H, int W,
+                                       int C) {
+    return cuda_done(ctx, fce_cuda_squeeze_forward(y, x, N, H, W, C, cuda_stream(ctx)),
+                     "squeeze_forward");
+}
+
+static fce_status cuda_squeeze_inverse(fce_ctx *ctx, float *x, const float *y, int N, int H, int W,
+                                       int C) {
+    return cuda_done(ctx, fce_cuda_squeeze_inverse(x, y, N, H, W, C, cuda_stream(ctx)),
+                     "squeeze_inverse");
+}
+
+static fce_status cuda_coupling_additive_forward(fce_ctx *ctx, float *y, const float *x,
+                                                 const float *h, size_t rows, int C) {
+    return cuda_done(ctx, fce_cuda_coupling_additive_forward(y, x, h, rows, C, cuda_stream(ctx)),
+                     "coupling_additive_forward");
+}
+
+static fce_status cuda_coupling_additive_inverse(fce_ctx *ctx, float *x, const float *y,
+                                                 const float *h, size_t rows, int C) {
+    return cuda_done(ctx, fce_cuda_coupling_additive_inverse(x, y, h, rows, C, cuda_stream(ctx)),
+                     "coupling_additive_inverse");
+}
+
+static fce_status cuda_coupling_additive_backward(fce_ctx *ctx, float *din, float *dh,
+                                                  const float *dout, size_t rows, int C,
+                                                  float dir) {
+    return cuda_done(
+        ctx, fce_cuda_coupling_additive_backward(din, dh, dout, rows, C, dir, cuda_stream(ctx)),
+        "coupling_additive_backward");
+}
+
+static fce_status cuda_gaussian_diag_logp(fce_ctx *ctx, float *logp, const float *z,
+                                          const float *mean, const float *logs, int N, int D) {
+    return cuda_done(ctx, fce_cuda_gaussian_diag_logp(logp, z, mean, logs, N, D, cuda_stream(ctx)),
+                     "gaussian_diag_logp");
+}
+
+static fce_status cuda_gaussian_diag_logp_backward_acc(fce_ctx *ctx, float *dz, float *dmean,
+                                                       float *dlogs, const float *z,
+                                                       const float *mean, const float *logs,
+                                                       const float *dlogp, int N, int D) {
+    return cuda_done(ctx,
+                     fce_cuda_gaussian_diag_logp_backward_acc(dz, dmean, dlogs, z, mean, logs,
+                                                              dlogp, N, D, cuda_stream(ctx)),
+                     "gaussian_diag_logp_backward_acc");
+}
+
 // ---- prior, loss, optimizers ----
 
 static fce_status cuda_gaussian_logp(fce_ctx *ctx, float *logp, const float *z, int N, int D) {
@@ -336,6 +386,13 @@ static const fce_backend_ops fce_cuda_ops = {
     .coupling_affine_inverse = cuda_coupling_affine_inverse,
     .coupling_affine_backward = cuda_coupling_affine_backward,
     .coupling_affine_inverse_backward = cuda_coupling_affine_inverse_backward,
+    .squeeze_forward = cuda_squeeze_forward,
+    .squeeze_inverse = cuda_squeeze_inverse,
+    .coupling_additive_forward = cuda_coupling_additive_forward,
+    .coupling_additive_inverse = cuda_coupling_additive_inverse,
+    .coupling_additive_backward = cuda_coupling_additive_backward,
+    .gaussian_diag_logp = cuda_gaussian_diag_logp,
+    .gaussian_diag_logp_backward_acc = cuda_gaussian_diag_logp_backward_acc,
     .gaussian_logp = cuda_gaussian_logp,
     .gaussian_logp_backward_acc = cuda_gaussian_logp_backward_acc,
     .nce_loss = cuda_nce_loss,

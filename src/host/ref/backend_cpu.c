@@ -197,6 +197,53 @@ static fce_status cpu_coupling_affine_inverse_backward(fce_ctx *ctx, float *dy, 
     return FCE_STATUS_OK;
 }
 
+// ---- image Glow layers: squeeze, additive coupling, diagonal Gaussian prior ----
+
+static fce_status cpu_squeeze_forward(fce_ctx *ctx, float *y, const float *x, int N, int H, int W,
+                                      int C) {
+    fce_ref_squeeze_forward(y, x, N, H, W, C);
+    return FCE_STATUS_OK;
+}
+
+static fce_status cpu_squeeze_inverse(fce_ctx *ctx, float *x, const float *y, int N, int H, int W,
+                                      int C) {
+    fce_ref_squeeze_inverse(x, y, N, H, W, C);
+    return FCE_STATUS_OK;
+}
+
+static fce_status cpu_coupling_additive_forward(fce_ctx *ctx, float *y, const float *x,
+                                                const float *h, size_t rows, int C) {
+    fce_ref_coupling_additive_forward(y, x, h, rows, C);
+    return FCE_STATUS_OK;
+}
+
+static fce_status cpu_coupling_additive_inverse(fce_ctx *ctx, float *x, const float *y,
+                                                const float *h, size_t rows, int C) {
+    fce_ref_coupling_additive_inverse(x, y, h, rows, C);
+    return FCE_STATUS_OK;
+}
+
+static fce_status cpu_coupling_additive_backward(fce_ctx *ctx, float *din, float *dh,
+                                                 const float *dout, size_t rows, int C,
+                                                 float dir) {
+    fce_ref_coupling_additive_backward(din, dh, dout, rows, C, dir);
+    return FCE_STATUS_OK;
+}
+
+static fce_status cpu_gaussian_diag_logp(fce_ctx *ctx, float *logp, const float *z,
+                                         const float *mean, const float *logs, int N, int D) {
+    fce_ref_gaussian_diag_logp(logp, z, mean, logs, N, D);
+    return FCE_STATUS_OK;
+}
+
+static fce_status cpu_gaussian_diag_logp_backward_acc(fce_ctx *ctx, float *dz, float *dmean,
+                                                      float *dlogs, const float *z,
+                                                      const float *mean, const float *logs,
+                                                      const float *dlogp, int N, int D) {
+    fce_ref_gaussian_diag_logp_backward_acc(dz, dmean, dlogs, z, mean, logs, dlogp, N, D);
+    return FCE_STATUS_OK;
+}
+
 // ---- prior, NCE, optimizers ----
 
 static fce_status cpu_gaussian_logp(fce_ctx *ctx, float *logp, const float *z, int N, int D) {
@@ -259,6 +306,13 @@ static const fce_backend_ops fce_cpu_ops = {
     .coupling_affine_inverse = cpu_coupling_affine_inverse,
     .coupling_affine_backward = cpu_coupling_affine_backward,
     .coupling_affine_inverse_backward = cpu_coupling_affine_inverse_backward,
+    .squeeze_forward = cpu_squeeze_forward,
+    .squeeze_inverse = cpu_squeeze_inverse,
+    .coupling_additive_forward = cpu_coupling_additive_forward,
+    .coupling_additive_inverse = cpu_coupling_additive_inverse,
+    .coupling_additive_backward = cpu_coupling_additive_backward,
+    .gaussian_diag_logp = cpu_gaussian_diag_logp,
+    .gaussian_diag_logp_backward_acc = cpu_gaussian_diag_logp_backward_acc,
     .gaussian_logp = cpu_gaussian_logp,
     .gaussian_logp_backward_acc = cpu_gaussian_logp_backward_acc,
     .nce_loss = cpu_nce_loss,

@@ -65,6 +65,32 @@ void fce_ref_coupling_affine_inverse_backward(float *dy, float *dh, const float 
                                               const float *h, const float *dlogdet, int N, int HW,
                                               int C);
 
+void fce_ref_squeeze_forward(float *y, const float *x, int N, int H, int W, int C);
+void fce_ref_squeeze_inverse(float *x, const float *y, int N, int H, int W, int C);
+void fce_ref_coupling_additive_forward(float *y, const float *x, const float *h, size_t rows, int C);
+void fce_ref_coupling_additive_inverse(float *x, const float *y, const float *h, size_t rows, int C);
+void fce_ref_coupling_additive_backward(float *din, float *dh, const float *dout, size_t rows, int C,
+                                        float dir);
+void fce_ref_gaussian_diag_logp(float *logp, const float *z, const float *mean, const float *logs,
+                                int N, int D);
+void fce_ref_gaussian_diag_logp_backward_acc(float *dz, float *dmean, float *dlogs, const float *z,
+                                             const float *mean, const float *logs,
+                                             const float *dlogp, int N, int D);
+
+/* 2D convolution, NHWC, the oracle for cuDNN (not in the op table yet: issue 3 adds the cuDNN path).
+ * x (N, H, W, Cin), w (Cout, KH, KW, Cin) (cuDNN's NHWC filter layout), b (Cout) or NULL,
+ * y (N, Ho, Wo, Cout) with Ho = (H + 2·pad − KH)/stride + 1 (same for W), zero padding:
+ *   y[n, i, j, o] = b[o] + Σ_{ky, kx, c} w[o, ky, kx, c]·x[n, i·stride + ky − pad, j·stride + kx − pad, c]
+ * backward_data: dx = Σ over the same terms (overwrite); backward_filter: dw += (accumulate),
+ * db += Σ_{n,i,j} dy (accumulate, NULL skips). */
+void fce_ref_conv2d_forward(float *y, const float *x, const float *w, const float *b, int N, int H,
+                            int W, int Cin, int Cout, int KH, int KW, int stride, int pad);
+void fce_ref_conv2d_backward_data(float *dx, const float *dy, const float *w, int N, int H, int W,
+                                  int Cin, int Cout, int KH, int KW, int stride, int pad);
+void fce_ref_conv2d_backward_filter(float *dw, float *db, const float *dy, const float *x, int N,
+                                    int H, int W, int Cin, int Cout, int KH, int KW, int stride,
+                                    int pad);
+
 void fce_ref_gaussian_logp(float *logp, const float *z, int N, int D);
 void fce_ref_gaussian_logp_backward_acc(float *dz, const float *z, const float *dlogp, int N, int D);
 
