@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # setup-deps.sh: checks (and where possible installs) what fce-gpu needs to build. Idempotent.
 #   required: cmake, a C compiler, libpng-dev (PNG output; set FCE_WITH_PNG=OFF to skip it)
+#             zlib1g-dev (inflates the compressed MAT-files of SVHN)
 #   optional: nvcc (without it the build is CPU-only, which is fine)
-# If libpng-dev is missing and we are root with apt-get, it is installed; otherwise the script
-# prints the command to run and exits 1. One line per check.
+# If zlib1g-dev or libpng-dev is missing and we are root with apt-get, it is installed; otherwise
+# the script prints the command to run and exits 1. One line per check.
 set -euo pipefail
 
 say() { printf 'setup-deps: %-12s %s\n' "$1" "$2"; }
@@ -25,6 +26,35 @@ if [ -n "$cc_found" ]; then
   say "C compiler" "ok ($cc_found: $("$cc_found" --version 2>/dev/null | head -n1))"
 else
   die "C compiler" "MISSING: install one with: sudo apt-get install -y build-essential"
+fi
+
+# ---- zlib ----
+have_zlib() {
+  if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists zlib; then
+    echo "zlib $(pkg-config --modversion zlib) via pkg-config"; return 0
+  fi
+  if command -v dpkg >/dev/null 2>&1 && dpkg -s zlib1g-dev >/dev/null 2>&1; then
+    echo "zlib1g-dev package"; return 0
+  fi
+  if [ -f /usr/include/zlib.h ] &&
+     { compgen -G '/usr/lib/*/libz.so' || compgen -G '/usr/lib*/libz.so'; } >/dev/null; then
+    echo "/usr/include/zlib.h"; return 0
+  fi
+  return 1
+}
+if info=$(have_zlib); then
+  say zlib "ok ($info)"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say zlib "missing: installing zlib1g-dev with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq zlib1g-dev
+  if info=$(have_zlib); then
+    say zlib "ok ($info, just installed)"
+  else
+    die zlib "still missing after apt-get install zlib1g-dev"
+  fi
+else
+  die zlib "MISSING: run: sudo apt-get install -y zlib1g-dev"
 fi
 
 # ---- libpng ----

@@ -37,6 +37,15 @@ typedef enum fce_backend_kind { FCE_BACKEND_KIND_CPU = 0, FCE_BACKEND_KIND_CUDA 
 
 typedef struct fce_ctx fce_ctx;
 
+/* A 2D convolution's shape, NHWC: x (N, H, W, Cin), w (Cout, KH, KW, Cin), y (N, Ho, Wo, Cout),
+ * Ho = (H + 2·pad − KH)/stride + 1, Wo likewise; zero padding. */
+typedef struct fce_conv_shape {
+    int N, H, W, Cin, Cout, KH, KW, stride, pad;
+} fce_conv_shape;
+/* A backend's plan for one conv shape: descriptors, chosen algorithms, workspace needs. Made at
+ * setup (conv_plan_init), never inside a training step; owned by the backend. */
+typedef struct fce_conv_plan fce_conv_plan;
+
 typedef struct fce_backend_ops {
     /* ---- memory ---- */
     fce_status (*alloc)(fce_ctx *ctx, void **p, size_t bytes);       /* zero-filled */
@@ -168,6 +177,29 @@ typedef struct fce_backend_ops {
                                                   const float *z, const float *mean,
                                                   const float *logs, const float *dlogp, int N, int D);
 
+    /* ---- 2D convolution, NHWC (cuDNN on the GPU; fce_ref_conv2d_* on the CPU) ----
+     * conv_plan_init validates the shape, picks algorithms (deterministic ones when ctx->deterministic)
+     * and reserves the backend's shared workspace for them: call it at setup only.
+     * forward: y = conv(x, w) + b (b may be NULL); backward_data: dx = (overwrite);
+     * backward_filter: dw += , db += (db may be NULL). Math: fce_ref_conv2d_* in ref.h. */
+    fce_status (*conv_plan_init)(fce_ctx *ctx, fce_conv_plan **plan, const fce_conv_shape *shape);
+    void (*conv_plan_free)(fce_ctx *ctx, fce_conv_plan *plan); /* NULL-safe */
+    fce_status (*conv2d_forward)(fce_ctx *ctx, const fce_conv_plan *plan, float *y, const float *x,
+                                 const float *w, const float *b);
+    fce_status (*conv2d_backward_data)(fce_ctx *ctx, const fce_conv_plan *plan, float *dx,
+                                       const float *dy, const float *w);
+    fce_status (*conv2d_backward_filter)(fce_ctx *ctx, const fce_conv_plan *plan, float *dw,
+                                         float *db, const float *dy, const float *x);
+
+    /* ---- image pre/post-processing (SPEC §1), n_bins = 2^n_bits, n_bits in 1..8 ----
+     * dequantize: x[i] = floor(u8[i] / 2^(8−n_bits)) / n_bins − ½ + u/n_bins,
+     *             u = fce_philox_uniform(seed, offset + i) (fresh noise each use of a datum);
+     * postprocess: u8[i] = clip(floor((x[i] + ½)·n_bins)·(256/n_bins), 0, 255).
+     * u8 is backend memory of n bytes. */
+    fce_status (*dequantize)(fce_ctx *ctx, float *x, const uint8_t *u8, size_t n, int n_bits,
+                             uint64_t seed, uint64_t offset);
+    fce_status (*postprocess)(fce_ctx *ctx, uint8_t *u8, const float *x, size_t n, int n_bits);
+
     /* ---- standard normal prior over D dims per sample ----
      * logp[n] += −½Σ z² − (D/2)·log 2π;  backward: dz[n,d] += −z·dlogp[n]. */
     fce_status (*gaussian_logp)(fce_ctx *ctx, float *logp, const float *z, int N, int D);
@@ -201,6 +233,7 @@ struct fce_ctx {
     int device;              /* CUDA ordinal, −1 for CPU */
     char device_name[128];   /* "cpu (reference backend)" or the GPU name */
     int debug_sync;          /* CUDA: synchronise after every launch to pin async faults */
+    int deterministic;       /* CUDA: only deterministic cuDNN algorithms (tests, --deterministic) */
     void *impl;              /* backend-private state (stream, handles) */
 };
 

@@ -95,6 +95,11 @@ fce_status fce_cuda_gaussian_diag_logp_backward_acc(float *dz, float *dmean, flo
                                                     const float *logs, const float *dlogp, int N,
                                                     int D, cudaStream_t stream);
 
+fce_status fce_cuda_dequantize(float *x, const uint8_t *u8, size_t n, int n_bits, uint64_t seed,
+                               uint64_t offset, cudaStream_t stream);
+fce_status fce_cuda_postprocess(uint8_t *u8, const float *x, size_t n, int n_bits,
+                                cudaStream_t stream);
+
 fce_status fce_cuda_gaussian_logp(float *logp, const float *z, int N, int D, cudaStream_t stream);
 fce_status fce_cuda_gaussian_logp_backward_acc(float *dz, const float *z, const float *dlogp, int N,
                                                int D, cudaStream_t stream);

@@ -15,6 +15,7 @@
 
 #include "backend_internal.h"
 #include "check_cuda.h"
+#include "conv_cudnn.h"
 #include "fce/log.h"
 #include "fce_kernels.h"
 #include "linear_cublas.h"
@@ -22,6 +23,7 @@
 typedef struct fce_cuda_impl {
     cudaStream_t stream;   /* the context's stream; all work goes here */
     cublasHandle_t cublas; /* bound to `stream` */
+    fce_cudnn_state cudnn; /* cuDNN handle bound to `stream` + the shared conv workspace */
 } fce_cuda_impl;
 
 static fce_cuda_impl *cuda_impl(fce_ctx *ctx) { return (fce_cuda_impl *)ctx->impl; }
@@ -323,6 +325,51 @@ static fce_status cuda_gaussian_diag_logp_backward_acc(fce_ctx *ctx, float *dz, 
                      "gaussian_diag_logp_backward_acc");
 }
 
+// ---- image pre/post-processing ----
+
+static fce_status cuda_dequantize(fce_ctx *ctx, float *x, const uint8_t *u8, size_t n, int n_bits,
+                                  uint64_t seed, uint64_t offset) {
+    return cuda_done(ctx, fce_cuda_dequantize(x, u8, n, n_bits, seed, offset, cuda_stream(ctx)),
+                     "dequantize");
+}
+
+static fce_status cuda_postprocess(fce_ctx *ctx, uint8_t *u8, const float *x, size_t n,
+                                   int n_bits) {
+    return cuda_done(ctx, fce_cuda_postprocess(u8, x, n, n_bits, cuda_stream(ctx)), "postprocess");
+}
+
+// ---- 2D convolution (cuDNN, conv_cudnn.c) ----
+
+static fce_status cuda_conv_plan_init(fce_ctx *ctx, fce_conv_plan **plan,
+                                      const fce_conv_shape *shape) {
+    fce_cuda_impl *impl = cuda_impl(ctx);
+    return fce_cudnn_conv_plan_init(&impl->cudnn, impl->stream, ctx->deterministic, plan, shape);
+}
+
+static void cuda_conv_plan_free(fce_ctx *ctx, fce_conv_plan *plan) {
+    (void)ctx;
+    fce_cudnn_conv_plan_free(plan);
+}
+
+static fce_status cuda_conv2d_forward(fce_ctx *ctx, const fce_conv_plan *plan, float *y,
+                                      const float *x, const float *w, const float *b) {
+    return cuda_done(ctx, fce_cudnn_conv2d_forward(&cuda_impl(ctx)->cudnn, plan, y, x, w, b),
+                     "conv2d_forward");
+}
+
+static fce_status cuda_conv2d_backward_data(fce_ctx *ctx, const fce_conv_plan *plan, float *dx,
+                                            const float *dy, const float *w) {
+    return cuda_done(ctx, fce_cudnn_conv2d_backward_data(&cuda_impl(ctx)->cudnn, plan, dx, dy, w),
+                     "conv2d_backward_data");
+}
+
+static fce_status cuda_conv2d_backward_filter(fce_ctx *ctx, const fce_conv_plan *plan, float *dw,
+                                              float *db, const float *dy, const float *x) {
+    return cuda_done(
+        ctx, fce_cudnn_conv2d_backward_filter(&cuda_impl(ctx)->cudnn, plan, dw, db, dy, x),
+        "conv2d_backward_filter");
+}
+
 // ---- prior, loss, optimizers ----
 
 static fce_status cuda_gaussian_logp(fce_ctx *ctx, float *logp, const float *z, int N, int D) {
@@ -393,6 +440,13 @@ static const fce_backend_ops fce_cuda_ops = {
     .coupling_additive_backward = cuda_coupling_additive_backward,
     .gaussian_diag_logp = cuda_gaussian_diag_logp,
     .gaussian_diag_logp_backward_acc = cuda_gaussian_diag_logp_backward_acc,
+    .conv_plan_init = cuda_conv_plan_init,
+    .conv_plan_free = cuda_conv_plan_free,
+    .conv2d_forward = cuda_conv2d_forward,
+    .conv2d_backward_data = cuda_conv2d_backward_data,
+    .conv2d_backward_filter = cuda_conv2d_backward_filter,
+    .dequantize = cuda_dequantize,
+    .postprocess = cuda_postprocess,
     .gaussian_logp = cuda_gaussian_logp,
     .gaussian_logp_backward_acc = cuda_gaussian_logp_backward_acc,
     .nce_loss = cuda_nce_loss,
@@ -424,6 +478,8 @@ static fce_status cuda_impl_setup(fce_ctx *ctx, fce_cuda_impl *impl, int ordinal
     FCE_CUBLAS_CHECK(cublasSetStream(impl->cublas, impl->stream));
     /* Exact FP32 GEMMs (no TF32), so the GPU matches the CPU reference within FMA tolerance. */
     FCE_CUBLAS_CHECK(cublasSetMathMode(impl->cublas, CUBLAS_DEFAULT_MATH));
+    /* cuDNN handle on the same stream; convs run in FMA math (conv_cudnn.c). */
+    FCE_TRY(fce_cudnn_init(&impl->cudnn, impl->stream));
     return FCE_STATUS_OK;
 }
 
@@ -452,6 +508,7 @@ void fce_cuda_backend_free(fce_ctx *ctx) {
     if (!ctx || !ctx->impl) return;
     fce_cuda_impl *impl = cuda_impl(ctx);
     if (impl->stream) FCE_CUDA_CHECK_WARN(cudaStreamSynchronize(impl->stream));
+    fce_cudnn_free(&impl->cudnn);
     if (impl->cublas) FCE_CUBLAS_CHECK_WARN(cublasDestroy(impl->cublas));
     if (impl->stream) FCE_CUDA_CHECK_WARN(cudaStreamDestroy(impl->stream));
     free(impl);

@@ -6,12 +6,14 @@
  * and returns `status` from the enclosing function (STYLE 6.6). The instances:
  *   FCE_CUDA_CHECK(expr)    cudaError_t      → FCE_STATUS_ERR_CUDA    (cudaGetErrorString)
  *   FCE_CUBLAS_CHECK(expr)  cublasStatus_t   → FCE_STATUS_ERR_CUBLAS  (cublasGetStatusString)
+ *   FCE_CUDNN_CHECK(expr)   cudnnStatus_t    → FCE_STATUS_ERR_CUDNN   (cudnnGetErrorString)
  * The _WARN forms log the same line and continue, for *_free paths that must release everything. */
 #ifndef FCE_CHECK_CUDA_H
 #define FCE_CHECK_CUDA_H
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <cudnn.h>
 
 #include "fce/log.h"
 #include "fce/status.h"
@@ -47,9 +49,14 @@ static inline int fce_cuda_check_device_(void) {
 #define FCE_CUBLAS_CHECK(expr)                                                                     \
     FCE_CHECK_GEN(cublasStatus_t, expr, CUBLAS_STATUS_SUCCESS, cublasGetStatusString, "cuBLAS",    \
                   FCE_STATUS_ERR_CUBLAS)
+#define FCE_CUDNN_CHECK(expr)                                                                      \
+    FCE_CHECK_GEN(cudnnStatus_t, expr, CUDNN_STATUS_SUCCESS, cudnnGetErrorString, "cuDNN",         \
+                  FCE_STATUS_ERR_CUDNN)
 #define FCE_CUDA_CHECK_WARN(expr)                                                                  \
     FCE_CHECK_GEN_WARN(cudaError_t, expr, cudaSuccess, cudaGetErrorString, "CUDA")
 #define FCE_CUBLAS_CHECK_WARN(expr)                                                                \
     FCE_CHECK_GEN_WARN(cublasStatus_t, expr, CUBLAS_STATUS_SUCCESS, cublasGetStatusString, "cuBLAS")
+#define FCE_CUDNN_CHECK_WARN(expr)                                                                 \
+    FCE_CHECK_GEN_WARN(cudnnStatus_t, expr, CUDNN_STATUS_SUCCESS, cudnnGetErrorString, "cuDNN")
 
 #endif

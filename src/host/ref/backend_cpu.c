@@ -244,6 +244,76 @@ static fce_status cpu_gaussian_diag_logp_backward_acc(fce_ctx *ctx, float *dz, f
     return FCE_STATUS_OK;
 }
 
+// ---- image pre/post-processing ----
+
+static fce_status cpu_dequantize(fce_ctx *ctx, float *x, const uint8_t *u8, size_t n, int n_bits,
+                                 uint64_t seed, uint64_t offset) {
+    fce_ref_dequantize(x, u8, n, n_bits, seed, offset);
+    return FCE_STATUS_OK;
+}
+
+static fce_status cpu_postprocess(fce_ctx *ctx, uint8_t *u8, const float *x, size_t n,
+                                  int n_bits) {
+    fce_ref_postprocess(u8, x, n, n_bits);
+    return FCE_STATUS_OK;
+}
+
+// ---- 2D convolution: the plan is the validated shape ----
+
+struct fce_conv_plan {
+    fce_conv_shape shape;
+};
+
+static fce_status cpu_conv_plan_init(fce_ctx *ctx, fce_conv_plan **plan,
+                                     const fce_conv_shape *shape) {
+    const fce_conv_shape *s = shape;
+    *plan = NULL;
+    if (s->N < 1 || s->H < 1 || s->W < 1 || s->Cin < 1 || s->Cout < 1 || s->KH < 1 ||
+        s->KW < 1 || s->stride < 1 || s->pad < 0 || s->H + 2 * s->pad < s->KH ||
+        s->W + 2 * s->pad < s->KW) {
+        fce_log_error("conv plan: invalid shape conv N=%d H=%d W=%d Cin=%d Cout=%d K=%dx%d "
+                      "stride=%d pad=%d (need sizes >= 1, stride >= 1, pad >= 0, "
+                      "H + 2*pad >= KH, W + 2*pad >= KW)",
+                      s->N, s->H, s->W, s->Cin, s->Cout, s->KH, s->KW, s->stride, s->pad);
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    fce_conv_plan *p = malloc(sizeof *p);
+    if (!p) {
+        fce_log_error("cpu backend: out of host memory for a conv plan (%zu bytes)", sizeof *p);
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    p->shape = *s;
+    *plan = p;
+    return FCE_STATUS_OK;
+}
+
+static void cpu_conv_plan_free(fce_ctx *ctx, fce_conv_plan *plan) { free(plan); }
+
+static fce_status cpu_conv2d_forward(fce_ctx *ctx, const fce_conv_plan *plan, float *y,
+                                     const float *x, const float *w, const float *b) {
+    const fce_conv_shape *s = &plan->shape;
+    fce_ref_conv2d_forward(y, x, w, b, s->N, s->H, s->W, s->Cin, s->Cout, s->KH, s->KW, s->stride,
+                           s->pad);
+    return FCE_STATUS_OK;
+}
+
+static fce_status cpu_conv2d_backward_data(fce_ctx *ctx, const fce_conv_plan *plan, float *dx,
+                                           const float *dy, const float *w) {
+    const fce_conv_shape *s = &plan->shape;
+    if (dx)
+        fce_ref_conv2d_backward_data(dx, dy, w, s->N, s->H, s->W, s->Cin, s->Cout, s->KH, s->KW,
+                                     s->stride, s->pad);
+    return FCE_STATUS_OK;
+}
+
+static fce_status cpu_conv2d_backward_filter(fce_ctx *ctx, const fce_conv_plan *plan, float *dw,
+                                             float *db, const float *dy, const float *x) {
+    const fce_conv_shape *s = &plan->shape;
+    fce_ref_conv2d_backward_filter(dw, db, dy, x, s->N, s->H, s->W, s->Cin, s->Cout, s->KH, s->KW,
+                                   s->stride, s->pad);
+    return FCE_STATUS_OK;
+}
+
 // ---- prior, NCE, optimizers ----
 
 static fce_status cpu_gaussian_logp(fce_ctx *ctx, float *logp, const float *z, int N, int D) {
@@ -313,6 +383,13 @@ static const fce_backend_ops fce_cpu_ops = {
     .coupling_additive_backward = cpu_coupling_additive_backward,
     .gaussian_diag_logp = cpu_gaussian_diag_logp,
     .gaussian_diag_logp_backward_acc = cpu_gaussian_diag_logp_backward_acc,
+    .conv_plan_init = cpu_conv_plan_init,
+    .conv_plan_free = cpu_conv_plan_free,
+    .conv2d_forward = cpu_conv2d_forward,
+    .conv2d_backward_data = cpu_conv2d_backward_data,
+    .conv2d_backward_filter = cpu_conv2d_backward_filter,
+    .dequantize = cpu_dequantize,
+    .postprocess = cpu_postprocess,
     .gaussian_logp = cpu_gaussian_logp,
     .gaussian_logp_backward_acc = cpu_gaussian_logp_backward_acc,
     .nce_loss = cpu_nce_loss,

@@ -91,6 +91,10 @@ void fce_ref_conv2d_backward_filter(float *dw, float *db, const float *dy, const
                                     int H, int W, int Cin, int Cout, int KH, int KW, int stride,
                                     int pad);
 
+void fce_ref_dequantize(float *x, const uint8_t *u8, size_t n, int n_bits, uint64_t seed,
+                        uint64_t offset);
+void fce_ref_postprocess(uint8_t *u8, const float *x, size_t n, int n_bits);
+
 void fce_ref_gaussian_logp(float *logp, const float *z, int N, int D);
 void fce_ref_gaussian_logp_backward_acc(float *dz, const float *z, const float *dlogp, int N, int D);
 

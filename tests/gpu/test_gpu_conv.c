@@ -1,0 +1,243 @@
+/* test_gpu_conv.c: the cuDNN convolution (CUDA backend) against the CPU reference, through the
+ * public op table only (ctx->ops->conv_*), for every conv shape the image models use plus small
+ * odd ones.
+ *
+ * For each shape the same seeded host data goes to a CPU context and a deterministic CUDA context
+ * (ctx.deterministic = 1 before any plan is made), and each of
+ *   forward without bias, forward with bias, backward data, backward filter + bias
+ * runs on both and is compared with EXPECT_CLOSE. Overwritten outputs (y, dx) are pre-filled with
+ * garbage, accumulated ones (dw, db) with nonzero values, so = versus += is checked. The GPU ops
+ * then run again and must reproduce their first results bit for bit (deterministic algorithms);
+ * the rerun of backward filter passes db = NULL, which must leave dw unchanged.
+ *
+ * Builds without CUDA too (fce_gpu_usable says so and the binary exits 77, or 1 when
+ * FCE_REQUIRE_GPU=1). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fce/backend.h"
+#include "fce_test.h"
+#include "test_util.h"
+
+/* ---- tolerances (STYLE 6.11) ----
+ * cuDNN in exact FP32 (CUDNN_FMA_MATH: no TF32) versus the reference, which sums each output in
+ * double and rounds once. The data keep every result O(1)–O(10): x, dy ~ U(−1, 1) and
+ * w ~ U(−1, 1)/√fan_in (fan_in = Cin·KH·KW, as the models initialise). The GPU error of one output
+ * is then the FP32 rounding of a sum of K products (K = Cin·KH·KW for y, ≤ Cout·KH·KW for dx,
+ * N·Ho·Wo for dw and db), whose rounding errors have random signs and add up like a random walk:
+ * it grows like √K·u·(size of the partial sums), u = 6e−8; the GEMM-, FFT- or Winograd-based
+ * algorithms cuDNN may pick block the sum but do not change that growth. So the absolute part is
+ * 1e−5 at K ≤ 64 (the GEMM class of test_gpu_ops.c) and grows as √(K/64): 8.5e−5 at the largest
+ * sum, K = 512·3·3 = 4608. The relative part, 1e−4, covers the few outputs of size 10 and more. */
+#define TOL_CONV_ATOL 1e-5
+#define TOL_CONV_RTOL 1e-4
+#define TOL_CONV_K0 64.0
+
+static double conv_atol(long long K) {
+    double k = (double)K / TOL_CONV_K0;
+    return k > 1.0 ? TOL_CONV_ATOL * sqrt(k) : TOL_CONV_ATOL;
+}
+
+static fce_ctx g_cpu, g_gpu;
+
+#define SH(N_, H_, W_, CI, CO, KH_, KW_, S, P)                                                     \
+    {.N = (N_), .H = (H_), .W = (W_), .Cin = (CI), .Cout = (CO), .KH = (KH_), .KW = (KW_),         \
+     .stride = (S), .pad = (P)}
+
+/* Glow coupling NN at the three levels (16×16, 8×8, 4×4; C = 12, 24, 48; N = 2): 3×3 pad 1
+ * C/2 → 512, 1×1 512 → 512, zero conv 3×3 pad 1 512 → C. EBM: 4×4 stride 2 pad 1 convs and the
+ * final 4×4 valid conv. Odd: N = 1, 5×7 images, stride 2 leaving rows uncovered, KH ≠ KW. */
+static const fce_conv_shape SHAPES[] = {
+    /* coupling NN, first conv */
+    SH(2, 16, 16, 6, 512, 3, 3, 1, 1),
+    SH(2, 8, 8, 12, 512, 3, 3, 1, 1),
+    SH(2, 4, 4, 24, 512, 3, 3, 1, 1),
+    /* coupling NN, 1×1 */
+    SH(2, 16, 16, 512, 512, 1, 1, 1, 0),
+    SH(2, 8, 8, 512, 512, 1, 1, 1, 0),
+    SH(2, 4, 4, 512, 512, 1, 1, 1, 0),
+    /* coupling NN, zero conv */
+    SH(2, 16, 16, 512, 12, 3, 3, 1, 1),
+    SH(2, 8, 8, 512, 24, 3, 3, 1, 1),
+    SH(2, 4, 4, 512, 48, 3, 3, 1, 1),
+    /* EBM */
+    SH(2, 32, 32, 3, 64, 4, 4, 2, 1),
+    SH(2, 16, 16, 64, 128, 4, 4, 2, 1),
+    SH(2, 8, 8, 128, 256, 4, 4, 2, 1),
+    SH(2, 4, 4, 256, 1, 4, 4, 1, 0),
+    /* small odd shapes */
+    SH(1, 5, 7, 3, 5, 3, 3, 1, 1),
+    SH(1, 5, 7, 2, 3, 4, 4, 2, 1),
+    SH(1, 5, 7, 7, 4, 1, 1, 1, 0),
+    SH(1, 5, 7, 3, 2, 3, 3, 2, 0),
+    SH(1, 5, 7, 5, 3, 2, 3, 1, 1),
+};
+#define N_SHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
+
+static float *host_garbage(size_t n, float v) {
+    float *h = fce_test_alloc(n);
+    for (size_t i = 0; i < n; i++) h[i] = v;
+    return h;
+}
+
+static int bitwise_equal(fce_ctx *ctx, const float *a_dev, const float *b_dev, size_t n,
+                         const char *what, const char *label) {
+    float *a = fce_test_host_from_dev(ctx, a_dev, n), *b = fce_test_host_from_dev(ctx, b_dev, n);
+    int eq = memcmp(a, b, n * sizeof(float)) == 0;
+    if (!eq) fprintf(stderr, "  %s: %s differs between two GPU runs\n", label, what);
+    free(a);
+    free(b);
+    return eq;
+}
+
+/* Downloads a GPU buffer and compares it with a CPU one. */
+static int close_to_cpu(const char *name, const float *gpu_dev, const float *cpu_host, size_t n,
+                        long long K) {
+    float *got = fce_test_host_from_dev(&g_gpu, gpu_dev, n);
+    int ok = fce_test_close(name, got, cpu_host, n, conv_atol(K), TOL_CONV_RTOL);
+    free(got);
+    return ok;
+}
+
+static int check_shape(const fce_conv_shape *s, uint64_t seed) {
+    int Ho = (s->H + 2 * s->pad - s->KH) / s->stride + 1;
+    int Wo = (s->W + 2 * s->pad - s->KW) / s->stride + 1;
+    size_t nx = (size_t)s->N * s->H * s->W * s->Cin, ny = (size_t)s->N * Ho * Wo * s->Cout;
+    size_t nw = (size_t)s->Cout * s->KH * s->KW * s->Cin, nb = (size_t)s->Cout;
+    long long K_fwd = (long long)s->Cin * s->KH * s->KW, K_bd = (long long)s->Cout * s->KH * s->KW;
+    long long K_bf = (long long)s->N * Ho * Wo;
+    char label[160];
+    snprintf(label, sizeof label, "N=%d %dx%d %d->%d k%dx%d s%d p%d", s->N, s->H, s->W, s->Cin,
+             s->Cout, s->KH, s->KW, s->stride, s->pad);
+    fprintf(stderr, "  shape %s\n", label);
+
+    float *hx = fce_test_alloc(nx), *hw = fce_test_alloc(nw), *hb = fce_test_alloc(nb);
+    float *hdy = fce_test_alloc(ny), *hdw0 = fce_test_alloc(nw), *hdb0 = fce_test_alloc(nb);
+    float wscale = 1.0f / sqrtf((float)K_fwd);
+    fce_test_fill_uniform(hx, nx, seed + 1, -1.0f, 1.0f);
+    fce_test_fill_uniform(hw, nw, seed + 2, -wscale, wscale);
+    fce_test_fill_uniform(hb, nb, seed + 3, -1.0f, 1.0f);
+    fce_test_fill_uniform(hdy, ny, seed + 4, -1.0f, 1.0f);
+    fce_test_fill_uniform(hdw0, nw, seed + 5, -1.0f, 1.0f); /* nonzero: dw += is checked */
+    fce_test_fill_uniform(hdb0, nb, seed + 6, -1.0f, 1.0f);
+    float *hy_garbage = host_garbage(ny, 77.0f), *hx_garbage = host_garbage(nx, -55.0f);
+
+    fce_conv_plan *pc = NULL, *pg = NULL;
+    ASSERT_OK(g_cpu.ops->conv_plan_init(&g_cpu, &pc, s));
+    ASSERT_OK(g_gpu.ops->conv_plan_init(&g_gpu, &pg, s));
+    ASSERT_TRUE(pc != NULL && pg != NULL);
+
+    /* CPU side: host buffers through the CPU table. */
+    float *cy = host_garbage(ny, 77.0f), *cyb = host_garbage(ny, 77.0f);
+    float *cdx = host_garbage(nx, -55.0f);
+    float *cdw = fce_test_alloc(nw), *cdb = fce_test_alloc(nb);
+    memcpy(cdw, hdw0, nw * sizeof(float));
+    memcpy(cdb, hdb0, nb * sizeof(float));
+    ASSERT_OK(g_cpu.ops->conv2d_forward(&g_cpu, pc, cy, hx, hw, NULL));
+    ASSERT_OK(g_cpu.ops->conv2d_forward(&g_cpu, pc, cyb, hx, hw, hb));
+    ASSERT_OK(g_cpu.ops->conv2d_backward_data(&g_cpu, pc, cdx, hdy, hw));
+    ASSERT_OK(g_cpu.ops->conv2d_backward_filter(&g_cpu, pc, cdw, cdb, hdy, hx));
+
+    /* GPU side: two runs from fresh copies. */
+    float *gx = fce_test_dev_from_host(&g_gpu, hx, nx), *gw = fce_test_dev_from_host(&g_gpu, hw, nw);
+    float *gb = fce_test_dev_from_host(&g_gpu, hb, nb), *gdy = fce_test_dev_from_host(&g_gpu, hdy, ny);
+    float *gy[2], *gyb[2], *gdx[2], *gdw[2], *gdb;
+    for (int r = 0; r < 2; r++) {
+        gy[r] = fce_test_dev_from_host(&g_gpu, hy_garbage, ny);
+        gyb[r] = fce_test_dev_from_host(&g_gpu, hy_garbage, ny);
+        gdx[r] = fce_test_dev_from_host(&g_gpu, hx_garbage, nx);
+        gdw[r] = fce_test_dev_from_host(&g_gpu, hdw0, nw);
+    }
+    gdb = fce_test_dev_from_host(&g_gpu, hdb0, nb);
+    for (int r = 0; r < 2; r++) {
+        ASSERT_OK(g_gpu.ops->conv2d_forward(&g_gpu, pg, gy[r], gx, gw, NULL));
+        ASSERT_OK(g_gpu.ops->conv2d_forward(&g_gpu, pg, gyb[r], gx, gw, gb));
+        ASSERT_OK(g_gpu.ops->conv2d_backward_data(&g_gpu, pg, gdx[r], gdy, gw));
+        /* db only on the first run: the second checks that db = NULL leaves dw alone */
+        ASSERT_OK(g_gpu.ops->conv2d_backward_filter(&g_gpu, pg, gdw[r], r == 0 ? gdb : NULL, gdy,
+                                                    gx));
+    }
+    ASSERT_OK(g_gpu.ops->sync(&g_gpu));
+
+    ASSERT_TRUE(close_to_cpu("conv2d_forward y", gy[0], cy, ny, K_fwd));
+    ASSERT_TRUE(close_to_cpu("conv2d_forward y (bias)", gyb[0], cyb, ny, K_fwd + 1));
+    ASSERT_TRUE(close_to_cpu("conv2d_backward_data dx", gdx[0], cdx, nx, K_bd));
+    ASSERT_TRUE(close_to_cpu("conv2d_backward_filter dw", gdw[0], cdw, nw, K_bf + 1));
+    ASSERT_TRUE(close_to_cpu("conv2d_backward_filter db", gdb, cdb, nb, K_bf + 1));
+
+    ASSERT_TRUE(bitwise_equal(&g_gpu, gy[0], gy[1], ny, "y", label));
+    ASSERT_TRUE(bitwise_equal(&g_gpu, gyb[0], gyb[1], ny, "y (bias)", label));
+    ASSERT_TRUE(bitwise_equal(&g_gpu, gdx[0], gdx[1], nx, "dx", label));
+    ASSERT_TRUE(bitwise_equal(&g_gpu, gdw[0], gdw[1], nw, "dw", label));
+
+    for (int r = 0; r < 2; r++) {
+        g_gpu.ops->release(&g_gpu, gy[r]);
+        g_gpu.ops->release(&g_gpu, gyb[r]);
+        g_gpu.ops->release(&g_gpu, gdx[r]);
+        g_gpu.ops->release(&g_gpu, gdw[r]);
+    }
+    g_gpu.ops->release(&g_gpu, gdb);
+    g_gpu.ops->release(&g_gpu, gx);
+    g_gpu.ops->release(&g_gpu, gw);
+    g_gpu.ops->release(&g_gpu, gb);
+    g_gpu.ops->release(&g_gpu, gdy);
+    g_gpu.ops->conv_plan_free(&g_gpu, pg);
+    g_cpu.ops->conv_plan_free(&g_cpu, pc);
+    free(cy);
+    free(cyb);
+    free(cdx);
+    free(cdw);
+    free(cdb);
+    free(hx);
+    free(hw);
+    free(hb);
+    free(hdy);
+    free(hdw0);
+    free(hdb0);
+    free(hy_garbage);
+    free(hx_garbage);
+    return 0;
+}
+
+TEST(conv_vs_cpu) {
+    for (int i = 0; i < N_SHAPES; i++)
+        if (check_shape(&SHAPES[i], 1000u + 10u * (uint64_t)i)) return 1;
+    return 0;
+}
+
+/* A bad shape is refused by the CUDA backend too, with no plan made. */
+TEST(conv_bad_shape) {
+    const fce_conv_shape bad[] = {SH(0, 8, 8, 3, 4, 3, 3, 1, 1), SH(1, 8, 8, 3, 4, 3, 3, 0, 1),
+                                  SH(1, 8, 8, 3, 4, 3, 3, 1, -1), SH(1, 2, 8, 3, 4, 5, 3, 1, 1)};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fce_conv_plan *p = (fce_conv_plan *)&g_gpu; /* any non-NULL value: must be reset */
+        ASSERT_EQ_INT(g_gpu.ops->conv_plan_init(&g_gpu, &p, &bad[i]), FCE_STATUS_ERR_CONFIG);
+        ASSERT_TRUE(p == NULL);
+    }
+    g_gpu.ops->conv_plan_free(&g_gpu, NULL); /* NULL-safe */
+    return 0;
+}
+
+FCE_TEST_MAIN_BEGIN
+    char reason[256] = "";
+    if (!fce_gpu_usable(reason, sizeof reason)) FCE_TEST_SKIP_NO_GPU(reason);
+    if (fce_ctx_init_cpu(&g_cpu) != FCE_STATUS_OK) {
+        fprintf(stderr, "  FAIL: cannot create the CPU context\n");
+        return 1;
+    }
+    if (fce_ctx_init(&g_gpu, "0") != FCE_STATUS_OK) {
+        fprintf(stderr, "  FAIL: a GPU is usable (%s) but the CUDA context failed\n", reason);
+        fce_ctx_free(&g_cpu);
+        return 1;
+    }
+    g_gpu.deterministic = 1; /* before any plan: deterministic cuDNN algorithms only */
+    fprintf(stderr, "comparing %s (cuDNN, deterministic) against %s\n", g_gpu.device_name,
+            g_cpu.device_name);
+    RUN_TEST(conv_vs_cpu);
+    RUN_TEST(conv_bad_shape);
+    fce_ctx_free(&g_gpu);
+    fce_ctx_free(&g_cpu);
+FCE_TEST_MAIN_END
