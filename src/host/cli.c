@@ -1,4 +1,4 @@
-/* cli.c: subcommands (train, info, help) and the table-driven long-option parser (cli.h).
+/* cli.c: subcommands (train, eval, sample, info, help) and the table-driven long-option parser (cli.h).
  * Unknown options, missing values, malformed numbers and out-of-range enums are usage errors
  * (exit 2) with a message naming the option; numbers are read with strtol/strtod and must be
  * consumed whole. */
@@ -14,6 +14,7 @@
 #include "fce/data2d.h"
 #include "fce/log.h"
 #include "fce/train.h"
+#include "fce/train_image.h"
 
 typedef enum opt_type { OPT_INT, OPT_LONG, OPT_U64, OPT_FLOAT, OPT_STR, OPT_FLAG, OPT_MODE, OPT_OPTIM } opt_type;
 
@@ -64,7 +65,82 @@ static const opt_def train_opts[] = {
 #undef S
 #define N_TRAIN_OPTS (sizeof train_opts / sizeof train_opts[0])
 
-static void format_default(const opt_def *o, const fce_train_config *d, char *buf, size_t n) {
+/* The image commands (train_image.h): `train --dataset cifar10|svhn|folder`, eval, sample. */
+#define F(field) offsetof(fce_image_train_config, field)
+#define S(field) sizeof(((fce_image_train_config *)0)->field)
+static const opt_def image_train_opts[] = {
+    {"dataset", OPT_STR, F(dataset), S(dataset), "cifar10 | svhn | folder"},
+    {"data-dir", OPT_STR, F(data_dir), S(data_dir), "the dataset's folder (or one CIFAR-10 batch / SVHN .mat file)"},
+    {"mode", OPT_STR, F(mode), S(mode), "mle (maximum likelihood)"},
+    {"preset", OPT_STR, F(preset), S(preset), "cifar10 (L3 K32 W512) | svhn (L3 K8 W512) | tiny (L2 K2 W16); default: the dataset's"},
+    {"L", OPT_INT, F(L), 0, "levels (0: the preset's)"},
+    {"K", OPT_INT, F(K), 0, "steps per level (0: the preset's)"},
+    {"width", OPT_INT, F(width), 0, "coupling network width (0: the preset's)"},
+    {"affine", OPT_FLAG, F(affine), 0, "affine coupling instead of additive"},
+    {"batch", OPT_INT, F(batch), 0, "pictures per step"},
+    {"steps", OPT_LONG, F(steps), 0, "training steps"},
+    {"lr", OPT_FLOAT, F(lr), 0, "Adamax learning rate"},
+    {"warmup-steps", OPT_LONG, F(warmup_steps), 0, "linear warm-up of the learning rate (-1: 10 epochs)"},
+    {"n-bits", OPT_INT, F(n_bits), 0, "bits per colour value (1..8)"},
+    {"seed", OPT_U64, F(seed), 0, "seed of every random stream (order, noise, init)"},
+    {"device", OPT_STR, F(device), S(device), "auto | cpu | N (GPU ordinal)"},
+    {"out", OPT_STR, F(out_dir), S(out_dir), "run folder (default runs/<dataset>-mle)"},
+    {"log-every", OPT_INT, F(log_every), 0, "steps per progress line / metrics.jsonl row"},
+    {"checkpoint-every", OPT_INT, F(checkpoint_every), 0, "steps per checkpoint (0: only at the end)"},
+    {"resume", OPT_FLAG, F(resume), 0, "continue from <out>/checkpoint.fce"},
+    {"quiet", OPT_FLAG, F(quiet), 0, "no progress lines"},
+};
+#undef F
+#undef S
+#define F(field) offsetof(fce_image_eval_config, field)
+#define S(field) sizeof(((fce_image_eval_config *)0)->field)
+static const opt_def eval_opts[] = {
+    {"checkpoint", OPT_STR, F(checkpoint), S(checkpoint), "image checkpoint (train --dataset cifar10|svhn|folder)"},
+    {"dataset", OPT_STR, F(dataset), S(dataset), "cifar10 | svhn | folder"},
+    {"data-dir", OPT_STR, F(data_dir), S(data_dir), "the dataset's folder (test split) or one file"},
+    {"batch", OPT_INT, F(batch), 0, "pictures per pass"},
+    {"seed", OPT_U64, F(seed), 0, "seed of the dequantisation noise"},
+    {"device", OPT_STR, F(device), S(device), "auto | cpu | N (GPU ordinal)"},
+    {"out", OPT_STR, F(out_dir), S(out_dir), "write <out>/eval.json (default: JSON on stdout)"},
+};
+#undef F
+#undef S
+#define F(field) offsetof(fce_image_sample_config, field)
+#define S(field) sizeof(((fce_image_sample_config *)0)->field)
+static const opt_def sample_opts[] = {
+    {"checkpoint", OPT_STR, F(checkpoint), S(checkpoint), "image checkpoint"},
+    {"n", OPT_INT, F(n), 0, "number of samples"},
+    {"temperature", OPT_FLOAT, F(temperature), 0, "prior temperature T"},
+    {"grid", OPT_STR, F(grid), S(grid), "output picture (ceil(sqrt(n)) columns, 1-pixel gaps)"},
+    {"seed", OPT_U64, F(seed), 0, "seed of the latent noise"},
+    {"device", OPT_STR, F(device), S(device), "auto | cpu | N (GPU ordinal)"},
+};
+#undef F
+#undef S
+
+typedef struct opt_table {
+    const char *cmd; /* for messages: "train", "eval", "sample" */
+    const opt_def *opts;
+    size_t n;
+    const char *about;
+} opt_table;
+
+static const opt_table T_TRAIN = {"train", train_opts, N_TRAIN_OPTS, NULL};
+static const opt_table T_IMAGE_TRAIN = {
+    "train", image_train_opts, sizeof image_train_opts / sizeof image_train_opts[0],
+    "usage: fce-gpu train --dataset cifar10|svhn|folder --data-dir DIR [options]\n\n"
+    "Trains the multi-scale image Glow by maximum likelihood (bits/dim). Writes metrics.jsonl and\n"
+    "checkpoint.fce into the run folder.\n"};
+static const opt_table T_EVAL = {
+    "eval", eval_opts, sizeof eval_opts / sizeof eval_opts[0],
+    "usage: fce-gpu eval --checkpoint C --dataset cifar10|svhn|folder --data-dir DIR [options]\n\n"
+    "Test-split bits/dim of an image checkpoint (one dequantisation per picture).\n"};
+static const opt_table T_SAMPLE = {
+    "sample", sample_opts, sizeof sample_opts / sizeof sample_opts[0],
+    "usage: fce-gpu sample --checkpoint C [--n 64] [--temperature T] [--grid out.png] [options]\n\n"
+    "Samples of an image checkpoint at temperature T, as one grid picture.\n"};
+
+static void format_default(const opt_def *o, const void *d, char *buf, size_t n) {
     const char *base = (const char *)d + o->offset;
     switch (o->type) {
     case OPT_INT: snprintf(buf, n, "%d", *(const int *)base); break;
@@ -78,30 +154,51 @@ static void format_default(const opt_def *o, const fce_train_config *d, char *bu
     }
 }
 
+static void print_table(FILE *f, const opt_table *t, const void *d) {
+    for (size_t i = 0; i < t->n; i++) {
+        char def[64], name[40];
+        format_default(&t->opts[i], d, def, sizeof def);
+        snprintf(name, sizeof name, "--%s%s", t->opts[i].name, t->opts[i].type == OPT_FLAG ? "" : " X");
+        fprintf(f, "  %-22s %s [%s]\n", name, t->opts[i].help, def);
+    }
+}
+
 static void print_train_help(FILE *f) {
     fce_train_config d;
     fce_train_config_defaults(&d);
     fprintf(f, "usage: fce-gpu train [options]\n\n"
                "Trains an EBM and a Glow flow on a 2D dataset by Flow Contrastive Estimation\n"
                "(Gao et al. 2020, section 3.1). Writes metrics.jsonl, summary.json, density.png\n"
-               "and checkpoint.fce into the run folder.\n\noptions (default in brackets):\n");
-    for (size_t i = 0; i < N_TRAIN_OPTS; i++) {
-        char def[64], name[40];
-        format_default(&train_opts[i], &d, def, sizeof def);
-        snprintf(name, sizeof name, "--%s%s", train_opts[i].name, train_opts[i].type == OPT_FLAG ? "" : " X");
-        fprintf(f, "  %-22s %s [%s]\n", name, train_opts[i].help, def);
-    }
+               "and checkpoint.fce into the run folder. Image datasets: fce-gpu train --dataset cifar10 --help.\n\n"
+               "options (default in brackets):\n");
+    print_table(f, &T_TRAIN, &d);
+}
+
+static void print_image_help(FILE *f, const opt_table *t) {
+    union {
+        fce_image_train_config tr;
+        fce_image_eval_config ev;
+        fce_image_sample_config sa;
+    } d;
+    if (t == &T_IMAGE_TRAIN) fce_image_train_config_defaults(&d.tr);
+    else if (t == &T_EVAL) fce_image_eval_config_defaults(&d.ev);
+    else fce_image_sample_config_defaults(&d.sa);
+    fprintf(f, "%s\noptions (default in brackets):\n", t->about);
+    print_table(f, t, &d);
 }
 
 static void print_usage(FILE *f) {
     fprintf(f, "usage: fce-gpu <command> [options]\n\n"
                "commands:\n"
-               "  train   train on a 2D dataset (fce | mle | nce); default: FCE on gmm8\n"
+               "  train   train on a 2D dataset (fce | mle | nce); default: FCE on gmm8;\n"
+               "          with --dataset cifar10|svhn|folder: MLE of the image Glow\n"
+               "  eval    test-split bits/dim of an image checkpoint\n"
+               "  sample  a grid of samples of an image checkpoint\n"
                "  info    build options and whether a GPU is usable\n"
                "  help    this text; `fce-gpu train --help` lists the training options\n");
 }
 
-static int parse_value(const opt_def *o, const char *v, fce_train_config *cfg) {
+static int parse_value(const opt_def *o, const char *v, void *cfg) {
     char *base = (char *)cfg + o->offset, *end = NULL;
     errno = 0;
     switch (o->type) {
@@ -162,26 +259,26 @@ bad_number:
     return 2;
 }
 
-/* Returns 0 ok, 2 usage error, -1 help printed. */
-static int parse_train(int argc, char **argv, fce_train_config *cfg) {
-    fce_train_config_defaults(cfg);
+/* Returns 0 ok, 2 usage error, -1 help printed. cfg holds the defaults. */
+static int parse_opts(int argc, char **argv, const opt_table *t, void *cfg) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            print_train_help(stdout);
+            if (t == &T_TRAIN) print_train_help(stdout);
+            else print_image_help(stdout, t);
             return -1;
         }
         if (strncmp(a, "--", 2) != 0) {
-            fce_log_error("unexpected argument '%s' (options start with --; see fce-gpu train --help)", a);
+            fce_log_error("unexpected argument '%s' (options start with --; see fce-gpu %s --help)", a, t->cmd);
             return 2;
         }
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const opt_def *o = NULL;
-        for (size_t k = 0; k < N_TRAIN_OPTS; k++)
-            if (strlen(train_opts[k].name) == len && !strncmp(train_opts[k].name, name, len)) o = &train_opts[k];
+        for (size_t k = 0; k < t->n; k++)
+            if (strlen(t->opts[k].name) == len && !strncmp(t->opts[k].name, name, len)) o = &t->opts[k];
         if (!o) {
-            fce_log_error("unknown option '%.*s' (see fce-gpu train --help)", (int)(len + 2), a);
+            fce_log_error("unknown option '%.*s' (see fce-gpu %s --help)", (int)(len + 2), a, t->cmd);
             return 2;
         }
         if (o->type == OPT_FLAG) {
@@ -199,6 +296,20 @@ static int parse_train(int argc, char **argv, fce_train_config *cfg) {
         }
         int r = parse_value(o, v, cfg);
         if (r) return r;
+    }
+    return 0;
+}
+
+static int parse_train(int argc, char **argv, fce_train_config *cfg) {
+    fce_train_config_defaults(cfg);
+    return parse_opts(argc, argv, &T_TRAIN, cfg);
+}
+
+/* Does `train` get an image dataset (--dataset X or --dataset=X)? */
+static int wants_image_train(int argc, char **argv) {
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--dataset") && i + 1 < argc) return fce_is_image_dataset(argv[i + 1]);
+        if (!strncmp(argv[i], "--dataset=", 10)) return fce_is_image_dataset(argv[i] + 10);
     }
     return 0;
 }
@@ -238,6 +349,27 @@ int fce_cli_main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "info")) return cmd_info();
+    if (!strcmp(cmd, "train") && wants_image_train(argc - 2, argv + 2)) {
+        fce_image_train_config cfg;
+        fce_image_train_config_defaults(&cfg);
+        int r = parse_opts(argc - 2, argv + 2, &T_IMAGE_TRAIN, &cfg);
+        if (r) return r == -1 ? 0 : r;
+        return exit_code(fce_image_train_run(&cfg));
+    }
+    if (!strcmp(cmd, "eval")) {
+        fce_image_eval_config cfg;
+        fce_image_eval_config_defaults(&cfg);
+        int r = parse_opts(argc - 2, argv + 2, &T_EVAL, &cfg);
+        if (r) return r == -1 ? 0 : r;
+        return exit_code(fce_image_eval_run(&cfg, NULL));
+    }
+    if (!strcmp(cmd, "sample")) {
+        fce_image_sample_config cfg;
+        fce_image_sample_config_defaults(&cfg);
+        int r = parse_opts(argc - 2, argv + 2, &T_SAMPLE, &cfg);
+        if (r) return r == -1 ? 0 : r;
+        return exit_code(fce_image_sample_run(&cfg));
+    }
     if (!strcmp(cmd, "train")) {
         fce_train_config cfg;
         int r = parse_train(argc - 2, argv + 2, &cfg);

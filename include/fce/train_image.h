@@ -1,0 +1,75 @@
+/* train_image.h: the image commands (issue 3): MLE training of the multi-scale Glow (iglow.h) with
+ * bits/dim, test-split evaluation and sampling at a temperature.
+ *
+ * Data (SPEC §1): uint8 HWC pictures from dataset.h; per step a batch is gathered on the host in a
+ * seeded per-epoch shuffle order (fce_image_set_shuffle_order), uploaded and dequantised on the
+ * device with Philox noise at offset step·batch·D, so batch order and noise are functions of
+ * (seed, step) and --resume continues exactly. bits/dim = (−log q + D·ln n_bins)/(D·ln 2).
+ * --data-dir may also name one file (a CIFAR-10 batch file of any length, or an SVHN MAT-file):
+ * it is then read alone (subsets and tests). */
+#ifndef FCE_TRAIN_IMAGE_H
+#define FCE_TRAIN_IMAGE_H
+
+#include <stdint.h>
+
+#include "fce/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fce_image_train_config {
+    char dataset[32];   /* cifar10 | svhn | folder */
+    char data_dir[1024];
+    char mode[16];      /* mle (the only image mode so far) */
+    char preset[16];    /* cifar10 | svhn | tiny */
+    int L, K, width;    /* 0: from the preset */
+    int affine;         /* 1: affine coupling; 0: the preset's (additive) */
+    int batch;
+    long steps;
+    float lr;
+    long warmup_steps;  /* linear warm-up length; -1: 10 epochs (SPEC c.4) */
+    int n_bits;
+    uint64_t seed;
+    char device[32];
+    char out_dir[1024];
+    int log_every, checkpoint_every;
+    int resume, quiet;
+} fce_image_train_config;
+
+typedef struct fce_image_eval_config {
+    char checkpoint[1024];
+    char dataset[32];
+    char data_dir[1024];
+    int batch;
+    uint64_t seed; /* dequantisation noise */
+    char device[32];
+    char out_dir[1024]; /* "": JSON to stdout */
+} fce_image_eval_config;
+
+typedef struct fce_image_sample_config {
+    char checkpoint[1024];
+    int n;
+    float temperature;
+    char grid[1024];
+    uint64_t seed;
+    char device[32];
+} fce_image_sample_config;
+
+void fce_image_train_config_defaults(fce_image_train_config *c);
+void fce_image_eval_config_defaults(fce_image_eval_config *c);
+void fce_image_sample_config_defaults(fce_image_sample_config *c);
+
+/* Is name one of the image datasets (cifar10, svhn, folder)? */
+int fce_is_image_dataset(const char *name);
+
+/* Each returns FCE_STATUS_ERR_CONFIG for a bad configuration (exit 2), another error otherwise. */
+fce_status fce_image_train_run(const fce_image_train_config *cfg);
+/* bpd_out (may be NULL) receives the test-split bits/dim. */
+fce_status fce_image_eval_run(const fce_image_eval_config *cfg, double *bpd_out);
+fce_status fce_image_sample_run(const fce_image_sample_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

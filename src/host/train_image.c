@@ -1,0 +1,541 @@
+/* train_image.c: the image commands (train_image.h): MLE training of the image Glow in bits/dim,
+ * test-split evaluation and sampling.
+ *
+ * One MLE step (SPEC §1, c.4), batch N, D = H·W·C:
+ *   gather N uint8 pictures on the host in the shuffle order of the epoch, upload;
+ *   x ← dequantize(u8, seed_noise, offset = step·N·D);  (fresh run, step 0: data-dependent init on x)
+ *   log q(x) ← forward;  loss = mean(−log q) + D·ln n_bins;  bpd = loss/(D·ln 2);
+ *   backward with dlogq = −1/N (constant), finish_grad, Adamax at lr·min(1, (step+1)/warmup), refresh.
+ * The only read-back per step is the N values of log q (the bpd of the batch and the NaN check). */
+#define _POSIX_C_SOURCE 200809L
+#include "fce/train_image.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fce/backend.h"
+#include "fce/dataset.h"
+#include "fce/iglow.h"
+#include "fce/image_io.h"
+#include "fce/log.h"
+#include "fs_util.h"
+#include "iglow_checkpoint.h"
+
+#define LN2 0.69314718055994530942
+
+void fce_image_train_config_defaults(fce_image_train_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->dataset, sizeof c->dataset, "cifar10");
+    snprintf(c->mode, sizeof c->mode, "mle");
+    snprintf(c->device, sizeof c->device, "auto");
+    c->batch = 64;
+    c->steps = 100000;
+    c->lr = 1e-3f;
+    c->warmup_steps = -1;
+    c->n_bits = 8;
+    c->seed = 1;
+    c->log_every = 100;
+    c->checkpoint_every = 1000;
+}
+
+void fce_image_eval_config_defaults(fce_image_eval_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->dataset, sizeof c->dataset, "cifar10");
+    snprintf(c->device, sizeof c->device, "auto");
+    c->batch = 64;
+    c->seed = 1;
+}
+
+void fce_image_sample_config_defaults(fce_image_sample_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->device, sizeof c->device, "auto");
+    snprintf(c->grid, sizeof c->grid, "samples.png");
+    c->n = 64;
+    c->temperature = 1.0f;
+    c->seed = 1;
+}
+
+int fce_is_image_dataset(const char *name) {
+    return !strcmp(name, "cifar10") || !strcmp(name, "svhn") || !strcmp(name, "folder");
+}
+
+static uint64_t derive_seed(uint64_t seed, uint64_t stream) {
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + stream * 0xBF58476D1CE4E5B9ull + 0x94D049BB133111EBull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static fce_status config_error(const char *msg) {
+    fce_log_error("%s", msg);
+    return FCE_STATUS_ERR_CONFIG;
+}
+
+/* --data-dir naming a regular file reads that one file; otherwise the split's official files. */
+static fce_status load_set(const char *dataset, const char *dir, int train, fce_image_set *s) {
+    struct stat sb;
+    int is_file = stat(dir, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (!strcmp(dataset, "cifar10"))
+        return is_file ? fce_cifar10_load_file(dir, s) : fce_cifar10_load(dir, train, s);
+    if (!strcmp(dataset, "svhn"))
+        return is_file ? fce_svhn_load_file(dir, s) : fce_svhn_load(dir, train, s);
+    if (is_file) {
+        fce_log_error("--data-dir %s: the folder dataset needs a directory of pictures", dir);
+        return FCE_STATUS_ERR_IO;
+    }
+    return fce_folder_load(dir, s);
+}
+
+/* ---- training ---- */
+
+typedef struct img_trainer {
+    fce_image_train_config cfg;
+    fce_ctx ctx;
+    int have_ctx;
+    fce_image_set set;
+    fce_iglow *g;
+    fce_iglow_tape *tp;
+    int N;
+    size_t D;
+    uint8_t *d_u8;
+    float *d_x, *d_dlogq;
+    uint8_t *h_u8;
+    float *h_logq;
+    size_t *order;
+    uint64_t order_epoch;
+    int have_order;
+    uint64_t seed_data, seed_noise;
+    long warmup;
+    fce_iglow_ckpt_state st;
+    char path_ckpt[1100];
+    FILE *metrics;
+} img_trainer;
+
+static fce_status validate_train(const fce_image_train_config *c) {
+    if (!fce_is_image_dataset(c->dataset))
+        return config_error("--dataset: not one of cifar10, svhn, folder");
+    if (strcmp(c->mode, "mle") != 0) {
+        fce_log_error("--mode: '%s' is not supported for images (only mle)", c->mode);
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    if (strcmp(c->preset, "cifar10") && strcmp(c->preset, "svhn") && strcmp(c->preset, "tiny")) {
+        fce_log_error("--preset: '%s' is not one of cifar10, svhn, tiny", c->preset);
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    if (!c->data_dir[0]) return config_error("--data-dir is required");
+    if (c->steps < 1) return config_error("--steps must be >= 1");
+    if (c->batch < 1 || c->batch > 100000) return config_error("--batch must be in 1..100000");
+    if (c->L < 0 || c->K < 0 || c->width < 0) return config_error("--L, --K, --width must be >= 1");
+    if (!(c->lr > 0)) return config_error("--lr must be > 0");
+    if (c->warmup_steps < -1) return config_error("--warmup-steps must be >= 0 (or -1: 10 epochs)");
+    if (c->n_bits < 1 || c->n_bits > 8) return config_error("--n-bits must be in 1..8");
+    if (c->log_every < 1) return config_error("--log-every must be >= 1");
+    if (c->checkpoint_every < 0) return config_error("--checkpoint-every must be >= 0");
+    return FCE_STATUS_OK;
+}
+
+static fce_iglow_config preset_config(const fce_image_train_config *c, const fce_image_set *s) {
+    fce_iglow_config g = {s->H, s->W, s->C, 3, 32, 512, 0};
+    if (!strcmp(c->preset, "svhn")) g.K = 8;
+    else if (!strcmp(c->preset, "tiny")) g.L = 2, g.K = 2, g.width = 16;
+    if (c->L) g.L = c->L;
+    if (c->K) g.K = c->K;
+    if (c->width) g.width = c->width;
+    if (c->affine) g.affine = 1;
+    return g;
+}
+
+static fce_status check_shape(const fce_iglow_config *g) {
+    int f = 1 << (g->L > 20 ? 20 : g->L);
+    if (g->H % f || g->W % f) {
+        fce_log_error("--L %d: the %dx%d pictures are not divisible by 2^L = %d", g->L, g->H, g->W, f);
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    return FCE_STATUS_OK;
+}
+
+static void trainer_free(img_trainer *t) {
+    if (t->metrics) fclose(t->metrics);
+    if (t->have_ctx) {
+        fce_ctx *ctx = &t->ctx;
+        ctx->ops->release(ctx, t->d_u8);
+        ctx->ops->release(ctx, t->d_x);
+        ctx->ops->release(ctx, t->d_dlogq);
+        fce_iglow_tape_free(t->tp);
+        fce_iglow_free(t->g);
+        fce_ctx_free(ctx);
+    }
+    free(t->h_u8);
+    free(t->h_logq);
+    free(t->order);
+    fce_image_set_free(&t->set);
+}
+
+static fce_status trainer_setup(img_trainer *t) {
+    const fce_image_train_config *c = &t->cfg;
+    if (!t->cfg.preset[0]) /* default: the dataset's own preset; tiny for a folder */
+        snprintf(t->cfg.preset, sizeof t->cfg.preset, "%.15s",
+                 strcmp(c->dataset, "folder") ? c->dataset : "tiny");
+    FCE_TRY(validate_train(c));
+    if (!t->cfg.out_dir[0])
+        snprintf(t->cfg.out_dir, sizeof t->cfg.out_dir, "runs/%s-%s", c->dataset, c->mode);
+    snprintf(t->path_ckpt, sizeof t->path_ckpt, "%s/checkpoint.fce", t->cfg.out_dir);
+    FCE_TRY(load_set(c->dataset, c->data_dir, 1, &t->set));
+    fce_iglow_config gc = preset_config(c, &t->set);
+    FCE_TRY(check_shape(&gc));
+    FCE_TRY(fce_ctx_init(&t->ctx, c->device));
+    t->have_ctx = 1;
+    FCE_TRY(fce_mkdirs(t->cfg.out_dir));
+    fce_ctx *ctx = &t->ctx;
+    t->N = c->batch;
+    t->D = (size_t)gc.H * gc.W * gc.C;
+    t->seed_data = derive_seed(c->seed, 1);
+    t->seed_noise = derive_seed(c->seed, 2);
+    size_t n = t->set.n;
+    t->warmup = c->warmup_steps >= 0 ? c->warmup_steps
+                                     : (long)((10 * n + (size_t)t->N - 1) / (size_t)t->N);
+    FCE_TRY(fce_iglow_init(&t->g, ctx, &gc, derive_seed(c->seed, 3)));
+    FCE_TRY(fce_iglow_tape_init(&t->tp, t->g, t->N));
+    size_t ND = (size_t)t->N * t->D;
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_u8, ND));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_x, ND * sizeof(float)));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_dlogq, (size_t)t->N * sizeof(float)));
+    t->h_u8 = malloc(ND);
+    t->h_logq = malloc((size_t)t->N * sizeof(float));
+    t->order = malloc(n * sizeof(size_t));
+    if (!t->h_u8 || !t->h_logq || !t->order) {
+        fce_log_error("out of host memory");
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    for (int i = 0; i < t->N; i++) t->h_logq[i] = -1.0f / (float)t->N;
+    FCE_TRY(ctx->ops->upload(ctx, t->d_dlogq, t->h_logq, (size_t)t->N * sizeof(float)));
+    memset(&t->st, 0, sizeof t->st);
+    t->st.seed = (int64_t)c->seed;
+    t->st.n_bits = c->n_bits;
+    t->st.batch = c->batch;
+    snprintf(t->st.dataset, sizeof t->st.dataset, "%s", c->dataset);
+    return FCE_STATUS_OK;
+}
+
+static fce_status trainer_resume(img_trainer *t) {
+    fce_iglow_ckpt_state s;
+    FCE_TRY(fce_iglow_ckpt_load(t->path_ckpt, t->g, 1, &s));
+    const char *bad = NULL;
+    if (s.seed != t->st.seed) bad = "seed (--seed)";
+    else if (s.n_bits != t->st.n_bits) bad = "n_bits (--n-bits)";
+    else if (s.batch != t->st.batch) bad = "batch (--batch)";
+    else if (strcmp(s.dataset, t->st.dataset) != 0) bad = "dataset (--dataset)";
+    if (bad) {
+        fce_log_error("checkpoint %s: its %s differs from this run's; resume with the same value",
+                      t->path_ckpt, bad);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    t->st = s;
+    if (!t->cfg.quiet) fce_log_info("resumed %s at step %lld", t->path_ckpt, (long long)s.step);
+    return FCE_STATUS_OK;
+}
+
+/* Host gather of the batch of step `step`: sample i = step·N + b is position i mod n of the
+ * shuffle of epoch i div n. */
+static void gather_batch(img_trainer *t, int64_t step) {
+    size_t n = t->set.n;
+    for (int b = 0; b < t->N; b++) {
+        uint64_t i = (uint64_t)step * (uint64_t)t->N + (uint64_t)b;
+        uint64_t epoch = i / n;
+        if (!t->have_order || epoch != t->order_epoch) {
+            fce_image_set_shuffle_order(n, t->seed_data, epoch, t->order);
+            t->order_epoch = epoch;
+            t->have_order = 1;
+        }
+        memcpy(t->h_u8 + (size_t)b * t->D, t->set.pixels + t->order[i % n] * t->D, t->D);
+    }
+}
+
+static float lr_at(const img_trainer *t, int64_t step) {
+    if (t->warmup <= 0) return t->cfg.lr;
+    double f = (double)(step + 1) / (double)t->warmup;
+    return (float)(t->cfg.lr * (f < 1 ? f : 1));
+}
+
+/* One step; *bpd receives the batch's bits/dim (before the update). */
+static fce_status train_step(img_trainer *t, int fresh, double *bpd) {
+    fce_ctx *ctx = &t->ctx;
+    int64_t step = t->st.step;
+    size_t ND = (size_t)t->N * t->D;
+    gather_batch(t, step);
+    FCE_TRY(ctx->ops->upload(ctx, t->d_u8, t->h_u8, ND));
+    FCE_TRY(ctx->ops->dequantize(ctx, t->d_x, t->d_u8, ND, t->cfg.n_bits, t->seed_noise,
+                                 (uint64_t)step * ND));
+    if (fresh && step == 0 && !fce_iglow_actnorm_initialized(t->g))
+        FCE_TRY(fce_iglow_data_init(t->g, t->tp, t->d_x, t->N));
+    FCE_TRY(fce_iglow_zero_grad(t->g));
+    FCE_TRY(fce_iglow_forward(t->g, t->tp, t->d_x, t->N));
+    FCE_TRY(ctx->ops->download(ctx, t->h_logq, fce_iglow_tape_logq(t->tp),
+                               (size_t)t->N * sizeof(float)));
+    double s = 0;
+    for (int i = 0; i < t->N; i++) s += t->h_logq[i];
+    double D = (double)t->D;
+    *bpd = (-s / t->N + D * log((double)(1 << t->cfg.n_bits))) / (D * LN2);
+    if (!isfinite(*bpd)) {
+        fce_log_error("step %lld: the loss is %g (not finite); stopping. The last checkpoint is %s; "
+                      "try a lower --lr or a longer --warmup-steps", (long long)step, *bpd,
+                      t->path_ckpt);
+        return FCE_STATUS_ERR_NUMERIC;
+    }
+    FCE_TRY(fce_iglow_backward(t->g, t->tp, t->d_dlogq, t->N));
+    FCE_TRY(fce_iglow_finish_grad(t->g));
+    fce_param_arena *a = fce_iglow_arena(t->g);
+    FCE_TRY(ctx->ops->adamax_step(ctx, a->params, a->grads, a->m, a->v, a->n_trainable,
+                                  lr_at(t, step), 0.9f, 0.999f, 1e-7f, (int)(step + 1)));
+    FCE_TRY(fce_iglow_refresh(t->g));
+    t->st.step = step + 1;
+    return FCE_STATUS_OK;
+}
+
+static fce_status train_loop(img_trainer *t, int fresh) {
+    const fce_image_train_config *c = &t->cfg;
+    char mpath[1100];
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out_dir);
+    t->metrics = fopen(mpath, fresh ? "w" : "a");
+    if (!t->metrics) {
+        fce_log_error("cannot write %s", mpath);
+        return FCE_STATUS_ERR_IO;
+    }
+    if (!c->quiet) {
+        const fce_iglow_config *gc = fce_iglow_cfg(t->g);
+        fce_log_info("train mle on %s (%zu images %dx%dx%d) | L %d K %d width %d %s | device %s | "
+                     "batch %d | %ld steps | warm-up %ld | out %s", c->dataset, t->set.n, gc->H,
+                     gc->W, gc->C, gc->L, gc->K, gc->width, gc->affine ? "affine" : "additive",
+                     t->ctx.device_name, t->N, c->steps, t->warmup, c->out_dir);
+    }
+    double t0 = fce_now_seconds(), seconds0 = t->st.seconds, t_int = t0, sum_bpd = 0;
+    int64_t step0 = t->st.step;
+    long n_int = 0;
+    int first = fresh;
+    while (t->st.step < c->steps) {
+        double bpd;
+        int64_t s = t->st.step;
+        FCE_TRY(train_step(t, first, &bpd));
+        first = 0;
+        sum_bpd += bpd;
+        n_int++;
+        double now = fce_now_seconds();
+        t->st.seconds = seconds0 + (now - t0);
+        if (t->st.step % c->log_every == 0 || t->st.step == c->steps) {
+            double ips = (double)n_int * t->N / (now - t_int > 1e-9 ? now - t_int : 1e-9);
+            fprintf(t->metrics, "{\"step\": %lld, \"bpd\": %.9g, \"img_per_s\": %.6g, "
+                    "\"seconds\": %.6g, \"lr\": %.6g}\n", (long long)t->st.step, sum_bpd / n_int,
+                    ips, t->st.seconds, (double)lr_at(t, s));
+            fflush(t->metrics);
+            if (!c->quiet) {
+                double rate = (double)(t->st.step - step0) / (now - t0 > 1e-9 ? now - t0 : 1e-9);
+                char eta[32];
+                fce_format_duration((double)(c->steps - t->st.step) / rate, eta, sizeof eta);
+                fprintf(stderr, "step %6lld/%ld | bpd %.4f | %.1f img/s | ETA %s\n",
+                        (long long)t->st.step, c->steps, sum_bpd / n_int, ips, eta);
+            }
+            sum_bpd = 0;
+            n_int = 0;
+            t_int = now;
+        }
+        if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 &&
+            t->st.step != c->steps)
+            FCE_TRY(fce_iglow_ckpt_save(t->path_ckpt, t->g, &t->st));
+    }
+    FCE_TRY(fce_iglow_ckpt_save(t->path_ckpt, t->g, &t->st));
+    if (!c->quiet) fce_log_info("wrote %s and metrics.jsonl in %s", "checkpoint.fce", c->out_dir);
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_image_train_run(const fce_image_train_config *cfg) {
+    img_trainer t;
+    memset(&t, 0, sizeof t);
+    t.cfg = *cfg;
+    fce_status st = trainer_setup(&t);
+    if (st == FCE_STATUS_OK && cfg->resume) st = trainer_resume(&t);
+    if (st == FCE_STATUS_OK) st = train_loop(&t, !cfg->resume);
+    trainer_free(&t);
+    return st;
+}
+
+/* ---- a model from a checkpoint (eval, sample) ---- */
+
+static fce_status model_from_ckpt(const char *path, const char *device, fce_ctx *ctx, int *have_ctx,
+                                  fce_iglow **g, fce_iglow_ckpt_state *s) {
+    if (!path[0]) return config_error("--checkpoint is required");
+    fce_iglow_config gc;
+    FCE_TRY(fce_iglow_ckpt_peek(path, &gc, s));
+    FCE_TRY(fce_ctx_init(ctx, device));
+    *have_ctx = 1;
+    FCE_TRY(fce_iglow_init(g, ctx, &gc, 1));
+    return fce_iglow_ckpt_load(path, *g, 0, s);
+}
+
+/* ---- evaluation ---- */
+
+static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *have_ctx,
+                            fce_iglow **g, fce_iglow_tape **tp, fce_image_set *set, uint8_t **h_u8,
+                            uint8_t **d_u8, float **d_x, float **h_lq, double *bpd_out) {
+    if (!fce_is_image_dataset(c->dataset)) return config_error("--dataset: not one of cifar10, svhn, folder");
+    if (!c->data_dir[0]) return config_error("--data-dir is required");
+    if (c->batch < 1 || c->batch > 100000) return config_error("--batch must be in 1..100000");
+    fce_iglow_ckpt_state s;
+    FCE_TRY(model_from_ckpt(c->checkpoint, c->device, ctx, have_ctx, g, &s));
+    FCE_TRY(load_set(c->dataset, c->data_dir, 0, set));
+    const fce_iglow_config *gc = fce_iglow_cfg(*g);
+    if (set->H != gc->H || set->W != gc->W || set->C != gc->C) {
+        fce_log_error("%s: pictures are %dx%dx%d but the checkpoint's flow takes %dx%dx%d",
+                      c->data_dir, set->H, set->W, set->C, gc->H, gc->W, gc->C);
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    int B = c->batch;
+    if ((size_t)B > set->n) B = (int)set->n;
+    size_t D = (size_t)gc->H * gc->W * gc->C, BD = (size_t)B * D;
+    int n_bits = (int)s.n_bits;
+    FCE_TRY(fce_iglow_tape_init(tp, *g, B));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)d_u8, BD));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)d_x, BD * sizeof(float)));
+    *h_u8 = malloc(BD);
+    *h_lq = malloc((size_t)B * sizeof(float));
+    if (!*h_u8 || !*h_lq) {
+        fce_log_error("out of host memory");
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    double sum = 0, lnb = D * log((double)(1 << n_bits));
+    for (size_t start = 0; start < set->n; start += (size_t)B) {
+        size_t m = set->n - start < (size_t)B ? set->n - start : (size_t)B;
+        memcpy(*h_u8, set->pixels + start * D, m * D);
+        for (size_t r = m; r < (size_t)B; r++) memcpy(*h_u8 + r * D, set->pixels, D); /* padding */
+        FCE_TRY(ctx->ops->upload(ctx, *d_u8, *h_u8, BD));
+        FCE_TRY(ctx->ops->dequantize(ctx, *d_x, *d_u8, BD, n_bits, c->seed, start * D));
+        FCE_TRY(fce_iglow_forward(*g, *tp, *d_x, B));
+        FCE_TRY(ctx->ops->download(ctx, *h_lq, fce_iglow_tape_logq(*tp), (size_t)B * sizeof(float)));
+        for (size_t r = 0; r < m; r++) sum += -(double)(*h_lq)[r] + lnb;
+    }
+    double bpd = sum / (double)set->n / (D * LN2);
+    if (bpd_out) *bpd_out = bpd;
+    fce_log_info("test bits/dim %.4f on %zu images (%s, checkpoint step %lld)", bpd, set->n,
+                 c->dataset, (long long)s.step);
+    char json[2600];
+    snprintf(json, sizeof json,
+             "{\"bpd\": %.9g, \"n_images\": %zu, \"dataset\": \"%s\", \"step\": %lld, "
+             "\"n_bits\": %d}\n", bpd, set->n, c->dataset, (long long)s.step, n_bits);
+    if (!c->out_dir[0]) {
+        fputs(json, stdout);
+        fflush(stdout);
+        return isfinite(bpd) ? FCE_STATUS_OK : FCE_STATUS_ERR_NUMERIC;
+    }
+    FCE_TRY(fce_mkdirs(c->out_dir));
+    char path[1100];
+    snprintf(path, sizeof path, "%s/eval.json", c->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(json, f) < 0) {
+        if (f) fclose(f);
+        fce_log_error("cannot write %s", path);
+        return FCE_STATUS_ERR_IO;
+    }
+    if (fclose(f) != 0) {
+        fce_log_error("cannot write %s", path);
+        return FCE_STATUS_ERR_IO;
+    }
+    return isfinite(bpd) ? FCE_STATUS_OK : FCE_STATUS_ERR_NUMERIC;
+}
+
+fce_status fce_image_eval_run(const fce_image_eval_config *c, double *bpd_out) {
+    fce_ctx ctx;
+    int have_ctx = 0;
+    fce_iglow *g = NULL;
+    fce_iglow_tape *tp = NULL;
+    fce_image_set set;
+    memset(&set, 0, sizeof set);
+    uint8_t *h_u8 = NULL, *d_u8 = NULL;
+    float *d_x = NULL, *h_lq = NULL;
+    fce_status st = eval_impl(c, &ctx, &have_ctx, &g, &tp, &set, &h_u8, &d_u8, &d_x, &h_lq, bpd_out);
+    if (have_ctx) {
+        ctx.ops->release(&ctx, d_u8);
+        ctx.ops->release(&ctx, d_x);
+        fce_iglow_tape_free(tp);
+        fce_iglow_free(g);
+        fce_ctx_free(&ctx);
+    }
+    free(h_u8);
+    free(h_lq);
+    fce_image_set_free(&set);
+    return st;
+}
+
+/* ---- sampling ---- */
+
+#define MAX_LEVELS 16
+
+static fce_status sample_impl(const fce_image_sample_config *c, fce_ctx *ctx, int *have_ctx,
+                              fce_iglow **g, fce_iglow_tape **tp, float **d_eps, uint8_t **d_u8,
+                              uint8_t **h_u8, uint8_t **grid) {
+    if (c->n < 1 || c->n > 100000) return config_error("--n must be in 1..100000");
+    if (!(c->temperature >= 0)) return config_error("--temperature must be >= 0");
+    if (!c->grid[0]) return config_error("--grid is required");
+    fce_iglow_ckpt_state s;
+    FCE_TRY(model_from_ckpt(c->checkpoint, c->device, ctx, have_ctx, g, &s));
+    const fce_iglow_config *gc = fce_iglow_cfg(*g);
+    if (gc->C != 3 || gc->L > MAX_LEVELS) {
+        fce_log_error("sample: the grid needs RGB pictures (C = 3); the checkpoint has C = %d", gc->C);
+        return FCE_STATUS_ERR_UNSUPPORTED;
+    }
+    int N = c->n;
+    size_t D = (size_t)gc->H * gc->W * gc->C;
+    FCE_TRY(fce_iglow_tape_init(tp, *g, N));
+    uint64_t off = 0;
+    for (int l = 0; l < gc->L; l++) {
+        size_t nz = (size_t)N * (size_t)fce_iglow_n_z(*g, l);
+        FCE_TRY(ctx->ops->alloc(ctx, (void **)&d_eps[l], nz * sizeof(float)));
+        FCE_TRY(ctx->ops->fill_normal(ctx, d_eps[l], nz, c->seed, off, 1.0f));
+        off += nz;
+    }
+    FCE_TRY(fce_iglow_inverse(*g, *tp, (const float *const *)d_eps, c->temperature, N));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)d_u8, (size_t)N * D));
+    FCE_TRY(ctx->ops->postprocess(ctx, *d_u8, fce_iglow_tape_x(*tp), (size_t)N * D, (int)s.n_bits));
+    int cols = (int)ceil(sqrt((double)N));
+    while (cols * cols < N) cols++;
+    while (cols > 1 && (cols - 1) * (cols - 1) >= N) cols--;
+    int rows = (N + cols - 1) / cols;
+    int gw = cols * gc->W + (cols - 1), gh = rows * gc->H + (rows - 1);
+    *h_u8 = malloc((size_t)N * D);
+    *grid = calloc((size_t)gw * gh * 3, 1);
+    if (!*h_u8 || !*grid) {
+        fce_log_error("out of host memory");
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    FCE_TRY(ctx->ops->download(ctx, *h_u8, *d_u8, (size_t)N * D));
+    for (int i = 0; i < N; i++) {
+        int r0 = (i / cols) * (gc->H + 1), c0 = (i % cols) * (gc->W + 1);
+        for (int y = 0; y < gc->H; y++)
+            memcpy(*grid + ((size_t)(r0 + y) * gw + c0) * 3,
+                   *h_u8 + (size_t)i * D + (size_t)y * gc->W * 3, (size_t)gc->W * 3);
+    }
+    FCE_TRY(fce_image_write_rgb(c->grid, *grid, gw, gh));
+    fce_log_info("wrote %d samples at temperature %g to %s", N, (double)c->temperature, c->grid);
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_image_sample_run(const fce_image_sample_config *c) {
+    fce_ctx ctx;
+    int have_ctx = 0;
+    fce_iglow *g = NULL;
+    fce_iglow_tape *tp = NULL;
+    float *d_eps[MAX_LEVELS] = {0};
+    uint8_t *d_u8 = NULL, *h_u8 = NULL, *grid = NULL;
+    fce_status st = sample_impl(c, &ctx, &have_ctx, &g, &tp, d_eps, &d_u8, &h_u8, &grid);
+    if (have_ctx) {
+        for (int l = 0; l < MAX_LEVELS; l++) ctx.ops->release(&ctx, d_eps[l]);
+        ctx.ops->release(&ctx, d_u8);
+        fce_iglow_tape_free(tp);
+        fce_iglow_free(g);
+        fce_ctx_free(&ctx);
+    }
+    free(h_u8);
+    free(grid);
+    return st;
+}
