@@ -1,0 +1,219 @@
+/* ebm_image.c: the image EBM (ebm_image.h, SPEC d): three stride-2 4×4 convs with lReLU(0.2), a VALID
+ * conv down to one scalar, plus the scalar c, on the backend op table. */
+#include "fce/ebm_image.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fce/log.h"
+#include "fce/philox.h"
+
+#define EBMI_LAYERS 4
+#define EBMI_SLOPE 0.2f
+
+struct fce_ebm_image {
+    fce_ctx *ctx;
+    fce_ebm_image_config cfg;
+    fce_param_table table;
+    fce_param_arena arena;
+    fce_conv_shape shape[EBMI_LAYERS]; /* per-layer conv shapes with N = 1 (the tape sets N) */
+    int iw[EBMI_LAYERS], ib[EBMI_LAYERS], i_c;
+    float *w[EBMI_LAYERS], *b[EBMI_LAYERS];   /* parameter views (backend memory) */
+    float *dw[EBMI_LAYERS], *db[EBMI_LAYERS]; /* gradient views */
+};
+
+struct fce_ebm_image_tape {
+    fce_ebm_image *e;
+    int N;
+    fce_conv_plan *plan[EBMI_LAYERS];
+    const float *input;  /* (N, H, W, C), borrowed */
+    float *z[3];         /* conv outputs (pre-activation) of the hidden layers */
+    float *a[3];         /* lReLU outputs */
+    float *f;            /* (N) */
+    float *g0, *g1;      /* backward ping-pong, each max hidden activation size */
+};
+
+static size_t out_numel(const fce_conv_shape *s, int N) {
+    const int Ho = (s->H + 2 * s->pad - s->KH) / s->stride + 1;
+    const int Wo = (s->W + 2 * s->pad - s->KW) / s->stride + 1;
+    return (size_t)N * (size_t)Ho * (size_t)Wo * (size_t)s->Cout;
+}
+
+fce_status fce_ebm_image_init(fce_ebm_image **out, fce_ctx *ctx, const fce_ebm_image_config *cfg,
+                              uint64_t seed) {
+    *out = NULL;
+    const int s = cfg->width_scale == 0 ? 1 : cfg->width_scale;
+    if (cfg->H < 8 || cfg->W < 8 || cfg->H % 8 || cfg->W % 8 || cfg->C < 1 || s < 1 || s > 64 ||
+        (s & (s - 1))) {
+        fce_log_error("ebm_image: need H, W multiples of 8, C >= 1 and width_scale a power of two "
+                      "<= 64 (got %d x %d x %d, width_scale %d)", cfg->H, cfg->W, cfg->C,
+                      cfg->width_scale);
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    fce_status st = FCE_STATUS_OK;
+    float *host = NULL;
+    fce_ebm_image *e = calloc(1, sizeof *e);
+    if (!e) return FCE_STATUS_ERR_NOMEM;
+    e->ctx = ctx;
+    e->cfg = *cfg;
+    const int widths[EBMI_LAYERS + 1] = {cfg->C, 64 / s, 128 / s, 256 / s, 1};
+    int H = cfg->H, W = cfg->W;
+    for (int l = 0; l < EBMI_LAYERS; l++) {
+        const int last = l == EBMI_LAYERS - 1;
+        fce_conv_shape sh = {.N = 1, .H = H, .W = W, .Cin = widths[l], .Cout = widths[l + 1],
+                             .KH = last ? H : 4, .KW = last ? W : 4, .stride = last ? 1 : 2,
+                             .pad = last ? 0 : 1};
+        e->shape[l] = sh;
+        H = last ? 1 : H / 2;
+        W = last ? 1 : W / 2;
+        char name[FCE_PARAM_NAME_MAX];
+        snprintf(name, sizeof name, "ebm.conv%d.w", l);
+        FCE_TRY_GOTO(st, fce_param_table_add(&e->table, name, sh.Cout, sh.KH * sh.KW * sh.Cin, 0,
+                                             &e->iw[l]));
+        snprintf(name, sizeof name, "ebm.conv%d.b", l);
+        FCE_TRY_GOTO(st, fce_param_table_add(&e->table, name, 1, sh.Cout, 0, &e->ib[l]));
+    }
+    FCE_TRY_GOTO(st, fce_param_table_add(&e->table, "ebm.c", 1, 1, 0, &e->i_c));
+    fce_param_table_plan(&e->table);
+    FCE_TRY_GOTO(st, fce_param_arena_init(&e->arena, &e->table, ctx));
+    for (int l = 0; l < EBMI_LAYERS; l++) {
+        e->w[l] = e->arena.params + e->table.specs[e->iw[l]].offset;
+        e->dw[l] = e->arena.grads + e->table.specs[e->iw[l]].offset;
+        e->b[l] = e->arena.params + e->table.specs[e->ib[l]].offset;
+        e->db[l] = e->arena.grads + e->table.specs[e->ib[l]].offset;
+    }
+    host = calloc(e->arena.n_total, sizeof *host); /* biases and c stay 0 */
+    if (!host) FCE_TRY_GOTO(st, FCE_STATUS_ERR_NOMEM);
+    const uint64_t key = seed * 2654435761ull + 29u;
+    for (int l = 0; l < EBMI_LAYERS; l++) {
+        const fce_conv_shape *sh = &e->shape[l];
+        const double k = (double)sh->KH * (double)sh->KW;
+        const double limit = sqrt(6.0 / (k * sh->Cin + k * sh->Cout));
+        const fce_param_spec *w = &e->table.specs[e->iw[l]];
+        for (size_t i = 0; i < w->numel; i++) {
+            float u = fce_philox_uniform(key, ((uint64_t)l << 40) + i);
+            host[w->offset + i] = (float)((2.0 * u - 1.0) * limit);
+        }
+    }
+    FCE_TRY_GOTO(st, fce_param_arena_upload(&e->arena, ctx, host));
+    free(host);
+    *out = e;
+    return FCE_STATUS_OK;
+cleanup:
+    free(host);
+    fce_ebm_image_free(e);
+    return st;
+}
+
+void fce_ebm_image_free(fce_ebm_image *e) {
+    if (!e) return;
+    fce_param_arena_free(&e->arena, e->ctx);
+    fce_param_table_free(&e->table);
+    free(e);
+}
+
+const fce_param_table *fce_ebm_image_params(const fce_ebm_image *e) { return &e->table; }
+fce_param_arena *fce_ebm_image_arena(fce_ebm_image *e) { return &e->arena; }
+fce_ctx *fce_ebm_image_ctx(fce_ebm_image *e) { return e->ctx; }
+const fce_ebm_image_config *fce_ebm_image_cfg(const fce_ebm_image *e) { return &e->cfg; }
+int fce_ebm_image_width(const fce_ebm_image *e, int l) {
+    return l >= 0 && l < 3 ? e->shape[l].Cout : 0;
+}
+float *fce_ebm_image_c(fce_ebm_image *e) { return e->arena.params + e->table.specs[e->i_c].offset; }
+float *fce_ebm_image_dc(fce_ebm_image *e) { return e->arena.grads + e->table.specs[e->i_c].offset; }
+
+fce_status fce_ebm_image_tape_init(fce_ebm_image_tape **out, fce_ebm_image *e, int N) {
+    *out = NULL;
+    if (N < 1) {
+        fce_log_error("ebm_image: tape batch size must be >= 1 (got %d)", N);
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    fce_ebm_image_tape *tp = calloc(1, sizeof *tp);
+    if (!tp) return FCE_STATUS_ERR_NOMEM;
+    tp->e = e;
+    tp->N = N;
+    fce_ctx *ctx = e->ctx;
+    fce_status st = FCE_STATUS_OK;
+    size_t gmax = 0;
+    for (int l = 0; l < EBMI_LAYERS; l++) {
+        fce_conv_shape sh = e->shape[l];
+        sh.N = N;
+        FCE_TRY_GOTO(st, ctx->ops->conv_plan_init(ctx, &tp->plan[l], &sh));
+        const size_t n = out_numel(&sh, N);
+        if (l < 3) {
+            FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->z[l], n * sizeof(float)));
+            FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->a[l], n * sizeof(float)));
+            if (n > gmax) gmax = n;
+        } else {
+            FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->f, n * sizeof(float)));
+        }
+    }
+    FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->g0, gmax * sizeof(float)));
+    FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->g1, gmax * sizeof(float)));
+    *out = tp;
+    return FCE_STATUS_OK;
+cleanup:
+    fce_ebm_image_tape_free(tp);
+    return st;
+}
+
+void fce_ebm_image_tape_free(fce_ebm_image_tape *tp) {
+    if (!tp) return;
+    fce_ctx *ctx = tp->e->ctx;
+    for (int l = 0; l < EBMI_LAYERS; l++) ctx->ops->conv_plan_free(ctx, tp->plan[l]);
+    for (int l = 0; l < 3; l++) {
+        ctx->ops->release(ctx, tp->z[l]);
+        ctx->ops->release(ctx, tp->a[l]);
+    }
+    ctx->ops->release(ctx, tp->f);
+    ctx->ops->release(ctx, tp->g0);
+    ctx->ops->release(ctx, tp->g1);
+    free(tp);
+}
+
+fce_status fce_ebm_image_forward(fce_ebm_image *e, fce_ebm_image_tape *tp, const float *x, int N,
+                                 const float **f) {
+    FCE_ASSERT(N == tp->N, "ebm_image forward: batch %d, the tape (and its conv plans) is for %d", N,
+               tp->N);
+    fce_ctx *ctx = e->ctx;
+    tp->input = x;
+    const float *in = x;
+    for (int l = 0; l < 3; l++) {
+        FCE_TRY(ctx->ops->conv2d_forward(ctx, tp->plan[l], tp->z[l], in, e->w[l], e->b[l]));
+        FCE_TRY(ctx->ops->leaky_relu_forward(ctx, tp->a[l], tp->z[l], out_numel(&e->shape[l], N),
+                                             EBMI_SLOPE));
+        in = tp->a[l];
+    }
+    FCE_TRY(ctx->ops->conv2d_forward(ctx, tp->plan[3], tp->f, in, e->w[3], e->b[3]));
+    *f = tp->f;
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_ebm_image_backward(fce_ebm_image *e, fce_ebm_image_tape *tp, const float *df,
+                                  float *dx, int N, int param_grads) {
+    FCE_ASSERT(N == tp->N, "ebm_image backward: batch %d, the tape (and its conv plans) is for %d", N,
+               tp->N);
+    FCE_ASSERT(tp->input != NULL, "ebm_image backward before forward");
+    fce_ctx *ctx = e->ctx;
+    const float *dy = df; /* gradient w.r.t. conv l's output (bias included) */
+    float *buf[2] = {tp->g0, tp->g1};
+    int k = 0;
+    for (int l = EBMI_LAYERS - 1; l >= 0; l--) {
+        const float *in = l == 0 ? tp->input : tp->a[l - 1];
+        if (param_grads)
+            FCE_TRY(ctx->ops->conv2d_backward_filter(ctx, tp->plan[l], e->dw[l], e->db[l], dy, in));
+        if (l == 0) {
+            if (dx) FCE_TRY(ctx->ops->conv2d_backward_data(ctx, tp->plan[0], dx, dy, e->w[0]));
+            break;
+        }
+        float *g = buf[k];
+        k ^= 1;
+        FCE_TRY(ctx->ops->conv2d_backward_data(ctx, tp->plan[l], g, dy, e->w[l]));
+        FCE_TRY(ctx->ops->leaky_relu_backward(ctx, g, g, tp->z[l - 1],
+                                              out_numel(&e->shape[l - 1], N), EBMI_SLOPE));
+        dy = g;
+    }
+    return FCE_STATUS_OK;
+}
