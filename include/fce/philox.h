@@ -67,4 +67,13 @@ FCE_HOST_DEVICE float fce_philox_normal(uint64_t seed, uint64_t index) {
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925286766559 * u2));
 }
 
+/* An independent 64-bit seed for stream `stream` of a run's seed (splitmix64 finaliser): data,
+ * noise, init and each model get their own stream of one --seed. */
+FCE_HOST_DEVICE uint64_t fce_derive_seed(uint64_t seed, uint64_t stream) {
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + stream * 0xBF58476D1CE4E5B9ull + 0x94D049BB133111EBull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 #endif

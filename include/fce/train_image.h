@@ -21,7 +21,7 @@ extern "C" {
 typedef struct fce_image_train_config {
     char dataset[32];   /* cifar10 | svhn | folder */
     char data_dir[1024];
-    char mode[16];      /* mle (the only image mode so far) */
+    char mode[16];      /* mle | fce (train_image_fce.c: joint EBM + flow, SPEC c.3) */
     char preset[16];    /* cifar10 | svhn | tiny */
     int L, K, width;    /* 0: from the preset */
     int affine;         /* 1: affine coupling; 0: the preset's (additive) */
@@ -35,6 +35,13 @@ typedef struct fce_image_train_config {
     char out_dir[1024];
     int log_every, checkpoint_every;
     int resume, quiet;
+    /* --mode fce only (train_image_fce.c) */
+    char init_flow[1024]; /* MLE image checkpoint the flow starts from ("": random flow, notice) */
+    float lr_ebm;         /* Adam, EBM and c (1e-3) */
+    float lr_flow;        /* Adamax, flow (1e-5, the paper's for images) */
+    float threshold;      /* the flow plays while acc > threshold (0.5) */
+    int max_mode_steps;   /* cap on consecutive steps of one player (0: none, the images default) */
+    int ebm_width_scale;  /* test-only EBM width reduction (ebm_image.h); 0: the paper's widths */
 } fce_image_train_config;
 
 typedef struct fce_image_eval_config {
@@ -65,6 +72,8 @@ int fce_is_image_dataset(const char *name);
 
 /* Each returns FCE_STATUS_ERR_CONFIG for a bad configuration (exit 2), another error otherwise. */
 fce_status fce_image_train_run(const fce_image_train_config *cfg);
+/* --mode fce (called by fce_image_train_run). --steps counts FCE steps of either player. */
+fce_status fce_image_train_fce_run(const fce_image_train_config *cfg);
 /* bpd_out (may be NULL) receives the test-split bits/dim. */
 fce_status fce_image_eval_run(const fce_image_eval_config *cfg, double *bpd_out);
 fce_status fce_image_sample_run(const fce_image_sample_config *cfg);

@@ -71,7 +71,7 @@ static const opt_def train_opts[] = {
 static const opt_def image_train_opts[] = {
     {"dataset", OPT_STR, F(dataset), S(dataset), "cifar10 | svhn | folder"},
     {"data-dir", OPT_STR, F(data_dir), S(data_dir), "the dataset's folder (or one CIFAR-10 batch / SVHN .mat file)"},
-    {"mode", OPT_STR, F(mode), S(mode), "mle (maximum likelihood)"},
+    {"mode", OPT_STR, F(mode), S(mode), "mle (maximum likelihood) | fce (joint EBM + flow)"},
     {"preset", OPT_STR, F(preset), S(preset), "cifar10 (L3 K32 W512) | svhn (L3 K8 W512) | tiny (L2 K2 W16); default: the dataset's"},
     {"L", OPT_INT, F(L), 0, "levels (0: the preset's)"},
     {"K", OPT_INT, F(K), 0, "steps per level (0: the preset's)"},
@@ -89,6 +89,12 @@ static const opt_def image_train_opts[] = {
     {"checkpoint-every", OPT_INT, F(checkpoint_every), 0, "steps per checkpoint (0: only at the end)"},
     {"resume", OPT_FLAG, F(resume), 0, "continue from <out>/checkpoint.fce"},
     {"quiet", OPT_FLAG, F(quiet), 0, "no progress lines"},
+    {"init-flow", OPT_STR, F(init_flow), S(init_flow), "fce: start the flow from this image MLE checkpoint"},
+    {"lr-ebm", OPT_FLOAT, F(lr_ebm), 0, "fce: Adam learning rate of the EBM and c"},
+    {"lr-flow", OPT_FLOAT, F(lr_flow), 0, "fce: Adamax learning rate of the flow"},
+    {"threshold", OPT_FLOAT, F(threshold), 0, "fce: accuracy above which the flow plays"},
+    {"max-mode-steps", OPT_INT, F(max_mode_steps), 0, "fce: cap on consecutive steps of one player (0: none)"},
+    {"ebm-width-scale", OPT_INT, F(ebm_width_scale), 0, "fce: EBM widths 64/s,128/s,256/s (0: the paper's; tests)"},
 };
 #undef F
 #undef S
@@ -191,7 +197,7 @@ static void print_usage(FILE *f) {
     fprintf(f, "usage: fce-gpu <command> [options]\n\n"
                "commands:\n"
                "  train   train on a 2D dataset (fce | mle | nce); default: FCE on gmm8;\n"
-               "          with --dataset cifar10|svhn|folder: MLE of the image Glow\n"
+               "          with --dataset cifar10|svhn|folder: the image Glow by MLE, or FCE with --mode fce\n"
                "  eval    test-split bits/dim of an image checkpoint\n"
                "  sample  a grid of samples of an image checkpoint\n"
                "  info    build options and whether a GPU is usable\n"

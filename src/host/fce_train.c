@@ -59,13 +59,6 @@ const char *fce_train_mode_name(fce_train_mode m) {
     return "?";
 }
 
-static uint64_t derive_seed(uint64_t seed, uint64_t stream) {
-    uint64_t z = seed * 0x9E3779B97F4A7C15ull + stream * 0xBF58476D1CE4E5B9ull + 0x94D049BB133111EBull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* ---- the NCE baseline's Gaussian ---- */
 
 static fce_status gauss2_fit(fce_gauss2 *g, const float *xy, size_t n) {
@@ -150,14 +143,14 @@ fce_status fce_trainer_setup(fce_trainer *t, const fce_train_config *cfg) {
     t->cap_ebm = 2 * t->n;
     if (t->cap_ebm < FCE_EVAL_CHUNK) t->cap_ebm = FCE_EVAL_CHUNK;
     if (t->cap_ebm < cfg->init_batch) t->cap_ebm = cfg->init_batch;
-    t->seed_data = derive_seed(cfg->seed, 1);
-    t->seed_noise = derive_seed(cfg->seed, 2);
-    t->seed_init = derive_seed(cfg->seed, 3);
+    t->seed_data = fce_derive_seed(cfg->seed, 1);
+    t->seed_noise = fce_derive_seed(cfg->seed, 2);
+    t->seed_init = fce_derive_seed(cfg->seed, 3);
 
     fce_glow_config gc = {FCE_DIM, cfg->flow_K, cfg->flow_width, cfg->flow_nn_actnorm};
     fce_ebm_config ec = {FCE_DIM, cfg->ebm_width, cfg->ebm_hidden};
-    FCE_TRY(fce_glow_init(&t->glow, ctx, &gc, derive_seed(cfg->seed, 10)));
-    FCE_TRY(fce_ebm_init(&t->ebm, ctx, &ec, derive_seed(cfg->seed, 11)));
+    FCE_TRY(fce_glow_init(&t->glow, ctx, &gc, fce_derive_seed(cfg->seed, 10)));
+    FCE_TRY(fce_ebm_init(&t->ebm, ctx, &ec, fce_derive_seed(cfg->seed, 11)));
     FCE_TRY(fce_glow_tape_init(&t->tp_data, t->glow, t->cap_flow));
     FCE_TRY(fce_glow_tape_init(&t->tp_samp, t->glow, t->n));
     FCE_TRY(fce_ebm_tape_init(&t->tp_ebm, t->ebm, t->cap_ebm));
@@ -188,7 +181,7 @@ fce_status fce_trainer_setup(fce_trainer *t, const fce_train_config *cfg) {
     /* reference sample of the data: the density picture's histogram and the NCE Gaussian */
     t->n_ref = 100000;
     ALLOC_HOST(t->h_ref, t->n_ref * D);
-    fce_data2d_sample(t->data, t->h_ref, t->n_ref, derive_seed(cfg->seed, 4), 0);
+    fce_data2d_sample(t->data, t->h_ref, t->n_ref, fce_derive_seed(cfg->seed, 4), 0);
     FCE_TRY(gauss2_fit(&t->noise, t->h_ref, t->n_ref));
 
     /* evaluation points from p_true, where the density is known */
@@ -196,7 +189,7 @@ fce_status fce_trainer_setup(fce_trainer *t, const fce_train_config *cfg) {
         size_t E = (size_t)cfg->eval_points;
         ALLOC_HOST(t->h_eval_pts, E * D);
         ALLOC_HOST(t->h_eval_true, E);
-        fce_data2d_sample(t->data, t->h_eval_pts, E, derive_seed(cfg->seed, 5), 0);
+        fce_data2d_sample(t->data, t->h_eval_pts, E, fce_derive_seed(cfg->seed, 5), 0);
         for (size_t i = 0; i < E; i++)
             t->h_eval_true[i] = fce_data2d_log_density(t->data, t->h_eval_pts[2 * i], t->h_eval_pts[2 * i + 1]);
     }
@@ -423,8 +416,8 @@ fce_status fce_trainer_resume(fce_trainer *t) {
     if ((uint64_t)t->st.seed != t->cfg.seed)
         fce_log_warn("--resume: checkpoint seed %lld differs from --seed %llu; continuing with the "
                      "checkpoint's data order", (long long)t->st.seed, (unsigned long long)t->cfg.seed);
-    t->seed_data = derive_seed((uint64_t)t->st.seed, 1);
-    t->seed_noise = derive_seed((uint64_t)t->st.seed, 2);
+    t->seed_data = fce_derive_seed((uint64_t)t->st.seed, 1);
+    t->seed_noise = fce_derive_seed((uint64_t)t->st.seed, 2);
     fce_log_info("resumed %s at step %lld", t->path_ckpt, (long long)t->st.step);
     return FCE_STATUS_OK;
 }

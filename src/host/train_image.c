@@ -20,6 +20,7 @@
 #include "fce/dataset.h"
 #include "fce/iglow.h"
 #include "fce/image_io.h"
+#include "image_common.h"
 #include "fce/log.h"
 #include "fs_util.h"
 #include "iglow_checkpoint.h"
@@ -39,6 +40,9 @@ void fce_image_train_config_defaults(fce_image_train_config *c) {
     c->seed = 1;
     c->log_every = 100;
     c->checkpoint_every = 1000;
+    c->lr_ebm = 1e-3f;
+    c->lr_flow = 1e-5f;
+    c->threshold = 0.5f;
 }
 
 void fce_image_eval_config_defaults(fce_image_eval_config *c) {
@@ -62,31 +66,9 @@ int fce_is_image_dataset(const char *name) {
     return !strcmp(name, "cifar10") || !strcmp(name, "svhn") || !strcmp(name, "folder");
 }
 
-static uint64_t derive_seed(uint64_t seed, uint64_t stream) {
-    uint64_t z = seed * 0x9E3779B97F4A7C15ull + stream * 0xBF58476D1CE4E5B9ull + 0x94D049BB133111EBull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static fce_status config_error(const char *msg) {
     fce_log_error("%s", msg);
     return FCE_STATUS_ERR_CONFIG;
-}
-
-/* --data-dir naming a regular file reads that one file; otherwise the split's official files. */
-static fce_status load_set(const char *dataset, const char *dir, int train, fce_image_set *s) {
-    struct stat sb;
-    int is_file = stat(dir, &sb) == 0 && S_ISREG(sb.st_mode);
-    if (!strcmp(dataset, "cifar10"))
-        return is_file ? fce_cifar10_load_file(dir, s) : fce_cifar10_load(dir, train, s);
-    if (!strcmp(dataset, "svhn"))
-        return is_file ? fce_svhn_load_file(dir, s) : fce_svhn_load(dir, train, s);
-    if (is_file) {
-        fce_log_error("--data-dir %s: the folder dataset needs a directory of pictures", dir);
-        return FCE_STATUS_ERR_IO;
-    }
-    return fce_folder_load(dir, s);
 }
 
 /* ---- training ---- */
@@ -118,7 +100,7 @@ static fce_status validate_train(const fce_image_train_config *c) {
     if (!fce_is_image_dataset(c->dataset))
         return config_error("--dataset: not one of cifar10, svhn, folder");
     if (strcmp(c->mode, "mle") != 0) {
-        fce_log_error("--mode: '%s' is not supported for images (only mle)", c->mode);
+        fce_log_error("--mode: '%s' is not supported for images (mle or fce)", c->mode);
         return FCE_STATUS_ERR_CONFIG;
     }
     if (strcmp(c->preset, "cifar10") && strcmp(c->preset, "svhn") && strcmp(c->preset, "tiny")) {
@@ -135,17 +117,6 @@ static fce_status validate_train(const fce_image_train_config *c) {
     if (c->log_every < 1) return config_error("--log-every must be >= 1");
     if (c->checkpoint_every < 0) return config_error("--checkpoint-every must be >= 0");
     return FCE_STATUS_OK;
-}
-
-static fce_iglow_config preset_config(const fce_image_train_config *c, const fce_image_set *s) {
-    fce_iglow_config g = {s->H, s->W, s->C, 3, 32, 512, 0};
-    if (!strcmp(c->preset, "svhn")) g.K = 8;
-    else if (!strcmp(c->preset, "tiny")) g.L = 2, g.K = 2, g.width = 16;
-    if (c->L) g.L = c->L;
-    if (c->K) g.K = c->K;
-    if (c->width) g.width = c->width;
-    if (c->affine) g.affine = 1;
-    return g;
 }
 
 static fce_status check_shape(const fce_iglow_config *g) {
@@ -183,8 +154,8 @@ static fce_status trainer_setup(img_trainer *t) {
     if (!t->cfg.out_dir[0])
         snprintf(t->cfg.out_dir, sizeof t->cfg.out_dir, "runs/%s-%s", c->dataset, c->mode);
     snprintf(t->path_ckpt, sizeof t->path_ckpt, "%s/checkpoint.fce", t->cfg.out_dir);
-    FCE_TRY(load_set(c->dataset, c->data_dir, 1, &t->set));
-    fce_iglow_config gc = preset_config(c, &t->set);
+    FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 1, &t->set));
+    fce_iglow_config gc = fce_image_preset(c, &t->set);
     FCE_TRY(check_shape(&gc));
     FCE_TRY(fce_ctx_init(&t->ctx, c->device));
     t->have_ctx = 1;
@@ -192,12 +163,12 @@ static fce_status trainer_setup(img_trainer *t) {
     fce_ctx *ctx = &t->ctx;
     t->N = c->batch;
     t->D = (size_t)gc.H * gc.W * gc.C;
-    t->seed_data = derive_seed(c->seed, 1);
-    t->seed_noise = derive_seed(c->seed, 2);
+    t->seed_data = fce_derive_seed(c->seed, 1);
+    t->seed_noise = fce_derive_seed(c->seed, 2);
     size_t n = t->set.n;
     t->warmup = c->warmup_steps >= 0 ? c->warmup_steps
                                      : (long)((10 * n + (size_t)t->N - 1) / (size_t)t->N);
-    FCE_TRY(fce_iglow_init(&t->g, ctx, &gc, derive_seed(c->seed, 3)));
+    FCE_TRY(fce_iglow_init(&t->g, ctx, &gc, fce_derive_seed(c->seed, 3)));
     FCE_TRY(fce_iglow_tape_init(&t->tp, t->g, t->N));
     size_t ND = (size_t)t->N * t->D;
     FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_u8, ND));
@@ -238,22 +209,6 @@ static fce_status trainer_resume(img_trainer *t) {
     return FCE_STATUS_OK;
 }
 
-/* Host gather of the batch of step `step`: sample i = step·N + b is position i mod n of the
- * shuffle of epoch i div n. */
-static void gather_batch(img_trainer *t, int64_t step) {
-    size_t n = t->set.n;
-    for (int b = 0; b < t->N; b++) {
-        uint64_t i = (uint64_t)step * (uint64_t)t->N + (uint64_t)b;
-        uint64_t epoch = i / n;
-        if (!t->have_order || epoch != t->order_epoch) {
-            fce_image_set_shuffle_order(n, t->seed_data, epoch, t->order);
-            t->order_epoch = epoch;
-            t->have_order = 1;
-        }
-        memcpy(t->h_u8 + (size_t)b * t->D, t->set.pixels + t->order[i % n] * t->D, t->D);
-    }
-}
-
 static float lr_at(const img_trainer *t, int64_t step) {
     if (t->warmup <= 0) return t->cfg.lr;
     double f = (double)(step + 1) / (double)t->warmup;
@@ -265,7 +220,8 @@ static fce_status train_step(img_trainer *t, int fresh, double *bpd) {
     fce_ctx *ctx = &t->ctx;
     int64_t step = t->st.step;
     size_t ND = (size_t)t->N * t->D;
-    gather_batch(t, step);
+    fce_image_gather_batch(&t->set, t->order, &t->order_epoch, &t->have_order, t->seed_data, step,
+                           t->N, t->h_u8);
     FCE_TRY(ctx->ops->upload(ctx, t->d_u8, t->h_u8, ND));
     FCE_TRY(ctx->ops->dequantize(ctx, t->d_x, t->d_u8, ND, t->cfg.n_bits, t->seed_noise,
                                  (uint64_t)step * ND));
@@ -351,6 +307,7 @@ static fce_status train_loop(img_trainer *t, int fresh) {
 }
 
 fce_status fce_image_train_run(const fce_image_train_config *cfg) {
+    if (!strcmp(cfg->mode, "fce")) return fce_image_train_fce_run(cfg);
     img_trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = *cfg;
@@ -384,7 +341,7 @@ static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *h
     if (c->batch < 1 || c->batch > 100000) return config_error("--batch must be in 1..100000");
     fce_iglow_ckpt_state s;
     FCE_TRY(model_from_ckpt(c->checkpoint, c->device, ctx, have_ctx, g, &s));
-    FCE_TRY(load_set(c->dataset, c->data_dir, 0, set));
+    FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 0, set));
     const fce_iglow_config *gc = fce_iglow_cfg(*g);
     if (set->H != gc->H || set->W != gc->W || set->C != gc->C) {
         fce_log_error("%s: pictures are %dx%dx%d but the checkpoint's flow takes %dx%dx%d",

@@ -26,7 +26,7 @@ check() { # check NAME CONDITION...
 expect missing_data 1 "$OUT/none/data_batch_1.bin" -- train --dataset cifar10 --data-dir "$OUT/none" --device cpu --out "$OUT/r0" --quiet
 expect unknown_preset 2 "--preset: 'huge'" -- train --dataset cifar10 --data-dir "$OUT" --preset huge --device cpu --out "$OUT/r0"
 expect unknown_image_flag 2 "unknown option '--flow-K'" -- train --dataset svhn --flow-K 3
-expect bad_mode 2 "--mode: 'fce'" -- train --dataset cifar10 --data-dir "$OUT" --mode fce --device cpu --out "$OUT/r0"
+expect bad_mode 2 "--mode: 'nce'" -- train --dataset cifar10 --data-dir "$OUT" --mode nce --device cpu --out "$OUT/r0"
 expect eval_no_ckpt 1 "cannot open checkpoint $OUT/none.fce" -- eval --checkpoint "$OUT/none.fce" --data-dir "$OUT" --device cpu
 expect sample_bad_n 2 "--n: 'x'" -- sample --n x
 check image_help bash -c "'$BIN' train --dataset cifar10 --help | grep -q -- --warmup-steps"

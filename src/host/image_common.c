@@ -1,0 +1,47 @@
+/* image_common.c: see image_common.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "image_common.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fce/log.h"
+
+fce_status fce_image_load_split(const char *dataset, const char *dir, int train, fce_image_set *s) {
+    struct stat sb;
+    int is_file = stat(dir, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (!strcmp(dataset, "cifar10"))
+        return is_file ? fce_cifar10_load_file(dir, s) : fce_cifar10_load(dir, train, s);
+    if (!strcmp(dataset, "svhn"))
+        return is_file ? fce_svhn_load_file(dir, s) : fce_svhn_load(dir, train, s);
+    if (is_file) {
+        fce_log_error("--data-dir %s: the folder dataset needs a directory of pictures", dir);
+        return FCE_STATUS_ERR_IO;
+    }
+    return fce_folder_load(dir, s);
+}
+
+fce_iglow_config fce_image_preset(const fce_image_train_config *c, const fce_image_set *s) {
+    fce_iglow_config g = {s->H, s->W, s->C, 3, 32, 512, 0}; /* cifar10: SPEC e */
+    if (!strcmp(c->preset, "svhn")) g.K = 8;
+    else if (!strcmp(c->preset, "tiny")) g.L = 2, g.K = 2, g.width = 16;
+    if (c->L) g.L = c->L;
+    if (c->K) g.K = c->K;
+    if (c->width) g.width = c->width;
+    if (c->affine) g.affine = 1;
+    return g;
+}
+
+void fce_image_gather_batch(const fce_image_set *set, size_t *order, uint64_t *order_epoch,
+                            int *have_order, uint64_t seed, int64_t step, int N, uint8_t *out) {
+    const size_t n = set->n, D = (size_t)set->H * set->W * set->C;
+    for (int b = 0; b < N; b++) {
+        uint64_t i = (uint64_t)step * (uint64_t)N + (uint64_t)b, epoch = i / n;
+        if (!*have_order || epoch != *order_epoch) {
+            fce_image_set_shuffle_order(n, seed, epoch, order);
+            *order_epoch = epoch;
+            *have_order = 1;
+        }
+        memcpy(out + (size_t)b * D, set->pixels + order[i % n] * D, D);
+    }
+}

@@ -1,0 +1,168 @@
+/* test_train_image_fce.c: image FCE (train_image_fce.c) on the CPU backend, tiny flow and a
+ * width-reduced EBM on generated CIFAR-format data: MLE pretraining, then FCE from that checkpoint
+ * (finite metrics, both players get turns, both checkpoint files, resume continues); the step's
+ * value and accuracy equal a hand computation from the downloaded f, log q and c. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fce/train_image.h"
+#include "fce_test.h"
+#include "train_image_fce.h"
+
+static char g_dir[256];
+
+static const char *tpath(const char *name) {
+    static char buf[4][512];
+    static int k = 0;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
+    return buf[k];
+}
+
+static int write_cifar(const char *path, int n) { /* as test_train_image.c */
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    uint32_t h = 4242u;
+    for (int k = 0; k < n; k++) {
+        unsigned char rec[3073];
+        rec[0] = (unsigned char)(k % 10);
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < 32; y++)
+                for (int x = 0; x < 32; x++) {
+                    h = h * 1664525u + 1013904223u;
+                    int sq = ((x / 8 + y / 8 + k) % 2) * 2 - 1;
+                    int v = 128 + sq * (c == k % 3 ? 100 : 50) + (int)((h >> 24) % 17) - 8;
+                    rec[1 + c * 1024 + y * 32 + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+                }
+        if (fwrite(rec, 1, sizeof rec, f) != sizeof rec) {
+            fclose(f);
+            return 0;
+        }
+    }
+    return fclose(f) == 0;
+}
+
+static void base_cfg(fce_image_train_config *c, const char *mode, const char *out, long steps) {
+    fce_image_train_config_defaults(c);
+    snprintf(c->mode, sizeof c->mode, "%s", mode);
+    snprintf(c->data_dir, sizeof c->data_dir, "%s", tpath("train.bin"));
+    snprintf(c->preset, sizeof c->preset, "tiny");
+    snprintf(c->device, sizeof c->device, "cpu");
+    snprintf(c->out_dir, sizeof c->out_dir, "%s", out);
+    c->width = 8;
+    c->K = 1;
+    c->batch = 8;
+    c->steps = steps;
+    c->lr = 3e-3f;
+    c->warmup_steps = 0;
+    c->log_every = 5;
+    c->checkpoint_every = 0;
+    c->quiet = 1;
+    c->ebm_width_scale = 16;
+    c->lr_flow = 1e-4f;
+    c->max_mode_steps = 2; /* guarantees both players turns in a short run */
+}
+
+static double field(const char *line, const char *key) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\": ", key);
+    const char *p = strstr(line, k);
+    return p ? strtod(p + strlen(k), NULL) : NAN;
+}
+
+TEST(mle_then_fce_and_resume) {
+    fce_image_train_config c;
+    base_cfg(&c, "mle", tpath("mle"), 5);
+    ASSERT_OK(fce_image_train_run(&c));
+    base_cfg(&c, "fce", tpath("fce"), 20);
+    snprintf(c.init_flow, sizeof c.init_flow, "%s/checkpoint.fce", tpath("mle"));
+    ASSERT_OK(fce_image_train_run(&c));
+    char mp[600], line[1024];
+    snprintf(mp, sizeof mp, "%s/metrics.jsonl", tpath("fce"));
+    FILE *f = fopen(mp, "r");
+    ASSERT_TRUE(f != NULL);
+    int rows = 0;
+    double ebm_up = 0, flow_up = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *keys[] = {"value", "acc", "c", "frac_ebm", "bpd_flow", "bpd_ebm", "img_per_s"};
+        for (int i = 0; i < 7; i++) ASSERT_TRUE(isfinite(field(line, keys[i])));
+        ebm_up = field(line, "ebm_updates");
+        flow_up = field(line, "flow_updates");
+        rows++;
+    }
+    fclose(f);
+    fprintf(stderr, "  %d rows, %g EBM and %g flow updates; last: %s", rows, ebm_up, flow_up, line);
+    ASSERT_EQ_INT(rows, 4);
+    ASSERT_TRUE(ebm_up > 0 && flow_up > 0 && ebm_up + flow_up == 20);
+    ASSERT_TRUE(access(tpath("fce/checkpoint.fce"), F_OK) == 0);
+    ASSERT_TRUE(access(tpath("fce/ebm.fce"), F_OK) == 0);
+    /* resume: 4 more steps */
+    c.steps = 24;
+    c.resume = 1;
+    ASSERT_OK(fce_image_train_run(&c));
+    f = fopen(mp, "r");
+    ASSERT_TRUE(f != NULL);
+    rows = 0;
+    while (fgets(line, sizeof line, f)) rows++;
+    fclose(f);
+    ASSERT_EQ_INT(rows, 5);
+    ASSERT_TRUE(field(line, "step") == 24);
+    ASSERT_TRUE(field(line, "ebm_updates") + field(line, "flow_updates") == 24);
+    return 0;
+}
+
+static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+
+TEST(value_and_accuracy_by_hand) {
+    fce_image_train_config c;
+    base_cfg(&c, "fce", tpath("hand"), 10);
+    snprintf(c.init_flow, sizeof c.init_flow, "%s/checkpoint.fce", tpath("mle"));
+    c.max_mode_steps = 1; /* alternate: both kinds of step are checked */
+    fce_ifce *t;
+    ASSERT_OK(fce_ifce_create(&t, &c));
+    int n = c.batch, kinds[2] = {0, 0};
+    float fx[64], fxt[64], lq[64], lqt[64];
+    for (int s = 0; s < 4; s++) {
+        fce_ifce_probe p = {fx, fxt, lq, lqt, 0, 0, 0, 0};
+        fce_status st = fce_ifce_step(t, &p);
+        if (st != FCE_STATUS_OK) {
+            fce_ifce_free(t);
+            ASSERT_OK(st);
+        }
+        double V = 0, cor = 0;
+        for (int i = 0; i < n; i++) {
+            double a = (double)fx[i] - p.c - lq[i], b = (double)fxt[i] - p.c - lqt[i];
+            V -= (softplus(-a) + softplus(b)) / n;
+            cor += (a > 0) + (b < 0);
+        }
+        double acc = cor / (2.0 * n);
+        fprintf(stderr, "  step %d (%s): V %.6f (hand %.6f), acc %.4f (hand %.4f), c %.4g\n", s,
+                p.flow_turn ? "flow" : "EBM", (double)p.value, V, (double)p.acc, acc, (double)p.c);
+        kinds[p.flow_turn]++;
+        if (!(fabs(p.value - V) <= 1e-4 * (1 + fabs(V)) && fabs(p.acc - acc) < 1e-6)) {
+            fce_ifce_free(t);
+            ASSERT_TRUE(0);
+        }
+    }
+    fce_ifce_free(t);
+    ASSERT_TRUE(kinds[0] > 0 && kinds[1] > 0);
+    return 0;
+}
+
+FCE_TEST_MAIN_BEGIN
+snprintf(g_dir, sizeof g_dir, "/tmp/fce_test_train_image_fce_XXXXXX");
+if (!mkdtemp(g_dir)) return 1;
+if (!write_cifar(tpath("train.bin"), 24)) return 1;
+RUN_TEST(mle_then_fce_and_resume);
+RUN_TEST(value_and_accuracy_by_hand);
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+}
+FCE_TEST_MAIN_END
