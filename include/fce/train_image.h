@@ -52,6 +52,7 @@ typedef struct fce_image_eval_config {
     uint64_t seed; /* dequantisation noise */
     char device[32];
     char out_dir[1024]; /* "": JSON to stdout */
+    char ebm[1024];     /* ebm.fce for "bpd_ebm" ("": <dir of checkpoint>/ebm.fce when it exists) */
 } fce_image_eval_config;
 
 typedef struct fce_image_sample_config {
@@ -61,6 +62,10 @@ typedef struct fce_image_sample_config {
     char grid[1024];
     uint64_t seed;
     char device[32];
+    /* --out-dir: batched sampling into numbered PNGs <out_dir>/000000.png ... (no grid) */
+    char out_dir[1024];
+    int batch;      /* pictures per batch with --out-dir (500, capped by n) */
+    char npz[1024]; /* with --out-dir: also one uncompressed .npz holding x.npy uint8 (n, H, W, C) */
 } fce_image_sample_config;
 
 void fce_image_train_config_defaults(fce_image_train_config *c);

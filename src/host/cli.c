@@ -108,6 +108,7 @@ static const opt_def eval_opts[] = {
     {"seed", OPT_U64, F(seed), 0, "seed of the dequantisation noise"},
     {"device", OPT_STR, F(device), S(device), "auto | cpu | N (GPU ordinal)"},
     {"out", OPT_STR, F(out_dir), S(out_dir), "write <out>/eval.json (default: JSON on stdout)"},
+    {"ebm", OPT_STR, F(ebm), S(ebm), "ebm.fce for bpd_ebm (default: next to the checkpoint, if there)"},
 };
 #undef F
 #undef S
@@ -120,6 +121,9 @@ static const opt_def sample_opts[] = {
     {"grid", OPT_STR, F(grid), S(grid), "output picture (ceil(sqrt(n)) columns, 1-pixel gaps)"},
     {"seed", OPT_U64, F(seed), 0, "seed of the latent noise"},
     {"device", OPT_STR, F(device), S(device), "auto | cpu | N (GPU ordinal)"},
+    {"out-dir", OPT_STR, F(out_dir), S(out_dir), "batched: numbered PNGs DIR/000000.png ... instead of the grid"},
+    {"batch", OPT_INT, F(batch), 0, "with --out-dir: pictures per batch (capped by --n)"},
+    {"npz", OPT_STR, F(npz), S(npz), "with --out-dir: also an uncompressed .npz with x.npy uint8 (n,H,W,C)"},
 };
 #undef F
 #undef S
@@ -143,7 +147,8 @@ static const opt_table T_EVAL = {
     "Test-split bits/dim of an image checkpoint (one dequantisation per picture).\n"};
 static const opt_table T_SAMPLE = {
     "sample", sample_opts, sizeof sample_opts / sizeof sample_opts[0],
-    "usage: fce-gpu sample --checkpoint C [--n 64] [--temperature T] [--grid out.png] [options]\n\n"
+    "usage: fce-gpu sample --checkpoint C [--n 64] [--temperature T] [--grid out.png] [options]\n"
+    "       fce-gpu sample --checkpoint C --n N --out-dir DIR [--batch 500] [--npz FILE] [options]\n\n"
     "Samples of an image checkpoint at temperature T, as one grid picture.\n"};
 
 static void format_default(const opt_def *o, const void *d, char *buf, size_t n) {

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+
+#include <zlib.h>
 
 #include "fce/backend.h"
 #include "fce/dataset.h"
@@ -24,6 +27,7 @@
 #include "fce/log.h"
 #include "fs_util.h"
 #include "iglow_checkpoint.h"
+#include "train_image_fce.h"
 
 #define LN2 0.69314718055994530942
 
@@ -60,6 +64,7 @@ void fce_image_sample_config_defaults(fce_image_sample_config *c) {
     c->n = 64;
     c->temperature = 1.0f;
     c->seed = 1;
+    c->batch = 500;
 }
 
 int fce_is_image_dataset(const char *name) {
@@ -331,6 +336,53 @@ static fce_status model_from_ckpt(const char *path, const char *device, fce_ctx 
     return fce_iglow_ckpt_load(path, *g, 0, s);
 }
 
+/* bits/dim of the EBM of ebm_path on the test split with its learned c (SPEC g):
+ * bpd = −(f(x+u) − c − D·ln n_bins)/(D·ln 2), the same dequantisation as the flow's. */
+static fce_status ebm_bpd(const char *ebm_path, fce_ctx *ctx, const fce_image_set *set, int B,
+                          int n_bits, uint64_t seed, double *bpd_out) {
+    fce_ebm_image *e = NULL;
+    fce_ebm_image_tape *tp = NULL;
+    uint8_t *d_u8 = NULL, *h_u8 = NULL;
+    float *d_x = NULL, *h_f = NULL, c = 0;
+    FCE_TRY(fce_ebm_image_load_file(ebm_path, ctx, &e));
+    const fce_ebm_image_config *ec = fce_ebm_image_cfg(e);
+    fce_status st = FCE_STATUS_OK;
+    if (ec->H != set->H || ec->W != set->W || ec->C != set->C) {
+        fce_log_error("%s: the EBM takes %dx%dx%d pictures, the data are %dx%dx%d", ebm_path, ec->H,
+                      ec->W, ec->C, set->H, set->W, set->C);
+        st = FCE_STATUS_ERR_CONFIG;
+    }
+    size_t D = (size_t)set->H * set->W * set->C, BD = (size_t)B * D;
+    if (st == FCE_STATUS_OK) st = fce_ebm_image_tape_init(&tp, e, B);
+    if (st == FCE_STATUS_OK) st = ctx->ops->alloc(ctx, (void **)&d_u8, BD);
+    if (st == FCE_STATUS_OK) st = ctx->ops->alloc(ctx, (void **)&d_x, BD * sizeof(float));
+    if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, &c, fce_ebm_image_c(e), sizeof c);
+    h_u8 = malloc(BD);
+    h_f = malloc((size_t)B * sizeof(float));
+    if (st == FCE_STATUS_OK && (!h_u8 || !h_f)) st = FCE_STATUS_ERR_NOMEM;
+    double sum = 0, lnb = D * log((double)(1 << n_bits));
+    for (size_t start = 0; st == FCE_STATUS_OK && start < set->n; start += (size_t)B) {
+        size_t m = set->n - start < (size_t)B ? set->n - start : (size_t)B;
+        memcpy(h_u8, set->pixels + start * D, m * D);
+        for (size_t r = m; r < (size_t)B; r++) memcpy(h_u8 + r * D, set->pixels, D); /* padding */
+        const float *f = NULL;
+        st = ctx->ops->upload(ctx, d_u8, h_u8, BD);
+        if (st == FCE_STATUS_OK) st = ctx->ops->dequantize(ctx, d_x, d_u8, BD, n_bits, seed, start * D);
+        if (st == FCE_STATUS_OK) st = fce_ebm_image_forward(e, tp, d_x, B, &f);
+        if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, h_f, f, (size_t)B * sizeof(float));
+        for (size_t r = 0; st == FCE_STATUS_OK && r < m; r++)
+            sum += -((double)h_f[r] - (double)c - lnb);
+    }
+    if (st == FCE_STATUS_OK) *bpd_out = sum / (double)set->n / (D * LN2);
+    ctx->ops->release(ctx, d_u8);
+    ctx->ops->release(ctx, d_x);
+    fce_ebm_image_tape_free(tp);
+    fce_ebm_image_free(e);
+    free(h_u8);
+    free(h_f);
+    return st;
+}
+
 /* ---- evaluation ---- */
 
 static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *have_ctx,
@@ -376,10 +428,28 @@ static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *h
     if (bpd_out) *bpd_out = bpd;
     fce_log_info("test bits/dim %.4f on %zu images (%s, checkpoint step %lld)", bpd, set->n,
                  c->dataset, (long long)s.step);
-    char json[2600];
+    /* the EBM: --ebm, else <dir of checkpoint>/ebm.fce when it exists */
+    char ebm_path[1100] = "";
+    if (c->ebm[0]) {
+        snprintf(ebm_path, sizeof ebm_path, "%s", c->ebm);
+    } else {
+        const char *slash = strrchr(c->checkpoint, '/');
+        int dl = slash ? (int)(slash - c->checkpoint) : 0;
+        snprintf(ebm_path, sizeof ebm_path, "%.*s%sebm.fce", dl, c->checkpoint, slash ? "/" : "");
+        struct stat sb;
+        if (stat(ebm_path, &sb) != 0) ebm_path[0] = 0;
+    }
+    char ebm_json[64] = "";
+    double bpd_ebm = 0;
+    if (ebm_path[0]) {
+        FCE_TRY(ebm_bpd(ebm_path, ctx, set, B, n_bits, c->seed, &bpd_ebm));
+        fce_log_info("EBM test bits/dim %.4f (%s, with its learned c)", bpd_ebm, ebm_path);
+        snprintf(ebm_json, sizeof ebm_json, ", \"bpd_ebm\": %.9g", bpd_ebm);
+    }
+    char json[2700];
     snprintf(json, sizeof json,
-             "{\"bpd\": %.9g, \"n_images\": %zu, \"dataset\": \"%s\", \"step\": %lld, "
-             "\"n_bits\": %d}\n", bpd, set->n, c->dataset, (long long)s.step, n_bits);
+             "{\"bpd\": %.9g%s, \"n_images\": %zu, \"dataset\": \"%s\", \"step\": %lld, "
+             "\"n_bits\": %d}\n", bpd, ebm_json, set->n, c->dataset, (long long)s.step, n_bits);
     if (!c->out_dir[0]) {
         fputs(json, stdout);
         fflush(stdout);
@@ -477,7 +547,185 @@ static fce_status sample_impl(const fce_image_sample_config *c, fce_ctx *ctx, in
     return FCE_STATUS_OK;
 }
 
+/* ---- batched sampling into numbered PNGs (and an optional .npz) ---- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void le16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+static void le32(uint8_t *p, uint32_t v) { le16(p, v & 0xffff), le16(p + 2, v >> 16); }
+
+/* The NPY v1.0 header of a uint8 (n, h, w, c) C-order array, padded to a multiple of 64 bytes. */
+static size_t npy_header(char *buf, size_t cap, int n, int h, int w, int c) {
+    char dict[200];
+    int dl = snprintf(dict, sizeof dict,
+                      "{'descr': '|u1', 'fortran_order': False, 'shape': (%d, %d, %d, %d), }", n, h, w, c);
+    size_t total = 10 + (size_t)dl + 1;
+    total = (total + 63) / 64 * 64;
+    if (total > cap) return 0;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    le16((uint8_t *)buf + 8, (unsigned)(total - 10));
+    memset(buf + 10, ' ', total - 10);
+    memcpy(buf + 10, dict, (size_t)dl);
+    buf[total - 1] = '\n';
+    return total;
+}
+
+/* ZIP local file header (30 bytes + name) of a stored entry. */
+static void zip_local(uint8_t *p, uint32_t crc, uint32_t size) {
+    memset(p, 0, 30);
+    le32(p, 0x04034b50u);
+    le16(p + 4, 20);
+    le16(p + 12, 0x21); /* 1980-01-01 */
+    le32(p + 14, crc);
+    le32(p + 18, size);
+    le32(p + 22, size);
+    le16(p + 26, 5);
+    memcpy(p + 30, "x.npy", 5);
+}
+
+typedef struct sample_out {
+    float *d_eps[MAX_LEVELS];
+    uint8_t *d_u8, *h_u8;
+    fce_iglow_tape *tp;
+    FILE *npz;
+} sample_out;
+
+static fce_status sample_dir_impl(const fce_image_sample_config *c, fce_ctx *ctx, fce_iglow *g,
+                                  int n_bits, sample_out *o) {
+    const fce_iglow_config *gc = fce_iglow_cfg(g);
+    int N = c->n, B = c->batch < N ? c->batch : N;
+    size_t D = (size_t)gc->H * gc->W * gc->C;
+    FCE_TRY(fce_mkdirs(c->out_dir));
+    FCE_TRY(fce_iglow_tape_init(&o->tp, g, B));
+    for (int l = 0; l < gc->L; l++)
+        FCE_TRY(ctx->ops->alloc(ctx, (void **)&o->d_eps[l], (size_t)B * fce_iglow_n_z(g, l) * sizeof(float)));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)&o->d_u8, (size_t)B * D));
+    o->h_u8 = malloc((size_t)B * D);
+    if (!o->h_u8) return FCE_STATUS_ERR_NOMEM;
+    char hdr[256];
+    size_t hl = 0, arr_bytes = 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    if (c->npz[0]) {
+        hl = npy_header(hdr, sizeof hdr, N, gc->H, gc->W, gc->C);
+        arr_bytes = hl + (size_t)N * D;
+        if (!hl || arr_bytes > 0xfffffffeu) {
+            fce_log_error("--npz: the array is too large for a ZIP without ZIP64");
+            return FCE_STATUS_ERR_UNSUPPORTED;
+        }
+        o->npz = fopen(c->npz, "wb");
+        uint8_t lh[35];
+        zip_local(lh, 0, (uint32_t)arr_bytes);
+        if (!o->npz || fwrite(lh, 1, 35, o->npz) != 35 || fwrite(hdr, 1, hl, o->npz) != hl) {
+            fce_log_error("cannot write %s", c->npz);
+            return FCE_STATUS_ERR_IO;
+        }
+        crc = crc32(crc, (const Bytef *)hdr, (uInt)hl);
+    }
+    double t0 = now_s();
+    uint64_t off = 0;
+    int nb = 0;
+    for (int start = 0; start < N; start += B, nb++) {
+        int m = N - start < B ? N - start : B;
+        for (int l = 0; l < gc->L; l++) {
+            size_t nz = (size_t)B * (size_t)fce_iglow_n_z(g, l);
+            FCE_TRY(ctx->ops->fill_normal(ctx, o->d_eps[l], nz, c->seed, off, 1.0f));
+            off += nz;
+        }
+        FCE_TRY(fce_iglow_inverse(g, o->tp, (const float *const *)o->d_eps, c->temperature, B));
+        FCE_TRY(ctx->ops->postprocess(ctx, o->d_u8, fce_iglow_tape_x(o->tp), (size_t)B * D, n_bits));
+        FCE_TRY(ctx->ops->download(ctx, o->h_u8, o->d_u8, (size_t)m * D));
+        for (int i = 0; i < m; i++) {
+            char path[1100];
+            snprintf(path, sizeof path, "%s/%06d.png", c->out_dir, start + i);
+            FCE_TRY(fce_image_write_rgb(path, o->h_u8 + (size_t)i * D, gc->W, gc->H));
+        }
+        if (o->npz) {
+            crc = crc32(crc, o->h_u8, (uInt)((size_t)m * D));
+            if (fwrite(o->h_u8, 1, (size_t)m * D, o->npz) != (size_t)m * D) {
+                fce_log_error("cannot write %s", c->npz);
+                return FCE_STATUS_ERR_IO;
+            }
+        }
+        if ((nb + 1) % 5 == 0 && start + m < N) {
+            double dt = now_s() - t0;
+            fce_log_info("sample: %d/%d pictures, %.1f img/s", start + m, N, (start + m) / (dt > 0 ? dt : 1e-9));
+        }
+    }
+    if (o->npz) {
+        uint8_t cd[51], eo[22], lcrc[4];
+        le32(lcrc, (uint32_t)crc);
+        memset(cd, 0, sizeof cd);
+        le32(cd, 0x02014b50u);
+        le16(cd + 4, 20);
+        le16(cd + 6, 20);
+        le16(cd + 14, 0x21);
+        le32(cd + 16, (uint32_t)crc);
+        le32(cd + 20, (uint32_t)arr_bytes);
+        le32(cd + 24, (uint32_t)arr_bytes);
+        le16(cd + 28, 5);
+        memcpy(cd + 46, "x.npy", 5);
+        memset(eo, 0, sizeof eo);
+        le32(eo, 0x06054b50u);
+        le16(eo + 8, 1);
+        le16(eo + 10, 1);
+        le32(eo + 12, 51);
+        le32(eo + 16, (uint32_t)(35 + arr_bytes));
+        int ok = fwrite(cd, 1, 51, o->npz) == 51 && fwrite(eo, 1, 22, o->npz) == 22 &&
+                 fseek(o->npz, 14, SEEK_SET) == 0 && fwrite(lcrc, 1, 4, o->npz) == 4;
+        ok = (fclose(o->npz) == 0) && ok;
+        o->npz = NULL;
+        if (!ok) {
+            fce_log_error("cannot write %s", c->npz);
+            return FCE_STATUS_ERR_IO;
+        }
+    }
+    double dt = now_s() - t0;
+    fce_log_info("sample: wrote %d pictures to %s%s%s in %.3f s (%.1f img/s, batch %d, temperature %g)", N,
+                 c->out_dir, c->npz[0] ? " and " : "", c->npz, dt, N / (dt > 0 ? dt : 1e-9), B,
+                 (double)c->temperature);
+    return FCE_STATUS_OK;
+}
+
+static fce_status sample_dir_run(const fce_image_sample_config *c) {
+    if (c->n < 1 || c->n > 100000) return config_error("--n must be in 1..100000");
+    if (c->batch < 1 || c->batch > 100000) return config_error("--batch must be in 1..100000");
+    if (!(c->temperature >= 0)) return config_error("--temperature must be >= 0");
+    fce_ctx ctx;
+    int have_ctx = 0;
+    fce_iglow *g = NULL;
+    fce_iglow_ckpt_state s;
+    sample_out o;
+    memset(&o, 0, sizeof o);
+    fce_status st = model_from_ckpt(c->checkpoint, c->device, &ctx, &have_ctx, &g, &s);
+    if (st == FCE_STATUS_OK) {
+        const fce_iglow_config *gc = fce_iglow_cfg(g);
+        if (gc->C != 3 || gc->L > MAX_LEVELS) {
+            fce_log_error("sample: PNG output needs RGB pictures (C = 3); the checkpoint has C = %d", gc->C);
+            st = FCE_STATUS_ERR_UNSUPPORTED;
+        }
+    }
+    if (st == FCE_STATUS_OK) st = sample_dir_impl(c, &ctx, g, (int)s.n_bits, &o);
+    if (o.npz) {
+        fclose(o.npz);
+        remove(c->npz);
+    }
+    if (have_ctx) {
+        for (int l = 0; l < MAX_LEVELS; l++) ctx.ops->release(&ctx, o.d_eps[l]);
+        ctx.ops->release(&ctx, o.d_u8);
+        fce_iglow_tape_free(o.tp);
+        fce_iglow_free(g);
+        fce_ctx_free(&ctx);
+    }
+    free(o.h_u8);
+    return st;
+}
+
 fce_status fce_image_sample_run(const fce_image_sample_config *c) {
+    if (c->out_dir[0]) return sample_dir_run(c);
     fce_ctx ctx;
     int have_ctx = 0;
     fce_iglow *g = NULL;

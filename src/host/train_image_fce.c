@@ -182,6 +182,49 @@ static fce_status ebm_load(fce_ifce *t, ifce_state *s) {
     return st;
 }
 
+/* Loads <path> (an ebm.fce) into a fresh EBM on ctx: its shape and width scale from the header,
+ * the parameters (incl. c) from the file; the Adam moments are not read. */
+fce_status fce_ebm_image_load_file(const char *path, fce_ctx *ctx, fce_ebm_image **e) {
+    *e = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fce_log_error("cannot open %s: %s", path, strerror(errno));
+        return FCE_STATUS_ERR_IO;
+    }
+    ebm_header h;
+    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, EBM_MAGIC, 8) || h.version != 1 ||
+        h.H < 8 || h.W < 8 || h.C < 1 || h.H > 4096 || h.W > 4096 || h.C > 64) {
+        fclose(f);
+        fce_log_error("%s: not an image EBM file of this version", path);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    fce_ebm_image_config ec = {(int)h.H, (int)h.W, (int)h.C, (int)h.state.width_scale};
+    fce_status st = fce_ebm_image_init(e, ctx, &ec, 0);
+    fce_param_arena *a = st == FCE_STATUS_OK ? fce_ebm_image_arena(*e) : NULL;
+    if (st == FCE_STATUS_OK && (h.n_total != (int64_t)a->n_total ||
+                                h.hash != fce_param_table_hash(fce_ebm_image_params(*e)))) {
+        fce_log_error("%s: another EBM architecture than this build's", path);
+        st = FCE_STATUS_ERR_FORMAT;
+    }
+    float *host = st == FCE_STATUS_OK ? malloc(a->n_total * sizeof(float) + 1) : NULL;
+    if (st == FCE_STATUS_OK && !host) st = FCE_STATUS_ERR_NOMEM;
+    if (st == FCE_STATUS_OK) {
+        if (fread(host, sizeof(float), a->n_total, f) != a->n_total) {
+            fce_log_error("%s: truncated", path);
+            st = FCE_STATUS_ERR_FORMAT;
+        } else {
+            st = ctx->ops->upload(ctx, a->params, host, a->n_total * sizeof(float));
+        }
+    }
+    free(host);
+    fclose(f);
+    if (st != FCE_STATUS_OK) {
+        fce_ebm_image_free(*e);
+        *e = NULL;
+    }
+    return st;
+}
+
 /* ---- setup ---- */
 
 #define DEV(ptr, bytes) FCE_TRY(ctx->ops->alloc(ctx, (void **)&(ptr), (bytes)))

@@ -30,5 +30,7 @@ fce_status fce_ifce_flow_value(fce_ifce *t, int64_t step, int grads, float *valu
 fce_iglow *fce_ifce_flow(fce_ifce *t);
 fce_ebm_image *fce_ifce_ebm(fce_ifce *t);
 int64_t fce_ifce_steps_done(const fce_ifce *t);
+/* A saved <run>/ebm.fce as a fresh EBM on ctx (parameters incl. c; eval). */
+fce_status fce_ebm_image_load_file(const char *path, fce_ctx *ctx, fce_ebm_image **e);
 
 #endif

@@ -49,6 +49,42 @@ check metrics test "$(wc -l <"$run/metrics.jsonl")" -ge 1
 check eval_json bash -c "'$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q '\"bpd\"'"
 "$BIN" sample --checkpoint "$run/checkpoint.fce" --n 5 --temperature 0.7 --grid "$OUT/grid.png" --device cpu 2>"$OUT/err"
 check sample_png bash -c "test -s '$OUT/grid.png' || test -s '$OUT/grid.ppm'"
+# batched sampling: numbered 32x32 pictures, deterministic for a seed, and an uncompressed .npz
+"$BIN" sample --checkpoint "$run/checkpoint.fce" --n 10 --batch 4 --seed 5 --out-dir "$OUT/s1" --npz "$OUT/s1.npz" --device cpu 2>"$OUT/err" \
+  || { echo "FAIL sample_dir: $(cat "$OUT/err")"; fail=$((fail + 1)); }
+"$BIN" sample --checkpoint "$run/checkpoint.fce" --n 10 --batch 4 --seed 5 --out-dir "$OUT/s2" --device cpu 2>/dev/null
+check sample_dir_count test "$(ls "$OUT/s1" | grep -c '^0000[0-9][0-9]\.p[np][gm]$')" -eq 10
+check sample_dir_last bash -c "test -s '$OUT/s1/000009.png' || test -s '$OUT/s1/000009.ppm'"
+size_ok() { # every picture is 32x32 (PNG IHDR width/height, or the PPM header)
+  local f
+  for f in "$OUT"/s1/*; do
+    case "$f" in
+      *.png) [ "$(od -An -tx1 -j16 -N8 "$f" | tr -d ' \n')" = "0000002000000020" ] || return 1 ;;
+      *.ppm) head -c 20 "$f" | tr '\n' ' ' | grep -q '^P6 32 32 255' || return 1 ;;
+    esac
+  done
+}
+check sample_dir_32x32 size_ok
+check sample_dir_seeded bash -c "for f in '$OUT'/s1/*; do cmp -s \"\$f\" '$OUT'/s2/\$(basename \"\$f\") || exit 1; done"
+check sample_progress grep -q "wrote 10 pictures.*img/s" "$OUT/err"
+# npz: 30 + 5 (local) + 128 (NPY header) + 10*3072 + 46 + 5 (central) + 22 (end)
+check npz_size test "$(wc -c <"$OUT/s1.npz")" -eq $((35 + 128 + 30720 + 51 + 22))
+check npz_zip_magic test "$(head -c 4 "$OUT/s1.npz" | od -An -tx1 | tr -d ' \n')" = "504b0304"
+check npz_npy_header bash -c "head -c 163 '$OUT/s1.npz' | tail -c 128 | grep -a -q \"'descr': '|u1', 'fortran_order': False, 'shape': (10, 32, 32, 3)\""
+if python3 -c 'import zipfile' 2>/dev/null; then
+  check npz_crc python3 -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); sys.exit(z.testzip() is not None or z.namelist() != ['x.npy'])" "$OUT/s1.npz"
+fi
+if python3 -c 'import numpy' 2>/dev/null; then
+  check npz_numpy python3 -c "import sys, numpy as np; a = np.load(sys.argv[1])['x']; sys.exit(a.shape != (10, 32, 32, 3) or a.dtype != np.uint8)" "$OUT/s1.npz"
+fi
+
+# eval of a tiny FCE run also reports the EBM's bits/dim (ebm.fce next to checkpoint.fce)
+frun="$OUT/frun"
+"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --preset tiny --width 8 --K 1 --batch 8 \
+  --steps 3 --ebm-width-scale 16 --device cpu --out "$frun" --quiet 2>"$OUT/err" || { echo "FAIL tiny_fce: $(cat "$OUT/err")"; fail=$((fail + 1)); }
+"$BIN" eval --checkpoint "$frun/checkpoint.fce" --dataset cifar10 --data-dir "$OUT/train.bin" --device cpu >"$OUT/ev.json" 2>/dev/null
+check eval_bpd_ebm grep -Eq '"bpd_ebm": -?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?,' "$OUT/ev.json"
+check eval_no_ebm_for_mle bash -c "'$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q '\"bpd\"' && ! '$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q bpd_ebm"
 expect other_arch 1 "width is 8 but this run has 12" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 12 --K 1 --batch 8 --steps 4 --device cpu --out "$run" --resume --quiet
 
 echo "$passed passed, $fail failed"
