@@ -14,6 +14,7 @@
 
 #include "fce/log.h"
 #include "fce/philox.h"
+#include "lu_init.h"
 #include "mlp.h"
 
 typedef struct glow_step {
@@ -48,66 +49,12 @@ struct fce_glow_tape {
 
 /* ---- host-side initialisation of the invertible maps ---- */
 
-/* Random orthogonal D×D (modified Gram-Schmidt on a Gaussian matrix), then W0 = P·L0·U0 with
- * partial pivoting; writes the LU parameters of SPEC a.5 into the host image. */
+/* The LU parameters of SPEC a.5 from a random orthogonal matrix (lu_init.c), into the host image. */
 static void init_lu_host(const glow_step *s, const fce_param_table *t, float *host, int D,
                          uint64_t seed) {
-    double *Q = calloc((size_t)D * D, sizeof *Q), *M = calloc((size_t)D * D, sizeof *M);
-    int *order = calloc((size_t)D, sizeof *order);
-    FCE_ASSERT(Q && M && order, "out of host memory in glow init");
-    for (int i = 0; i < D * D; i++) Q[i] = fce_philox_normal(seed, (uint64_t)i);
-    for (int j = 0; j < D; j++) { /* columns j of Q orthonormalised */
-        for (int p = 0; p < j; p++) {
-            double dot = 0;
-            for (int i = 0; i < D; i++) dot += Q[i * D + j] * Q[i * D + p];
-            for (int i = 0; i < D; i++) Q[i * D + j] -= dot * Q[i * D + p];
-        }
-        double nrm = 0;
-        for (int i = 0; i < D; i++) nrm += Q[i * D + j] * Q[i * D + j];
-        nrm = sqrt(nrm);
-        for (int i = 0; i < D; i++) Q[i * D + j] /= nrm;
-    }
-    /* Gaussian elimination with partial pivoting on a copy; order[i] = original row at position i. */
-    memcpy(M, Q, (size_t)D * D * sizeof *M);
-    for (int i = 0; i < D; i++) order[i] = i;
-    for (int c = 0; c < D; c++) {
-        int piv = c;
-        for (int r = c + 1; r < D; r++)
-            if (fabs(M[r * D + c]) > fabs(M[piv * D + c])) piv = r;
-        if (piv != c) {
-            for (int j = 0; j < D; j++) {
-                double tmp = M[c * D + j];
-                M[c * D + j] = M[piv * D + j];
-                M[piv * D + j] = tmp;
-            }
-            int to = order[c];
-            order[c] = order[piv];
-            order[piv] = to;
-        }
-        for (int r = c + 1; r < D; r++) {
-            double f = M[r * D + c] / M[c * D + c];
-            M[r * D + c] = f; /* L0 stored below the diagonal */
-            for (int j = c + 1; j < D; j++) M[r * D + j] -= f * M[c * D + j];
-        }
-    }
-    /* Row i of L0·U0 is original row order[i]: W0[order[i]] = (L0 U0)[i], so perm[order[i]] = i. */
-    float *perm = host + t->specs[s->i_perm].offset, *sign = host + t->specs[s->i_sign].offset;
-    float *L = host + t->specs[s->i_L].offset, *U = host + t->specs[s->i_U].offset;
-    float *logs = host + t->specs[s->i_logs].offset;
-    for (int i = 0; i < D; i++) perm[order[i]] = (float)i;
-    for (int i = 0; i < D; i++)
-        for (int j = 0; j < D; j++) {
-            L[i * D + j] = i > j ? (float)M[i * D + j] : 0.0f;
-            U[i * D + j] = i < j ? (float)M[i * D + j] : 0.0f;
-        }
-    for (int i = 0; i < D; i++) {
-        double u = M[i * D + i];
-        sign[i] = u < 0 ? -1.0f : 1.0f;
-        logs[i] = (float)log(fabs(u));
-    }
-    free(Q);
-    free(M);
-    free(order);
+    fce_lu_init_orthogonal_host(host + t->specs[s->i_perm].offset, host + t->specs[s->i_sign].offset,
+                                host + t->specs[s->i_L].offset, host + t->specs[s->i_U].offset,
+                                host + t->specs[s->i_logs].offset, D, seed);
 }
 
 /* ---- construction ---- */
