@@ -66,6 +66,9 @@ typedef struct fce_image_sample_config {
     char out_dir[1024];
     int batch;      /* pictures per batch with --out-dir (500, capped by n) */
     char npz[1024]; /* with --out-dir: also one uncompressed .npz holding x.npy uint8 (n, H, W, C) */
+    /* --compare C2: the grid shows C's samples (left) and C2's (right) from the same noise ε (the
+     * paper's Figures 3, 5, 6: MLE flow beside FCE flow); both flows need the same H, W, C and L. */
+    char compare[1024];
 } fce_image_sample_config;
 
 void fce_image_train_config_defaults(fce_image_train_config *c);

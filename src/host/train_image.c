@@ -498,52 +498,116 @@ fce_status fce_image_eval_run(const fce_image_eval_config *c, double *bpd_out) {
 
 #define MAX_LEVELS 16
 
-static fce_status sample_impl(const fce_image_sample_config *c, fce_ctx *ctx, int *have_ctx,
-                              fce_iglow **g, fce_iglow_tape **tp, float **d_eps, uint8_t **d_u8,
-                              uint8_t **h_u8, uint8_t **grid) {
+/* Samples of the checkpoint at `path`: ε per level from Philox(seed) in level order (so two
+ * checkpoints of one architecture see the same noise), the inverse at temperature T, and the
+ * uint8 pictures downloaded into *h_u8 (N·D bytes, malloc'd, the caller frees). gc_out receives
+ * the architecture. Everything on the device is released before returning. */
+static fce_status sample_u8(const char *path, const char *device, int N, float T, uint64_t seed,
+                            fce_iglow_config *gc_out, uint8_t **h_u8) {
+    fce_ctx ctx;
+    int have_ctx = 0;
+    fce_iglow *g = NULL;
+    fce_iglow_tape *tp = NULL;
+    float *d_eps[MAX_LEVELS] = {0};
+    uint8_t *d_u8 = NULL;
+    fce_iglow_ckpt_state s;
+    fce_status st = model_from_ckpt(path, device, &ctx, &have_ctx, &g, &s);
+    if (st == FCE_STATUS_OK) {
+        *gc_out = *fce_iglow_cfg(g);
+        if (gc_out->C != 3 || gc_out->L > MAX_LEVELS) {
+            fce_log_error("sample: %s: the grid needs RGB pictures (C = 3); the checkpoint has C = %d",
+                          path, gc_out->C);
+            st = FCE_STATUS_ERR_UNSUPPORTED;
+        }
+    }
+    size_t D = (size_t)gc_out->H * gc_out->W * gc_out->C;
+    if (st == FCE_STATUS_OK) st = fce_iglow_tape_init(&tp, g, N);
+    uint64_t off = 0;
+    for (int l = 0; st == FCE_STATUS_OK && l < gc_out->L; l++) {
+        size_t nz = (size_t)N * (size_t)fce_iglow_n_z(g, l);
+        st = ctx.ops->alloc(&ctx, (void **)&d_eps[l], nz * sizeof(float));
+        if (st == FCE_STATUS_OK) st = ctx.ops->fill_normal(&ctx, d_eps[l], nz, seed, off, 1.0f);
+        off += nz;
+    }
+    if (st == FCE_STATUS_OK) st = fce_iglow_inverse(g, tp, (const float *const *)d_eps, T, N);
+    if (st == FCE_STATUS_OK) st = ctx.ops->alloc(&ctx, (void **)&d_u8, (size_t)N * D);
+    if (st == FCE_STATUS_OK)
+        st = ctx.ops->postprocess(&ctx, d_u8, fce_iglow_tape_x(tp), (size_t)N * D, (int)s.n_bits);
+    if (st == FCE_STATUS_OK && !(*h_u8 = malloc((size_t)N * D))) {
+        fce_log_error("out of host memory");
+        st = FCE_STATUS_ERR_NOMEM;
+    }
+    if (st == FCE_STATUS_OK) st = ctx.ops->download(&ctx, *h_u8, d_u8, (size_t)N * D);
+    if (have_ctx) {
+        for (int l = 0; l < MAX_LEVELS; l++) ctx.ops->release(&ctx, d_eps[l]);
+        ctx.ops->release(&ctx, d_u8);
+        fce_iglow_tape_free(tp);
+        fce_iglow_free(g);
+        fce_ctx_free(&ctx);
+    }
+    return st;
+}
+
+/* Copies N pictures (H, W, 3) into a cols-wide panel of the grid (gw wide) at column x0, with
+ * 1-pixel gaps between pictures. */
+static void paste_panel(uint8_t *grid, int gw, int x0, const uint8_t *u8, int N, int cols, int H,
+                        int W) {
+    size_t D = (size_t)H * W * 3;
+    for (int i = 0; i < N; i++) {
+        int r0 = (i / cols) * (H + 1), c0 = x0 + (i % cols) * (W + 1);
+        for (int y = 0; y < H; y++)
+            memcpy(grid + ((size_t)(r0 + y) * gw + c0) * 3, u8 + (size_t)i * D + (size_t)y * W * 3,
+                   (size_t)W * 3);
+    }
+}
+
+/* Gap between the two panels of --compare, in pixels (white, so the panels read as two figures). */
+#define COMPARE_GAP 6
+
+static fce_status sample_impl(const fce_image_sample_config *c, uint8_t **h_a, uint8_t **h_b,
+                              uint8_t **grid) {
     if (c->n < 1 || c->n > 100000) return config_error("--n must be in 1..100000");
     if (!(c->temperature >= 0)) return config_error("--temperature must be >= 0");
     if (!c->grid[0]) return config_error("--grid is required");
-    fce_iglow_ckpt_state s;
-    FCE_TRY(model_from_ckpt(c->checkpoint, c->device, ctx, have_ctx, g, &s));
-    const fce_iglow_config *gc = fce_iglow_cfg(*g);
-    if (gc->C != 3 || gc->L > MAX_LEVELS) {
-        fce_log_error("sample: the grid needs RGB pictures (C = 3); the checkpoint has C = %d", gc->C);
-        return FCE_STATUS_ERR_UNSUPPORTED;
-    }
+    if (!c->checkpoint[0]) return config_error("--checkpoint is required");
     int N = c->n;
-    size_t D = (size_t)gc->H * gc->W * gc->C;
-    FCE_TRY(fce_iglow_tape_init(tp, *g, N));
-    uint64_t off = 0;
-    for (int l = 0; l < gc->L; l++) {
-        size_t nz = (size_t)N * (size_t)fce_iglow_n_z(*g, l);
-        FCE_TRY(ctx->ops->alloc(ctx, (void **)&d_eps[l], nz * sizeof(float)));
-        FCE_TRY(ctx->ops->fill_normal(ctx, d_eps[l], nz, c->seed, off, 1.0f));
-        off += nz;
+    fce_iglow_config ga, gb;
+    FCE_TRY(sample_u8(c->checkpoint, c->device, N, c->temperature, c->seed, &ga, h_a));
+    if (c->compare[0]) {
+        /* Same noise needs the same latent sizes: the picture shape and L decide them. */
+        fce_iglow_config peek;
+        fce_iglow_ckpt_state s;
+        FCE_TRY(fce_iglow_ckpt_peek(c->compare, &peek, &s));
+        if (peek.H != ga.H || peek.W != ga.W || peek.C != ga.C || peek.L != ga.L) {
+            fce_log_error("sample --compare: %s is a %dx%dx%d flow with L = %d, %s is %dx%dx%d with "
+                          "L = %d; the same noise needs the same picture shape and number of levels",
+                          c->compare, peek.H, peek.W, peek.C, peek.L, c->checkpoint, ga.H, ga.W,
+                          ga.C, ga.L);
+            return FCE_STATUS_ERR_CONFIG;
+        }
+        FCE_TRY(sample_u8(c->compare, c->device, N, c->temperature, c->seed, &gb, h_b));
     }
-    FCE_TRY(fce_iglow_inverse(*g, *tp, (const float *const *)d_eps, c->temperature, N));
-    FCE_TRY(ctx->ops->alloc(ctx, (void **)d_u8, (size_t)N * D));
-    FCE_TRY(ctx->ops->postprocess(ctx, *d_u8, fce_iglow_tape_x(*tp), (size_t)N * D, (int)s.n_bits));
     int cols = (int)ceil(sqrt((double)N));
     while (cols * cols < N) cols++;
     while (cols > 1 && (cols - 1) * (cols - 1) >= N) cols--;
     int rows = (N + cols - 1) / cols;
-    int gw = cols * gc->W + (cols - 1), gh = rows * gc->H + (rows - 1);
-    *h_u8 = malloc((size_t)N * D);
-    *grid = calloc((size_t)gw * gh * 3, 1);
-    if (!*h_u8 || !*grid) {
+    int pw = cols * ga.W + (cols - 1), gh = rows * ga.H + (rows - 1);
+    int gw = c->compare[0] ? 2 * pw + COMPARE_GAP : pw;
+    if (!(*grid = calloc((size_t)gw * gh * 3, 1))) {
         fce_log_error("out of host memory");
         return FCE_STATUS_ERR_NOMEM;
     }
-    FCE_TRY(ctx->ops->download(ctx, *h_u8, *d_u8, (size_t)N * D));
-    for (int i = 0; i < N; i++) {
-        int r0 = (i / cols) * (gc->H + 1), c0 = (i % cols) * (gc->W + 1);
-        for (int y = 0; y < gc->H; y++)
-            memcpy(*grid + ((size_t)(r0 + y) * gw + c0) * 3,
-                   *h_u8 + (size_t)i * D + (size_t)y * gc->W * 3, (size_t)gc->W * 3);
+    paste_panel(*grid, gw, 0, *h_a, N, cols, ga.H, ga.W);
+    if (c->compare[0]) {
+        for (int y = 0; y < gh; y++) memset(*grid + ((size_t)y * gw + pw) * 3, 255, COMPARE_GAP * 3);
+        paste_panel(*grid, gw, pw + COMPARE_GAP, *h_b, N, cols, ga.H, ga.W);
     }
     FCE_TRY(fce_image_write_rgb(c->grid, *grid, gw, gh));
-    fce_log_info("wrote %d samples at temperature %g to %s", N, (double)c->temperature, c->grid);
+    if (c->compare[0])
+        fce_log_info("wrote %d samples at temperature %g from the same noise: %s (left) | %s (right) "
+                     "to %s", N, (double)c->temperature, c->checkpoint, c->compare, c->grid);
+    else
+        fce_log_info("wrote %d samples at temperature %g to %s", N, (double)c->temperature, c->grid);
     return FCE_STATUS_OK;
 }
 
@@ -725,22 +789,14 @@ static fce_status sample_dir_run(const fce_image_sample_config *c) {
 }
 
 fce_status fce_image_sample_run(const fce_image_sample_config *c) {
-    if (c->out_dir[0]) return sample_dir_run(c);
-    fce_ctx ctx;
-    int have_ctx = 0;
-    fce_iglow *g = NULL;
-    fce_iglow_tape *tp = NULL;
-    float *d_eps[MAX_LEVELS] = {0};
-    uint8_t *d_u8 = NULL, *h_u8 = NULL, *grid = NULL;
-    fce_status st = sample_impl(c, &ctx, &have_ctx, &g, &tp, d_eps, &d_u8, &h_u8, &grid);
-    if (have_ctx) {
-        for (int l = 0; l < MAX_LEVELS; l++) ctx.ops->release(&ctx, d_eps[l]);
-        ctx.ops->release(&ctx, d_u8);
-        fce_iglow_tape_free(tp);
-        fce_iglow_free(g);
-        fce_ctx_free(&ctx);
+    if (c->out_dir[0]) {
+        if (c->compare[0]) return config_error("--compare makes a grid; it does not go with --out-dir");
+        return sample_dir_run(c);
     }
-    free(h_u8);
+    uint8_t *h_a = NULL, *h_b = NULL, *grid = NULL;
+    fce_status st = sample_impl(c, &h_a, &h_b, &grid);
+    free(h_a);
+    free(h_b);
     free(grid);
     return st;
 }

@@ -85,6 +85,56 @@ frun="$OUT/frun"
 "$BIN" eval --checkpoint "$frun/checkpoint.fce" --dataset cifar10 --data-dir "$OUT/train.bin" --device cpu >"$OUT/ev.json" 2>/dev/null
 check eval_bpd_ebm grep -Eq '"bpd_ebm": -?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?,' "$OUT/ev.json"
 check eval_no_ebm_for_mle bash -c "'$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q '\"bpd\"' && ! '$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q bpd_ebm"
+# --compare: two flows side by side from the same noise (Figures 3, 5, 6). A flow beside itself gives
+# two equal panels, both equal to the plain grid of that seed; the FCE flow beside the MLE flow differs.
+"$BIN" sample --checkpoint "$run/checkpoint.fce" --n 6 --seed 3 --grid "$OUT/one.png" --device cpu 2>/dev/null
+"$BIN" sample --checkpoint "$run/checkpoint.fce" --compare "$run/checkpoint.fce" --n 6 --seed 3 --grid "$OUT/self.png" --device cpu 2>/dev/null
+"$BIN" sample --checkpoint "$run/checkpoint.fce" --compare "$frun/checkpoint.fce" --n 6 --seed 3 --grid "$OUT/cmp.png" --device cpu 2>"$OUT/err"
+check compare_log grep -q "from the same noise" "$OUT/err"
+expect compare_out_dir 2 "--compare makes a grid" -- sample --checkpoint "$run/checkpoint.fce" --compare "$run/checkpoint.fce" --out-dir "$OUT/x" --device cpu
+expect compare_missing 1 "$OUT/none.fce" -- sample --checkpoint "$run/checkpoint.fce" --compare "$OUT/none.fce" --grid "$OUT/y.png" --device cpu
+if python3 -c 'import zlib' 2>/dev/null; then
+  panels() { # panels GRID ONE MODE: decode (PNG or PPM), split at the 6-pixel gap, compare
+    python3 - "$@" <<'PY2'
+import sys, zlib, struct
+def read(path):
+    for p in (path, path[:-4] + ".ppm"):
+        try: b = open(p, "rb").read()
+        except OSError: continue
+        if b[:2] == b"P6":
+            parts = b.split(maxsplit=4); w, h = int(parts[1]), int(parts[2])
+            return w, h, parts[4][: w * h * 3]
+        pos, idat, w = 8, b"", 0
+        while pos < len(b):
+            n, t = struct.unpack(">I4s", b[pos:pos + 8]); d = b[pos + 8:pos + 8 + n]; pos += 12 + n
+            if t == b"IHDR": w, h, depth, ctype = struct.unpack(">IIBB", d[:10]); assert depth == 8 and ctype == 2
+            elif t == b"IDAT": idat += d
+        raw, out, prev, s = zlib.decompress(idat), bytearray(), bytearray(w * 3), w * 3
+        for y in range(h):
+            f, line = raw[y * (s + 1)], bytearray(raw[y * (s + 1) + 1:(y + 1) * (s + 1)])
+            for i in range(s):
+                a = line[i - 3] if i >= 3 else 0; up = prev[i]; c = prev[i - 3] if i >= 3 else 0
+                if f == 1: line[i] = (line[i] + a) & 255
+                elif f == 2: line[i] = (line[i] + up) & 255
+                elif f == 3: line[i] = (line[i] + (a + up) // 2) & 255
+                elif f == 4:
+                    p = a + up - c; pa, pb, pc = abs(p - a), abs(p - up), abs(p - c)
+                    line[i] = (line[i] + (a if pa <= pb and pa <= pc else up if pb <= pc else c)) & 255
+            out += line; prev = line
+        return w, h, bytes(out)
+    sys.exit("cannot read " + path)
+gw, gh, g = read(sys.argv[1]); ow, oh, o = read(sys.argv[2])
+pw = (gw - 6) // 2
+assert gw == 2 * ow + 6 and gh == oh, (gw, gh, ow, oh)
+left = b"".join(g[(y * gw) * 3:(y * gw + pw) * 3] for y in range(gh))
+right = b"".join(g[(y * gw + pw + 6) * 3:(y * gw + gw) * 3] for y in range(gh))
+same = left == right
+sys.exit(0 if left == o and same == (sys.argv[3] == "same") else 1)
+PY2
+  }
+  check compare_self_equal panels "$OUT/self.png" "$OUT/one.png" same
+  check compare_fce_differs panels "$OUT/cmp.png" "$OUT/one.png" differ
+fi
 expect other_arch 1 "width is 8 but this run has 12" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 12 --K 1 --batch 8 --steps 4 --device cpu --out "$run" --resume --quiet
 
 echo "$passed passed, $fail failed"
