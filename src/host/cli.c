@@ -119,6 +119,7 @@ static const opt_def sample_opts[] = {
     {"n", OPT_INT, F(n), 0, "number of samples"},
     {"temperature", OPT_FLOAT, F(temperature), 0, "prior temperature T"},
     {"grid", OPT_STR, F(grid), S(grid), "output picture (ceil(sqrt(n)) columns, 1-pixel gaps)"},
+    {"compare", OPT_STR, F(compare), S(compare), "second checkpoint: its samples from the same noise beside the first's"},
     {"seed", OPT_U64, F(seed), 0, "seed of the latent noise"},
     {"device", OPT_STR, F(device), S(device), "auto | cpu | N (GPU ordinal)"},
     {"out-dir", OPT_STR, F(out_dir), S(out_dir), "batched: numbered PNGs DIR/000000.png ... instead of the grid"},
@@ -148,6 +149,7 @@ static const opt_table T_EVAL = {
 static const opt_table T_SAMPLE = {
     "sample", sample_opts, sizeof sample_opts / sizeof sample_opts[0],
     "usage: fce-gpu sample --checkpoint C [--n 64] [--temperature T] [--grid out.png] [options]\n"
+    "       fce-gpu sample --checkpoint MLE.fce --compare FCE.fce --grid side_by_side.png [options]\n"
     "       fce-gpu sample --checkpoint C --n N --out-dir DIR [--batch 500] [--npz FILE] [options]\n\n"
     "Samples of an image checkpoint at temperature T, as one grid picture.\n"};
 
