@@ -241,9 +241,15 @@ static fce_status train_step(img_trainer *t, int fresh, double *bpd) {
     double D = (double)t->D;
     *bpd = (-s / t->N + D * log((double)(1 << t->cfg.n_bits))) / (D * LN2);
     if (!isfinite(*bpd)) {
-        fce_log_error("step %lld: the loss is %g (not finite); stopping. The last checkpoint is %s; "
-                      "try a lower --lr or a longer --warmup-steps", (long long)step, *bpd,
-                      t->path_ckpt);
+        /* Nothing is saved from here on: a checkpoint on disk stays the last good one. */
+        if (fce_file_exists(t->path_ckpt))
+            fce_log_error("step %lld: the loss is %g (not finite); stopping. The last good checkpoint "
+                          "is kept unchanged: %s; try a lower --lr or a longer --warmup-steps, then "
+                          "--resume", (long long)step, *bpd, t->path_ckpt);
+        else
+            fce_log_error("step %lld: the loss is %g (not finite); stopping. No checkpoint was written "
+                          "yet (--checkpoint-every N saves one every N steps); try a lower --lr or a "
+                          "longer --warmup-steps", (long long)step, *bpd);
         return FCE_STATUS_ERR_NUMERIC;
     }
     FCE_TRY(fce_iglow_backward(t->g, t->tp, t->d_dlogq, t->N));

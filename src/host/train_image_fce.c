@@ -72,6 +72,7 @@ struct fce_ifce {
     uint64_t seed_data, seed_noise, seed_eps, seed_init;
     ifce_state st;
     char path_ckpt[1100], path_ebm[1100];
+    int64_t saved_step; /* step of the checkpoint pair on disk, −1 while none was written */
     FILE *metrics;
 };
 
@@ -377,6 +378,7 @@ static fce_status resume(fce_ifce *t) {
         return FCE_STATUS_ERR_FORMAT;
     }
     t->st = s;
+    t->saved_step = s.step;
     if (!t->cfg.quiet) fce_log_info("resumed %s at step %lld", t->cfg.out_dir, (long long)s.step);
     return FCE_STATUS_OK;
 }
@@ -386,6 +388,7 @@ fce_status fce_ifce_create(fce_ifce **out, const fce_image_train_config *cfg) {
     fce_ifce *t = calloc(1, sizeof *t);
     if (!t) return FCE_STATUS_ERR_NOMEM;
     t->cfg = *cfg;
+    t->saved_step = -1;
     fce_status st = setup(t);
     if (st == FCE_STATUS_OK) st = cfg->resume ? resume(t) : fresh_start(t);
     if (st != FCE_STATUS_OK) {
@@ -488,9 +491,16 @@ static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
         p->flow_turn = flow_turn;
     }
     if (!isfinite(stats[0])) {
-        fce_log_error("training diverged at step %lld: the value function is %g. The last good checkpoint "
-                      "is in %s; try lower --lr-ebm / --lr-flow", (long long)step, (double)stats[0],
-                      t->cfg.out_dir);
+        /* Nothing is saved from here on, so the pair on disk (if any) stays the last good one. */
+        if (t->saved_step >= 0)
+            fce_log_error("training diverged at step %lld: the value function is %g. The last good "
+                          "checkpoint (step %lld) is kept unchanged: %s and %s; try lower --lr-ebm / "
+                          "--lr-flow, then --resume", (long long)step, (double)stats[0],
+                          (long long)t->saved_step, t->path_ckpt, t->path_ebm);
+        else
+            fce_log_error("training diverged at step %lld: the value function is %g. No checkpoint was "
+                          "written yet (--checkpoint-every N saves one every N steps); try lower "
+                          "--lr-ebm / --lr-flow", (long long)step, (double)stats[0]);
         return FCE_STATUS_ERR_NUMERIC;
     }
     if (flow_turn) {
@@ -537,7 +547,9 @@ static fce_status save(fce_ifce *t) {
     fs.batch = t->st.batch;
     fs.seconds = t->st.seconds;
     snprintf(fs.dataset, sizeof fs.dataset, "%s", t->st.dataset);
-    return fce_iglow_ckpt_save(t->path_ckpt, t->g, &fs);
+    FCE_TRY(fce_iglow_ckpt_save(t->path_ckpt, t->g, &fs));
+    t->saved_step = t->st.step;
+    return FCE_STATUS_OK;
 }
 
 static fce_status run_loop(fce_ifce *t) {

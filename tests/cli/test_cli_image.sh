@@ -135,6 +135,20 @@ PY2
   check compare_self_equal panels "$OUT/self.png" "$OUT/one.png" same
   check compare_fce_differs panels "$OUT/cmp.png" "$OUT/one.png" differ
 fi
+# A non-finite value stops training (exit 1) with a message naming the checkpoint it kept; the files of
+# the last good save stay byte-identical and still load. Resuming with an absurd learning rate diverges
+# on the first step.
+cp "$frun/checkpoint.fce" "$OUT/keep_flow.fce"; cp "$frun/ebm.fce" "$OUT/keep_ebm.fce"
+expect fce_diverges 1 "diverged at step .* checkpoint (step 3) is kept unchanged" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --preset tiny --width 8 --K 1 --batch 8 \
+  --steps 9 --ebm-width-scale 16 --lr-ebm 1e30 --lr-flow 1e30 --resume --device cpu --out "$frun" --quiet
+check fce_diverge_kept bash -c "cmp -s '$OUT/keep_flow.fce' '$frun/checkpoint.fce' && cmp -s '$OUT/keep_ebm.fce' '$frun/ebm.fce'"
+cp "$run/checkpoint.fce" "$OUT/keep_mle.fce"
+expect mle_diverges 1 "not finite.*last good checkpoint is kept unchanged" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
+  --steps 9 --lr 1e30 --resume --device cpu --out "$run" --quiet
+check mle_diverge_kept cmp -s "$OUT/keep_mle.fce" "$run/checkpoint.fce"
+check diverged_ckpt_loads bash -c "'$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q '\"bpd\"'"
+expect fce_diverges_fresh 1 "No checkpoint was written yet" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --preset tiny --width 8 --K 1 --batch 8 \
+  --steps 9 --ebm-width-scale 16 --lr-ebm 1e30 --lr-flow 1e30 --device cpu --out "$OUT/fresh_nan" --quiet
 expect other_arch 1 "width is 8 but this run has 12" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 12 --K 1 --batch 8 --steps 4 --device cpu --out "$run" --resume --quiet
 
 echo "$passed passed, $fail failed"
