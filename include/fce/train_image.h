@@ -35,6 +35,7 @@ typedef struct fce_image_train_config {
     char out_dir[1024];
     int log_every, checkpoint_every;
     int resume, quiet;
+    float time_limit;   /* seconds of training in this invocation, then checkpoint and stop (0: none) */
     /* --mode fce only (train_image_fce.c) */
     char init_flow[1024]; /* MLE image checkpoint the flow starts from ("": random flow, notice) */
     float lr_ebm;         /* Adam, EBM and c (1e-3) */

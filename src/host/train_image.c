@@ -291,7 +291,8 @@ static fce_status train_loop(img_trainer *t, int fresh) {
         n_int++;
         double now = fce_now_seconds();
         t->st.seconds = seconds0 + (now - t0);
-        if (t->st.step % c->log_every == 0 || t->st.step == c->steps) {
+        int out_of_time = c->time_limit > 0 && now - t0 >= c->time_limit;
+        if (t->st.step % c->log_every == 0 || t->st.step == c->steps || out_of_time) {
             double ips = (double)n_int * t->N / (now - t_int > 1e-9 ? now - t_int : 1e-9);
             fprintf(t->metrics, "{\"step\": %lld, \"bpd\": %.9g, \"img_per_s\": %.6g, "
                     "\"seconds\": %.6g, \"lr\": %.6g}\n", (long long)t->st.step, sum_bpd / n_int,
@@ -308,6 +309,11 @@ static fce_status train_loop(img_trainer *t, int fresh) {
             n_int = 0;
             t_int = now;
         }
+        if (out_of_time) {
+            fce_log_info("--time-limit %gs reached at step %lld of %ld; --resume goes on from here",
+                         (double)c->time_limit, (long long)t->st.step, c->steps);
+            break;
+        }
         if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 &&
             t->st.step != c->steps)
             FCE_TRY(fce_iglow_ckpt_save(t->path_ckpt, t->g, &t->st));
@@ -318,6 +324,8 @@ static fce_status train_loop(img_trainer *t, int fresh) {
 }
 
 fce_status fce_image_train_run(const fce_image_train_config *cfg) {
+    if (!(cfg->time_limit >= 0 && cfg->time_limit < 1e9))
+        return config_error("--time-limit must be a number of seconds >= 0 (0: none)");
     if (!strcmp(cfg->mode, "fce")) return fce_image_train_fce_run(cfg);
     img_trainer t;
     memset(&t, 0, sizeof t);

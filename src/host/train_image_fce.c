@@ -199,7 +199,7 @@ fce_status fce_ebm_image_load_file(const char *path, fce_ctx *ctx, fce_ebm_image
         fce_log_error("%s: not an image EBM file of this version", path);
         return FCE_STATUS_ERR_FORMAT;
     }
-    fce_ebm_image_config ec = {(int)h.H, (int)h.W, (int)h.C, (int)h.state.width_scale};
+    fce_ebm_image_config ec = {(int)h.H, (int)h.W, (int)h.C, (int)h.state.width_scale, 0};
     fce_status st = fce_ebm_image_init(e, ctx, &ec, 0);
     fce_param_arena *a = st == FCE_STATUS_OK ? fce_ebm_image_arena(*e) : NULL;
     if (st == FCE_STATUS_OK && (h.n_total != (int64_t)a->n_total ||
@@ -224,6 +224,25 @@ fce_status fce_ebm_image_load_file(const char *path, fce_ctx *ctx, fce_ebm_image
         *e = NULL;
     }
     return st;
+}
+
+fce_status fce_ebm_image_file_n_bits(const char *path, int *n_bits) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fce_log_error("cannot open %s: %s", path, strerror(errno));
+        return FCE_STATUS_ERR_IO;
+    }
+    ebm_header h;
+    int ok = fread(&h, sizeof h, 1, f) == 1 && !memcmp(h.magic, EBM_MAGIC, 8) && h.version == 1 &&
+             h.state.n_bits >= 1 && h.state.n_bits <= 8;
+    fclose(f);
+    if (!ok) {
+        fce_log_error("%s: not an image EBM file of this version (train --mode fce writes ebm.fce)",
+                      path);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    *n_bits = (int)h.state.n_bits;
+    return FCE_STATUS_OK;
 }
 
 /* ---- setup ---- */
@@ -295,7 +314,7 @@ static fce_status setup(fce_ifce *t) {
     t->seed_eps = fce_derive_seed(c->seed, 5);
     t->seed_init = fce_derive_seed(c->seed, 6);
     FCE_TRY(fce_iglow_init(&t->g, ctx, &gc, fce_derive_seed(c->seed, 3)));
-    fce_ebm_image_config ec = {gc.H, gc.W, gc.C, c->ebm_width_scale};
+    fce_ebm_image_config ec = {gc.H, gc.W, gc.C, c->ebm_width_scale, 0};
     FCE_TRY(fce_ebm_image_init(&t->ebm, ctx, &ec, fce_derive_seed(c->seed, 4)));
     FCE_TRY(fce_iglow_tape_init(&t->tp_data, t->g, t->N));
     FCE_TRY(fce_iglow_tape_init(&t->tp_samp, t->g, t->N));
@@ -578,7 +597,8 @@ static fce_status run_loop(fce_ifce *t) {
         FCE_TRY(step_impl(t, NULL, &m));
         double now = fce_now_seconds();
         t->st.seconds = sec0 + (now - t0);
-        int last = t->st.step == c->steps;
+        int out_of_time = c->time_limit > 0 && now - t0 >= c->time_limit;
+        int last = t->st.step == c->steps || out_of_time;
         if (t->st.step % c->log_every == 0 || last) {
             float cc;
             FCE_TRY(t->ctx.ops->download(&t->ctx, &cc, fce_ebm_image_c(t->ebm), sizeof cc));
@@ -600,6 +620,11 @@ static fce_status run_loop(fce_ifce *t) {
             }
             memset(&m, 0, sizeof m);
             t_int = now;
+        }
+        if (out_of_time) {
+            fce_log_info("--time-limit %gs reached at step %lld of %ld; --resume goes on from here",
+                         (double)c->time_limit, (long long)t->st.step, c->steps);
+            break;
         }
         if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 && !last) FCE_TRY(save(t));
     }

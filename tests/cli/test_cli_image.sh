@@ -149,6 +149,14 @@ check mle_diverge_kept cmp -s "$OUT/keep_mle.fce" "$run/checkpoint.fce"
 check diverged_ckpt_loads bash -c "'$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q '\"bpd\"'"
 expect fce_diverges_fresh 1 "No checkpoint was written yet" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --preset tiny --width 8 --K 1 --batch 8 \
   --steps 9 --ebm-width-scale 16 --lr-ebm 1e30 --lr-flow 1e30 --device cpu --out "$OUT/fresh_nan" --quiet
+# --time-limit stops cleanly (exit 0, checkpoint written) before --steps; --resume goes on from there.
+"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
+  --steps 100000 --time-limit 0.5 --device cpu --out "$OUT/tl" 2>"$OUT/err"
+check time_limit_stops bash -c "grep -q 'time-limit 0.5s reached at step' '$OUT/err' && test -s '$OUT/tl/checkpoint.fce'"
+"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --preset tiny --width 8 --K 1 --batch 8 \
+  --ebm-width-scale 16 --steps 100000 --time-limit 0.5 --device cpu --out "$OUT/tlf" 2>"$OUT/err"
+check time_limit_fce bash -c "grep -q 'time-limit 0.5s reached at step' '$OUT/err' && test -s '$OUT/tlf/ebm.fce'"
+expect time_limit_bad 2 "time-limit must be" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --time-limit -1 --device cpu --out "$OUT/tl2"
 expect other_arch 1 "width is 8 but this run has 12" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 12 --K 1 --batch 8 --steps 4 --device cpu --out "$run" --resume --quiet
 
 echo "$passed passed, $fail failed"
