@@ -87,6 +87,7 @@ static const opt_def image_train_opts[] = {
     {"out", OPT_STR, F(out_dir), S(out_dir), "run folder (default runs/<dataset>-mle)"},
     {"log-every", OPT_INT, F(log_every), 0, "steps per progress line / metrics.jsonl row"},
     {"checkpoint-every", OPT_INT, F(checkpoint_every), 0, "steps per checkpoint (0: only at the end)"},
+    {"time-limit", OPT_FLOAT, F(time_limit), 0, "seconds: stop cleanly (checkpoint, exit 0) after this long; --resume goes on (0: none)"},
     {"resume", OPT_FLAG, F(resume), 0, "continue from <out>/checkpoint.fce"},
     {"quiet", OPT_FLAG, F(quiet), 0, "no progress lines"},
     {"init-flow", OPT_STR, F(init_flow), S(init_flow), "fce: start the flow from this image MLE checkpoint"},
