@@ -76,8 +76,8 @@ void fce_convnet_init_host(const fce_convnet *net, const fce_param_table *t, flo
     zero_host(t, net->is3, host);
 }
 
-fce_status fce_convnet_tape_init(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx, int N,
-                                 int H, int W) {
+static fce_status tape_init(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx, int N, int H,
+                            int W, float *g0, float *g1) {
     memset(tp, 0, sizeof *tp);
     FCE_ASSERT(N >= 1 && H >= 1 && W >= 1, "bad convnet tape shape %d x %d x %d", N, H, W);
     tp->N = N;
@@ -97,14 +97,30 @@ fce_status fce_convnet_tape_init(fce_convnet_tape *tp, const fce_convnet *net, f
         FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->a[l], wd_bytes));
     }
     FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->out, pix * (size_t)net->Cout * sizeof(float)));
-    const int gdim = net->Wd > net->Cout ? net->Wd : net->Cout;
-    const size_t gbytes = pix * (size_t)gdim * sizeof(float);
-    FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->g0, gbytes));
-    FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->g1, gbytes));
+    if (g0 && g1) {
+        tp->g0 = g0, tp->g1 = g1;
+    } else {
+        const int gdim = net->Wd > net->Cout ? net->Wd : net->Cout;
+        const size_t gbytes = pix * (size_t)gdim * sizeof(float);
+        tp->owns_scratch = 1;
+        FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->g0, gbytes));
+        FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->g1, gbytes));
+    }
     return FCE_STATUS_OK;
 cleanup:
     fce_convnet_tape_free(tp, ctx);
     return st;
+}
+
+fce_status fce_convnet_tape_init(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx, int N,
+                                 int H, int W) {
+    return tape_init(tp, net, ctx, N, H, W, NULL, NULL);
+}
+
+fce_status fce_convnet_tape_init_shared(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx,
+                                        int N, int H, int W, float *g0, float *g1) {
+    FCE_ASSERT(g0 && g1, "convnet tape: shared scratch missing");
+    return tape_init(tp, net, ctx, N, H, W, g0, g1);
 }
 
 void fce_convnet_tape_free(fce_convnet_tape *tp, fce_ctx *ctx) {
@@ -115,8 +131,10 @@ void fce_convnet_tape_free(fce_convnet_tape *tp, fce_ctx *ctx) {
         ctx->ops->release(ctx, tp->a[l]);
     }
     ctx->ops->release(ctx, tp->out);
-    ctx->ops->release(ctx, tp->g0);
-    ctx->ops->release(ctx, tp->g1);
+    if (tp->owns_scratch) {
+        ctx->ops->release(ctx, tp->g0);
+        ctx->ops->release(ctx, tp->g1);
+    }
     memset(tp, 0, sizeof *tp);
 }
 

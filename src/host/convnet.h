@@ -44,6 +44,7 @@ typedef struct fce_convnet_tape {
     float *out;                  /* (N, H, W, Cout) */
     float *g0, *g1;              /* (N·H·W, max(Wd, Cout)): forward scratch (conv outputs) and the
                                     backward's gradient ping-pong buffers */
+    int owns_scratch;            /* 0: g0, g1 are borrowed (shared by every tape of a flow) */
 } fce_convnet_tape;
 
 fce_status fce_convnet_declare(fce_convnet *net, fce_param_table *t, const char *prefix, int Cin,
@@ -56,6 +57,10 @@ void fce_convnet_init_host(const fce_convnet *net, const fce_param_table *t, flo
 
 fce_status fce_convnet_tape_init(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx, int N,
                                  int H, int W);
+/* The same, with g0 and g1 borrowed from the caller, each at least N·H·W·max(Wd, Cout) floats: they
+ * are scratch within one forward or backward call, so every tape of a flow can share one pair. */
+fce_status fce_convnet_tape_init_shared(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx,
+                                        int N, int H, int W, float *g0, float *g1);
 void fce_convnet_tape_free(fce_convnet_tape *tp, fce_ctx *ctx); /* NULL-safe, idempotent */
 
 /* out = tape->out (N, H, W, Cout) from x (N, H, W, Cin); N must equal tp->N. init = 1 first sets each

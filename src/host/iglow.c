@@ -210,7 +210,19 @@ static fce_status alloc_f(fce_ctx *ctx, float **p, size_t n) {
     return ctx->ops->alloc(ctx, (void **)p, n * sizeof(float));
 }
 
-fce_status fce_iglow_tape_init(fce_iglow_tape **out, fce_iglow *g, int N) {
+/* Floats of the coupling networks' shared scratch: the largest N·h·w·max(Wd, Cout) of any level. */
+static size_t nn_scratch_floats(const fce_iglow *g, int N) {
+    size_t m = 0;
+    for (int l = 0; l < g->cfg.L; l++) {
+        const fce_convnet *nn = &g->levels[l].steps[0].nn;
+        size_t d = (size_t)(nn->Wd > nn->Cout ? nn->Wd : nn->Cout);
+        size_t f = (size_t)N * (size_t)g->levels[l].hw * d;
+        if (f > m) m = f;
+    }
+    return m;
+}
+
+static fce_status tape_init(fce_iglow_tape **out, fce_iglow *g, int N, int inference) {
     *out = NULL;
     FCE_ASSERT(N >= 1, "iglow tape: batch %d", N);
     fce_ctx *ctx = g->ctx;
@@ -222,8 +234,11 @@ fce_status fce_iglow_tape_init(fce_iglow_tape **out, fce_iglow *g, int N) {
     if (!tp) return FCE_STATUS_ERR_NOMEM;
     tp->g = g;
     tp->N = N;
+    tp->inference = inference;
     tp->lv = calloc((size_t)cfg->L, sizeof *tp->lv);
     if (!tp->lv) FCE_TRY_GOTO(st, FCE_STATUS_ERR_NOMEM);
+    FCE_TRY_GOTO(st, alloc_f(ctx, &tp->nn_g0, nn_scratch_floats(g, N)));
+    FCE_TRY_GOTO(st, alloc_f(ctx, &tp->nn_g1, nn_scratch_floats(g, N)));
     for (int l = 0; l < cfg->L; l++) {
         const ig_level *lv = &g->levels[l];
         ig_level_tape *lt = &tp->lv[l];
@@ -240,7 +255,12 @@ fce_status fce_iglow_tape_init(fce_iglow_tape **out, fce_iglow *g, int N) {
             FCE_TRY_GOTO(st, alloc_f(ctx, &lt->y1[k], full));
             FCE_TRY_GOTO(st, alloc_f(ctx, &lt->y2[k], full));
             FCE_TRY_GOTO(st, alloc_f(ctx, &lt->xa[k], full / 2));
-            FCE_TRY_GOTO(st, fce_convnet_tape_init(&lt->nn[k], &lv->steps[k].nn, ctx, N, lv->h, lv->w));
+            if (inference && k > 0) {
+                lt->nn[k] = lt->nn[0]; /* a copy of the handles; freed once, through nn[0] */
+                continue;
+            }
+            FCE_TRY_GOTO(st, fce_convnet_tape_init_shared(&lt->nn[k], &lv->steps[k].nn, ctx, N, lv->h,
+                                                          lv->w, tp->nn_g0, tp->nn_g1));
         }
         FCE_TRY_GOTO(st, alloc_f(ctx, &lt->mean, nz));
         FCE_TRY_GOTO(st, alloc_f(ctx, &lt->logs, nz));
@@ -277,6 +297,14 @@ cleanup:
     return st;
 }
 
+fce_status fce_iglow_tape_init(fce_iglow_tape **out, fce_iglow *g, int N) {
+    return tape_init(out, g, N, 0);
+}
+
+fce_status fce_iglow_tape_init_inference(fce_iglow_tape **out, fce_iglow *g, int N) {
+    return tape_init(out, g, N, 1);
+}
+
 void fce_iglow_tape_free(fce_iglow_tape *tp) {
     if (!tp) return;
     fce_ctx *ctx = tp->g->ctx;
@@ -289,7 +317,7 @@ void fce_iglow_tape_free(fce_iglow_tape *tp) {
             if (lt->y1) ctx->ops->release(ctx, lt->y1[k]);
             if (lt->y2) ctx->ops->release(ctx, lt->y2[k]);
             if (lt->xa) ctx->ops->release(ctx, lt->xa[k]);
-            if (lt->nn) fce_convnet_tape_free(&lt->nn[k], ctx);
+            if (lt->nn && (!tp->inference || k == 0)) fce_convnet_tape_free(&lt->nn[k], ctx);
         }
         ctx->ops->release(ctx, lt->mean);
         ctx->ops->release(ctx, lt->logs);
@@ -305,7 +333,7 @@ void fce_iglow_tape_free(fce_iglow_tape *tp) {
     }
     float *bufs[] = {tp->gA, tp->gB, tp->gh, tp->gxa, tp->gz1, tp->gz2, tp->gm, tp->gs, tp->gt,
                      tp->ghp, tp->gpre, tp->zeros, tp->ls3, tp->eT, tp->ones, tp->logq, tp->lp,
-                     tp->dld, tp->logT};
+                     tp->dld, tp->logT, tp->nn_g0, tp->nn_g1};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) ctx->ops->release(ctx, bufs[i]);
     free(tp->lv);
     free(tp);
@@ -504,6 +532,7 @@ fce_status fce_iglow_zero_grad(fce_iglow *g) {
 
 fce_status fce_iglow_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dlogq, int N) {
     FCE_TRY(check_n(tp, N));
+    FCE_ASSERT(!tp->inference, "iglow backward on an inference tape (use fce_iglow_tape_init)");
     fce_ctx *ctx = g->ctx;
     const int L = g->cfg.L, K = g->cfg.K;
     float *dcur = tp->gA, *dtmp = tp->gB;
@@ -542,6 +571,7 @@ fce_status fce_iglow_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dlo
 fce_status fce_iglow_inverse_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dx,
                                       const float *dlogq, int N) {
     FCE_TRY(check_n(tp, N));
+    FCE_ASSERT(!tp->inference, "iglow inverse backward on an inference tape (use fce_iglow_tape_init)");
     fce_ctx *ctx = g->ctx;
     const int L = g->cfg.L, K = g->cfg.K;
     const ig_level *l0 = &g->levels[0];

@@ -49,6 +49,10 @@ typedef struct ig_level_tape {
 struct fce_iglow_tape {
     fce_iglow *g;
     int N;
+    /* 1: made by fce_iglow_tape_init_inference: the K coupling-network tapes of a level are one
+     * tape (nn[k] are copies of nn[0]), so no backward is possible */
+    int inference;
+    float *nn_g0, *nn_g1;              /* scratch shared by every coupling-network tape */
     ig_level_tape *lv;
     float *logq, *lp, *dld;            /* (N) */
     float *ones;                       /* (N) of 1: the top prior's broadcast */

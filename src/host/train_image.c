@@ -418,7 +418,7 @@ static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *h
     if ((size_t)B > set->n) B = (int)set->n;
     size_t D = (size_t)gc->H * gc->W * gc->C, BD = (size_t)B * D;
     int n_bits = (int)s.n_bits;
-    FCE_TRY(fce_iglow_tape_init(tp, *g, B));
+    FCE_TRY(fce_iglow_tape_init_inference(tp, *g, B)); /* forward only */
     FCE_TRY(ctx->ops->alloc(ctx, (void **)d_u8, BD));
     FCE_TRY(ctx->ops->alloc(ctx, (void **)d_x, BD * sizeof(float)));
     *h_u8 = malloc(BD);
@@ -535,7 +535,7 @@ static fce_status sample_u8(const char *path, const char *device, int N, float T
         }
     }
     size_t D = (size_t)gc_out->H * gc_out->W * gc_out->C;
-    if (st == FCE_STATUS_OK) st = fce_iglow_tape_init(&tp, g, N);
+    if (st == FCE_STATUS_OK) st = fce_iglow_tape_init_inference(&tp, g, N); /* inverse only */
     uint64_t off = 0;
     for (int l = 0; st == FCE_STATUS_OK && l < gc_out->L; l++) {
         size_t nz = (size_t)N * (size_t)fce_iglow_n_z(g, l);
@@ -678,7 +678,7 @@ static fce_status sample_dir_impl(const fce_image_sample_config *c, fce_ctx *ctx
     int N = c->n, B = c->batch < N ? c->batch : N;
     size_t D = (size_t)gc->H * gc->W * gc->C;
     FCE_TRY(fce_mkdirs(c->out_dir));
-    FCE_TRY(fce_iglow_tape_init(&o->tp, g, B));
+    FCE_TRY(fce_iglow_tape_init_inference(&o->tp, g, B)); /* inverse only */
     for (int l = 0; l < gc->L; l++)
         FCE_TRY(ctx->ops->alloc(ctx, (void **)&o->d_eps[l], (size_t)B * fce_iglow_n_z(g, l) * sizeof(float)));
     FCE_TRY(ctx->ops->alloc(ctx, (void **)&o->d_u8, (size_t)B * D));

@@ -468,6 +468,45 @@ TEST(actnorm_data_init) {
 
 TEST(invert_additive) { return invert_check(0); }
 TEST(invert_affine) { return invert_check(1); }
+
+/* An inference tape (one coupling-network tape per level, shared by its K steps) gives bit-identical
+ * forward and inverse results to a training tape: each step's network is done with its activations
+ * before the next step starts. */
+static int inference_tape_check(int affine) {
+    enum { N = 3 };
+    fce_ctx ctx;
+    ASSERT_OK(fce_ctx_init_cpu(&ctx));
+    fce_iglow_config cfg = fce_iglow_config_tiny(affine);
+    ASSERT_TRUE(cfg.K >= 2); /* otherwise nothing is shared */
+    fce_iglow *g;
+    fce_iglow_tape *tt, *ti;
+    ASSERT_OK(make_flow(&ctx, &g, &cfg, 0.1f));
+    ASSERT_OK(fce_iglow_tape_init(&tt, g, N));
+    ASSERT_OK(fce_iglow_tape_init_inference(&ti, g, N));
+    const int L = cfg.L, D = cfg.H * cfg.W * cfg.C;
+    float *x = fce_test_alloc((size_t)N * D);
+    fce_test_fill_normal(x, (size_t)N * D, 7, 1.0f);
+    ASSERT_OK(fce_iglow_forward(g, tt, x, N));
+    ASSERT_OK(fce_iglow_forward(g, ti, x, N));
+    ASSERT_TRUE(memcmp(fce_iglow_tape_logq(tt), fce_iglow_tape_logq(ti), N * sizeof(float)) == 0);
+    for (int l = 0; l < L; l++)
+        ASSERT_TRUE(memcmp(fce_iglow_tape_z(tt, l), fce_iglow_tape_z(ti, l),
+                           (size_t)N * fce_iglow_n_z(g, l) * sizeof(float)) == 0);
+    float **e = random_eps(g, N, 41);
+    ASSERT_OK(fce_iglow_inverse(g, tt, (const float *const *)e, 0.8f, N));
+    ASSERT_OK(fce_iglow_inverse(g, ti, (const float *const *)e, 0.8f, N));
+    ASSERT_TRUE(memcmp(fce_iglow_tape_x(tt), fce_iglow_tape_x(ti), (size_t)N * D * sizeof(float)) == 0);
+    ASSERT_TRUE(memcmp(fce_iglow_tape_logq(tt), fce_iglow_tape_logq(ti), N * sizeof(float)) == 0);
+    free_eps(e, L);
+    free(x);
+    fce_iglow_tape_free(tt);
+    fce_iglow_tape_free(ti);
+    fce_iglow_free(g);
+    fce_ctx_free(&ctx);
+    return 0;
+}
+TEST(inference_tape_additive) { return inference_tape_check(0); }
+TEST(inference_tape_affine) { return inference_tape_check(1); }
 TEST(logdet_brute_force_additive) { return logdet_check(0); }
 TEST(logdet_brute_force_affine) { return logdet_check(1); }
 TEST(grad_additive_both_directions) { return gradcheck(0, 1, 1); }
@@ -477,6 +516,8 @@ TEST(grad_affine_inverse_direction) { return gradcheck(1, 0, 1); }
 FCE_TEST_MAIN_BEGIN
 RUN_TEST(invert_additive);
 RUN_TEST(invert_affine);
+RUN_TEST(inference_tape_additive);
+RUN_TEST(inference_tape_affine);
 RUN_TEST(logdet_brute_force_additive);
 RUN_TEST(logdet_brute_force_affine);
 RUN_TEST(actnorm_data_init);
