@@ -218,6 +218,19 @@ typedef struct fce_backend_ops {
                            float *dlqt, float *dc, const float *fx, const float *fxt,
                            const float *lq, const float *lqt, const float *c, int n, float gscale);
 
+    /* ---- softmax cross-entropy of a K-class classifier (the linear probe, probe.h) ----
+     * logits z (N, K) row-major; labels y (N) int32 in [0, K), in backend memory. Per row n, with
+     * m = max_k z_k (the stable form): lse = m + log Σ_k e^{z_k − m}, loss_n = lse − z_{y_n},
+     * p_k = e^{z_k − lse}. Gradient of L = gscale·Σ_n loss_n (gscale = 1/N: the batch mean):
+     *   dlogits[n, k] = gscale·(p_k − [k = y_n])   (overwrite; NULL skips).
+     * stats (2 floats) ACCUMULATE: stats[0] += Σ_n loss_n, stats[1] += #{n : argmax_k z_k = y_n}
+     * (ties: the lowest k), so a pass over many batches is read back once (zero them first); NULL
+     * skips. Element math and sums in double, sums in a fixed order (deterministic). A label outside
+     * [0, K) is a caller bug: its row adds NaN to stats[0], is not counted correct, and gets
+     * dlogits = gscale·p. */
+    fce_status (*softmax_xent)(fce_ctx *ctx, float *stats, float *dlogits, const float *logits,
+                               const int32_t *labels, int N, int K, float gscale);
+
     /* ---- optimizers over one contiguous range; t is the 1-based step count ----
      * Adam:   m = b1 m + (1−b1) g; v = b2 v + (1−b2) g²; p −= lr·m̂/(√v̂ + eps) (bias-corrected)
      * Adamax: m = b1 m + (1−b1) g; u = max(b2 u, |g|); p −= lr/(1−b1^t)·m/(u + eps)  (Keras form) */

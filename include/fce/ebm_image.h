@@ -12,7 +12,12 @@
  * Init: Glorot-uniform conv weights (fan_in = KH·KW·Cin, fan_out = KH·KW·Cout), zero biases (Keras
  * defaults, SPEC d); c starts at 0 and is set from data by the trainer (SPEC c.3).
  * Conv weights are stored (Cout, KH, KW, Cin) as rows = Cout, cols = KH·KW·Cin (the op table's
- * layout); parameter names "ebm.conv{0..3}.w", "ebm.conv{0..3}.b", "ebm.c". */
+ * layout); parameter names "ebm.conv{0..3}.w", "ebm.conv{0..3}.b", "ebm.c".
+ *
+ * n_out > 1 gives the same network with n_out outputs per image instead of the scalar f (the last
+ * conv is 256 → n_out): the supervised baseline of the linear-probe experiment (probe.h), a
+ * classifier with n_out logits. c stays in the arena there, unused. n_out 0 or 1 is the EBM, with
+ * exactly the parameters above. */
 #ifndef FCE_EBM_IMAGE_H
 #define FCE_EBM_IMAGE_H
 
@@ -29,6 +34,8 @@ typedef struct fce_ebm_image_config {
      * (0 or 1 = the paper's widths; otherwise a power of two ≤ 64). Lets the finite-difference
      * tests run in seconds; production code leaves it 0. */
     int width_scale;
+    /* Outputs of the last conv: 0 or 1 = the EBM's scalar f; K > 1 = K logits (classifier). */
+    int n_out;
 } fce_ebm_image_config;
 
 typedef struct fce_ebm_image fce_ebm_image;
@@ -43,6 +50,8 @@ fce_param_arena *fce_ebm_image_arena(fce_ebm_image *e);
 const fce_ebm_image_config *fce_ebm_image_cfg(const fce_ebm_image *e);
 /* Conv width of hidden layer l in 0..2 (64, 128, 256 at width_scale 0). */
 int fce_ebm_image_width(const fce_ebm_image *e, int l);
+/* Outputs per image: 1 for the EBM, cfg.n_out for a classifier. */
+int fce_ebm_image_n_out(const fce_ebm_image *e);
 /* Backend pointers to the scalar c and its gradient. */
 float *fce_ebm_image_c(fce_ebm_image *e);
 float *fce_ebm_image_dc(fce_ebm_image *e);
@@ -53,11 +62,18 @@ float *fce_ebm_image_dc(fce_ebm_image *e);
 fce_status fce_ebm_image_tape_init(fce_ebm_image_tape **tp, fce_ebm_image *e, int N);
 void fce_ebm_image_tape_free(fce_ebm_image_tape *tp); /* NULL-safe */
 
-/* f(x) for x (N, H, W, C); *f (N, backend memory) stays valid until the next forward on this tape.
- * x is borrowed and must stay unchanged until the matching backward. */
+/* f(x) for x (N, H, W, C); *f (N × n_out, backend memory, row-major) stays valid until the next
+ * forward on this tape. x is borrowed and must stay unchanged until the matching backward. */
 fce_status fce_ebm_image_forward(fce_ebm_image *e, fce_ebm_image_tape *tp, const float *x, int N,
                                  const float **f);
-/* Backward of the last forward: df (N) = ∂L/∂f. dx (N, H, W, C) is overwritten if non-NULL (the input
+/* The top-layer features of the last forward: the third lReLU's output, (N, H/8, W/8, width 2)
+ * NHWC, i.e. N rows of fce_ebm_image_feature_dim values (backend memory, valid until the next
+ * forward on this tape). The linear probe's features (SPEC d, Fig. 4). */
+const float *fce_ebm_image_tape_features(const fce_ebm_image_tape *tp);
+/* Values per image of those features: (H/8)·(W/8)·width(2) (4096 at 32×32, paper widths). */
+int fce_ebm_image_feature_dim(const fce_ebm_image *e);
+
+/* Backward of the last forward: df (N × n_out) = ∂L/∂f. dx (N, H, W, C) is overwritten if non-NULL (the input
  * gradient the flow's FCE update needs); parameter gradients accumulate if param_grads (else they are
  * untouched). The gradient of c is never touched (nce_loss writes it). */
 fce_status fce_ebm_image_backward(fce_ebm_image *e, fce_ebm_image_tape *tp, const float *df,

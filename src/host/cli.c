@@ -1,4 +1,4 @@
-/* cli.c: subcommands (train, eval, sample, info, help) and the table-driven long-option parser (cli.h).
+/* cli.c: subcommands (train, eval, sample, probe, info, help) and the table-driven long-option parser (cli.h).
  * Unknown options, missing values, malformed numbers and out-of-range enums are usage errors
  * (exit 2) with a message naming the option; numbers are read with strtol/strtod and must be
  * consumed whole. */
@@ -13,6 +13,7 @@
 #include "fce/backend.h"
 #include "fce/data2d.h"
 #include "fce/log.h"
+#include "fce/probe.h"
 #include "fce/train.h"
 #include "fce/train_image.h"
 
@@ -129,6 +130,32 @@ static const opt_def sample_opts[] = {
 };
 #undef F
 #undef S
+#define F(field) offsetof(fce_probe_config, field)
+#define S(field) sizeof(((fce_probe_config *)0)->field)
+static const opt_def probe_opts[] = {
+    {"checkpoint", OPT_STR, F(checkpoint), S(checkpoint), "ebm.fce of an image FCE run, or the run folder"},
+    {"dataset", OPT_STR, F(dataset), S(dataset), "cifar10 | svhn (labelled data)"},
+    {"data-dir", OPT_STR, F(data_dir), S(data_dir), "the dataset's folder (training split) or one file"},
+    {"test-data", OPT_STR, F(test_data), S(test_data), "test split folder or file (default: --data-dir's test split)"},
+    {"labels", OPT_STR, F(labels), S(labels), "label budgets k, comma-separated (each <= the training split)"},
+    {"methods", OPT_STR, F(methods), S(methods), "any of fce,random,supervised"},
+    {"out", OPT_STR, F(out_dir), S(out_dir), "output folder: probe.json, metrics.jsonl, probe.png"},
+    {"device", OPT_STR, F(device), S(device), "auto | cpu | N (GPU ordinal)"},
+    {"seed", OPT_U64, F(seed), 0, "label subset, random EBM, classifier init and order, noise"},
+    {"batch", OPT_INT, F(batch), 0, "minibatch of the linear probe and the supervised net"},
+    {"epochs", OPT_INT, F(epochs), 0, "linear probe: epochs over the k labelled pictures"},
+    {"max-steps", OPT_LONG, F(max_steps), 0, "linear probe: cap on Adam steps (0: none)"},
+    {"lr", OPT_FLOAT, F(lr), 0, "linear probe: Adam learning rate"},
+    {"wd", OPT_FLOAT, F(wd), 0, "linear probe: decoupled weight decay of W per step (lr x wd)"},
+    {"sup-epochs", OPT_INT, F(sup_epochs), 0, "supervised: epochs"},
+    {"sup-max-steps", OPT_LONG, F(sup_max_steps), 0, "supervised: cap on Adam steps (0: none)"},
+    {"sup-lr", OPT_FLOAT, F(sup_lr), 0, "supervised: Adam learning rate"},
+    {"test-n", OPT_INT, F(test_n), 0, "test pictures used, the first N (0: all)"},
+    {"feature-batch", OPT_INT, F(feature_batch), 0, "pictures per EBM pass for the features"},
+    {"quiet", OPT_FLAG, F(quiet), 0, "no progress lines"},
+};
+#undef F
+#undef S
 
 typedef struct opt_table {
     const char *cmd; /* for messages: "train", "eval", "sample" */
@@ -153,6 +180,22 @@ static const opt_table T_SAMPLE = {
     "       fce-gpu sample --checkpoint MLE.fce --compare FCE.fce --grid side_by_side.png [options]\n"
     "       fce-gpu sample --checkpoint C --n N --out-dir DIR [--batch 500] [--npz FILE] [options]\n\n"
     "Samples of an image checkpoint at temperature T, as one grid picture.\n"};
+static const opt_table T_PROBE = {
+    "probe", probe_opts, sizeof probe_opts / sizeof probe_opts[0],
+    "usage: fce-gpu probe --checkpoint RUN/ebm.fce --dataset cifar10|svhn --data-dir DIR\n"
+    "                     [--labels 1000,2000,4000] [--out DIR] [options]\n\n"
+    "The linear-probe experiment (paper Figure 4): test accuracy against the number of labels k\n"
+    "for three classifiers trained on the first k pictures of a seeded shuffle of the training\n"
+    "split (nested across budgets; classes are NOT balanced):\n"
+    "  fce         linear softmax classifier on the FCE-trained EBM's top-layer features;\n"
+    "  random      the same on a frozen randomly initialised EBM (same architecture, --seed);\n"
+    "  supervised  the EBM architecture with 10 outputs, trained end to end (--sup-*).\n"
+    "Features: the output of the third lReLU, (H/8)x(W/8)x256 = 4096 values at 32x32 (the paper's\n"
+    "\"top layer feature maps\"; our reading, SPEC d), standardised per feature with the mean and std\n"
+    "of the k labelled training features. Linear probe and supervised net: Adam on minibatches,\n"
+    "mean softmax cross-entropy. Writes probe.json (also on stdout), metrics.jsonl and probe.png.\n"
+    "Exit 2: a bad flag, or a budget above the training split's size; exit 1: unlabelled data, a\n"
+    "checkpoint that is not an EBM file, or another runtime failure.\n"};
 
 static void format_default(const opt_def *o, const void *d, char *buf, size_t n) {
     const char *base = (const char *)d + o->offset;
@@ -193,9 +236,11 @@ static void print_image_help(FILE *f, const opt_table *t) {
         fce_image_train_config tr;
         fce_image_eval_config ev;
         fce_image_sample_config sa;
+        fce_probe_config pr;
     } d;
     if (t == &T_IMAGE_TRAIN) fce_image_train_config_defaults(&d.tr);
     else if (t == &T_EVAL) fce_image_eval_config_defaults(&d.ev);
+    else if (t == &T_PROBE) fce_probe_config_defaults(&d.pr);
     else fce_image_sample_config_defaults(&d.sa);
     fprintf(f, "%s\noptions (default in brackets):\n", t->about);
     print_table(f, t, &d);
@@ -208,6 +253,7 @@ static void print_usage(FILE *f) {
                "          with --dataset cifar10|svhn|folder: the image Glow by MLE, or FCE with --mode fce\n"
                "  eval    test-split bits/dim of an image checkpoint\n"
                "  sample  a grid of samples of an image checkpoint\n"
+               "  probe   linear-probe accuracy of an image EBM's features vs labels (paper Fig. 4)\n"
                "  info    build options and whether a GPU is usable\n"
                "  help    this text; `fce-gpu train --help` lists the training options\n");
 }
@@ -383,6 +429,13 @@ int fce_cli_main(int argc, char **argv) {
         int r = parse_opts(argc - 2, argv + 2, &T_SAMPLE, &cfg);
         if (r) return r == -1 ? 0 : r;
         return exit_code(fce_image_sample_run(&cfg));
+    }
+    if (!strcmp(cmd, "probe")) {
+        fce_probe_config cfg;
+        fce_probe_config_defaults(&cfg);
+        int r = parse_opts(argc - 2, argv + 2, &T_PROBE, &cfg);
+        if (r) return r == -1 ? 0 : r;
+        return exit_code(fce_probe_run(&cfg));
     }
     if (!strcmp(cmd, "train")) {
         fce_train_config cfg;

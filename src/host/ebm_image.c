@@ -1,5 +1,6 @@
 /* ebm_image.c: the image EBM (ebm_image.h, SPEC d): three stride-2 4×4 convs with lReLU(0.2), a VALID
- * conv down to one scalar, plus the scalar c, on the backend op table. */
+ * conv down to one scalar (or n_out logits for the probe's supervised baseline), plus the scalar c,
+ * on the backend op table. */
 #include "fce/ebm_image.h"
 
 #include <math.h>
@@ -46,10 +47,10 @@ fce_status fce_ebm_image_init(fce_ebm_image **out, fce_ctx *ctx, const fce_ebm_i
     *out = NULL;
     const int s = cfg->width_scale == 0 ? 1 : cfg->width_scale;
     if (cfg->H < 8 || cfg->W < 8 || cfg->H % 8 || cfg->W % 8 || cfg->C < 1 || s < 1 || s > 64 ||
-        (s & (s - 1))) {
-        fce_log_error("ebm_image: need H, W multiples of 8, C >= 1 and width_scale a power of two "
-                      "<= 64 (got %d x %d x %d, width_scale %d)", cfg->H, cfg->W, cfg->C,
-                      cfg->width_scale);
+        (s & (s - 1)) || cfg->n_out < 0 || cfg->n_out > 65536) {
+        fce_log_error("ebm_image: need H, W multiples of 8, C >= 1, width_scale a power of two "
+                      "<= 64 and n_out in 0..65536 (got %d x %d x %d, width_scale %d, n_out %d)",
+                      cfg->H, cfg->W, cfg->C, cfg->width_scale, cfg->n_out);
         return FCE_STATUS_ERR_CONFIG;
     }
     fce_status st = FCE_STATUS_OK;
@@ -58,7 +59,8 @@ fce_status fce_ebm_image_init(fce_ebm_image **out, fce_ctx *ctx, const fce_ebm_i
     if (!e) return FCE_STATUS_ERR_NOMEM;
     e->ctx = ctx;
     e->cfg = *cfg;
-    const int widths[EBMI_LAYERS + 1] = {cfg->C, 64 / s, 128 / s, 256 / s, 1};
+    const int widths[EBMI_LAYERS + 1] = {cfg->C, 64 / s, 128 / s, 256 / s,
+                                         cfg->n_out > 1 ? cfg->n_out : 1};
     int H = cfg->H, W = cfg->W;
     for (int l = 0; l < EBMI_LAYERS; l++) {
         const int last = l == EBMI_LAYERS - 1;
@@ -120,6 +122,10 @@ fce_ctx *fce_ebm_image_ctx(fce_ebm_image *e) { return e->ctx; }
 const fce_ebm_image_config *fce_ebm_image_cfg(const fce_ebm_image *e) { return &e->cfg; }
 int fce_ebm_image_width(const fce_ebm_image *e, int l) {
     return l >= 0 && l < 3 ? e->shape[l].Cout : 0;
+}
+int fce_ebm_image_n_out(const fce_ebm_image *e) { return e->shape[EBMI_LAYERS - 1].Cout; }
+int fce_ebm_image_feature_dim(const fce_ebm_image *e) {
+    return (int)out_numel(&e->shape[2], 1);
 }
 float *fce_ebm_image_c(fce_ebm_image *e) { return e->arena.params + e->table.specs[e->i_c].offset; }
 float *fce_ebm_image_dc(fce_ebm_image *e) { return e->arena.grads + e->table.specs[e->i_c].offset; }
@@ -190,6 +196,8 @@ fce_status fce_ebm_image_forward(fce_ebm_image *e, fce_ebm_image_tape *tp, const
     *f = tp->f;
     return FCE_STATUS_OK;
 }
+
+const float *fce_ebm_image_tape_features(const fce_ebm_image_tape *tp) { return tp->a[2]; }
 
 fce_status fce_ebm_image_backward(fce_ebm_image *e, fce_ebm_image_tape *tp, const float *df,
                                   float *dx, int N, int param_grads) {

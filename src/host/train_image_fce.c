@@ -640,3 +640,12 @@ fce_status fce_image_train_fce_run(const fce_image_train_config *cfg) {
     fce_ifce_free(t);
     return st;
 }
+
+/* ---- fce-bench hooks (bench/bench_phases.c times each player's step on its own) ---- */
+
+void fce_ifce_set_turn(fce_ifce *t, int flow_turn) {
+    t->st.flow_turn = flow_turn ? 1 : 0;
+    t->st.consecutive = 0;
+}
+
+fce_ctx *fce_ifce_ctx(fce_ifce *t) { return &t->ctx; }

@@ -32,5 +32,13 @@ fce_ebm_image *fce_ifce_ebm(fce_ifce *t);
 int64_t fce_ifce_steps_done(const fce_ifce *t);
 /* A saved <run>/ebm.fce as a fresh EBM on ctx (parameters incl. c; eval). */
 fce_status fce_ebm_image_load_file(const char *path, fce_ctx *ctx, fce_ebm_image **e);
+/* The --n-bits of the run that wrote the ebm.fce at path (its inputs' quantisation); the header
+ * only. A file that is not an image EBM file is FCE_STATUS_ERR_FORMAT, with a message naming it. */
+fce_status fce_ebm_image_file_n_bits(const char *path, int *n_bits);
+
+/* For fce-bench: the player of the next fce_ifce_step (1 flow, 0 EBM), overriding the turn rule
+ * once (the rule still decides the turn after that step); and the trainer's backend context. */
+void fce_ifce_set_turn(fce_ifce *t, int flow_turn);
+fce_ctx *fce_ifce_ctx(fce_ifce *t);
 
 #endif

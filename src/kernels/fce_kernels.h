@@ -109,6 +109,10 @@ fce_status fce_cuda_nce_loss(float *stats, float *dfx, float *dfxt, float *dlq, 
                              const float *lqt, const float *c, int n, float gscale,
                              cudaStream_t stream);
 
+fce_status fce_cuda_softmax_xent(float *stats, float *dlogits, const float *logits,
+                                 const int32_t *labels, int N, int K, float gscale,
+                                 cudaStream_t stream);
+
 fce_status fce_cuda_adam_step(float *p, const float *g, float *m, float *v, size_t n, float lr,
                               float b1, float b2, float eps, int t, cudaStream_t stream);
 fce_status fce_cuda_adamax_step(float *p, const float *g, float *m, float *u, size_t n, float lr,

@@ -43,7 +43,8 @@
 #define TOL_RNG_NORMAL_ATOL 1e-6
 
 enum tol_class { T_IN = 0, T_ELEM, T_RED, T_GEMM, T_UNIFORM, T_NORMAL };
-enum init_kind { I_UNIFORM = 0, I_PERM, I_SIGN };
+/* I_LABEL: int32 class labels in [0, C) stored bit for bit in the float buffer (softmax_xent). */
+enum init_kind { I_UNIFORM = 0, I_PERM, I_SIGN, I_LABEL };
 
 #define MAX_BUFS 12
 #define MAX_SHAPES 12
@@ -133,6 +134,13 @@ static const shape SHAPES_GAUSS_DIAG[] = {
 /* n of each kind for the NCE loss. */
 static const shape SHAPES_NCE[] = {{.N = 1},   {.N = 200},  {.N = 255},
                                    {.N = 257}, {.N = 1000}, {.N = 10000}};
+
+/* (N rows, C = K classes) for softmax_xent: K = 1, the probe's K = 10 at batch and evaluation
+ * sizes, K on both sides of a warp (32) and of 1024. */
+static const shape SHAPES_SOFTMAX[] = {
+    {.N = 1, .C = 1},     {.N = 1, .C = 10},   {.N = 128, .C = 10}, {.N = 257, .C = 10},
+    {.N = 1024, .C = 10}, {.N = 10000, .C = 10}, {.N = 7, .C = 33},  {.N = 3, .C = 1000},
+    {.N = 5, .C = 1025}};
 
 #define SHAPES(a) (a), (int)(sizeof(a) / sizeof((a)[0]))
 
@@ -324,6 +332,19 @@ static fce_status run_nce_flow(fce_ctx *c, float **b, const shape *s) {
 static fce_status run_nce_stats_only(fce_ctx *c, float **b, const shape *s) {
     return c->ops->nce_loss(c, b[0], NULL, NULL, NULL, NULL, NULL, b[1], b[2], b[3], b[4], b[5],
                             s->N, 1.0f);
+}
+
+static fce_status run_softmax_xent(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->softmax_xent(c, b[0], b[1], b[2], (const int32_t *)(const void *)b[3], s->N,
+                                s->C, 1.0f / (float)s->N);
+}
+static fce_status run_softmax_xent_stats_only(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->softmax_xent(c, b[0], NULL, b[1], (const int32_t *)(const void *)b[2], s->N,
+                                s->C, 1.0f);
+}
+static fce_status run_softmax_xent_grad_only(fce_ctx *c, float **b, const shape *s) {
+    return c->ops->softmax_xent(c, NULL, b[0], b[1], (const int32_t *)(const void *)b[2], s->N,
+                                s->C, 0.5f);
 }
 
 /* Three steps (t = 1, 2, 3) from the same gradient: bias correction and state carry-over. */
@@ -539,6 +560,24 @@ static const op_case CASES[] = {
       IN("lq", "N", -3, 3), IN("lqt", "N", -3, 3), IN("c", "1", -1, 1)},
      SHAPES(SHAPES_NCE)},
 
+    /* stats accumulate (pre-filled), dlogits are overwritten; labels are int32 bit patterns */
+    {"softmax", "softmax_xent", run_softmax_xent,
+     {OUT("stats", "2", 0, 5, T_RED), GARBAGE("dlogits", "NC", T_ELEM), IN("logits", "NC", -4, 4),
+      {"labels", "N", I_LABEL, 0, 0, T_IN}},
+     SHAPES(SHAPES_SOFTMAX)},
+    /* logits up to ±1000: the max-subtracted form must stay finite */
+    {"softmax", "softmax_xent_extreme_logits", run_softmax_xent,
+     {OUT("stats", "2", 0, 5, T_RED), GARBAGE("dlogits", "NC", T_ELEM),
+      IN("logits", "NC", -1000, 1000), {"labels", "N", I_LABEL, 0, 0, T_IN}},
+     SHAPES(SHAPES_SOFTMAX)},
+    {"softmax", "softmax_xent_stats_only", run_softmax_xent_stats_only,
+     {OUT("stats", "2", 0, 5, T_RED), IN("logits", "NC", -4, 4), {"labels", "N", I_LABEL, 0, 0, T_IN}},
+     SHAPES(SHAPES_SOFTMAX)},
+    {"softmax", "softmax_xent_grad_only", run_softmax_xent_grad_only,
+     {GARBAGE("dlogits", "NC", T_ELEM), IN("logits", "NC", -4, 4),
+      {"labels", "N", I_LABEL, 0, 0, T_IN}},
+     SHAPES(SHAPES_SOFTMAX)},
+
     {"optim", "adam_step_x3", run_adam_3,
      {OUT("p", "N", -1, 1, T_ELEM), IN("g", "N", -1, 1), OUT("m", "N", -0.1f, 0.1f, T_ELEM),
       OUT("v", "N", 0, 0.01f, T_ELEM)},
@@ -578,12 +617,20 @@ static size_t dims_size(const char *dims, const shape *s) {
     return n;
 }
 
-static void init_host(float *h, size_t n, const buf_spec *b, uint64_t seed) {
+static void init_host(float *h, size_t n, const buf_spec *b, const shape *s, uint64_t seed) {
     switch (b->init) {
     case I_UNIFORM: fce_test_fill_uniform(h, n, seed, b->lo, b->hi); break;
     case I_SIGN:
         fce_test_fill_uniform(h, n, seed, 0.0f, 1.0f);
         for (size_t i = 0; i < n; i++) h[i] = h[i] < 0.5f ? -1.0f : 1.0f;
+        break;
+    case I_LABEL: /* int32 labels in [0, C), written into the float slots bit for bit */
+        fce_test_fill_uniform(h, n, seed, 0.0f, 1.0f);
+        for (size_t i = 0; i < n; i++) {
+            int32_t y = (int32_t)(h[i] * (float)s->C);
+            if (y >= s->C) y = s->C - 1;
+            memcpy(&h[i], &y, sizeof y);
+        }
         break;
     case I_PERM: { /* Fisher-Yates shuffle of 0..n−1, stored as float (backend.h) */
         float *u = fce_test_alloc(n);
@@ -641,7 +688,7 @@ static int run_case_shape(int case_idx, int shape_idx) {
         host[i] = fce_test_alloc(n[i]);
         uint64_t seed = 0x5EEDull * 1000003ull + (uint64_t)case_idx * 7919ull +
                         (uint64_t)shape_idx * 104729ull + (uint64_t)i * 15485863ull;
-        init_host(host[i], n[i], &oc->bufs[i], seed);
+        init_host(host[i], n[i], &oc->bufs[i], s, seed);
         bc[i] = fce_test_dev_from_host(&g_cpu, host[i], n[i]);
         bg[i] = fce_test_dev_from_host(&g_gpu, host[i], n[i]);
         bg2[i] = fce_test_dev_from_host(&g_gpu, host[i], n[i]);
@@ -712,6 +759,7 @@ TEST(coupling_additive) { return run_family("coupling_additive"); }
 TEST(gaussian_diag) { return run_family("gaussian_diag"); }
 TEST(nce) { return run_family("nce"); }
 TEST(optim) { return run_family("optim"); }
+TEST(softmax) { return run_family("softmax"); }
 
 /* squeeze_inverse(squeeze_forward(x)) == x and coupling_additive_inverse(forward(x)) == x on the
  * GPU (independent of the CPU reference): the squeeze is an exact permutation, the additive
@@ -952,6 +1000,7 @@ FCE_TEST_MAIN_BEGIN
     RUN_TEST(preprocess);
     RUN_TEST(nce);
     RUN_TEST(optim);
+    RUN_TEST(softmax);
     fce_ctx_free(&g_gpu);
     fce_ctx_free(&g_cpu);
 FCE_TEST_MAIN_END

@@ -16,6 +16,7 @@
 #include "backend_internal.h"
 #include "check_cuda.h"
 #include "conv_cudnn.h"
+#include "cuda_bench_hooks.h"
 #include "fce/log.h"
 #include "fce_kernels.h"
 #include "linear_cublas.h"
@@ -392,6 +393,14 @@ static fce_status cuda_nce_loss(fce_ctx *ctx, float *stats, float *dfx, float *d
                      "nce_loss");
 }
 
+static fce_status cuda_softmax_xent(fce_ctx *ctx, float *stats, float *dlogits, const float *logits,
+                                    const int32_t *labels, int N, int K, float gscale) {
+    return cuda_done(ctx,
+                     fce_cuda_softmax_xent(stats, dlogits, logits, labels, N, K, gscale,
+                                           cuda_stream(ctx)),
+                     "softmax_xent");
+}
+
 static fce_status cuda_adam_step(fce_ctx *ctx, float *p, const float *g, float *m, float *v,
                                  size_t n, float lr, float b1, float b2, float eps, int t) {
     return cuda_done(
@@ -450,6 +459,7 @@ static const fce_backend_ops fce_cuda_ops = {
     .gaussian_logp = cuda_gaussian_logp,
     .gaussian_logp_backward_acc = cuda_gaussian_logp_backward_acc,
     .nce_loss = cuda_nce_loss,
+    .softmax_xent = cuda_softmax_xent,
     .adam_step = cuda_adam_step,
     .adamax_step = cuda_adamax_step,
 };
@@ -513,4 +523,10 @@ void fce_cuda_backend_free(fce_ctx *ctx) {
     if (impl->stream) FCE_CUDA_CHECK_WARN(cudaStreamDestroy(impl->stream));
     free(impl);
     ctx->impl = NULL;
+}
+
+/* fce-bench (cuda_bench_hooks.h): the context's stream for its events and L2 flushes. */
+cudaStream_t fce_cuda_ctx_stream(const fce_ctx *ctx) {
+    if (!ctx || ctx->kind != FCE_BACKEND_KIND_CUDA || !ctx->impl) return NULL;
+    return ((const fce_cuda_impl *)ctx->impl)->stream;
 }

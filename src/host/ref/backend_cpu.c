@@ -335,6 +335,12 @@ static fce_status cpu_nce_loss(fce_ctx *ctx, float *stats, float *dfx, float *df
     return FCE_STATUS_OK;
 }
 
+static fce_status cpu_softmax_xent(fce_ctx *ctx, float *stats, float *dlogits, const float *logits,
+                                   const int32_t *labels, int N, int K, float gscale) {
+    fce_ref_softmax_xent(stats, dlogits, logits, labels, N, K, gscale);
+    return FCE_STATUS_OK;
+}
+
 static fce_status cpu_adam_step(fce_ctx *ctx, float *p, const float *g, float *m, float *v,
                                 size_t n, float lr, float b1, float b2, float eps, int t) {
     fce_ref_adam_step(p, g, m, v, n, lr, b1, b2, eps, t);
@@ -393,6 +399,7 @@ static const fce_backend_ops fce_cpu_ops = {
     .gaussian_logp = cpu_gaussian_logp,
     .gaussian_logp_backward_acc = cpu_gaussian_logp_backward_acc,
     .nce_loss = cpu_nce_loss,
+    .softmax_xent = cpu_softmax_xent,
     .adam_step = cpu_adam_step,
     .adamax_step = cpu_adamax_step,
 };

@@ -102,6 +102,9 @@ void fce_ref_nce_loss(float *stats, float *dfx, float *dfxt, float *dlq, float *
                       const float *fx, const float *fxt, const float *lq, const float *lqt,
                       const float *c, int n, float gscale);
 
+void fce_ref_softmax_xent(float *stats, float *dlogits, const float *logits, const int32_t *labels,
+                          int N, int K, float gscale);
+
 void fce_ref_adam_step(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
                        float b2, float eps, int t);
 void fce_ref_adamax_step(float *p, const float *g, float *m, float *u, size_t n, float lr, float b1,
