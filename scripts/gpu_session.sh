@@ -77,7 +77,9 @@ verify)
   ;;
 bench)
   if [ -f bench/run_device.sh ]; then
-    PEER="$PEER" OUT="$W/bench" stage_step run_device 540 bash bench/run_device.sh
+    # fce-bench is already built in $BUILD (FCE_BUILD_BENCH is on by default): reuse it.
+    [ -e build-bench ] || ln -s "$BUILD" build-bench
+    PEER="$PEER" OUT="$W/bench" SKIP_BUILD=1 BUDGET_S=480 stage_step run_device 520 bash bench/run_device.sh
     tail -40 "$W/run_device.log"
   else
     log "bench/run_device.sh is missing"

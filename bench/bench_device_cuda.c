@@ -1,0 +1,237 @@
+/* bench_device_cuda.c: the GPU half of fce-bench (bench_device.h): provenance (device, driver,
+ * runtime, cuDNN and cuBLAS versions, queried at run time), the cudaEvent rep timer on the
+ * context's stream, the L2 flush, the peak bandwidth (D2D cudaMemcpyAsync) and the peak GEMM rate
+ * (cuBLAS SGEMM, FP32 and TF32). Built only with FCE_HAVE_CUDA. Plain C over the CUDA runtime
+ * and library headers, like src/host/cuda/. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+#include <library_types.h>
+
+#include "bench_device.h"
+#include "cuda/check_cuda.h"
+#include "cuda/cuda_bench_hooks.h"
+#include "fce/log.h"
+
+/* Logs a failed runtime call and returns its status (for FCE_TRY_GOTO paths). */
+static fce_status ck(cudaError_t err, const char *what) {
+    if (err == cudaSuccess) return FCE_STATUS_OK;
+    fce_log_error("CUDA error: %s | fce-bench | %s", cudaGetErrorString(err), what);
+    (void)cudaGetLastError();
+    return FCE_STATUS_ERR_CUDA;
+}
+
+static fce_status ck_blas(cublasStatus_t s, const char *what) {
+    if (s == CUBLAS_STATUS_SUCCESS) return FCE_STATUS_OK;
+    fce_log_error("cuBLAS error: %s | fce-bench | %s", cublasGetStatusString(s), what);
+    return FCE_STATUS_ERR_CUBLAS;
+}
+
+static void ver(char *buf, size_t len, int v) { /* 12040 → "12.4" */
+    snprintf(buf, len, "%d.%d", v / 1000, (v % 1000) / 10);
+}
+
+/* "NVRM version: NVIDIA UNIX x86_64 Kernel Module  570.124.06  ..." → "570.124.06". */
+static int kernel_module_version(char *out, size_t len) {
+    FILE *f = fopen("/proc/driver/nvidia/version", "r");
+    if (!f) return 0;
+    char line[512];
+    int ok = 0;
+    if (fgets(line, sizeof line, f)) {
+        char *p = strstr(line, "Kernel Module");
+        if (p) {
+            p += strlen("Kernel Module");
+            while (*p == ' ' || *p == '\t') p++;
+            size_t n = strcspn(p, " \t\n");
+            if (n > 0 && n < len) {
+                memcpy(out, p, n);
+                out[n] = '\0';
+                ok = 1;
+            }
+        }
+    }
+    fclose(f);
+    return ok;
+}
+
+void bench_dev_provenance(const fce_ctx *ctx, bench_provenance *p) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->gpu_name, sizeof p->gpu_name, "none");
+    snprintf(p->compute_capability, sizeof p->compute_capability, "none");
+    snprintf(p->driver_version, sizeof p->driver_version, "none");
+    snprintf(p->cuda_driver_api, sizeof p->cuda_driver_api, "none");
+    snprintf(p->cuda_runtime, sizeof p->cuda_runtime, "none");
+    snprintf(p->cudnn_version, sizeof p->cudnn_version, "none");
+    snprintf(p->cublas_version, sizeof p->cublas_version, "none");
+    if (!ctx || ctx->kind != FCE_BACKEND_KIND_CUDA) return;
+    struct cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, ctx->device) == cudaSuccess) {
+        snprintf(p->gpu_name, sizeof p->gpu_name, "%.*s", (int)sizeof prop.name, prop.name);
+        snprintf(p->compute_capability, sizeof p->compute_capability, "%d.%d", prop.major,
+                 prop.minor);
+        p->l2_bytes = (size_t)prop.l2CacheSize;
+        p->mem_total_bytes = prop.totalGlobalMem;
+        p->sm_count = prop.multiProcessorCount;
+    }
+    int v = 0;
+    if (cudaDriverGetVersion(&v) == cudaSuccess) ver(p->cuda_driver_api, sizeof p->cuda_driver_api, v);
+    if (cudaRuntimeGetVersion(&v) == cudaSuccess) ver(p->cuda_runtime, sizeof p->cuda_runtime, v);
+    (void)cudaGetLastError();
+    if (!kernel_module_version(p->driver_version, sizeof p->driver_version))
+        snprintf(p->driver_version, sizeof p->driver_version, "CUDA driver API %s",
+                 p->cuda_driver_api);
+    size_t cv = cudnnGetVersion(); /* cuDNN 9: M·10000 + m·100 + p; cuDNN 8: M·1000 + m·100 + p */
+    if (cv >= 90000)
+        snprintf(p->cudnn_version, sizeof p->cudnn_version, "%zu.%zu.%zu", cv / 10000,
+                 (cv % 10000) / 100, cv % 100);
+    else
+        snprintf(p->cudnn_version, sizeof p->cudnn_version, "%zu.%zu.%zu", cv / 1000,
+                 (cv % 1000) / 100, cv % 100);
+    int ma = 0, mi = 0, pa = 0;
+    if (cublasGetProperty(MAJOR_VERSION, &ma) == CUBLAS_STATUS_SUCCESS &&
+        cublasGetProperty(MINOR_VERSION, &mi) == CUBLAS_STATUS_SUCCESS &&
+        cublasGetProperty(PATCH_LEVEL, &pa) == CUBLAS_STATUS_SUCCESS)
+        snprintf(p->cublas_version, sizeof p->cublas_version, "%d.%d.%d", ma, mi, pa);
+}
+
+/* ---- L2 flush ---- */
+
+fce_status bench_dev_flush_alloc(const fce_ctx *ctx, void **buf, size_t *bytes) {
+    int l2 = 0;
+    FCE_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, ctx->device));
+    size_t b = (size_t)256 << 20;
+    if (2 * (size_t)l2 > b) b = 2 * (size_t)l2;
+    *buf = NULL;
+    FCE_CUDA_CHECK(cudaMalloc(buf, b));
+    *bytes = b;
+    return FCE_STATUS_OK;
+}
+
+void bench_dev_flush_free(void *buf) {
+    if (buf) FCE_CUDA_CHECK_WARN(cudaFree(buf));
+}
+
+fce_status bench_dev_flush(fce_ctx *ctx, void *buf, size_t bytes, int rep) {
+    FCE_CUDA_CHECK(cudaMemsetAsync(buf, rep & 0xff, bytes, fce_cuda_ctx_stream(ctx)));
+    return FCE_STATUS_OK;
+}
+
+/* ---- the rep timer ---- */
+
+fce_status bench_dev_time(bench_env *env, fce_ctx *ctx, int warmup, int reps, bench_fn fn,
+                          void *arg, double *ms) {
+    cudaStream_t s = fce_cuda_ctx_stream(ctx);
+    fce_status st = FCE_STATUS_OK;
+    int made = 0;
+    cudaEvent_t *ev = calloc((size_t)(2 * reps + 1), sizeof *ev);
+    if (!ev) return FCE_STATUS_ERR_NOMEM;
+    for (int i = 0; i < 2 * reps; i++, made++)
+        FCE_TRY_GOTO(st, ck(cudaEventCreate(&ev[i]), "cudaEventCreate"));
+    for (int i = 0; i < warmup; i++) FCE_TRY_GOTO(st, fn(arg));
+    for (int r = 0; r < reps; r++) {
+        FCE_TRY_GOTO(st, bench_flush(env, ctx)); /* before the start event: not timed */
+        FCE_TRY_GOTO(st, ck(cudaEventRecord(ev[2 * r], s), "cudaEventRecord (start)"));
+        FCE_TRY_GOTO(st, fn(arg));
+        FCE_TRY_GOTO(st, ck(cudaEventRecord(ev[2 * r + 1], s), "cudaEventRecord (stop)"));
+    }
+    FCE_TRY_GOTO(st, ck(cudaStreamSynchronize(s), "cudaStreamSynchronize after the timed reps"));
+    for (int r = 0; r < reps; r++) {
+        float t = 0;
+        FCE_TRY_GOTO(st, ck(cudaEventElapsedTime(&t, ev[2 * r], ev[2 * r + 1]), "cudaEventElapsedTime"));
+        ms[r] = (double)t;
+    }
+cleanup:
+    if (st != FCE_STATUS_OK) (void)cudaStreamSynchronize(s);
+    for (int i = 0; i < made; i++) FCE_CUDA_CHECK_WARN(cudaEventDestroy(ev[i]));
+    free(ev);
+    return st;
+}
+
+/* ---- peaks ---- */
+
+fce_status bench_dev_peak_bandwidth(fce_ctx *ctx, double *gbs) {
+    const size_t bytes = (size_t)512 << 20;
+    cudaStream_t s = fce_cuda_ctx_stream(ctx);
+    void *a = NULL, *b = NULL;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    fce_status st = FCE_STATUS_OK;
+    double best = 1e30;
+    FCE_TRY_GOTO(st, ck(cudaMalloc(&a, bytes), "cudaMalloc (bandwidth source)"));
+    FCE_TRY_GOTO(st, ck(cudaMalloc(&b, bytes), "cudaMalloc (bandwidth destination)"));
+    FCE_TRY_GOTO(st, ck(cudaEventCreate(&e0), "cudaEventCreate"));
+    FCE_TRY_GOTO(st, ck(cudaEventCreate(&e1), "cudaEventCreate"));
+    FCE_TRY_GOTO(st, ck(cudaMemsetAsync(a, 1, bytes, s), "cudaMemsetAsync"));
+    for (int r = 0; r < 12; r++) {
+        FCE_TRY_GOTO(st, ck(cudaEventRecord(e0, s), "cudaEventRecord"));
+        FCE_TRY_GOTO(st, ck(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync D2D"));
+        FCE_TRY_GOTO(st, ck(cudaEventRecord(e1, s), "cudaEventRecord"));
+        FCE_TRY_GOTO(st, ck(cudaEventSynchronize(e1), "cudaEventSynchronize"));
+        float t = 0;
+        FCE_TRY_GOTO(st, ck(cudaEventElapsedTime(&t, e0, e1), "cudaEventElapsedTime"));
+        if (r >= 2 && t > 0 && t < best) best = t; /* 2 warm-up copies */
+    }
+    *gbs = 2.0 * (double)bytes / (best * 1e-3) / 1e9;
+cleanup:
+    (void)cudaStreamSynchronize(s);
+    if (e0) FCE_CUDA_CHECK_WARN(cudaEventDestroy(e0));
+    if (e1) FCE_CUDA_CHECK_WARN(cudaEventDestroy(e1));
+    if (a) FCE_CUDA_CHECK_WARN(cudaFree(a));
+    if (b) FCE_CUDA_CHECK_WARN(cudaFree(b));
+    return st;
+}
+
+fce_status bench_dev_peak_gemm(fce_ctx *ctx, int n, int tf32, double *tflops) {
+    const size_t bytes = (size_t)n * (size_t)n * sizeof(float);
+    cudaStream_t s = fce_cuda_ctx_stream(ctx);
+    cublasHandle_t h = NULL;
+    float *A = NULL, *B = NULL, *C = NULL;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    fce_status st = FCE_STATUS_OK;
+    double best = 1e30;
+    const float one = 1.0f, zero = 0.0f;
+    FCE_TRY_GOTO(st, ck_blas(cublasCreate(&h), "cublasCreate"));
+    FCE_TRY_GOTO(st, ck_blas(cublasSetStream(h, s), "cublasSetStream"));
+    FCE_TRY_GOTO(st, ck_blas(cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+                             "cublasSetMathMode"));
+    FCE_TRY_GOTO(st, ck(cudaMalloc((void **)&A, bytes), "cudaMalloc (GEMM A)"));
+    FCE_TRY_GOTO(st, ck(cudaMalloc((void **)&B, bytes), "cudaMalloc (GEMM B)"));
+    FCE_TRY_GOTO(st, ck(cudaMalloc((void **)&C, bytes), "cudaMalloc (GEMM C)"));
+    /* 0x3c3c3c3c = 0.0115f: normal floats, no overflow in a sum of 8192 products */
+    FCE_TRY_GOTO(st, ck(cudaMemsetAsync(A, 0x3c, bytes, s), "cudaMemsetAsync"));
+    FCE_TRY_GOTO(st, ck(cudaMemsetAsync(B, 0x3c, bytes, s), "cudaMemsetAsync"));
+    FCE_TRY_GOTO(st, ck(cudaEventCreate(&e0), "cudaEventCreate"));
+    FCE_TRY_GOTO(st, ck(cudaEventCreate(&e1), "cudaEventCreate"));
+    for (int r = 0; r < 7; r++) {
+        FCE_TRY_GOTO(st, ck(cudaEventRecord(e0, s), "cudaEventRecord"));
+        FCE_TRY_GOTO(st, ck_blas(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, A, n, B, n,
+                                             &zero, C, n), "cublasSgemm"));
+        FCE_TRY_GOTO(st, ck(cudaEventRecord(e1, s), "cudaEventRecord"));
+        FCE_TRY_GOTO(st, ck(cudaEventSynchronize(e1), "cudaEventSynchronize"));
+        float t = 0;
+        FCE_TRY_GOTO(st, ck(cudaEventElapsedTime(&t, e0, e1), "cudaEventElapsedTime"));
+        if (r >= 2 && t > 0 && t < best) best = t; /* 2 warm-up calls */
+    }
+    *tflops = 2.0 * (double)n * (double)n * (double)n / (best * 1e-3) / 1e12;
+cleanup:
+    (void)cudaStreamSynchronize(s);
+    if (e0) FCE_CUDA_CHECK_WARN(cudaEventDestroy(e0));
+    if (e1) FCE_CUDA_CHECK_WARN(cudaEventDestroy(e1));
+    if (h) FCE_CUBLAS_CHECK_WARN(cublasDestroy(h));
+    if (A) FCE_CUDA_CHECK_WARN(cudaFree(A));
+    if (B) FCE_CUDA_CHECK_WARN(cudaFree(B));
+    if (C) FCE_CUDA_CHECK_WARN(cudaFree(C));
+    return st;
+}
+
+fce_status bench_dev_mem_used(fce_ctx *ctx, size_t *used) {
+    FCE_TRY(ctx->ops->sync(ctx));
+    size_t free_b = 0, total_b = 0;
+    FCE_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    *used = total_b - free_b;
+    return FCE_STATUS_OK;
+}

@@ -1,0 +1,62 @@
+/* bench_device_none.c: bench_device.h for builds without CUDA. Only bench_dev_provenance is ever
+ * called there (every version is "none"); the others exist so the bench links, and fail. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench_device.h"
+#include "fce/log.h"
+
+void bench_dev_provenance(const fce_ctx *ctx, bench_provenance *p) {
+    (void)ctx;
+    memset(p, 0, sizeof *p);
+    snprintf(p->gpu_name, sizeof p->gpu_name, "none");
+    snprintf(p->compute_capability, sizeof p->compute_capability, "none");
+    snprintf(p->driver_version, sizeof p->driver_version, "none");
+    snprintf(p->cuda_driver_api, sizeof p->cuda_driver_api, "none");
+    snprintf(p->cuda_runtime, sizeof p->cuda_runtime, "none");
+    snprintf(p->cudnn_version, sizeof p->cudnn_version, "none");
+    snprintf(p->cublas_version, sizeof p->cublas_version, "none");
+}
+
+static fce_status no_cuda(const char *what) {
+    fce_log_error("fce-bench: %s needs CUDA; this build has none", what);
+    return FCE_STATUS_ERR_UNSUPPORTED;
+}
+
+fce_status bench_dev_flush_alloc(const fce_ctx *ctx, void **buf, size_t *bytes) {
+    (void)ctx;
+    *buf = NULL;
+    *bytes = 0;
+    return no_cuda("the device L2 flush");
+}
+
+void bench_dev_flush_free(void *buf) { (void)buf; }
+
+fce_status bench_dev_flush(fce_ctx *ctx, void *buf, size_t bytes, int rep) {
+    (void)ctx, (void)buf, (void)bytes, (void)rep;
+    return no_cuda("the device L2 flush");
+}
+
+fce_status bench_dev_time(bench_env *env, fce_ctx *ctx, int warmup, int reps, bench_fn fn,
+                          void *arg, double *ms) {
+    (void)env, (void)ctx, (void)warmup, (void)reps, (void)fn, (void)arg, (void)ms;
+    return no_cuda("the event timer");
+}
+
+fce_status bench_dev_peak_bandwidth(fce_ctx *ctx, double *gbs) {
+    (void)ctx;
+    *gbs = 0;
+    return no_cuda("the device bandwidth probe");
+}
+
+fce_status bench_dev_peak_gemm(fce_ctx *ctx, int n, int tf32, double *tflops) {
+    (void)ctx, (void)n, (void)tf32;
+    *tflops = 0;
+    return no_cuda("the cuBLAS GEMM probe");
+}
+
+fce_status bench_dev_mem_used(fce_ctx *ctx, size_t *used) {
+    (void)ctx;
+    *used = 0;
+    return no_cuda("cudaMemGetInfo");
+}
