@@ -15,8 +15,8 @@
 #         phases, the ratios).
 # run:    the sklearn digits as a CIFAR-format file (scripts/make_digits_cifar.py: real pictures, the
 #         only ones on that machine), cifar10-preset MLE pretraining, then FCE from it for a few
-#         minutes (accuracy, c, both models' bits/dim in metrics.jsonl), eval, an MLE-vs-FCE sample
-#         grid, and 50,000 samples for FID with their time.
+#         minutes (accuracy, c, both models' bits/dim in metrics.jsonl), eval, the linear probe, an
+#         MLE-vs-FCE sample grid, and 50,000 samples for FID with their time.
 # Every stage's logs and small outputs go to one tarball $OUT/STAGE.tgz (the device tool returns at
 # most 8 files) and a summary on stdout. Each step has its own timeout so one hang loses nothing else.
 set -uo pipefail
@@ -25,7 +25,8 @@ OUT="${OUT:-gpu-out}"
 PEER="${PEER:-.peer/torch_fce.py}"
 JOBS="${JOBS:-$(nproc)}"
 # Overrides for a dry run of the script's flags on a machine without a GPU (run stage only):
-# DEVICE=cpu PRESET=tiny MLE_STEPS=4 FCE_STEPS=4 FID_N=20 DIGITS_DIR=<folder with the two .bin files>
+# DEVICE=cpu PRESET=tiny MLE_STEPS=4 FCE_STEPS=4 FID_N=20 PROBE_LABELS=10,60 DIGITS_DIR=<folder with the
+# two .bin files>
 DEVICE="${DEVICE:-0}"
 PRESET="${PRESET:-cifar10}"
 W="/tmp/fce-gpu-session/$STAGE"
@@ -104,6 +105,9 @@ run)
       --data-dir "$DATA/digits_test.bin" --device $DEVICE --out "$W/eval_$m"
     cat "$W/eval_$m.log" | tail -2
   done
+  stage_step probe 120 "$BIN" probe --checkpoint "$W/fce" --dataset cifar10 --data-dir "$DATA/digits_train.bin" \
+    --test-data "$DATA/digits_test.bin" --labels "${PROBE_LABELS:-50,200,1500}" --device $DEVICE --out "$W/probe"
+  tail -4 "$W/probe.log"
   stage_step grid 60 "$BIN" sample --checkpoint "$W/mle/checkpoint.fce" --compare "$W/fce/checkpoint.fce" \
     --n 64 --seed 7 --grid "$W/mle_vs_fce.png" --device $DEVICE
   stage_step fid_samples 180 "$BIN" sample --checkpoint "$W/fce/checkpoint.fce" --n "${FID_N:-50000}" \
