@@ -414,6 +414,9 @@ static fce_status write_json(const bench_env *env, const bench_provenance *pv,
     fprintf(f, "    \"l2_flush_bytes\": %zu,\n", env->flush_bytes);
     json_kv_str(f, "timer", env->is_cuda ? "cudaEvent on the context's stream" : "clock_gettime(CLOCK_MONOTONIC)", 1);
     json_kv_num(f, "ebm_width_scale", env->ebm_width_scale, 1);
+    /* FCE_TF32=1 (backend.h: fce_ctx_set_tf32) puts every context of the run, the phases' too,
+     * on TF32 tensor cores; the op entries' FP32 tolerances then do not apply (run --ops none). */
+    json_kv_num(f, "tf32", env->ctx.tf32, 1);
     fprintf(f, "    \"glow\": {\"H\": %d, \"W\": %d, \"C\": %d, \"L\": %d, \"K\": %d, \"width\": %d, "
             "\"affine\": %d, \"edge_channel\": false}\n", env->gc.H, env->gc.W, env->gc.C, env->gc.L,
             env->gc.K, env->gc.width, env->gc.affine);

@@ -54,6 +54,16 @@ ours_rc=${PIPESTATUS[0]}
 say "fce-bench exit $ours_rc (0 = every entry validated and every phase ran)"
 [ "$ours_rc" -eq 0 ] || tail -20 "$OUT/fce_bench.err" | tee -a "$LOG"
 
+# ---- ours in TF32 (FCE_TF32=1: every context of the run; phases only, since the op entries'
+# validation uses the FP32 tolerances) ----
+if [ "$(left)" -gt 200 ]; then
+  say "FCE_TF32=1 fce-bench --ops none (phases, batch 64)"
+  FCE_TF32=1 timeout $(( $(left) > 300 ? 120 : 60 )) "$BIN" --device 0 --require-gpu --preset cifar10 \
+    --batch 64 --ops none --json "$OUT/fce_bench_tf32.json" $BENCH_ARGS 2>"$OUT/fce_bench_tf32.err" \
+    | tee "$OUT/fce_bench_tf32.txt"
+  say "fce-bench tf32 exit ${PIPESTATUS[0]}"
+fi
+
 # ---- the peer ----
 PHASES=glow_mle_step,fce_ebm_step,fce_glow_step,sample
 peer_run() { # name, timeout, args...
@@ -69,6 +79,7 @@ if [ -f "$PEER" ] && python3 -c "import torch" 2>/dev/null; then
   COMMON=(--config cifar10 --batch 64 --device cuda --steps 20 --phases "$PHASES")
   peer_run eager_fp32_noedge $(( $(left) > 150 ? 150 : $(left) - 20 )) "${COMMON[@]}" --no-tf32 --no-edge-bias
   peer_run eager_fp32_edge $(( $(left) > 150 ? 150 : $(left) - 20 )) "${COMMON[@]}" --no-tf32
+  peer_run eager_tf32_noedge $(( $(left) > 150 ? 150 : $(left) - 20 )) "${COMMON[@]}" --tf32 --no-edge-bias
   if [ "$PEER_COMPILE" = 1 ]; then
     for ph in glow_mle_step fce_ebm_step sample fce_glow_step; do
       peer_run "compiled_tf32_noedge_$ph" $(( $(left) - 20 )) --config cifar10 --batch 64 --device cuda \
@@ -97,8 +108,12 @@ for p in ours.get("phases", []):
     if p.get("ok"):
         ours_ms[(p["name"], p["batch"])] = p["ms"]["median"]
         ours_mem[(p["name"], p["batch"])] = (p.get("mem_bytes") or 0) / 2**20
+ours_tf32 = {}
+for p in (load(os.path.join(out, "fce_bench_tf32.json")) or {}).get("phases", []):
+    if p.get("ok"):
+        ours_tf32[(p["name"], p["batch"])] = p["ms"]["median"]
 peers, peer_mem = {}, {}
-for run in ("eager_fp32_noedge", "eager_fp32_edge"):
+for run in ("eager_fp32_noedge", "eager_fp32_edge", "eager_tf32_noedge"):
     d = load(os.path.join(out, f"peer_{run}.json"))
     if d and "phases" in d:
         peers[run] = {k: v.get("ms_median") for k, v in d["phases"].items()}
@@ -116,18 +131,21 @@ rows = []
 for ph, pph in names.items():
     r = {"phase": ph, "peer_phase": pph, "ours_ms_b64": ours_ms.get((ph, 64)),
          "ours_ms_b128": ours_ms.get((ph, 128)), "ours_mem_mib_b64": ours_mem.get((ph, 64))}
+    r["ours_tf32_ms_b64"] = ours_tf32.get((ph, 64))
     for run, d in peers.items():
         pm = d.get(pph)
+        mine = r["ours_tf32_ms_b64"] if "tf32" in run else r["ours_ms_b64"]
         r[f"peer_{run}_ms"] = pm
         r[f"peer_{run}_peak_mem_mib"] = peer_mem.get(run, {}).get(pph)
-        r[f"ratio_{run}"] = (r["ours_ms_b64"] / pm) if (pm and r["ours_ms_b64"]) else None
+        r[f"ratio_{run}"] = (mine / pm) if (pm and mine) else None
     rows.append(r)
 prov = ours.get("provenance", {})
 res = {"note": "ratio = ours / peer at batch 64 (< 1: fce-gpu faster). Memory: ours is the "
                "cudaMemGetInfo delta of the phase's setup (see fce_bench.json), the peer's is "
-               "torch.cuda.max_memory_allocated. fce-gpu runs exact FP32 "
-               "(no TF32) with plain zero padding in the coupling network (no edge channel): the "
-               "like-for-like peer run is eager_fp32_noedge (--no-tf32 --no-edge-bias).",
+               "torch.cuda.max_memory_allocated. fce-gpu runs exact FP32 by default "
+               "and TF32 under FCE_TF32=1 (ours_tf32_*, compared with the peer's tf32 runs), with "
+               "plain zero padding in the coupling network (no edge channel): the like-for-like "
+               "peer runs are the *_noedge ones.",
        "ours_git": prov.get("git_commit"), "gpu": prov.get("gpu_name"),
        "peer_runs": sorted(peers), "rows": rows}
 with open(os.path.join(out, "ratios.json"), "w") as f:
@@ -135,17 +153,19 @@ with open(os.path.join(out, "ratios.json"), "w") as f:
 def fmt(v, d=1):
     return "-" if v is None else f"{v:.{d}f}"
 cols = [("eager_fp32_noedge", "peer fp32 no-edge"), ("eager_fp32_edge", "peer fp32 edge"),
-        ("compiled_tf32_noedge", "peer compiled tf32 no-edge")]
+        ("eager_tf32_noedge", "peer tf32 no-edge"), ("compiled_tf32_noedge", "peer compiled tf32 no-edge")]
 print()
-print(f"{'phase':14s} {'ours b64 ms':>11s} {'ours b128 ms':>12s}" +
+print(f"{'phase':14s} {'ours b64 ms':>11s} {'ours b128 ms':>12s} {'ours tf32 b64':>13s}" +
       "".join(f" {t:>27s} {'ratio':>6s}" for _, t in cols))
 for r in rows:
-    line = f"{r['phase']:14s} {fmt(r['ours_ms_b64']):>11s} {fmt(r['ours_ms_b128']):>12s}"
+    line = (f"{r['phase']:14s} {fmt(r['ours_ms_b64']):>11s} {fmt(r['ours_ms_b128']):>12s}"
+            f" {fmt(r['ours_tf32_ms_b64']):>13s}")
     for k, _ in cols:
         line += f" {fmt(r.get(f'peer_{k}_ms')):>27s} {fmt(r.get(f'ratio_{k}'), 2):>6s}"
     print(line)
-print("ratio = ours / peer at batch 64; < 1 means fce-gpu is faster. Like for like: peer fp32 "
-      "no-edge (our coupling NN has plain zero padding, no edge channel; our math is FP32, no TF32).")
+print("ratio = ours / peer at batch 64; < 1 means fce-gpu is faster. FP32 peer columns compare with "
+      "ours in FP32, TF32 columns with ours under FCE_TF32=1. Like for like: the no-edge runs (our "
+      "coupling NN has plain zero padding, no edge channel).")
 PY
 say "done in ${SECONDS}s; results in $OUT"
 exit "$ours_rc"

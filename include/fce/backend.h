@@ -247,6 +247,7 @@ struct fce_ctx {
     char device_name[128];   /* "cpu (reference backend)" or the GPU name */
     int debug_sync;          /* CUDA: synchronise after every launch to pin async faults */
     int deterministic;       /* CUDA: only deterministic cuDNN algorithms (tests, --deterministic) */
+    int tf32;                /* CUDA: TF32 tensor cores for GEMMs and convs (opt-in; see below) */
     void *impl;              /* backend-private state (stream, handles) */
 };
 
@@ -254,6 +255,16 @@ struct fce_ctx {
  * A GPU that was asked for by ordinal but is not usable is an error (FCE_STATUS_ERR_CUDA). */
 fce_status fce_ctx_init(fce_ctx *ctx, const char *device_spec);
 void fce_ctx_free(fce_ctx *ctx);
+
+/* TF32 tensor cores (issue 5's first lever), off by default. On: cuBLAS GEMMs run in
+ * CUBLAS_TF32_TENSOR_OP_MATH at once, and conv plans made AFTER this call may pick TF32 cuDNN
+ * algorithms (plans made before keep FP32), so call it right after fce_ctx_init, before any model
+ * or tape is built. Inputs of each product are rounded to 10 mantissa bits: a GEMM or conv output
+ * is then within about 3·2⁻¹¹·Σ|a·b| of the FP32 result (tests/gpu/test_gpu_conv.c checks exactly
+ * that bound), not within the FP32 tests' tolerances. The environment variable FCE_TF32=1 turns it
+ * on for every CUDA context at creation (e.g. `FCE_TF32=1 fce-gpu train ...`). The CPU backend
+ * ignores it (its flag is recorded, its math stays FP32/FP64). */
+fce_status fce_ctx_set_tf32(fce_ctx *ctx, int on);
 
 /* CPU backend alone (tests). */
 fce_status fce_ctx_init_cpu(fce_ctx *ctx);

@@ -54,6 +54,14 @@ fce_status fce_ctx_init(fce_ctx *ctx, const char *device_spec) {
 #endif
 }
 
+fce_status fce_ctx_set_tf32(fce_ctx *ctx, int on) {
+    ctx->tf32 = on ? 1 : 0;
+#ifdef FCE_HAVE_CUDA
+    if (ctx->kind == FCE_BACKEND_KIND_CUDA) return fce_cuda_set_tf32(ctx, ctx->tf32);
+#endif
+    return FCE_STATUS_OK;
+}
+
 void fce_ctx_free(fce_ctx *ctx) {
     if (!ctx || !ctx->ops) return;
 #ifdef FCE_HAVE_CUDA

@@ -15,6 +15,8 @@ void fce_cpu_backend_free(fce_ctx *ctx);
  * fills ctx with the CUDA table. */
 fce_status fce_cuda_backend_init(fce_ctx *ctx, int ordinal);
 void fce_cuda_backend_free(fce_ctx *ctx);
+/* cuda/backend_cuda.c: cuBLAS math mode for fce_ctx_set_tf32 (conv plans read ctx->tf32). */
+fce_status fce_cuda_set_tf32(fce_ctx *ctx, int on);
 /* cuda/context_cuda.c: 1 if a GPU is usable; any runtime error or 0 devices means no (reason set). */
 int fce_cuda_gpu_usable(char *reason, size_t reason_len);
 #endif

@@ -208,6 +208,120 @@ TEST(conv_vs_cpu) {
     return 0;
 }
 
+/* ---- TF32 (fce_ctx_set_tf32, opt-in) ----
+ * With TF32 each product's inputs are rounded to 10 mantissa bits (relative error ≤ 2⁻¹¹ each),
+ * so |a·b − ã·b̃| ≤ (2·2⁻¹¹ + 2⁻²²)·|a·b|, and the FP32 accumulation adds at most a few ulps of
+ * the partial sums. The stated bound per output is therefore
+ *     |gpu − ref| ≤ 3·2⁻¹¹·Σ|a·b| + 1e-6,
+ * where Σ|a·b| is the same convolution of |x| and |w| (or |dy| and |w|, |dy| and |x|), computed
+ * by the CPU reference. It is checked on the shapes whose sums are longest. */
+#define TF32_REL (3.0 / 2048.0)
+
+static fce_ctx g_tf32;
+
+static void host_abs(float *d, const float *s, size_t n) {
+    for (size_t i = 0; i < n; i++) d[i] = fabsf(s[i]);
+}
+
+static int within_bound(const char *name, const float *gpu_dev, const float *ref, const float *absum,
+                        size_t n) {
+    float *got = fce_test_host_from_dev(&g_tf32, gpu_dev, n);
+    double worst = 0, max_err = 0;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - ref[i]), bound = TF32_REL * absum[i] + 1e-6;
+        if (!(err <= bound)) bad++;
+        if (err / bound > worst) worst = err / bound;
+        if (err > max_err) max_err = err;
+    }
+    fprintf(stderr, "    %-26s max err %.3g, worst err/bound %.3f%s\n", name, max_err, worst,
+            bad ? "  FAIL" : "");
+    free(got);
+    return bad == 0;
+}
+
+static int check_tf32_shape(const fce_conv_shape *s, uint64_t seed) {
+    int Ho = (s->H + 2 * s->pad - s->KH) / s->stride + 1;
+    int Wo = (s->W + 2 * s->pad - s->KW) / s->stride + 1;
+    size_t nx = (size_t)s->N * s->H * s->W * s->Cin, ny = (size_t)s->N * Ho * Wo * s->Cout;
+    size_t nw = (size_t)s->Cout * s->KH * s->KW * s->Cin;
+    fprintf(stderr, "  tf32 shape N=%d %dx%d %d->%d k%dx%d\n", s->N, s->H, s->W, s->Cin, s->Cout,
+            s->KH, s->KW);
+    float *hx = fce_test_alloc(nx), *hw = fce_test_alloc(nw), *hdy = fce_test_alloc(ny);
+    float *ax = fce_test_alloc(nx), *aw = fce_test_alloc(nw), *ady = fce_test_alloc(ny);
+    fce_test_fill_uniform(hx, nx, seed + 1, -1.0f, 1.0f);
+    fce_test_fill_uniform(hw, nw, seed + 2, -1.0f, 1.0f);
+    fce_test_fill_uniform(hdy, ny, seed + 3, -1.0f, 1.0f);
+    host_abs(ax, hx, nx), host_abs(aw, hw, nw), host_abs(ady, hdy, ny);
+    fce_conv_plan *pc = NULL, *pg = NULL;
+    ASSERT_OK(g_cpu.ops->conv_plan_init(&g_cpu, &pc, s));
+    ASSERT_OK(g_tf32.ops->conv_plan_init(&g_tf32, &pg, s));
+    float *cy = fce_test_alloc(ny), *cdx = fce_test_alloc(nx), *cdw = fce_test_alloc(nw);
+    float *by = fce_test_alloc(ny), *bdx = fce_test_alloc(nx), *bdw = fce_test_alloc(nw);
+    memset(cdw, 0, nw * sizeof(float));
+    memset(bdw, 0, nw * sizeof(float));
+    ASSERT_OK(g_cpu.ops->conv2d_forward(&g_cpu, pc, cy, hx, hw, NULL));
+    ASSERT_OK(g_cpu.ops->conv2d_forward(&g_cpu, pc, by, ax, aw, NULL));
+    ASSERT_OK(g_cpu.ops->conv2d_backward_data(&g_cpu, pc, cdx, hdy, hw));
+    ASSERT_OK(g_cpu.ops->conv2d_backward_data(&g_cpu, pc, bdx, ady, aw));
+    ASSERT_OK(g_cpu.ops->conv2d_backward_filter(&g_cpu, pc, cdw, NULL, hdy, hx));
+    ASSERT_OK(g_cpu.ops->conv2d_backward_filter(&g_cpu, pc, bdw, NULL, ady, ax));
+    float *gx = fce_test_dev_from_host(&g_tf32, hx, nx), *gw = fce_test_dev_from_host(&g_tf32, hw, nw);
+    float *gdy = fce_test_dev_from_host(&g_tf32, hdy, ny), *gy = fce_test_dev_from_host(&g_tf32, cy, ny);
+    float *gdx = fce_test_dev_from_host(&g_tf32, hx, nx);
+    float *gdw = fce_test_dev_from_host(&g_tf32, bdw, nw);
+    ASSERT_OK(g_tf32.ops->zero(&g_tf32, gdw, nw * sizeof(float)));
+    ASSERT_OK(g_tf32.ops->conv2d_forward(&g_tf32, pg, gy, gx, gw, NULL));
+    ASSERT_OK(g_tf32.ops->conv2d_backward_data(&g_tf32, pg, gdx, gdy, gw));
+    ASSERT_OK(g_tf32.ops->conv2d_backward_filter(&g_tf32, pg, gdw, NULL, gdy, gx));
+    ASSERT_OK(g_tf32.ops->sync(&g_tf32));
+    int ok = within_bound("tf32 conv2d_forward y", gy, cy, by, ny) &
+             within_bound("tf32 conv2d_backward_data", gdx, cdx, bdx, nx) &
+             within_bound("tf32 conv2d_backward_filter", gdw, cdw, bdw, nw);
+    float *bufs[] = {gx, gw, gdy, gy, gdx, gdw};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) g_tf32.ops->release(&g_tf32, bufs[i]);
+    g_tf32.ops->conv_plan_free(&g_tf32, pg);
+    g_cpu.ops->conv_plan_free(&g_cpu, pc);
+    float *hb[] = {hx, hw, hdy, ax, aw, ady, cy, cdx, cdw, by, bdx, bdw};
+    for (size_t i = 0; i < sizeof hb / sizeof hb[0]; i++) free(hb[i]);
+    return ok ? 0 : 1;
+}
+
+/* The dense layer (cuBLAS) in TF32 against the same kind of bound: y = x·Wᵀ, K = 512. */
+static int check_tf32_linear(void) {
+    enum { R = 64, IN = 512, OUT = 512 };
+    float *hx = fce_test_alloc((size_t)R * IN), *hw = fce_test_alloc((size_t)OUT * IN);
+    float *ax = fce_test_alloc((size_t)R * IN), *aw = fce_test_alloc((size_t)OUT * IN);
+    float *cy = fce_test_alloc((size_t)R * OUT), *by = fce_test_alloc((size_t)R * OUT);
+    fce_test_fill_uniform(hx, (size_t)R * IN, 71, -1.0f, 1.0f);
+    fce_test_fill_uniform(hw, (size_t)OUT * IN, 72, -1.0f, 1.0f);
+    host_abs(ax, hx, (size_t)R * IN), host_abs(aw, hw, (size_t)OUT * IN);
+    ASSERT_OK(g_cpu.ops->linear_forward(&g_cpu, cy, hx, hw, NULL, R, IN, OUT));
+    ASSERT_OK(g_cpu.ops->linear_forward(&g_cpu, by, ax, aw, NULL, R, IN, OUT));
+    float *gx = fce_test_dev_from_host(&g_tf32, hx, (size_t)R * IN);
+    float *gw = fce_test_dev_from_host(&g_tf32, hw, (size_t)OUT * IN);
+    float *gy = fce_test_dev_from_host(&g_tf32, cy, (size_t)R * OUT);
+    ASSERT_OK(g_tf32.ops->linear_forward(&g_tf32, gy, gx, gw, NULL, R, IN, OUT));
+    int ok = within_bound("tf32 linear_forward", gy, cy, by, (size_t)R * OUT);
+    g_tf32.ops->release(&g_tf32, gx);
+    g_tf32.ops->release(&g_tf32, gw);
+    g_tf32.ops->release(&g_tf32, gy);
+    float *hb[] = {hx, hw, ax, aw, cy, by};
+    for (size_t i = 0; i < sizeof hb / sizeof hb[0]; i++) free(hb[i]);
+    return ok ? 0 : 1;
+}
+
+TEST(conv_tf32_within_bound) {
+    ASSERT_OK(fce_ctx_init(&g_tf32, "0"));
+    ASSERT_OK(fce_ctx_set_tf32(&g_tf32, 1)); /* before any plan */
+    ASSERT_TRUE(g_tf32.tf32 == 1);
+    int rc = 0;
+    for (int i = 0; i < 9 && !rc; i++) rc = check_tf32_shape(&SHAPES[i], 5000u + 10u * (uint64_t)i);
+    if (!rc) rc = check_tf32_linear();
+    fce_ctx_free(&g_tf32);
+    return rc;
+}
+
 /* A bad shape is refused by the CUDA backend too, with no plan made. */
 TEST(conv_bad_shape) {
     const fce_conv_shape bad[] = {SH(0, 8, 8, 3, 4, 3, 3, 1, 1), SH(1, 8, 8, 3, 4, 3, 3, 0, 1),
@@ -238,6 +352,7 @@ FCE_TEST_MAIN_BEGIN
             g_cpu.device_name);
     RUN_TEST(conv_vs_cpu);
     RUN_TEST(conv_bad_shape);
+    RUN_TEST(conv_tf32_within_bound);
     fce_ctx_free(&g_gpu);
     fce_ctx_free(&g_cpu);
 FCE_TEST_MAIN_END

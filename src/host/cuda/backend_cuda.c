@@ -344,7 +344,8 @@ static fce_status cuda_postprocess(fce_ctx *ctx, uint8_t *u8, const float *x, si
 static fce_status cuda_conv_plan_init(fce_ctx *ctx, fce_conv_plan **plan,
                                       const fce_conv_shape *shape) {
     fce_cuda_impl *impl = cuda_impl(ctx);
-    return fce_cudnn_conv_plan_init(&impl->cudnn, impl->stream, ctx->deterministic, plan, shape);
+    return fce_cudnn_conv_plan_init(&impl->cudnn, impl->stream, ctx->deterministic, ctx->tf32, plan,
+                                    shape);
 }
 
 static void cuda_conv_plan_free(fce_ctx *ctx, fce_conv_plan *plan) {
@@ -511,6 +512,24 @@ fce_status fce_cuda_backend_init(fce_ctx *ctx, int ordinal) {
     const char *env = getenv("FCE_DEBUG_SYNC");
     if (env && strcmp(env, "1") == 0) ctx->debug_sync = 1;
     ctx->ops = &fce_cuda_ops;
+    env = getenv("FCE_TF32");
+    if (env && strcmp(env, "1") == 0) {
+        st = fce_cuda_set_tf32(ctx, 1);
+        if (st != FCE_STATUS_OK) {
+            fce_cuda_backend_free(ctx);
+            ctx->ops = NULL;
+            return st;
+        }
+        ctx->tf32 = 1;
+        fce_log_info("FCE_TF32=1: TF32 tensor cores for GEMMs and convolutions on %s", ctx->device_name);
+    }
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_cuda_set_tf32(fce_ctx *ctx, int on) {
+    fce_cuda_impl *impl = cuda_impl(ctx);
+    /* Exact FP32 (the default) or TF32 tensor cores for every cuBLAS GEMM of this context. */
+    FCE_CUBLAS_CHECK(cublasSetMathMode(impl->cublas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     return FCE_STATUS_OK;
 }
 

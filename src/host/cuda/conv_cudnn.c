@@ -7,6 +7,11 @@
  * the bias is a 1×Cout×1×1 NHWC tensor broadcast by cudnnAddTensor. The convolution is
  * CUDNN_CROSS_CORRELATION (no kernel flip), as fce_ref_conv2d_* (ref.h), in FP32 with
  * CUDNN_FMA_MATH: no TF32 or other tensor-op conversion, so results are exact FP32 sums.
+ * TF32 (opt-in, ctx->tf32 when the plan is made): the descriptor gets CUDNN_DEFAULT_MATH, which
+ * lets cuDNN use TF32 tensor cores for FP32 data on Ampere and later; candidates reported with
+ * CUDNN_TENSOR_OP_MATH qualify too, but never CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (FP16/BF16
+ * down-conversion). Each direction's chosen math type is set on the descriptor right before its
+ * call, as cuDNN asks for algorithms found with a math type.
  *
  * Plans: one per conv shape, made at setup: the four descriptors, the three chosen algorithms
  * and their workspace needs. Algorithm choice: cudnnGet*Algorithm_v7 ranks the candidates; the
@@ -39,6 +44,8 @@ struct fce_conv_plan {
     cudnnConvolutionBwdDataAlgo_t bwd_data_algo;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo;
     size_t fwd_bytes, bwd_data_bytes, bwd_filter_bytes; /* workspace needs */
+    int tf32;                                            /* TF32 tensor cores allowed */
+    cudnnMathType_t fwd_math, bwd_data_math, bwd_filter_math; /* of the chosen algorithms */
 };
 
 /* The shape, for messages. */
@@ -105,13 +112,15 @@ static const char *bwd_filter_algo_name(cudnnConvolutionBwdFilterAlgo_t a) {
     return ((int)a >= 0 && (size_t)a < sizeof names / sizeof names[0]) ? names[a] : "?";
 }
 
-/* Does a candidate qualify? The descriptor is pinned to CUDNN_FMA_MATH, so a candidate reported
- * with a tensor-op math type is refused as well (it would not be exact FP32). */
+/* Does a candidate qualify? In FP32 mode the descriptor is pinned to CUDNN_FMA_MATH, and a
+ * candidate reported with a tensor-op math type is refused as well (it would not be exact FP32).
+ * In TF32 mode tensor-op candidates qualify, except those that down-convert to FP16/BF16. */
 static int candidate_ok(cudnnStatus_t status, size_t memory, cudnnDeterminism_t determinism,
-                        cudnnMathType_t math, int deterministic) {
+                        cudnnMathType_t math, int deterministic, int tf32) {
     if (status != CUDNN_STATUS_SUCCESS) return 0;
     if (memory > FCE_CUDNN_WORKSPACE_CAP) return 0;
-    if (math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return 0;
+    if (math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return 0;
+    if (!tf32 && math == CUDNN_TENSOR_OP_MATH) return 0;
     if (deterministic && determinism != CUDNN_DETERMINISTIC) return 0;
     return 1;
 }
@@ -137,9 +146,10 @@ static fce_status choose_fwd(fce_cudnn_state *st, fce_conv_plan *p, int determin
                                                            &returned, perf));
     for (int i = 0; i < returned; i++)
         if (candidate_ok(perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType,
-                         deterministic)) {
+                         deterministic, p->tf32)) {
             p->fwd_algo = perf[i].algo;
             p->fwd_bytes = perf[i].memory;
+            p->fwd_math = p->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
             return FCE_STATUS_OK;
         }
     return no_algorithm("forward", &p->shape, returned, deterministic);
@@ -155,9 +165,10 @@ static fce_status choose_bwd_data(fce_cudnn_state *st, fce_conv_plan *p, int det
                                                                 &returned, perf));
     for (int i = 0; i < returned; i++)
         if (candidate_ok(perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType,
-                         deterministic)) {
+                         deterministic, p->tf32)) {
             p->bwd_data_algo = perf[i].algo;
             p->bwd_data_bytes = perf[i].memory;
+            p->bwd_data_math = p->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
             return FCE_STATUS_OK;
         }
     return no_algorithm("backward-data", &p->shape, returned, deterministic);
@@ -173,9 +184,10 @@ static fce_status choose_bwd_filter(fce_cudnn_state *st, fce_conv_plan *p, int d
                                                                   max_count, &returned, perf));
     for (int i = 0; i < returned; i++)
         if (candidate_ok(perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType,
-                         deterministic)) {
+                         deterministic, p->tf32)) {
             p->bwd_filter_algo = perf[i].algo;
             p->bwd_filter_bytes = perf[i].memory;
+            p->bwd_filter_math = p->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
             return FCE_STATUS_OK;
         }
     return no_algorithm("backward-filter", &p->shape, returned, deterministic);
@@ -186,8 +198,8 @@ static void log_plan_once(fce_cudnn_state *st, const fce_conv_plan *p, int deter
     for (int i = 0; i < st->n_logged; i++)
         if (memcmp(&st->logged[i], &p->shape, sizeof p->shape) == 0) return;
     if (st->n_logged < FCE_CUDNN_LOGGED_MAX) st->logged[st->n_logged++] = p->shape;
-    fce_log_info("cuDNN " SHAPE_FMT "%s: fwd %s (%zu B), bwd data %s (%zu B), bwd filter %s (%zu B)",
-                 SHAPE_ARGS(&p->shape), deterministic ? " [deterministic]" : "",
+    fce_log_info("cuDNN " SHAPE_FMT "%s%s: fwd %s (%zu B), bwd data %s (%zu B), bwd filter %s (%zu B)",
+                 SHAPE_ARGS(&p->shape), deterministic ? " [deterministic]" : "", p->tf32 ? " [tf32]" : "",
                  fwd_algo_name(p->fwd_algo), p->fwd_bytes, bwd_data_algo_name(p->bwd_data_algo),
                  p->bwd_data_bytes, bwd_filter_algo_name(p->bwd_filter_algo), p->bwd_filter_bytes);
 }
@@ -221,7 +233,7 @@ static fce_status plan_setup(fce_cudnn_state *st, fce_conv_plan *p, int determin
     FCE_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv_desc, s->pad, s->pad, s->stride,
                                                     s->stride, 1, 1, CUDNN_CROSS_CORRELATION,
                                                     CUDNN_DATA_FLOAT));
-    FCE_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, CUDNN_FMA_MATH));
+    FCE_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, p->tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
 
     int on = 0, oc = 0, oh = 0, ow = 0;
     FCE_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv_desc, p->x_desc, p->w_desc, &on,
@@ -243,7 +255,7 @@ static fce_status plan_setup(fce_cudnn_state *st, fce_conv_plan *p, int determin
 }
 
 fce_status fce_cudnn_conv_plan_init(fce_cudnn_state *st, cudaStream_t stream, int deterministic,
-                                    fce_conv_plan **plan, const fce_conv_shape *shape) {
+                                    int tf32, fce_conv_plan **plan, const fce_conv_shape *shape) {
     *plan = NULL;
     const fce_conv_shape *s = shape;
     if (s->N < 1 || s->H < 1 || s->W < 1 || s->Cin < 1 || s->Cout < 1 || s->KH < 1 ||
@@ -260,6 +272,7 @@ fce_status fce_cudnn_conv_plan_init(fce_cudnn_state *st, cudaStream_t stream, in
         return FCE_STATUS_ERR_NOMEM;
     }
     p->shape = *s;
+    p->tf32 = tf32;
     p->Ho = (s->H + 2 * s->pad - s->KH) / s->stride + 1;
     p->Wo = (s->W + 2 * s->pad - s->KW) / s->stride + 1;
     fce_status rc = plan_setup(st, p, deterministic);
@@ -286,6 +299,7 @@ fce_status fce_cudnn_conv2d_forward(fce_cudnn_state *st, const fce_conv_plan *p,
     FCE_ASSERT(p->fwd_bytes <= st->workspace_bytes, "conv2d_forward: workspace too small");
     const float one = 1.0f, zero = 0.0f;
     /* y = conv(x, w) (beta = 0, overwrite) */
+    if (p->tf32) FCE_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, p->fwd_math));
     FCE_CUDNN_CHECK(cudnnConvolutionForward(st->handle, &one, p->x_desc, x, p->w_desc, w,
                                             p->conv_desc, p->fwd_algo, st->workspace,
                                             st->workspace_bytes, &zero, p->y_desc, y));
@@ -301,6 +315,7 @@ fce_status fce_cudnn_conv2d_backward_data(fce_cudnn_state *st, const fce_conv_pl
     if (!dx) return FCE_STATUS_OK;
     const float one = 1.0f, zero = 0.0f;
     /* dx = convᵀ(dy, w) (beta = 0, overwrite) */
+    if (p->tf32) FCE_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, p->bwd_data_math));
     FCE_CUDNN_CHECK(cudnnConvolutionBackwardData(st->handle, &one, p->w_desc, w, p->y_desc, dy,
                                                  p->conv_desc, p->bwd_data_algo, st->workspace,
                                                  st->workspace_bytes, &zero, p->x_desc, dx));
@@ -315,6 +330,7 @@ fce_status fce_cudnn_conv2d_backward_filter(fce_cudnn_state *st, const fce_conv_
                "conv2d_backward_filter: workspace too small");
     const float one = 1.0f;
     /* dw += Σ_{n,i,j} dy ⊗ x-patch (beta = 1, accumulate) */
+    if (dw && p->tf32) FCE_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, p->bwd_filter_math));
     if (dw)
         FCE_CUDNN_CHECK(cudnnConvolutionBackwardFilter(st->handle, &one, p->x_desc, x, p->y_desc,
                                                        dy, p->conv_desc, p->bwd_filter_algo,

@@ -35,10 +35,11 @@ fce_status fce_cudnn_init(fce_cudnn_state *st, cudaStream_t stream);
 /* Releases the workspace and the handle (the caller has synchronised the stream). NULL-safe. */
 void fce_cudnn_free(fce_cudnn_state *st);
 
-/* Validates the shape, builds the descriptors (NHWC, FMA math), picks the three algorithms
- * (deterministic ones only when `deterministic`), grows the shared workspace. Setup only. */
+/* Validates the shape, builds the descriptors (NHWC; FMA math, or TF32 tensor cores allowed when
+ * `tf32`), picks the three algorithms (deterministic ones only when `deterministic`), grows the
+ * shared workspace. Setup only. */
 fce_status fce_cudnn_conv_plan_init(fce_cudnn_state *st, cudaStream_t stream, int deterministic,
-                                    fce_conv_plan **plan, const fce_conv_shape *shape);
+                                    int tf32, fce_conv_plan **plan, const fce_conv_shape *shape);
 void fce_cudnn_conv_plan_free(fce_conv_plan *plan); /* NULL-safe */
 
 fce_status fce_cudnn_conv2d_forward(fce_cudnn_state *st, const fce_conv_plan *plan, float *y,
