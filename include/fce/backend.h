@@ -259,9 +259,9 @@ void fce_ctx_free(fce_ctx *ctx);
 /* TF32 tensor cores (issue 5's first lever), off by default. On: cuBLAS GEMMs run in
  * CUBLAS_TF32_TENSOR_OP_MATH at once, and conv plans made AFTER this call may pick TF32 cuDNN
  * algorithms (plans made before keep FP32), so call it right after fce_ctx_init, before any model
- * or tape is built. Inputs of each product are rounded to 10 mantissa bits: a GEMM or conv output
- * is then within about 3·2⁻¹¹·Σ|a·b| of the FP32 result (tests/gpu/test_gpu_conv.c checks exactly
- * that bound), not within the FP32 tests' tolerances. The environment variable FCE_TF32=1 turns it
+ * or tape is built. Inputs of each product keep 10 mantissa bits: a GEMM or conv output is then
+ * within 5·2⁻¹¹·Σ|a·b| of the exact result (tests/gpu/test_gpu_conv.c checks exactly that bound),
+ * not within the FP32 tests' tolerances. The environment variable FCE_TF32=1 turns it
  * on for every CUDA context at creation (e.g. `FCE_TF32=1 fce-gpu train ...`). The CPU backend
  * ignores it (its flag is recorded, its math stays FP32/FP64). */
 fce_status fce_ctx_set_tf32(fce_ctx *ctx, int on);

@@ -209,13 +209,14 @@ TEST(conv_vs_cpu) {
 }
 
 /* ---- TF32 (fce_ctx_set_tf32, opt-in) ----
- * With TF32 each product's inputs are rounded to 10 mantissa bits (relative error ≤ 2⁻¹¹ each),
- * so |a·b − ã·b̃| ≤ (2·2⁻¹¹ + 2⁻²²)·|a·b|, and the FP32 accumulation adds at most a few ulps of
- * the partial sums. The stated bound per output is therefore
- *     |gpu − ref| ≤ 3·2⁻¹¹·Σ|a·b| + 1e-6,
+ * With TF32 each product's inputs keep 10 mantissa bits. Tensor cores fed FP32 data may simply
+ * drop the low 13 bits (truncation, relative error < 2⁻¹⁰ per input) rather than round (2⁻¹¹),
+ * so |a·b − ã·b̃| < (2·2⁻¹⁰ + 2⁻²⁰)·|a·b|; the FP32 accumulation adds far less (≤ K·2⁻²⁴·Σ|a·b|
+ * even in the worst case, 2.7e-4·Σ|a·b| at K = 4608). The stated bound per output is therefore
+ *     |gpu − ref| ≤ 5·2⁻¹¹·Σ|a·b| + 1e-6,
  * where Σ|a·b| is the same convolution of |x| and |w| (or |dy| and |w|, |dy| and |x|), computed
  * by the CPU reference. It is checked on the shapes whose sums are longest. */
-#define TF32_REL (3.0 / 2048.0)
+#define TF32_REL (5.0 / 2048.0)
 
 static fce_ctx g_tf32;
 
