@@ -39,6 +39,7 @@ typedef struct fce_image_train_config {
     /* --mode fce only (train_image_fce.c) */
     char init_flow[1024]; /* MLE image checkpoint the flow starts from ("": random flow, notice) */
     float lr_ebm;         /* Adam, EBM and c (1e-3) */
+    float lr_c;           /* Adam rate of c alone (0: lr_ebm, the paper's; SPEC c.3 suggests higher) */
     float lr_flow;        /* Adamax, flow (1e-5, the paper's for images) */
     float threshold;      /* the flow plays while acc > threshold (0.5) */
     int max_mode_steps;   /* cap on consecutive steps of one player (0: none, the images default) */

@@ -93,6 +93,7 @@ static const opt_def image_train_opts[] = {
     {"quiet", OPT_FLAG, F(quiet), 0, "no progress lines"},
     {"init-flow", OPT_STR, F(init_flow), S(init_flow), "fce: start the flow from this image MLE checkpoint"},
     {"lr-ebm", OPT_FLOAT, F(lr_ebm), 0, "fce: Adam learning rate of the EBM and c"},
+    {"lr-c", OPT_FLOAT, F(lr_c), 0, "fce: Adam learning rate of c alone (0: --lr-ebm, the paper's)"},
     {"lr-flow", OPT_FLOAT, F(lr_flow), 0, "fce: Adamax learning rate of the flow"},
     {"threshold", OPT_FLOAT, F(threshold), 0, "fce: accuracy above which the flow plays"},
     {"max-mode-steps", OPT_INT, F(max_mode_steps), 0, "fce: cap on consecutive steps of one player (0: none)"},

@@ -92,6 +92,7 @@ static fce_status validate(const fce_image_train_config *c) {
     if (c->batch < 1 || c->batch > 100000) return cfg_err("--batch must be in 1..100000");
     if (c->L < 0 || c->K < 0 || c->width < 0) return cfg_err("--L, --K, --width must be >= 1");
     if (!(c->lr_ebm > 0) || !(c->lr_flow > 0)) return cfg_err("--lr-ebm and --lr-flow must be > 0");
+    if (!(c->lr_c >= 0 && c->lr_c < 1e6)) return cfg_err("--lr-c must be >= 0 (0: --lr-ebm)");
     if (!(c->threshold > 0 && c->threshold < 1)) return cfg_err("--threshold must be in (0, 1)");
     if (c->max_mode_steps < 0) return cfg_err("--max-mode-steps must be >= 0");
     if (c->ebm_width_scale < 0 || c->ebm_width_scale > 64 ||
@@ -420,6 +421,28 @@ fce_status fce_ifce_create(fce_ifce **out, const fce_image_train_config *cfg) {
 
 /* ---- the step ---- */
 
+/* Adam over the EBM's arena at --lr-ebm, with c at --lr-c when that is set: SPEC c.3 notes that
+ * Adam moves c by about lr per step while log q of images differs by hundreds of nats between
+ * models, so c may need a faster rate than the network. The ranges before and after c are
+ * updated separately so every element gets exactly one Adam step. */
+static fce_status ebm_update(fce_ifce *t, fce_param_arena *a) {
+    fce_ctx *ctx = &t->ctx;
+    const int step = (int)t->st.ebm_updates;
+    const float lr = t->cfg.lr_ebm, lr_c = t->cfg.lr_c > 0 ? t->cfg.lr_c : lr;
+    if (lr_c == lr)
+        return ctx->ops->adam_step(ctx, a->params, a->grads, a->m, a->v, a->n_trainable, lr, 0.9f,
+                                   0.999f, 1e-7f, step);
+    const size_t ic = (size_t)(fce_ebm_image_c(t->ebm) - a->params), n = a->n_trainable;
+    FCE_ASSERT(ic < n, "ebm_update: c is not in the trainable range");
+    FCE_TRY(ctx->ops->adam_step(ctx, a->params, a->grads, a->m, a->v, ic, lr, 0.9f, 0.999f, 1e-7f, step));
+    FCE_TRY(ctx->ops->adam_step(ctx, a->params + ic, a->grads + ic, a->m + ic, a->v + ic, 1, lr_c, 0.9f,
+                                0.999f, 1e-7f, step));
+    if (ic + 1 < n)
+        FCE_TRY(ctx->ops->adam_step(ctx, a->params + ic + 1, a->grads + ic + 1, a->m + ic + 1,
+                                    a->v + ic + 1, n - ic - 1, lr, 0.9f, 0.999f, 1e-7f, step));
+    return FCE_STATUS_OK;
+}
+
 static fce_status contrastive_forward(fce_ifce *t, int64_t step, const float **f) {
     fce_ctx *ctx = &t->ctx;
     size_t N = (size_t)t->N, ND = N * t->D;
@@ -531,8 +554,7 @@ static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
     } else {
         fce_param_arena *a = fce_ebm_image_arena(t->ebm);
         t->st.ebm_updates++;
-        FCE_TRY(ctx->ops->adam_step(ctx, a->params, a->grads, a->m, a->v, a->n_trainable, t->cfg.lr_ebm,
-                                    0.9f, 0.999f, 1e-7f, (int)t->st.ebm_updates));
+        FCE_TRY(ebm_update(t, a));
     }
     if (m) {
         m->value += stats[0];
