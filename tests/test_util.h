@@ -1,11 +1,14 @@
-/* test_util.h: seeded random tensors and a CPU+GPU context pair for the tests. */
+/* test_util.h: seeded random tensors, backend buffers, scratch folders and files, and
+ * finite-difference gradient checks shared by the tests. */
 #ifndef FCE_TEST_UTIL_H
 #define FCE_TEST_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "fce/backend.h"
+#include "fce/train_image.h"
 
 /* x[i] = lo + (hi − lo)·uniform(seed, i), on the host. */
 void fce_test_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
@@ -18,5 +21,87 @@ float *fce_test_alloc(size_t n);
 float *fce_test_dev_from_host(fce_ctx *ctx, const float *h, size_t n);
 /* Download n floats into a fresh host buffer (tests only). */
 float *fce_test_host_from_dev(fce_ctx *ctx, const float *d, size_t n);
+
+/* x[i] = v for every i. */
+void fce_test_fill_const(float *x, size_t n, float v);
+/* a[i] −= v for every i (removes an accumulation pre-fill). */
+void fce_test_sub_const(float *a, size_t n, float v);
+/* Σ a[i]·b[i] in double. */
+double fce_test_dot(const float *a, const float *b, size_t n);
+
+/* ---- scratch folder and files ---- */
+
+/* Makes a fresh folder from a mkdtemp template ("…XXXXXX"); fce_test_path names files in it.
+ * Returns the folder's path, or NULL when mkdtemp fails. */
+const char *fce_test_tmpdir(const char *tmpl);
+/* "<folder>/<name>" for the folder of fce_test_tmpdir, in one of four rotating static buffers. */
+const char *fce_test_path(const char *name);
+/* Removes dir and everything below it (as rm -rf); 1 when dir is gone afterwards. */
+int fce_test_rm_tree(const char *dir);
+/* Writes n bytes to path; 1 on success. */
+int fce_test_write_file(const char *path, const void *b, size_t n);
+/* n CIFAR-10 binary records (label k % 10, then 3×32×32 planar bytes): a checkerboard of 8-pixel
+ * squares, phase and colour depending on the record, plus a little LCG jitter started at seed. */
+int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed);
+
+/* The tiny image run the trainer tests start from: defaults, then data_dir, out_dir, preset tiny on
+ * the CPU, width 8, K 1, the batch and steps given, lr 3e-3 without warmup, no periodic
+ * checkpoints, quiet. */
+void fce_test_image_cfg(fce_image_train_config *c, const char *data_dir, const char *out_dir,
+                        int batch, long steps);
+
+/* ---- finite differences ---- */
+
+/* A scalar loss of whatever the perturbed coordinate belongs to. */
+typedef double (*fce_test_loss_fn)(void *state);
+
+/* Central-difference stencils of fce_test_fd_derivative. */
+enum {
+    FCE_TEST_FD2 = 0,         /* (L(p+h) − L(p−h)) / 2h */
+    FCE_TEST_FD4 = 1,         /* (−L(p+2h) + 8L(p+h) − 8L(p−h) + L(p−2h)) / 12h */
+    FCE_TEST_FD2_APPLIED = 2, /* as FD2, divided by the step applied: (float)(p+h) − (float)(p−h) */
+};
+/* dL/dp by central differences with step h; *p is restored afterwards. */
+double fce_test_fd_derivative(fce_test_loss_fn f, void *st, float *p, int stencil, double h);
+/* analytic[i] against fce_test_fd_derivative w.r.t. param[i] on at most 200 evenly spread
+ * coordinates, |ana − fd| ≤ atol + rtol·|fd|. Returns 1 on pass (fce_test_close prints the
+ * summary line). */
+int fce_test_check_grad(const char *name, fce_test_loss_fn f, void *st, float *param, size_t n,
+                        const float *analytic, int stencil, double h, double atol, double rtol);
+#define FCE_TEST_CHECK_GRAD(name, f, st, param, n, analytic, stencil, h, atol, rtol)               \
+    do {                                                                                           \
+        if (!fce_test_check_grad((name), (f), (st), (param), (n), (analytic), (stencil), (h),      \
+                                 (atol), (rtol))) {                                                \
+            fprintf(stderr, "  FAIL %s:%d: gradient %s\n", __FILE__, __LINE__, (name));           \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* Central differences of f(fixture, x, w) w.r.t. every coordinate, params[0..np) then x[0..nx), at h and h/2
+ * (each coordinate restored afterwards). Where the two agree within atol + 0.25·rtol·|fd(h/2)|,
+ * num[i] = fd(h/2); otherwise (a ReLU kink inside the stencil) num[i] = ana[i] and the coordinate
+ * is counted in the return value. *max_err = max |fd(h/2) − ana[i]| over the coordinates kept. */
+typedef double (*fce_test_loss_xw_fn)(void *fixture, const float *x, const float *w);
+size_t fce_test_fd_sweep(fce_test_loss_xw_fn f, void *fixture, const float *w, float *params,
+                         size_t np, float *x, size_t nx, const float *ana, float *num, double h,
+                         double atol, double rtol, double *max_err);
+
+/* For every params[i], i < nt: f at ±h and ±h/2 (params[i] restored afterwards; f must see the
+ * current parameters, refreshing whatever depends on them). kd[4i..4i+3] = fd(h), fd(h/2), k(h),
+ * k(h/2) with k(s) = L(+s) − 2L(0) + L(−s), and num[i] = the Richardson value
+ * (4·fd(h/2) − fd(h))/3. L(0) is *l0 when l0 is not NULL, else f after restoring params[i]. */
+void fce_test_fd_richardson(fce_test_loss_fn f, void *st, float *params, size_t nt, double h,
+                            const double *l0, float *num, double *kd);
+
+/* Kink screens for Richardson-extrapolated differences; kd holds per coordinate fd(h), fd(h/2),
+ * k(h), k(h/2) with k(s) = L(+s) − 2L(0) + L(−s). (a) |fd(h) − fd(h/2)| > atol +
+ * screen·rtol·|fd(h/2)|; (b) d = |k(h) − 4·k(h/2)| > |k(h)|/4 and above its noise floor, 2× the
+ * 90th percentile of d over all coordinates and at least h·atol/4. A coordinate either screen
+ * flags gets num[i] = ana[i]. Returns how many; *n_a: by (a), *n_b: by (b) only, *floor_b: the
+ * floor (each may be NULL). With FCE_TEST_VERBOSE set every coordinate is printed, with
+ * FCE_TEST_DBG those whose ana and num disagree. */
+size_t fce_test_kink_screen(const double *kd, size_t nt, const float *ana, float *num, double h,
+                            double atol, double rtol, double screen, size_t *n_a, size_t *n_b,
+                            double *floor_b);
 
 #endif

@@ -3,11 +3,11 @@
  * loading garbage. */
 #include "fce/checkpoint.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt_io.h"
 #include "fce/log.h"
 
 #define CKPT_MAGIC "FCE2D\0\0\0"
@@ -45,62 +45,13 @@ static void fill_header(ckpt_header *h, fce_glow *g, fce_ebm *e) {
 }
 
 /* Blob order: flow params, m, v, then EBM params, m, v. */
-static void arena_bufs(fce_param_arena *a, float *bufs[3]) {
-    bufs[0] = a->params;
-    bufs[1] = a->m;
-    bufs[2] = a->v;
-}
-
 fce_status fce_checkpoint_save(const char *path, fce_glow *g, fce_ebm *e, const fce_train_state *s) {
     ckpt_header h;
     fill_header(&h, g, e);
     h.state = *s;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fce_log_error("cannot write checkpoint %s: %s", tmp, strerror(errno));
-        return FCE_STATUS_ERR_IO;
-    }
-    fce_status st = FCE_STATUS_OK;
-    float *host = NULL;
-    int ok = fwrite(&h, sizeof h, 1, f) == 1;
-    fce_param_arena *arenas[2] = {fce_glow_arena(g), fce_ebm_arena(e)};
-    for (int m = 0; m < 2 && ok; m++) {
-        fce_param_arena *a = arenas[m];
-        fce_ctx *c = m == 0 ? fce_glow_ctx(g) : fce_ebm_ctx(e);
-        float *bufs[3];
-        arena_bufs(a, bufs);
-        free(host);
-        host = malloc(a->n_total * sizeof(float));
-        if (!host) {
-            st = FCE_STATUS_ERR_NOMEM;
-            ok = 0;
-            break;
-        }
-        for (int b = 0; b < 3 && ok; b++) {
-            st = c->ops->download(c, host, bufs[b], a->n_total * sizeof(float));
-            if (st != FCE_STATUS_OK) ok = 0;
-            else ok = fwrite(host, sizeof(float), a->n_total, f) == a->n_total;
-        }
-    }
-    free(host);
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || st != FCE_STATUS_OK) {
-        remove(tmp);
-        if (st == FCE_STATUS_OK) {
-            fce_log_error("writing checkpoint %s failed (disk full?); the previous checkpoint is kept",
-                          tmp);
-            st = FCE_STATUS_ERR_IO;
-        }
-        return st;
-    }
-    if (rename(tmp, path) != 0) {
-        fce_log_error("cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        remove(tmp);
-        return FCE_STATUS_ERR_IO;
-    }
-    return FCE_STATUS_OK;
+    fce_param_arena *const arenas[2] = {fce_glow_arena(g), fce_ebm_arena(e)};
+    fce_ctx *const ctxs[2] = {fce_glow_ctx(g), fce_ebm_ctx(e)};
+    return fce_ckpt_write(path, &h, sizeof h, 2, arenas, ctxs);
 }
 
 static fce_status read_header(const char *path, FILE *f, ckpt_header *h) {
@@ -126,13 +77,7 @@ static fce_status read_header(const char *path, FILE *f, ckpt_header *h) {
 }
 
 #define CHECK_FIELD(path, field, have, flag)                                                       \
-    do {                                                                                           \
-        if ((int64_t)(h.field) != (int64_t)(have)) {                                               \
-            fce_log_error("checkpoint %s: %s is %lld but this run has %lld (set it with %s)",     \
-                          path, #field, (long long)h.field, (long long)(have), flag);              \
-            return FCE_STATUS_ERR_FORMAT;                                                          \
-        }                                                                                          \
-    } while (0)
+    FCE_TRY(fce_ckpt_check_field(path, #field, (int64_t)(h.field), (int64_t)(have), flag))
 
 static fce_status check_flow(const char *path, const ckpt_header *hp, fce_glow *g) {
     ckpt_header h = *hp;
@@ -140,30 +85,13 @@ static fce_status check_flow(const char *path, const ckpt_header *hp, fce_glow *
     CHECK_FIELD(path, flow_dim, gc->dim, "the dataset's dimension");
     CHECK_FIELD(path, flow_K, gc->K, "--flow-K");
     CHECK_FIELD(path, flow_width, gc->width, "--flow-width");
-    if (h.flow_hash != fce_param_table_hash(fce_glow_params(g)) ||
-        h.flow_n_total != (int64_t)fce_glow_arena(g)->n_total) {
-        fce_log_error("checkpoint %s: the flow's parameter table differs from this build's (another "
-                      "architecture or version)", path);
-        return FCE_STATUS_ERR_FORMAT;
-    }
-    return FCE_STATUS_OK;
-}
-
-static fce_status read_blob(const char *path, FILE *f, fce_ctx *ctx, float *dst, float *host,
-                            size_t n) {
-    if (fread(host, sizeof(float), n, f) != n) {
-        fce_log_error("checkpoint %s: truncated (a parameter blob is short)", path);
-        return FCE_STATUS_ERR_FORMAT;
-    }
-    return ctx->ops->upload(ctx, dst, host, n * sizeof(float));
+    return fce_ckpt_check_table(path, h.flow_hash, fce_param_table_hash(fce_glow_params(g)),
+                                h.flow_n_total, (int64_t)fce_glow_arena(g)->n_total);
 }
 
 static fce_status load_impl(const char *path, fce_glow *g, fce_ebm *e, fce_train_state *s) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fce_log_error("cannot open checkpoint %s: %s", path, strerror(errno));
-        return FCE_STATUS_ERR_IO;
-    }
+    FILE *f = fce_ckpt_open(path);
+    if (!f) return FCE_STATUS_ERR_IO;
     ckpt_header h;
     fce_status st = read_header(path, f, &h);
     float *host = NULL;
@@ -186,17 +114,17 @@ static fce_status load_impl(const char *path, fce_glow *g, fce_ebm *e, fce_train
     if (st == FCE_STATUS_OK) {
         fce_param_arena *a = fce_glow_arena(g);
         fce_ctx *gc = fce_glow_ctx(g);
-        st = read_blob(path, f, gc, a->params, host, nf);
+        st = fce_ckpt_read_blob(path, f, gc, a->params, host, nf);
         /* --init-flow takes the parameters only: the new run starts its own optimizer state */
-        if (st == FCE_STATUS_OK && e) st = read_blob(path, f, gc, a->m, host, nf);
-        if (st == FCE_STATUS_OK && e) st = read_blob(path, f, gc, a->v, host, nf);
+        if (st == FCE_STATUS_OK && e) st = fce_ckpt_read_blob(path, f, gc, a->m, host, nf);
+        if (st == FCE_STATUS_OK && e) st = fce_ckpt_read_blob(path, f, gc, a->v, host, nf);
     }
     if (st == FCE_STATUS_OK && e) {
         fce_param_arena *a = fce_ebm_arena(e);
         fce_ctx *ec = fce_ebm_ctx(e);
-        st = read_blob(path, f, ec, a->params, host, ne);
-        if (st == FCE_STATUS_OK) st = read_blob(path, f, ec, a->m, host, ne);
-        if (st == FCE_STATUS_OK) st = read_blob(path, f, ec, a->v, host, ne);
+        st = fce_ckpt_read_blob(path, f, ec, a->params, host, ne);
+        if (st == FCE_STATUS_OK) st = fce_ckpt_read_blob(path, f, ec, a->m, host, ne);
+        if (st == FCE_STATUS_OK) st = fce_ckpt_read_blob(path, f, ec, a->v, host, ne);
     }
     free(host);
     fclose(f);

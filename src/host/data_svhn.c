@@ -77,6 +77,37 @@ static uint32_t rd_u32(const unsigned char *p) {
 }
 static uint64_t rd_u64(const unsigned char *p) { return rd_u32(p) | (uint64_t)rd_u32(p + 4) << 32; }
 
+/* One inflate call on a compressed element, first refilling zlib's input from the file when it is
+ * empty. *ret is inflate's result: Z_STREAM_END sets z_end, Z_OK and Z_BUF_ERROR are left to the
+ * caller; a truncated file, zlib out of memory and a corrupt stream are logged and returned. */
+static fce_status src_inflate(mat_src *s, int *ret) {
+    if (s->zs.avail_in == 0 && s->in_left > 0) {
+        size_t want = s->in_left < MAT_CHUNK ? (size_t)s->in_left : MAT_CHUNK;
+        if (fread(s->inbuf, 1, want, s->f) != want) {
+            fce_log_error("%s: %s: the file ends inside a compressed element (truncated; "
+                          "re-download it from %s)",
+                          s->path, s->what, SVHN_URL);
+            return FCE_STATUS_ERR_FORMAT;
+        }
+        s->in_left -= want;
+        s->zs.next_in = s->inbuf;
+        s->zs.avail_in = (uInt)want;
+    }
+    *ret = inflate(&s->zs, Z_NO_FLUSH);
+    if (*ret == Z_STREAM_END) {
+        s->z_end = 1;
+    } else if (*ret == Z_MEM_ERROR) {
+        fce_log_error("%s: %s: out of memory in zlib", s->path, s->what);
+        return FCE_STATUS_ERR_NOMEM;
+    } else if (*ret != Z_OK && *ret != Z_BUF_ERROR) {
+        fce_log_error("%s: %s: corrupt zlib stream (%s): the file is damaged (re-download "
+                      "it from %s)",
+                      s->path, s->what, s->zs.msg ? s->zs.msg : "no message", SVHN_URL);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    return FCE_STATUS_OK;
+}
+
 static fce_status src_read(mat_src *s, void *dst, size_t n) {
     if (!s->compressed) {
         if ((uint64_t)n > s->in_left) {
@@ -105,25 +136,9 @@ static fce_status src_read(mat_src *s, void *dst, size_t n) {
                               s->path, s->what, n, SVHN_URL);
                 return FCE_STATUS_ERR_FORMAT;
             }
-            if (s->zs.avail_in == 0 && s->in_left > 0) {
-                size_t want = s->in_left < MAT_CHUNK ? (size_t)s->in_left : MAT_CHUNK;
-                if (fread(s->inbuf, 1, want, s->f) != want) {
-                    fce_log_error("%s: %s: the file ends inside a compressed element (truncated; "
-                                  "re-download it from %s)",
-                                  s->path, s->what, SVHN_URL);
-                    return FCE_STATUS_ERR_FORMAT;
-                }
-                s->in_left -= want;
-                s->zs.next_in = s->inbuf;
-                s->zs.avail_in = (uInt)want;
-            }
-            int ret = inflate(&s->zs, Z_NO_FLUSH);
-            if (ret == Z_STREAM_END) {
-                s->z_end = 1;
-            } else if (ret == Z_MEM_ERROR) {
-                fce_log_error("%s: %s: out of memory in zlib", s->path, s->what);
-                return FCE_STATUS_ERR_NOMEM;
-            } else if (ret == Z_BUF_ERROR) {
+            int ret;
+            FCE_TRY(src_inflate(s, &ret));
+            if (ret == Z_BUF_ERROR) {
                 if (s->zs.avail_in == 0 && s->in_left == 0) {
                     fce_log_error("%s: %s: the zlib stream is cut short (expected more compressed "
                                   "data): the file is truncated or malformed (source: %s)",
@@ -134,11 +149,6 @@ static fce_status src_read(mat_src *s, void *dst, size_t n) {
                     fce_log_error("%s: %s: zlib made no progress: corrupt stream", s->path, s->what);
                     return FCE_STATUS_ERR_FORMAT;
                 }
-            } else if (ret != Z_OK) {
-                fce_log_error("%s: %s: corrupt zlib stream (%s): the file is damaged (re-download "
-                              "it from %s)",
-                              s->path, s->what, s->zs.msg ? s->zs.msg : "no message", SVHN_URL);
-                return FCE_STATUS_ERR_FORMAT;
             }
         }
         out += piece;
@@ -154,33 +164,12 @@ static fce_status src_drain(mat_src *s) {
     while (!s->z_end) {
         s->zs.next_out = junk;
         s->zs.avail_out = sizeof junk;
-        if (s->zs.avail_in == 0 && s->in_left > 0) {
-            size_t want = s->in_left < MAT_CHUNK ? (size_t)s->in_left : MAT_CHUNK;
-            if (fread(s->inbuf, 1, want, s->f) != want) {
-                fce_log_error("%s: %s: the file ends inside a compressed element (truncated; "
-                              "re-download it from %s)",
-                              s->path, s->what, SVHN_URL);
-                return FCE_STATUS_ERR_FORMAT;
-            }
-            s->in_left -= want;
-            s->zs.next_in = s->inbuf;
-            s->zs.avail_in = (uInt)want;
-        }
-        int ret = inflate(&s->zs, Z_NO_FLUSH);
-        if (ret == Z_STREAM_END) {
-            s->z_end = 1;
-        } else if (ret == Z_MEM_ERROR) {
-            fce_log_error("%s: %s: out of memory in zlib", s->path, s->what);
-            return FCE_STATUS_ERR_NOMEM;
-        } else if (ret == Z_BUF_ERROR && (s->zs.avail_in > 0 || s->in_left == 0)) {
+        int ret;
+        FCE_TRY(src_inflate(s, &ret));
+        if (ret == Z_BUF_ERROR && (s->zs.avail_in > 0 || s->in_left == 0)) {
             fce_log_error("%s: %s: the zlib stream is cut short (no end marker): the file is "
                           "truncated or malformed (source: %s)",
                           s->path, s->what, SVHN_URL);
-            return FCE_STATUS_ERR_FORMAT;
-        } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
-            fce_log_error("%s: %s: corrupt zlib stream (%s): the file is damaged (re-download "
-                          "it from %s)",
-                          s->path, s->what, s->zs.msg ? s->zs.msg : "no message", SVHN_URL);
             return FCE_STATUS_ERR_FORMAT;
         }
     }

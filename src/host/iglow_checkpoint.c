@@ -1,11 +1,11 @@
 /* iglow_checkpoint.c: save/load of an image MLE run (iglow_checkpoint.h), after checkpoint.c. */
 #include "iglow_checkpoint.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt_io.h"
 #include "fce/log.h"
 
 #define ICKPT_MAGIC "FCEIMG\0\0"
@@ -37,49 +37,13 @@ fce_status fce_iglow_ckpt_save(const char *path, fce_iglow *g, const fce_iglow_c
     h.actnorm_initialized = fce_iglow_actnorm_initialized(g);
     h.hash = fce_param_table_hash(fce_iglow_params(g));
     h.state = *s;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fce_log_error("cannot write checkpoint %s: %s", tmp, strerror(errno));
-        return FCE_STATUS_ERR_IO;
-    }
-    fce_status st = FCE_STATUS_OK;
-    fce_ctx *ctx = fce_iglow_ctx(g);
-    float *host = malloc(a->n_total * sizeof(float) + 1);
-    int ok = host && fwrite(&h, sizeof h, 1, f) == 1;
-    if (!host) st = FCE_STATUS_ERR_NOMEM;
-    float *bufs[3] = {a->params, a->m, a->v};
-    for (int b = 0; b < 3 && ok; b++) {
-        st = ctx->ops->download(ctx, host, bufs[b], a->n_total * sizeof(float));
-        if (st != FCE_STATUS_OK) ok = 0;
-        else ok = fwrite(host, sizeof(float), a->n_total, f) == a->n_total;
-    }
-    free(host);
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || st != FCE_STATUS_OK) {
-        remove(tmp);
-        if (st == FCE_STATUS_OK) {
-            fce_log_error("writing checkpoint %s failed (disk full?); the previous checkpoint is kept",
-                          tmp);
-            st = FCE_STATUS_ERR_IO;
-        }
-        return st;
-    }
-    if (rename(tmp, path) != 0) {
-        fce_log_error("cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        remove(tmp);
-        return FCE_STATUS_ERR_IO;
-    }
-    return FCE_STATUS_OK;
+    fce_ctx *const ctx = fce_iglow_ctx(g);
+    return fce_ckpt_write(path, &h, sizeof h, 1, &a, &ctx);
 }
 
 static fce_status read_header(const char *path, FILE **fp, ickpt_header *h) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fce_log_error("cannot open checkpoint %s: %s", path, strerror(errno));
-        return FCE_STATUS_ERR_IO;
-    }
+    FILE *f = fce_ckpt_open(path);
+    if (!f) return FCE_STATUS_ERR_IO;
     const char *bad = NULL;
     if (fread(h, sizeof *h, 1, f) != 1) bad = "file is shorter than the header (truncated, or not a checkpoint)";
     else if (memcmp(h->magic, ICKPT_MAGIC, 8) != 0) bad = "bad magic (not an fce-gpu image checkpoint)";
@@ -107,14 +71,7 @@ fce_status fce_iglow_ckpt_peek(const char *path, fce_iglow_config *cfg, fce_iglo
 }
 
 #define CHECK_FIELD(field, have, flag)                                                             \
-    do {                                                                                           \
-        if (h.field != (int64_t)(have)) {                                                          \
-            fce_log_error("checkpoint %s: %s is %lld but this run has %lld (set it with %s)",     \
-                          path, #field, (long long)h.field, (long long)(have), flag);              \
-            st = FCE_STATUS_ERR_FORMAT;                                                            \
-            goto cleanup;                                                                          \
-        }                                                                                          \
-    } while (0)
+    FCE_TRY_GOTO(st, fce_ckpt_check_field(path, #field, h.field, (int64_t)(have), flag))
 
 fce_status fce_iglow_ckpt_load(const char *path, fce_iglow *g, int with_moments,
                                fce_iglow_ckpt_state *s) {
@@ -133,26 +90,16 @@ fce_status fce_iglow_ckpt_load(const char *path, fce_iglow *g, int with_moments,
     CHECK_FIELD(K, c->K, "--K");
     CHECK_FIELD(width, c->width, "--width");
     CHECK_FIELD(affine, c->affine, "--affine");
-    if (h.hash != fce_param_table_hash(fce_iglow_params(g)) || h.n_total != (int64_t)a->n_total) {
-        fce_log_error("checkpoint %s: the flow's parameter table differs from this build's (another "
-                      "architecture or version)", path);
-        st = FCE_STATUS_ERR_FORMAT;
-        goto cleanup;
-    }
+    FCE_TRY_GOTO(st, fce_ckpt_check_table(path, h.hash, fce_param_table_hash(fce_iglow_params(g)),
+                                          h.n_total, (int64_t)a->n_total));
     host = malloc(a->n_total * sizeof(float) + 1);
     if (!host) {
         st = FCE_STATUS_ERR_NOMEM;
         goto cleanup;
     }
     float *bufs[3] = {a->params, a->m, a->v};
-    for (int b = 0; b < (with_moments ? 3 : 1); b++) {
-        if (fread(host, sizeof(float), a->n_total, f) != a->n_total) {
-            fce_log_error("checkpoint %s: truncated (a parameter blob is short)", path);
-            st = FCE_STATUS_ERR_FORMAT;
-            goto cleanup;
-        }
-        FCE_TRY_GOTO(st, ctx->ops->upload(ctx, bufs[b], host, a->n_total * sizeof(float)));
-    }
+    for (int b = 0; b < (with_moments ? 3 : 1); b++)
+        FCE_TRY_GOTO(st, fce_ckpt_read_blob(path, f, ctx, bufs[b], host, a->n_total));
     fce_iglow_set_actnorm_initialized(g, (int)h.actnorm_initialized);
     if (s) *s = h.state;
     st = fce_iglow_refresh(g);

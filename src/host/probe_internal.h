@@ -61,6 +61,16 @@ fce_status fce_probe_linear(fce_ctx *ctx, const float *d_xtr, const int32_t *h_y
  * over k × F values per budget (64 MB at k = 4000), needs no new op, and runs in double. */
 void fce_probe_standardizer(const float *x, int k, int F, float *bias, float *logs);
 
+/* The trainers' progress line, at most every 2 s and at the last step (never when o->quiet):
+ * downloads and zeroes the running sums (loss, correct) in d_stats, prints
+ * "<what>: <kind> epoch … | step … | loss … | train acc … | <rate> | ETA …" over *rows_seen rows
+ * (rate in img/s when img_per_step > 0, else steps/s), then resets *rows_seen and *t_print. A loss
+ * that is not finite is FCE_STATUS_ERR_NUMERIC: "the <loss_name> loss is …; try a lower <lr_flag>". */
+fce_status fce_probe_progress(fce_ctx *ctx, float *d_stats, const fce_probe_train_opts *o,
+                              const char *kind, const char *loss_name, const char *lr_flag,
+                              int img_per_step, uint64_t epoch, long step, long total, double t0,
+                              double *t_print, long *rows_seen);
+
 /* Supervised baseline: the EBM architecture `arch` with n_out = K, initialised with o->seed and
  * trained end to end by Adam on the pictures idx[0..k) of train (labels from the set), minibatch
  * min(B, k) (the remainder of each epoch's shuffle is dropped), fresh dequantisation noise per

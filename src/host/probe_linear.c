@@ -20,7 +20,7 @@
 #include "probe_internal.h"
 
 #define EVAL_ROWS 1024
-#define PRINT_EVERY_S 2.0
+#define PRINT_EVERY_S 2.0 /* fce_probe_progress */
 
 void fce_probe_standardizer(const float *x, int k, int F, float *bias, float *logs) {
     double *mean = calloc((size_t)F, sizeof(double)), *var = calloc((size_t)F, sizeof(double));
@@ -183,26 +183,36 @@ static fce_status train(linprobe *p, const int32_t *h_ytr, int k, int F, int K,
                 FCE_TRY(ctx->ops->scale(ctx, p->W, p->W, (size_t)K * F, 1.0f - o->lr * o->wd));
             rows_seen += m;
         }
-        double now = fce_now_seconds();
-        if (!o->quiet && (now - t_print >= PRINT_EVERY_S || step == total)) {
-            float h[2];
-            FCE_TRY(ctx->ops->download(ctx, h, p->d_stats, sizeof h));
-            FCE_TRY(ctx->ops->zero(ctx, p->d_stats, 2 * sizeof(float)));
-            double rate = (double)step / (now - t0 > 1e-9 ? now - t0 : 1e-9);
-            char eta[32];
-            fce_format_duration((double)(total - step) / rate, eta, sizeof eta);
-            fprintf(stderr, "%s: linear epoch %llu | step %ld/%ld | loss %.4f | train acc %.4f | "
-                    "%.0f steps/s | ETA %s\n", o->what, (unsigned long long)epoch + 1, step, total,
-                    h[0] / (double)rows_seen, h[1] / (double)rows_seen, rate, eta);
-            if (!isfinite(h[0])) {
-                fce_log_error("%s: the linear probe's loss is %g; try a lower --lr", o->what, h[0]);
-                return FCE_STATUS_ERR_NUMERIC;
-            }
-            rows_seen = 0;
-            t_print = now;
-        }
+        FCE_TRY(fce_probe_progress(ctx, p->d_stats, o, "linear", "linear probe's", "--lr", 0, epoch,
+                                   step, total, t0, &t_print, &rows_seen));
     }
     *steps_out = step;
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_probe_progress(fce_ctx *ctx, float *d_stats, const fce_probe_train_opts *o,
+                              const char *kind, const char *loss_name, const char *lr_flag,
+                              int img_per_step, uint64_t epoch, long step, long total, double t0,
+                              double *t_print, long *rows_seen) {
+    double now = fce_now_seconds();
+    if (o->quiet || !(now - *t_print >= PRINT_EVERY_S || step == total)) return FCE_STATUS_OK;
+    float h[2];
+    FCE_TRY(ctx->ops->download(ctx, h, d_stats, sizeof h));
+    FCE_TRY(ctx->ops->zero(ctx, d_stats, 2 * sizeof(float)));
+    double rate = (double)step / (now - t0 > 1e-9 ? now - t0 : 1e-9);
+    char eta[32], speed[48];
+    fce_format_duration((double)(total - step) / rate, eta, sizeof eta);
+    if (img_per_step > 0) snprintf(speed, sizeof speed, "%.1f img/s", rate * img_per_step);
+    else snprintf(speed, sizeof speed, "%.0f steps/s", rate);
+    fprintf(stderr, "%s: %s epoch %llu | step %ld/%ld | loss %.4f | train acc %.4f | %s | ETA %s\n",
+            o->what, kind, (unsigned long long)epoch + 1, step, total, h[0] / (double)*rows_seen,
+            h[1] / (double)*rows_seen, speed, eta);
+    if (!isfinite(h[0])) {
+        fce_log_error("%s: the %s loss is %g; try a lower %s", o->what, loss_name, h[0], lr_flag);
+        return FCE_STATUS_ERR_NUMERIC;
+    }
+    *rows_seen = 0;
+    *t_print = now;
     return FCE_STATUS_OK;
 }
 

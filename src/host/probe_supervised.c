@@ -20,7 +20,6 @@
 #include "fs_util.h"
 #include "probe_internal.h"
 
-#define PRINT_EVERY_S 2.0
 
 typedef struct supprobe {
     fce_ctx *ctx;
@@ -145,24 +144,8 @@ static fce_status train_loop(supprobe *p, const fce_image_set *train, const size
                                         0.9f, 0.999f, 1e-7f, (int)(step + 1)));
             rows_seen += B;
         }
-        double now = fce_now_seconds();
-        if (!o->quiet && (now - t_print >= PRINT_EVERY_S || step == total)) {
-            float h[2];
-            FCE_TRY(ctx->ops->download(ctx, h, p->d_stats, sizeof h));
-            FCE_TRY(ctx->ops->zero(ctx, p->d_stats, 2 * sizeof(float)));
-            double rate = (double)step / (now - t0 > 1e-9 ? now - t0 : 1e-9);
-            char eta[32];
-            fce_format_duration((double)(total - step) / rate, eta, sizeof eta);
-            fprintf(stderr, "%s: supervised epoch %llu | step %ld/%ld | loss %.4f | train acc %.4f "
-                    "| %.1f img/s | ETA %s\n", o->what, (unsigned long long)epoch + 1, step, total,
-                    h[0] / (double)rows_seen, h[1] / (double)rows_seen, rate * B, eta);
-            if (!isfinite(h[0])) {
-                fce_log_error("%s: the supervised loss is %g; try a lower --sup-lr", o->what, h[0]);
-                return FCE_STATUS_ERR_NUMERIC;
-            }
-            rows_seen = 0;
-            t_print = now;
-        }
+        FCE_TRY(fce_probe_progress(ctx, p->d_stats, o, "supervised", "supervised", "--sup-lr", B,
+                                   epoch, step, total, t0, &t_print, &rows_seen));
     }
     *steps_out = step;
     return FCE_STATUS_OK;

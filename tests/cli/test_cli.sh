@@ -4,22 +4,7 @@
 #    name the offending argument; --help exits 0;
 #  - a tiny training run on the CPU backend writes metrics.jsonl, summary.json, density.png and a
 #    checkpoint; --resume continues it; a missing --init-flow checkpoint fails with exit 1.
-set -u
-BIN="$1"
-OUT="$(mktemp -d)"
-trap 'rm -rf "$OUT"' EXIT
-fail=0 passed=0
-
-expect() { # expect NAME CODE PATTERN -- args...
-  local name="$1" code="$2" pattern="$3"; shift 4
-  local err rc
-  err="$("$BIN" "$@" 2>&1 >/dev/null)"; rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -q -- "$pattern" <<<"$err"; then
-    echo "FAIL $name: exit $rc (want $code), stderr: $err"; fail=$((fail + 1))
-  else
-    echo "ok   $name"; passed=$((passed + 1))
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 expect unknown_flag 2 "unknown option '--bogus'" -- train --bogus 1
 expect malformed_int 2 "--steps: '12x' is not a valid integer" -- train --steps 12x
@@ -33,24 +18,25 @@ expect bad_device 2 "--device 'gpu0'" -- train --device gpu0 --out "$OUT/x"
 expect zero_steps 2 "--steps must be >= 1" -- train --steps 0 --device cpu --out "$OUT/x"
 expect missing_init_flow 1 "cannot open checkpoint $OUT/none.fce" -- train --device cpu --steps 2 --out "$OUT/y" --init-flow "$OUT/none.fce" --quiet
 
-if "$BIN" train --help | grep -q -- "--max-mode-steps"; then echo "ok   help"; passed=$((passed + 1));
-else echo "FAIL help"; fail=$((fail + 1)); fi
+help_lists_max_mode_steps() { "$BIN" train --help | grep -q -- "--max-mode-steps"; }
+check help help_lists_max_mode_steps
 
 run="$OUT/run"
 small=(--device cpu --steps 6 --log-every 3 --batch 32 --flow-K 2 --flow-width 16 --ebm-width 16 \
        --eval-points 200 --image-res 32 --quiet --out "$run")
-if "$BIN" train "${small[@]}" && [ "$(wc -l <"$run/metrics.jsonl")" -eq 2 ] && [ -s "$run/summary.json" ] \
-   && [ -s "$run/checkpoint.fce" ] && { [ -s "$run/density.png" ] || [ -s "$run/density.ppm" ]; } \
-   && grep -q '"mse_ebm": [0-9]' "$run/summary.json" && ! ls "$run"/*.tmp >/dev/null 2>&1; then
-  echo "ok   tiny_run_outputs"; passed=$((passed + 1))
-else echo "FAIL tiny_run_outputs"; fail=$((fail + 1)); fi
+tiny_run() {
+  "$BIN" train "${small[@]}" && [ "$(wc -l <"$run/metrics.jsonl")" -eq 2 ] && [ -s "$run/summary.json" ] \
+    && [ -s "$run/checkpoint.fce" ] && { [ -s "$run/density.png" ] || [ -s "$run/density.ppm" ]; } \
+    && grep -q '"mse_ebm": [0-9]' "$run/summary.json" && ! ls "$run"/*.tmp >/dev/null 2>&1
+}
+check tiny_run_outputs tiny_run
 
-if "$BIN" train "${small[@]}" --steps 9 --resume && [ "$(wc -l <"$run/metrics.jsonl")" -eq 3 ] \
-   && grep -q '"ebm_updates": 9' "$run/summary.json"; then
-  echo "ok   resume_appends"; passed=$((passed + 1))
-else echo "FAIL resume_appends"; fail=$((fail + 1)); fi
+resume_run() {
+  "$BIN" train "${small[@]}" --steps 9 --resume && [ "$(wc -l <"$run/metrics.jsonl")" -eq 3 ] \
+    && grep -q '"ebm_updates": 9' "$run/summary.json"
+}
+check resume_appends resume_run
 
 expect resume_other_arch 1 "flow_K is 2 but this run has 3" -- train "${small[@]}" --flow-K 3 --resume
 
-echo "$passed passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -2,26 +2,7 @@
 # test_cli_image.sh: the image commands' contract, run against the built binary (argument 1).
 #  - a missing --data-dir file exits 1 naming the file; an unknown --preset exits 2;
 #  - a tiny CIFAR-format run on the CPU writes a checkpoint; eval prints JSON; sample writes a grid.
-set -u
-BIN="$1"
-OUT="$(mktemp -d)"
-trap 'rm -rf "$OUT"' EXIT
-fail=0 passed=0
-
-expect() { # expect NAME CODE PATTERN -- args...
-  local name="$1" code="$2" pattern="$3"; shift 4
-  local err rc
-  err="$("$BIN" "$@" 2>&1 >/dev/null)"; rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -q -- "$pattern" <<<"$err"; then
-    echo "FAIL $name: exit $rc (want $code), stderr: $err"; fail=$((fail + 1))
-  else
-    echo "ok   $name"; passed=$((passed + 1))
-  fi
-}
-check() { # check NAME CONDITION...
-  local name="$1"; shift
-  if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 expect missing_data 1 "$OUT/none/data_batch_1.bin" -- train --dataset cifar10 --data-dir "$OUT/none" --device cpu --out "$OUT/r0" --quiet
 expect unknown_preset 2 "--preset: 'huge'" -- train --dataset cifar10 --data-dir "$OUT" --preset huge --device cpu --out "$OUT/r0"
@@ -159,5 +140,4 @@ check time_limit_fce bash -c "grep -q 'time-limit 0.5s reached at step' '$OUT/er
 expect time_limit_bad 2 "time-limit must be" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --time-limit -1 --device cpu --out "$OUT/tl2"
 expect other_arch 1 "width is 8 but this run has 12" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 12 --K 1 --batch 8 --steps 4 --device cpu --out "$run" --resume --quiet
 
-echo "$passed passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -9,31 +9,12 @@
 #  - errors: a budget above the training split (exit 2, names --labels), a malformed --labels or
 #    --methods (2), unlabelled folder data (1), a flow checkpoint instead of the EBM (1, names the
 #    file), a missing checkpoint (1); --help lists every flag; `fce-gpu --help` lists probe.
-set -u
-BIN="$1"
-OUT="$(mktemp -d)"
-trap 'rm -rf "$OUT"' EXIT
-fail=0 passed=0
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if ! command -v python3 >/dev/null 2>&1; then
   echo "skipped: python3 is needed to write the labelled test data"
   exit 77
 fi
-
-expect() { # expect NAME CODE PATTERN -- args...
-  local name="$1" code="$2" pattern="$3"; shift 4
-  local err rc
-  err="$("$BIN" "$@" 2>&1 >/dev/null)"; rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -q -- "$pattern" <<<"$err"; then
-    echo "FAIL $name: exit $rc (want $code), stderr: $err"; fail=$((fail + 1))
-  else
-    echo "ok   $name"; passed=$((passed + 1))
-  fi
-}
-check() { # check NAME CONDITION...
-  local name="$1"; shift
-  if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 
 python3 - "$OUT" <<'PY'
 import random, sys
@@ -122,5 +103,4 @@ help_lists_all() {
 check probe_help help_lists_all
 check main_help_lists_probe bash -c "'$BIN' --help | grep -q '^  probe '"
 
-echo "$passed passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -103,7 +103,9 @@ TEST(convnet_init) {
     return 0;
 }
 
-static double loss(fixture *f, const float *x, const float *w) {
+/* L = Σ w ⊙ out (the finite differences' loss) */
+static double loss(void *fx, const float *x, const float *w) {
+    fixture *f = fx;
     if (fce_convnet_forward(&f->net, &f->tp, &f->ctx, x, NB, 0)) abort();
     const float *out = fce_convnet_output(&f->tp);
     double L = 0;
@@ -111,23 +113,6 @@ static double loss(fixture *f, const float *x, const float *w) {
     return L;
 }
 
-/* Central differences at h and h/2 of L w.r.t. *p; returns 1 if they agree (no kink). */
-static int fd(fixture *f, const float *x, const float *w, float *p, double *out) {
-    const double h = 1e-3;
-    double r[2];
-    for (int k = 0; k < 2; k++) {
-        double hk = k ? h / 2 : h;
-        float keep = *p;
-        *p = keep + (float)hk;
-        double lp = loss(f, x, w);
-        *p = keep - (float)hk;
-        double lm = loss(f, x, w);
-        *p = keep;
-        r[k] = (lp - lm) / (2 * hk);
-    }
-    *out = r[1];
-    return fabs(r[0] - r[1]) <= GRAD_ATOL + 0.25 * GRAD_RTOL * fabs(r[1]);
-}
 
 static void perturb(fixture *f) {
     fce_param_arena *a = &f->a;
@@ -175,19 +160,10 @@ static int check_grads(int H, int W) {
     ASSERT_OK(fce_convnet_backward(&f.net, &f.tp, &f.ctx, w, NULL, NB, 1));
     for (size_t i = 0; i < np; i++) ASSERT_NEAR(f.a.grads[i], 2.0 * ana[i], 1e-5 * (1 + fabs(ana[i])));
 
-    /* (b) central differences */
-    double max_err = 0;
-    for (size_t i = 0; i < n_coord; i++) {
-        float *p = i < np ? &f.a.params[i] : &x[i - np];
-        double v;
-        if (fd(&f, x, w, p, &v)) {
-            num[i] = (float)v;
-            max_err = fmax(max_err, fabs(v - ana[i]));
-        } else {
-            num[i] = ana[i];
-            kinks++;
-        }
-    }
+    /* (b) central differences at h and h/2; where they disagree, a kink inside the stencil */
+    double max_err;
+    kinks = fce_test_fd_sweep(loss, &f, w, f.a.params, np, x, nx, ana, num, 1e-3, GRAD_ATOL,
+                              GRAD_RTOL, &max_err);
     fprintf(stderr, "    %dx%d: max |out| %.3g, max |fd - analytic| %.3g, %zu of %zu coordinates "
             "excluded as kinks\n", H, W, out_max, max_err, kinks, n_coord);
     int ok = 1;

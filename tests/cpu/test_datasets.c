@@ -4,7 +4,6 @@
  * shuffle. Files go to a fresh test_datasets_XXXXXX folder in the working directory (build/tests
  * under ctest), removed at the end when every test passed. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "fce/dataset.h"
 #include "fce/image_io.h"
 #include "fce_test.h"
+#include "test_util.h"
 
 /* The file fce_image_write_rgb really creates for "<stem>.png". */
 #ifdef FCE_HAVE_PNG
@@ -23,23 +23,6 @@
 #else
 #define PIC_EXT ".ppm"
 #endif
-
-static char g_dir[256];
-
-static const char *tpath(const char *name) {
-    static char buf[4][512];
-    static int k = 0;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-static int write_bytes(const char *path, const void *b, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    int ok = fwrite(b, 1, n, f) == n;
-    return fclose(f) == 0 && ok;
-}
 
 static int set_is_empty(const fce_image_set *s) {
     return s->pixels == NULL && s->labels == NULL && s->n == 0;
@@ -52,24 +35,6 @@ static int set_is_empty(const fce_image_set *s) {
         ASSERT_EQ_INT((expr), (status));                                                           \
         ASSERT_TRUE(set_is_empty(&(set)));                                                         \
     } while (0)
-
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 // ---- CIFAR-10 ----
 
@@ -110,66 +75,66 @@ static int check_cifar(const fce_image_set *s, size_t nrec) {
 TEST(cifar10_file) {
     size_t len;
     unsigned char *b = cifar_bytes(3, &len);
-    ASSERT_TRUE(write_bytes(tpath("c3.bin"), b, len));
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("c3.bin"), b, len));
     fce_image_set s;
-    ASSERT_OK(fce_cifar10_load_file(tpath("c3.bin"), &s));
+    ASSERT_OK(fce_cifar10_load_file(fce_test_path("c3.bin"), &s));
     int bad = check_cifar(&s, 3);
     fce_image_set_free(&s);
     fce_image_set_free(&s); /* idempotent */
     ASSERT_TRUE(set_is_empty(&s));
     if (bad) return 1;
 
-    EXPECT_FAIL(fce_cifar10_load_file(tpath("nope.bin"), &s), FCE_STATUS_ERR_IO, s);
-    ASSERT_TRUE(write_bytes(tpath("trunc.bin"), b, len - 100)); /* not a whole record */
-    EXPECT_FAIL(fce_cifar10_load_file(tpath("trunc.bin"), &s), FCE_STATUS_ERR_FORMAT, s);
-    ASSERT_TRUE(write_bytes(tpath("empty.bin"), b, 0));
-    EXPECT_FAIL(fce_cifar10_load_file(tpath("empty.bin"), &s), FCE_STATUS_ERR_FORMAT, s);
+    EXPECT_FAIL(fce_cifar10_load_file(fce_test_path("nope.bin"), &s), FCE_STATUS_ERR_IO, s);
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("trunc.bin"), b, len - 100)); /* not a whole record */
+    EXPECT_FAIL(fce_cifar10_load_file(fce_test_path("trunc.bin"), &s), FCE_STATUS_ERR_FORMAT, s);
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("empty.bin"), b, 0));
+    EXPECT_FAIL(fce_cifar10_load_file(fce_test_path("empty.bin"), &s), FCE_STATUS_ERR_FORMAT, s);
     b[3073] = 10; /* record 1: label out of range */
-    ASSERT_TRUE(write_bytes(tpath("label.bin"), b, len));
-    EXPECT_FAIL(fce_cifar10_load_file(tpath("label.bin"), &s), FCE_STATUS_ERR_FORMAT, s);
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("label.bin"), b, len));
+    EXPECT_FAIL(fce_cifar10_load_file(fce_test_path("label.bin"), &s), FCE_STATUS_ERR_FORMAT, s);
     b[3073] = 255;
-    ASSERT_TRUE(write_bytes(tpath("label.bin"), b, len));
-    EXPECT_FAIL(fce_cifar10_load_file(tpath("label.bin"), &s), FCE_STATUS_ERR_FORMAT, s);
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("label.bin"), b, len));
+    EXPECT_FAIL(fce_cifar10_load_file(fce_test_path("label.bin"), &s), FCE_STATUS_ERR_FORMAT, s);
     free(b);
     return 0;
 }
 
 TEST(cifar10_dir) {
     fce_image_set s;
-    ASSERT_TRUE(mkdir(tpath("cifar"), 0777) == 0);
+    ASSERT_TRUE(mkdir(fce_test_path("cifar"), 0777) == 0);
     /* Missing files. */
-    EXPECT_FAIL(fce_cifar10_load(tpath("cifar"), 1, &s), FCE_STATUS_ERR_IO, s);
-    EXPECT_FAIL(fce_cifar10_load(tpath("cifar"), 0, &s), FCE_STATUS_ERR_IO, s);
-    EXPECT_FAIL(fce_cifar10_load(tpath("no_such_dir"), 0, &s), FCE_STATUS_ERR_IO, s);
+    EXPECT_FAIL(fce_cifar10_load(fce_test_path("cifar"), 1, &s), FCE_STATUS_ERR_IO, s);
+    EXPECT_FAIL(fce_cifar10_load(fce_test_path("cifar"), 0, &s), FCE_STATUS_ERR_IO, s);
+    EXPECT_FAIL(fce_cifar10_load(fce_test_path("no_such_dir"), 0, &s), FCE_STATUS_ERR_IO, s);
     /* The official test batch: exactly 10000 records. */
     size_t len;
     unsigned char *b = cifar_bytes(10000, &len);
     ASSERT_EQ_INT(len, 30730000);
-    ASSERT_TRUE(write_bytes(tpath("cifar/test_batch.bin"), b, len));
-    ASSERT_OK(fce_cifar10_load(tpath("cifar"), 0, &s));
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("cifar/test_batch.bin"), b, len));
+    ASSERT_OK(fce_cifar10_load(fce_test_path("cifar"), 0, &s));
     int bad = check_cifar(&s, 10000);
     fce_image_set_free(&s);
     if (bad) return 1;
     /* A train batch with the right record layout but the wrong size. */
-    ASSERT_TRUE(write_bytes(tpath("cifar/data_batch_1.bin"), b, 5 * 3073));
-    EXPECT_FAIL(fce_cifar10_load(tpath("cifar"), 1, &s), FCE_STATUS_ERR_FORMAT, s);
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("cifar/data_batch_1.bin"), b, 5 * 3073));
+    EXPECT_FAIL(fce_cifar10_load(fce_test_path("cifar"), 1, &s), FCE_STATUS_ERR_FORMAT, s);
     /* Right sizes for 1..4, batch 5 missing. */
     for (int i = 1; i <= 4; i++) {
         char name[64];
         snprintf(name, sizeof name, "cifar/data_batch_%d.bin", i);
-        ASSERT_TRUE(write_bytes(tpath(name), b, len));
+        ASSERT_TRUE(fce_test_write_file(fce_test_path(name), b, len));
     }
-    EXPECT_FAIL(fce_cifar10_load(tpath("cifar"), 1, &s), FCE_STATUS_ERR_IO, s);
+    EXPECT_FAIL(fce_cifar10_load(fce_test_path("cifar"), 1, &s), FCE_STATUS_ERR_IO, s);
     /* Batch 5 one byte too long. */
     unsigned char *b2 = realloc(b, len + 1);
     if (!b2) abort();
     b = b2;
     b[len] = 0;
-    ASSERT_TRUE(write_bytes(tpath("cifar/data_batch_5.bin"), b, len + 1));
-    EXPECT_FAIL(fce_cifar10_load(tpath("cifar"), 1, &s), FCE_STATUS_ERR_FORMAT, s);
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("cifar/data_batch_5.bin"), b, len + 1));
+    EXPECT_FAIL(fce_cifar10_load(fce_test_path("cifar"), 1, &s), FCE_STATUS_ERR_FORMAT, s);
     /* All five: 50000 images in file order. */
-    ASSERT_TRUE(write_bytes(tpath("cifar/data_batch_5.bin"), b, len));
-    ASSERT_OK(fce_cifar10_load(tpath("cifar"), 1, &s));
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("cifar/data_batch_5.bin"), b, len));
+    ASSERT_OK(fce_cifar10_load(fce_test_path("cifar"), 1, &s));
     ASSERT_EQ_INT(s.n, 50000);
     ASSERT_EQ_INT(s.labels[40001], (1 * 3) % 10);
     ASSERT_EQ_INT(s.pixels[(size_t)40001 * 3072 + 5 * 3 + 2], cifar_val(1, 2, 5));
@@ -389,10 +354,10 @@ static int check_svhn(const fce_image_set *s, int n, const double *labels) {
 /* Writes o's file as name and loads it. */
 static fce_status svhn_try(const svhn_opts *o, const char *name, fce_image_set *s) {
     bytes f = svhn_file(o);
-    int ok = write_bytes(tpath(name), f.p, f.n);
+    int ok = fce_test_write_file(fce_test_path(name), f.p, f.n);
     free(f.p);
     if (!ok) abort();
-    return fce_svhn_load_file(tpath(name), s);
+    return fce_svhn_load_file(fce_test_path(name), s);
 }
 
 TEST(svhn_valid) {
@@ -420,24 +385,24 @@ TEST(svhn_valid) {
     fce_image_set_free(&s);
     if (bad) return 1;
     /* fce_svhn_load finds test_32x32.mat / train_32x32.mat in a folder. */
-    ASSERT_TRUE(mkdir(tpath("svhn"), 0777) == 0);
+    ASSERT_TRUE(mkdir(fce_test_path("svhn"), 0777) == 0);
     o = svhn_default();
     o.compress_x = o.compress_y = 1;
     ASSERT_OK(svhn_try(&o, "svhn/test_32x32.mat", &s));
     fce_image_set_free(&s);
-    ASSERT_OK(fce_svhn_load(tpath("svhn"), 0, &s));
+    ASSERT_OK(fce_svhn_load(fce_test_path("svhn"), 0, &s));
     bad = check_svhn(&s, 3, o.labels);
     fce_image_set_free(&s);
     if (bad) return 1;
-    EXPECT_FAIL(fce_svhn_load(tpath("svhn"), 1, &s), FCE_STATUS_ERR_IO, s); /* no train file */
+    EXPECT_FAIL(fce_svhn_load(fce_test_path("svhn"), 1, &s), FCE_STATUS_ERR_IO, s); /* no train file */
     return 0;
 }
 
 /* Writes the bytes, loads them, expects `status`. */
 static int svhn_bytes_fail(const unsigned char *p, size_t n, fce_status status) {
     fce_image_set s;
-    ASSERT_TRUE(write_bytes(tpath("bad.mat"), p, n));
-    EXPECT_FAIL(fce_svhn_load_file(tpath("bad.mat"), &s), status, s);
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("bad.mat"), p, n));
+    EXPECT_FAIL(fce_svhn_load_file(fce_test_path("bad.mat"), &s), status, s);
     return 0;
 }
 
@@ -451,7 +416,7 @@ static void set_u32(unsigned char *p, uint32_t v) {
 TEST(svhn_errors) {
     fce_image_set s;
     svhn_opts o;
-    EXPECT_FAIL(fce_svhn_load_file(tpath("missing.mat"), &s), FCE_STATUS_ERR_IO, s);
+    EXPECT_FAIL(fce_svhn_load_file(fce_test_path("missing.mat"), &s), FCE_STATUS_ERR_IO, s);
 
     /* Header: wrong text, version, endianness, too short. */
     o = svhn_default();
@@ -574,17 +539,17 @@ TEST(folder) {
     fce_image_set s;
     enum { W = 5, H = 4 };
     unsigned char px[W * H * 3], big[W * W * 3];
-    ASSERT_TRUE(mkdir(tpath("pics"), 0777) == 0);
-    EXPECT_FAIL(fce_folder_load(tpath("pics"), &s), FCE_STATUS_ERR_FORMAT, s); /* empty */
-    EXPECT_FAIL(fce_folder_load(tpath("no_such_pics"), &s), FCE_STATUS_ERR_IO, s);
+    ASSERT_TRUE(mkdir(fce_test_path("pics"), 0777) == 0);
+    EXPECT_FAIL(fce_folder_load(fce_test_path("pics"), &s), FCE_STATUS_ERR_FORMAT, s); /* empty */
+    EXPECT_FAIL(fce_folder_load(fce_test_path("no_such_pics"), &s), FCE_STATUS_ERR_IO, s);
     const char *names[3] = {"pics/b.png", "pics/a.png", "pics/c.png"}; /* written out of order */
     const int keys[3] = {1, 0, 2};
     for (int i = 0; i < 3; i++) {
         pic_fill(px, W, H, keys[i]);
-        ASSERT_OK(fce_image_write_rgb(tpath(names[i]), px, W, H));
+        ASSERT_OK(fce_image_write_rgb(fce_test_path(names[i]), px, W, H));
     }
-    ASSERT_TRUE(write_bytes(tpath("pics/readme.txt"), "not a picture", 13));
-    ASSERT_OK(fce_folder_load(tpath("pics"), &s));
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("pics/readme.txt"), "not a picture", 13));
+    ASSERT_OK(fce_folder_load(fce_test_path("pics"), &s));
     ASSERT_EQ_INT(s.n, 3);
     ASSERT_EQ_INT(s.W, W);
     ASSERT_EQ_INT(s.H, H);
@@ -597,14 +562,14 @@ TEST(folder) {
     fce_image_set_free(&s);
     /* A picture of another size. */
     pic_fill(big, W, W, 3);
-    ASSERT_OK(fce_image_write_rgb(tpath("pics/d.png"), big, W, W));
-    EXPECT_FAIL(fce_folder_load(tpath("pics"), &s), FCE_STATUS_ERR_FORMAT, s);
-    ASSERT_TRUE(unlink(tpath("pics/d" PIC_EXT)) == 0);
+    ASSERT_OK(fce_image_write_rgb(fce_test_path("pics/d.png"), big, W, W));
+    EXPECT_FAIL(fce_folder_load(fce_test_path("pics"), &s), FCE_STATUS_ERR_FORMAT, s);
+    ASSERT_TRUE(unlink(fce_test_path("pics/d" PIC_EXT)) == 0);
     /* A corrupt picture. */
-    ASSERT_TRUE(write_bytes(tpath("pics/e" PIC_EXT), "\x89PNG\r\n\x1a\n garbage", 17));
-    EXPECT_FAIL(fce_folder_load(tpath("pics"), &s), FCE_STATUS_ERR_FORMAT, s);
-    ASSERT_TRUE(unlink(tpath("pics/e" PIC_EXT)) == 0);
-    ASSERT_OK(fce_folder_load(tpath("pics"), &s));
+    ASSERT_TRUE(fce_test_write_file(fce_test_path("pics/e" PIC_EXT), "\x89PNG\r\n\x1a\n garbage", 17));
+    EXPECT_FAIL(fce_folder_load(fce_test_path("pics"), &s), FCE_STATUS_ERR_FORMAT, s);
+    ASSERT_TRUE(unlink(fce_test_path("pics/e" PIC_EXT)) == 0);
+    ASSERT_OK(fce_folder_load(fce_test_path("pics"), &s));
     ASSERT_EQ_INT(s.n, 3);
     fce_image_set_free(&s);
     return 0;
@@ -642,17 +607,17 @@ TEST(shuffle) {
 }
 
 FCE_TEST_MAIN_BEGIN
-snprintf(g_dir, sizeof g_dir, "test_datasets_XXXXXX");
-if (!mkdtemp(g_dir)) {
+const char *dir = fce_test_tmpdir("test_datasets_XXXXXX");
+if (!dir) {
     perror("mkdtemp");
     return 1;
 }
-fprintf(stderr, "  files in %s\n", g_dir);
+fprintf(stderr, "  files in %s\n", dir);
 RUN_TEST(cifar10_file);
 RUN_TEST(cifar10_dir);
 RUN_TEST(svhn_valid);
 RUN_TEST(svhn_errors);
 RUN_TEST(folder);
 RUN_TEST(shuffle);
-if (!fce_test_failed_) rm_tree(g_dir);
+if (!fce_test_failed_) fce_test_rm_tree(dir);
 FCE_TEST_MAIN_END

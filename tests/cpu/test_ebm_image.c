@@ -150,7 +150,9 @@ static int check_forward(int H, int W) {
 TEST(ebm_image_forward_8x8) { return check_forward(8, 8); }
 TEST(ebm_image_forward_16x16) { return check_forward(16, 16); }
 
-static double loss(fixture *f, const float *x, const float *w) {
+/* L = Σ w ⊙ f (the finite differences' loss) */
+static double loss(void *fx, const float *x, const float *w) {
+    fixture *f = fx;
     const float *out;
     if (fce_ebm_image_forward(f->e, f->tp, x, NB, &out)) abort();
     double L = 0;
@@ -158,23 +160,6 @@ static double loss(fixture *f, const float *x, const float *w) {
     return L;
 }
 
-/* Central differences at h and h/2 of L w.r.t. *p; returns 1 if they agree (no kink). */
-static int fd(fixture *f, const float *x, const float *w, float *p, double *out) {
-    const double h = 1e-3;
-    double r[2];
-    for (int k = 0; k < 2; k++) {
-        double hk = k ? h / 2 : h;
-        float keep = *p;
-        *p = keep + (float)hk;
-        double lp = loss(f, x, w);
-        *p = keep - (float)hk;
-        double lm = loss(f, x, w);
-        *p = keep;
-        r[k] = (lp - lm) / (2 * hk);
-    }
-    *out = r[1];
-    return fabs(r[0] - r[1]) <= GRAD_ATOL + 0.25 * GRAD_RTOL * fabs(r[1]);
-}
 
 /* (2) and (3) */
 TEST(ebm_image_grads_16x16) {
@@ -214,20 +199,10 @@ TEST(ebm_image_grads_16x16) {
     /* c does not enter f: its analytic "gradient of L" is 0 (the stored 0.125 is the NCE op's) */
     ana[fce_ebm_image_dc(f.e) - a->grads] = 0.0f;
 
-    /* (2) central differences */
-    size_t kinks = 0;
-    double max_err = 0;
-    for (size_t i = 0; i < n_coord; i++) {
-        float *p = i < np ? &a->params[i] : &x[i - np];
-        double v;
-        if (fd(&f, x, w, p, &v)) {
-            num[i] = (float)v;
-            max_err = fmax(max_err, fabs(v - ana[i]));
-        } else {
-            num[i] = ana[i];
-            kinks++;
-        }
-    }
+    /* (2) central differences at h and h/2; where they disagree, a kink inside the stencil */
+    double max_err;
+    const size_t kinks = fce_test_fd_sweep(loss, &f, w, a->params, np, x, nx, ana, num, 1e-3,
+                                           GRAD_ATOL, GRAD_RTOL, &max_err);
     fprintf(stderr, "    16x16: max |fd - analytic| %.3g, %zu of %zu coordinates excluded as kinks\n",
             max_err, kinks, n_coord);
     int ok = 1;

@@ -276,9 +276,11 @@ static double flow_loss_abs(const gc_ctx *c) {
     return A;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+/* flow_loss after refreshing the flow's derived parameters (the finite differences' loss) */
+static double refreshed_loss(void *st) {
+    gc_ctx *c = st;
+    if (fce_iglow_refresh(c->g)) abort();
+    return flow_loss(c);
 }
 
 static int gradcheck(int affine, int use_forward, int use_inverse) {
@@ -332,30 +334,9 @@ static int gradcheck(int affine, int use_forward, int use_inverse) {
     const double atol = GRAD_ATOL + 2 * 6e-8 * A / h;
     fprintf(stderr, "    loss magnitude %.4g, gradient atol %.3g\n", A, atol);
     double *kd = malloc(4 * nt * sizeof *kd); /* per coordinate: fd(h), fd(h/2), k(h), k(h/2) */
-    for (size_t i = 0; i < nt; i++) {
-        double lp[2], lm[2]; /* at ±h, ±h/2 */
-        const float keep = a->params[i];
-        for (int r = 0; r < 2; r++) {
-            const double hr = h / (double)(1 << r);
-            a->params[i] = keep + (float)hr;
-            ASSERT_OK(fce_iglow_refresh(g));
-            lp[r] = flow_loss(&c);
-            a->params[i] = keep - (float)hr;
-            ASSERT_OK(fce_iglow_refresh(g));
-            lm[r] = flow_loss(&c);
-        }
-        a->params[i] = keep;
-        ASSERT_OK(fce_iglow_refresh(g));
-        const double l0 = flow_loss(&c);
-        const double fd[2] = {(lp[0] - lm[0]) / (2 * h), (lp[1] - lm[1]) / h};
-        /* Richardson: (4·fd(h/2) − fd(h))/3 cancels the O(h²) truncation error, which is not
-         * negligible here (log-scales enter through e^{3·logs} and the priors through e^{−2ρ}) */
-        num[i] = (float)((4.0 * fd[1] - fd[0]) / 3.0);
-        kd[4 * i + 0] = fd[0];
-        kd[4 * i + 1] = fd[1];
-        kd[4 * i + 2] = lp[0] - 2 * l0 + lm[0];
-        kd[4 * i + 3] = lp[1] - 2 * l0 + lm[1];
-    }
+    /* Richardson: (4·fd(h/2) − fd(h))/3 cancels the O(h²) truncation error, which is not
+     * negligible here (log-scales enter through e^{3·logs} and the priors through e^{−2ρ}) */
+    fce_test_fd_richardson(refreshed_loss, &c, a->params, nt, h, NULL, num, kd);
     /* Kink screens. (a) as in test_glow.c: central differences at h and h/2 disagree (a kink inside
      * the stencil, well off-centre). (b) a kink at distance d ≲ h/4 from the point leaves both
      * central differences near the mean of the two slopes, so (a) misses it; the second differences
@@ -364,28 +345,10 @@ static int gradcheck(int affine, int use_forward, int use_inverse) {
      * 0.27 < d/h < 0.38, where (a) sees a spread of ~0.3a. The deviation |k(h) − 4·k(h/2)| must also
      * stand above its noise floor, measured as 2× its 90th percentile over all coordinates (≥ 95% are
      * smooth: there it is float noise of the loss plus O(h⁴) terms), and matter (> h·atol/4). */
-    double *dev = malloc(nt * sizeof *dev);
-    for (size_t i = 0; i < nt; i++) dev[i] = fabs(kd[4 * i + 2] - 4 * kd[4 * i + 3]);
-    qsort(dev, nt, sizeof *dev, cmp_double);
-    const double floor_b = fmax(2 * dev[nt * 9 / 10], 0.25 * h * atol);
-    free(dev);
-    size_t kinks = 0, na = 0, nb = 0;
-    for (size_t i = 0; i < nt; i++) {
-        const double *fd = kd + 4 * i, k1 = kd[4 * i + 2], k2 = kd[4 * i + 3];
-        const double d = fabs(k1 - 4 * k2);
-        const int kink_a = fabs(fd[0] - fd[1]) > atol + KINK_SCREEN * GRAD_RTOL * fabs(fd[1]);
-        const int kink_b = d > 0.25 * fabs(k1) && d > floor_b;
-        if (getenv("FCE_TEST_VERBOSE") ||
-            (getenv("FCE_TEST_DBG") && fabs(ana[i] - num[i]) > atol + GRAD_RTOL * fabs(num[i])))
-            fprintf(stderr, "      [%zu] ana %.6f fd(h) %.6f fd(h/2) %.6f k1 %.3g k2 %.3g kink %d%d\n", i,
-                    ana[i], fd[0], fd[1], k1, k2, kink_a, kink_b);
-        na += kink_a;
-        nb += kink_b && !kink_a;
-        if (kink_a || kink_b) {
-            num[i] = ana[i];
-            kinks++;
-        }
-    }
+    size_t na, nb;
+    double floor_b;
+    const size_t kinks = fce_test_kink_screen(kd, nt, ana, num, h, atol, GRAD_RTOL, KINK_SCREEN, &na,
+                                              &nb, &floor_b);
     free(kd);
     ASSERT_OK(fce_iglow_refresh(g));
     fprintf(stderr, "    %zu of %zu coordinates excluded as ReLU kinks (%zu by h vs h/2, %zu more by the "

@@ -26,8 +26,6 @@
 #define KINK_SCREEN 0.25
 #define EPS_F 5.96e-8 /* 2^-24: float rounding, relative */
 
-static char g_dir[256];
-
 static int write_pictures(const char *dir, int n) {
     uint32_t s = 777u;
     for (int k = 0; k < n; k++) {
@@ -47,15 +45,23 @@ static int write_pictures(const char *dir, int n) {
     return 1;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double value_at(fce_ifce *t, int64_t step) {
     float v = NAN;
     if (fce_ifce_flow_value(t, step, 0, &v) != FCE_STATUS_OK) return NAN;
     return v;
+}
+
+typedef struct fd_state {
+    fce_ifce *t;
+    fce_iglow *g;
+    int64_t step;
+} fd_state;
+
+/* V after refreshing the flow's derived parameters (the finite differences' loss) */
+static double refreshed_value(void *st) {
+    fd_state *s = st;
+    if (fce_iglow_refresh(s->g) != FCE_STATUS_OK) abort();
+    return value_at(s->t, s->step);
 }
 
 TEST(flow_grad_matches_finite_differences) {
@@ -63,10 +69,10 @@ TEST(flow_grad_matches_finite_differences) {
     fce_image_train_config_defaults(&c);
     snprintf(c.mode, sizeof c.mode, "fce");
     snprintf(c.dataset, sizeof c.dataset, "folder");
-    snprintf(c.data_dir, sizeof c.data_dir, "%s/pics", g_dir);
+    snprintf(c.data_dir, sizeof c.data_dir, "%s", fce_test_path("pics"));
     snprintf(c.preset, sizeof c.preset, "tiny");
     snprintf(c.device, sizeof c.device, "cpu");
-    snprintf(c.out_dir, sizeof c.out_dir, "%s/out", g_dir);
+    snprintf(c.out_dir, sizeof c.out_dir, "%s", fce_test_path("out"));
     c.L = 2;
     c.K = 1;
     c.width = 4;
@@ -121,45 +127,16 @@ TEST(flow_grad_matches_finite_differences) {
     double *kd = malloc(4 * nt * sizeof *kd);
     ASSERT_TRUE(kd != NULL);
     const double l0 = value_at(t, step);
-    for (size_t i = 0; i < nt; i++) {
-        double lp[2], lm[2];
-        const float keep = a->params[i];
-        for (int r = 0; r < 2; r++) {
-            const double hr = h / (double)(1 << r);
-            a->params[i] = keep + (float)hr;
-            ASSERT_OK(fce_iglow_refresh(g));
-            lp[r] = value_at(t, step);
-            a->params[i] = keep - (float)hr;
-            ASSERT_OK(fce_iglow_refresh(g));
-            lm[r] = value_at(t, step);
-        }
-        a->params[i] = keep;
-        const double fd[2] = {(lp[0] - lm[0]) / (2 * h), (lp[1] - lm[1]) / h};
-        num[i] = (float)((4.0 * fd[1] - fd[0]) / 3.0);
-        kd[4 * i + 0] = fd[0];
-        kd[4 * i + 1] = fd[1];
-        kd[4 * i + 2] = lp[0] - 2 * l0 + lm[0];
-        kd[4 * i + 3] = lp[1] - 2 * l0 + lm[1];
-    }
+    fd_state fs = {t, g, step};
+    fce_test_fd_richardson(refreshed_value, &fs, a->params, nt, h, &l0, num, kd);
     ASSERT_OK(fce_iglow_refresh(g));
     /* kink screens as test_iglow.c: (a) fd(h) vs fd(h/2); (b) second differences k(h) vs 4·k(h/2)
      * above their noise floor (2× the 90th percentile of |k(h) − 4·k(h/2)|, at least h·atol/4) */
-    double *dev = malloc(nt * sizeof *dev);
-    ASSERT_TRUE(dev != NULL);
-    for (size_t i = 0; i < nt; i++) dev[i] = fabs(kd[4 * i + 2] - 4 * kd[4 * i + 3]);
-    qsort(dev, nt, sizeof *dev, cmp_double);
-    const double floor_b = fmax(2 * dev[nt * 9 / 10], 0.25 * h * atol);
-    free(dev);
-    size_t kinks = 0;
+    double floor_b;
+    const size_t kinks = fce_test_kink_screen(kd, nt, ana, num, h, atol, GRAD_RTOL, KINK_SCREEN, NULL,
+                                              NULL, &floor_b);
     double maxerr = 0, maxrel = 0;
     for (size_t i = 0; i < nt; i++) {
-        const double *fd = kd + 4 * i, d = fabs(kd[4 * i + 2] - 4 * kd[4 * i + 3]);
-        const int kink_a = fabs(fd[0] - fd[1]) > atol + KINK_SCREEN * GRAD_RTOL * fabs(fd[1]);
-        const int kink_b = d > 0.25 * fabs(kd[4 * i + 2]) && d > floor_b;
-        if (kink_a || kink_b) {
-            num[i] = ana[i];
-            kinks++;
-        }
         const double err = fabs((double)ana[i] - num[i]);
         maxerr = fmax(maxerr, err);
         maxrel = fmax(maxrel, err / (atol + GRAD_RTOL * fabs(num[i])));
@@ -182,17 +159,9 @@ TEST(flow_grad_matches_finite_differences) {
 }
 
 FCE_TEST_MAIN_BEGIN
-snprintf(g_dir, sizeof g_dir, "/tmp/fce_test_image_fce_grad_XXXXXX");
-if (!mkdtemp(g_dir)) return 1;
-{
-    char p[400];
-    snprintf(p, sizeof p, "%s/pics", g_dir);
-    if (mkdir(p, 0700) != 0 || !write_pictures(p, 12)) return 1;
-}
+const char *dir = fce_test_tmpdir("/tmp/fce_test_image_fce_grad_XXXXXX");
+if (!dir) return 1;
+if (mkdir(fce_test_path("pics"), 0700) != 0 || !write_pictures(fce_test_path("pics"), 12)) return 1;
 RUN_TEST(flow_grad_matches_finite_differences);
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
-}
+if (!fce_test_rm_tree(dir)) fprintf(stderr, "could not remove %s\n", dir);
 FCE_TEST_MAIN_END

@@ -6,7 +6,7 @@
  * backward op called with dy = w (and dlogdet = wl); the numeric one from central differences of
  * L, evaluated in double from the op's float outputs: a 2-point stencil for ops that are linear
  * in the perturbed input (exact up to rounding), the 4-point stencil (ggml grad_precise) for ops
- * with curvature. At most FD_MAX_COORDS coordinates per tensor are checked.
+ * with curvature. At most 200 coordinates per tensor are checked.
  * Parameter gradients are pre-filled with a constant to check that they accumulate (+=);
  * activation gradients are pre-filled with garbage to check that they are overwritten (=). */
 #include <math.h>
@@ -27,77 +27,16 @@
  * derivative; rounding noise ≈ 1e-7/h ≈ 1e-5); 2^-8 for linear maps where only rounding counts. */
 #define FD_H_CURVED 0x1p-7
 #define FD_H_LINEAR 0x1p-8
-#define FD_MAX_COORDS 200
 /* Pre-fill values: parameter gradients must come back as PREFILL_ACC + gradient; activation
  * gradients must not depend on their previous contents. */
 #define PREFILL_ACC 0.5f
 #define PREFILL_GARBAGE 777.0f
 
-typedef double (*loss_fn)(void *state);
-
-enum { STENCIL_2 = 0, STENCIL_4 = 1 };
-
-static double dot(const float *a, const float *b, size_t n) {
-    double acc = 0.0;
-    for (size_t i = 0; i < n; i++) acc += (double)a[i] * b[i];
-    return acc;
-}
-
-static void fill_const(float *x, size_t n, float v) {
-    for (size_t i = 0; i < n; i++) x[i] = v;
-}
-
-/* a −= v elementwise (removes the accumulation pre-fill). */
-static void sub_const(float *a, size_t n, float v) {
-    for (size_t i = 0; i < n; i++) a[i] -= v;
-}
-
-/* dL/dp by central differences; p is restored afterwards. */
-static double fd_derivative(loss_fn f, void *st, float *p, int stencil) {
-    float p0 = *p;
-    double h = stencil == STENCIL_4 ? FD_H_CURVED : FD_H_LINEAR;
-    *p = (float)(p0 + h);
-    double fp1 = f(st);
-    *p = (float)(p0 - h);
-    double fm1 = f(st);
-    double d;
-    if (stencil == STENCIL_4) {
-        *p = (float)(p0 + 2.0 * h);
-        double fp2 = f(st);
-        *p = (float)(p0 - 2.0 * h);
-        double fm2 = f(st);
-        d = (-fp2 + 8.0 * fp1 - 8.0 * fm1 + fm2) / (12.0 * h);
-    } else {
-        d = (fp1 - fm1) / (2.0 * h);
-    }
-    *p = p0;
-    return d;
-}
-
-/* Compares analytic[i] with the FD derivative of f w.r.t. param[i] on ≤ FD_MAX_COORDS evenly
- * spread coordinates. Returns 1 on pass (fce_test_close prints the summary line). */
-static int check_grad(const char *name, loss_fn f, void *st, float *param, size_t n,
-                      const float *analytic, int stencil) {
-    size_t count = n < FD_MAX_COORDS ? n : FD_MAX_COORDS;
-    float *num = fce_test_alloc(count), *ana = fce_test_alloc(count);
-    for (size_t k = 0; k < count; k++) {
-        size_t i = n <= FD_MAX_COORDS ? k : (k * n) / count;
-        num[k] = (float)fd_derivative(f, st, &param[i], stencil);
-        ana[k] = analytic[i];
-    }
-    int ok = fce_test_close(name, ana, num, count, GRAD_ATOL, GRAD_RTOL);
-    free(num);
-    free(ana);
-    return ok;
-}
-
+/* The FD step by stencil: FD_H_CURVED for the 4-point one, FD_H_LINEAR for the 2-point one; the
+ * check covers ≤ 200 evenly spread coordinates (fce_test_check_grad). */
 #define CHECK_GRAD(name, f, st, param, n, analytic, stencil)                                       \
-    do {                                                                                           \
-        if (!check_grad((name), (f), (st), (param), (n), (analytic), (stencil))) {                 \
-            fprintf(stderr, "  FAIL %s:%d: gradient %s\n", __FILE__, __LINE__, (name));            \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
+    FCE_TEST_CHECK_GRAD(name, f, st, param, n, analytic, stencil,                                  \
+                        (stencil) == FCE_TEST_FD4 ? FD_H_CURVED : FD_H_LINEAR, GRAD_ATOL, GRAD_RTOL)
 
 /* A tensor of n values in ±[lo, hi]: magnitude uniform in [lo, hi], random sign. Keeps inputs
  * away from 0 where that matters (the ReLU kink). */
@@ -120,7 +59,7 @@ typedef struct {
 static double linear_loss(void *st) {
     linear_case *s = st;
     fce_ref_linear_forward(s->y, s->x, s->W, s->b, s->N, s->in, s->out);
-    return dot(s->w, s->y, (size_t)s->N * s->out);
+    return fce_test_dot(s->w, s->y, (size_t)s->N * s->out);
 }
 
 TEST(linear) {
@@ -137,16 +76,16 @@ TEST(linear) {
     fce_test_fill_normal(s.w, ny, 14, 1.0f);
 
     float *dx = fce_test_alloc(nx), *dW = fce_test_alloc(nW), *db = fce_test_alloc((size_t)s.out);
-    fill_const(dx, nx, PREFILL_GARBAGE);
-    fill_const(dW, nW, PREFILL_ACC);
-    fill_const(db, (size_t)s.out, PREFILL_ACC);
+    fce_test_fill_const(dx, nx, PREFILL_GARBAGE);
+    fce_test_fill_const(dW, nW, PREFILL_ACC);
+    fce_test_fill_const(db, (size_t)s.out, PREFILL_ACC);
     fce_ref_linear_backward(dx, dW, db, s.w, s.x, s.W, s.N, s.in, s.out);
-    sub_const(dW, nW, PREFILL_ACC);
-    sub_const(db, (size_t)s.out, PREFILL_ACC);
+    fce_test_sub_const(dW, nW, PREFILL_ACC);
+    fce_test_sub_const(db, (size_t)s.out, PREFILL_ACC);
 
-    CHECK_GRAD("linear dx", linear_loss, &s, s.x, nx, dx, STENCIL_2);
-    CHECK_GRAD("linear dW", linear_loss, &s, s.W, nW, dW, STENCIL_2);
-    CHECK_GRAD("linear db", linear_loss, &s, s.b, (size_t)s.out, db, STENCIL_2);
+    CHECK_GRAD("linear dx", linear_loss, &s, s.x, nx, dx, FCE_TEST_FD2);
+    CHECK_GRAD("linear dW", linear_loss, &s, s.W, nW, dW, FCE_TEST_FD2);
+    CHECK_GRAD("linear db", linear_loss, &s, s.b, (size_t)s.out, db, FCE_TEST_FD2);
 
     /* NULL outputs are skipped: only dx requested must give the same dx. */
     float *dx2 = fce_test_alloc(nx);
@@ -158,7 +97,7 @@ TEST(linear) {
     s.b = NULL;
     float *dW2 = fce_test_alloc(nW);
     fce_ref_linear_backward(NULL, dW2, NULL, s.w, s.x, s.W, s.N, s.in, s.out);
-    CHECK_GRAD("linear dW (b = NULL)", linear_loss, &s, s.W, nW, dW2, STENCIL_2);
+    CHECK_GRAD("linear dW (b = NULL)", linear_loss, &s, s.W, nW, dW2, FCE_TEST_FD2);
 
     free(s.x); free(s.W); free(b); free(s.y); free(s.w);
     free(dx); free(dW); free(db); free(dx2); free(dW2);
@@ -176,7 +115,7 @@ typedef struct {
 static double relu_loss(void *st) {
     relu_case *s = st;
     fce_ref_leaky_relu_forward(s->y, s->x, s->n, s->slope);
-    return dot(s->w, s->y, s->n);
+    return fce_test_dot(s->w, s->y, s->n);
 }
 
 static int check_leaky_relu(float slope) {
@@ -189,10 +128,10 @@ static int check_leaky_relu(float slope) {
     fce_test_fill_normal(s.w, s.n, 22, 1.0f);
 
     float *dx = fce_test_alloc(s.n);
-    fill_const(dx, s.n, PREFILL_GARBAGE);
+    fce_test_fill_const(dx, s.n, PREFILL_GARBAGE);
     fce_ref_leaky_relu_backward(dx, s.w, s.x, s.n, slope);
     CHECK_GRAD(slope == 0.0f ? "relu dx" : "leaky_relu(0.2) dx", relu_loss, &s, s.x, s.n, dx,
-               STENCIL_2);
+               FCE_TEST_FD2);
 
     /* dx may alias dy. */
     float *inplace = fce_test_alloc(s.n);
@@ -220,7 +159,7 @@ static double chan_loss(void *st) {
     memcpy(s->dst, s->dst0, s->rows * (size_t)s->dst_C * sizeof(float));
     fce_ref_channels_copy(s->dst, s->dst_C, s->dst_c0, s->src, s->src_C, s->src_c0, s->count,
                           s->rows, s->accumulate);
-    return dot(s->w, s->dst, s->rows * (size_t)s->dst_C);
+    return fce_test_dot(s->w, s->dst, s->rows * (size_t)s->dst_C);
 }
 
 static int check_channels_copy(int accumulate) {
@@ -258,9 +197,9 @@ static int check_channels_copy(int accumulate) {
         for (size_t r = 0; r < s.rows; r++)
             for (int k = 0; k < s.count; k++) ddst0[r * s.dst_C + s.dst_c0 + k] = 0.0f;
     CHECK_GRAD(accumulate ? "channels_copy(acc) dsrc" : "channels_copy dsrc", chan_loss, &s, s.src,
-               ns, dsrc, STENCIL_2);
+               ns, dsrc, FCE_TEST_FD2);
     CHECK_GRAD(accumulate ? "channels_copy(acc) ddst" : "channels_copy ddst", chan_loss, &s, s.dst0,
-               nd, ddst0, STENCIL_2);
+               nd, ddst0, FCE_TEST_FD2);
 
     free(s.dst0); free(s.dst); free(s.src); free(s.w); free(dsrc); free(ddst0);
     return 0;
@@ -280,13 +219,13 @@ typedef struct {
 
 static double actnorm_loss(void *st) {
     actnorm_case *s = st;
-    fill_const(s->logdet, (size_t)s->N, LOGDET_START);
+    fce_test_fill_const(s->logdet, (size_t)s->N, LOGDET_START);
     if (s->inverse)
         fce_ref_actnorm_inverse(s->out, s->logdet, s->in, s->bias, s->logs, s->N, s->HW, s->C);
     else
         fce_ref_actnorm_forward(s->out, s->logdet, s->in, s->bias, s->logs, s->N, s->HW, s->C);
-    double L = dot(s->w, s->out, (size_t)s->N * s->HW * s->C);
-    if (s->use_logdet) L += dot(s->wl, s->logdet, (size_t)s->N);
+    double L = fce_test_dot(s->w, s->out, (size_t)s->N * s->HW * s->C);
+    if (s->use_logdet) L += fce_test_dot(s->wl, s->logdet, (size_t)s->N);
     return L;
 }
 
@@ -309,9 +248,9 @@ static int check_actnorm(int inverse, int use_logdet) {
     actnorm_loss(&s); /* s.out = the op's output at the base point */
     float *din = fce_test_alloc(n), *dbias = fce_test_alloc((size_t)s.C);
     float *dlogs = fce_test_alloc((size_t)s.C);
-    fill_const(din, n, PREFILL_GARBAGE);
-    fill_const(dbias, (size_t)s.C, PREFILL_ACC);
-    fill_const(dlogs, (size_t)s.C, PREFILL_ACC);
+    fce_test_fill_const(din, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dbias, (size_t)s.C, PREFILL_ACC);
+    fce_test_fill_const(dlogs, (size_t)s.C, PREFILL_ACC);
     const float *dlogdet = use_logdet ? s.wl : NULL;
     if (inverse)
         fce_ref_actnorm_inverse_backward(din, dbias, dlogs, s.w, s.out, dlogdet, s.bias, s.logs,
@@ -319,18 +258,18 @@ static int check_actnorm(int inverse, int use_logdet) {
     else
         fce_ref_actnorm_backward(din, dbias, dlogs, s.w, s.out, dlogdet, s.bias, s.logs, s.N, s.HW,
                                  s.C);
-    sub_const(dbias, (size_t)s.C, PREFILL_ACC);
-    sub_const(dlogs, (size_t)s.C, PREFILL_ACC);
+    fce_test_sub_const(dbias, (size_t)s.C, PREFILL_ACC);
+    fce_test_sub_const(dlogs, (size_t)s.C, PREFILL_ACC);
 
     char name[64];
     const char *op = inverse ? "actnorm_inv" : "actnorm";
     const char *ld = use_logdet ? "" : " (no logdet)";
     snprintf(name, sizeof name, "%s %s%s", op, inverse ? "dy" : "dx", ld);
-    CHECK_GRAD(name, actnorm_loss, &s, s.in, n, din, STENCIL_4);
+    CHECK_GRAD(name, actnorm_loss, &s, s.in, n, din, FCE_TEST_FD4);
     snprintf(name, sizeof name, "%s dbias%s", op, ld);
-    CHECK_GRAD(name, actnorm_loss, &s, s.bias, (size_t)s.C, dbias, STENCIL_4);
+    CHECK_GRAD(name, actnorm_loss, &s, s.bias, (size_t)s.C, dbias, FCE_TEST_FD4);
     snprintf(name, sizeof name, "%s dlogs%s", op, ld);
-    CHECK_GRAD(name, actnorm_loss, &s, s.logs, (size_t)s.C, dlogs, STENCIL_4);
+    CHECK_GRAD(name, actnorm_loss, &s, s.logs, (size_t)s.C, dlogs, FCE_TEST_FD4);
 
     free(s.in); free(s.out); free(s.bias); free(s.logs); free(s.logdet); free(s.w); free(s.wl);
     free(din); free(dbias); free(dlogs);
@@ -363,15 +302,15 @@ static double invconv_loss(void *st) {
     fce_ref_invconv_lu_weights(s->W, s->Winv, s->perm, s->sign, s->L, s->U, s->logs, s->C);
     if (s->mode & INVCONV_FWD) {
         fce_ref_linear_forward(s->yf, s->xf, s->W, NULL, rows, s->C, s->C);
-        fill_const(s->ldf, (size_t)s->N, LOGDET_START);
+        fce_test_fill_const(s->ldf, (size_t)s->N, LOGDET_START);
         fce_ref_invconv_logdet(s->ldf, s->logs, s->N, s->HW, s->C, +1.0f);
-        L += dot(s->wf, s->yf, n) + dot(s->wlf, s->ldf, (size_t)s->N);
+        L += fce_test_dot(s->wf, s->yf, n) + fce_test_dot(s->wlf, s->ldf, (size_t)s->N);
     }
     if (s->mode & INVCONV_INV) {
         fce_ref_linear_forward(s->xi, s->yi, s->Winv, NULL, rows, s->C, s->C);
-        fill_const(s->ldi, (size_t)s->N, LOGDET_START);
+        fce_test_fill_const(s->ldi, (size_t)s->N, LOGDET_START);
         fce_ref_invconv_logdet(s->ldi, s->logs, s->N, s->HW, s->C, -1.0f);
-        L += dot(s->wi, s->xi, n) + dot(s->wli, s->ldi, (size_t)s->N);
+        L += fce_test_dot(s->wi, s->xi, n) + fce_test_dot(s->wli, s->ldi, (size_t)s->N);
     }
     return L;
 }
@@ -409,9 +348,9 @@ static int check_invconv(int C, const float *perm, const float *sign, int mode, 
     float *dW = fce_test_alloc(CC), *dWinv = fce_test_alloc(CC);
     float *dxf = fce_test_alloc(n), *dyi = fce_test_alloc(n);
     float *dL = fce_test_alloc(CC), *dU = fce_test_alloc(CC), *dlogs = fce_test_alloc((size_t)C);
-    fill_const(dL, CC, PREFILL_ACC);
-    fill_const(dU, CC, PREFILL_ACC);
-    fill_const(dlogs, (size_t)C, PREFILL_ACC);
+    fce_test_fill_const(dL, CC, PREFILL_ACC);
+    fce_test_fill_const(dU, CC, PREFILL_ACC);
+    fce_test_fill_const(dlogs, (size_t)C, PREFILL_ACC);
     int rows = s.N * s.HW;
     if (mode & INVCONV_FWD) {
         fce_ref_linear_backward(dxf, dW, NULL, s.wf, s.xf, s.W, rows, C, C);
@@ -424,25 +363,25 @@ static int check_invconv(int C, const float *perm, const float *sign, int mode, 
     fce_ref_invconv_lu_backward(dL, dU, dlogs, (mode & INVCONV_FWD) ? dW : NULL,
                                 (mode & INVCONV_INV) ? dWinv : NULL, s.Winv, s.perm, s.sign, s.L,
                                 s.U, s.logs, C);
-    sub_const(dL, CC, PREFILL_ACC);
-    sub_const(dU, CC, PREFILL_ACC);
-    sub_const(dlogs, (size_t)C, PREFILL_ACC);
+    fce_test_sub_const(dL, CC, PREFILL_ACC);
+    fce_test_sub_const(dU, CC, PREFILL_ACC);
+    fce_test_sub_const(dlogs, (size_t)C, PREFILL_ACC);
 
     static const char *mode_name[] = {"", "fwd", "inv", "fwd+inv"};
     char name[64];
     snprintf(name, sizeof name, "invconv C=%d %s dL", C, mode_name[mode]);
-    CHECK_GRAD(name, invconv_loss, &s, s.L, CC, dL, STENCIL_4);
+    CHECK_GRAD(name, invconv_loss, &s, s.L, CC, dL, FCE_TEST_FD4);
     snprintf(name, sizeof name, "invconv C=%d %s dU", C, mode_name[mode]);
-    CHECK_GRAD(name, invconv_loss, &s, s.U, CC, dU, STENCIL_4);
+    CHECK_GRAD(name, invconv_loss, &s, s.U, CC, dU, FCE_TEST_FD4);
     snprintf(name, sizeof name, "invconv C=%d %s dlogs", C, mode_name[mode]);
-    CHECK_GRAD(name, invconv_loss, &s, s.logs, (size_t)C, dlogs, STENCIL_4);
+    CHECK_GRAD(name, invconv_loss, &s, s.logs, (size_t)C, dlogs, FCE_TEST_FD4);
     if (mode & INVCONV_FWD) {
         snprintf(name, sizeof name, "invconv C=%d %s dx", C, mode_name[mode]);
-        CHECK_GRAD(name, invconv_loss, &s, s.xf, n, dxf, STENCIL_2);
+        CHECK_GRAD(name, invconv_loss, &s, s.xf, n, dxf, FCE_TEST_FD2);
     }
     if (mode & INVCONV_INV) {
         snprintf(name, sizeof name, "invconv C=%d %s dy", C, mode_name[mode]);
-        CHECK_GRAD(name, invconv_loss, &s, s.yi, n, dyi, STENCIL_2);
+        CHECK_GRAD(name, invconv_loss, &s, s.yi, n, dyi, FCE_TEST_FD2);
     }
 
     free(s.perm); free(s.sign); free(s.L); free(s.U); free(s.logs); free(s.W); free(s.Winv);
@@ -470,9 +409,9 @@ typedef struct {
 
 static double invconv_logdet_loss(void *st) {
     ildet_case *s = st;
-    fill_const(s->logdet, (size_t)s->N, LOGDET_START);
+    fce_test_fill_const(s->logdet, (size_t)s->N, LOGDET_START);
     fce_ref_invconv_logdet(s->logdet, s->logs, s->N, s->HW, s->C, s->dir);
-    return dot(s->wl, s->logdet, (size_t)s->N);
+    return fce_test_dot(s->wl, s->logdet, (size_t)s->N);
 }
 
 static int check_invconv_logdet(float dir) {
@@ -483,11 +422,11 @@ static int check_invconv_logdet(float dir) {
     fce_test_fill_normal(s.logs, (size_t)s.C, 61, 0.5f);
     fce_test_fill_normal(s.wl, (size_t)s.N, 62, 1.0f);
     float *dlogs = fce_test_alloc((size_t)s.C);
-    fill_const(dlogs, (size_t)s.C, PREFILL_ACC);
+    fce_test_fill_const(dlogs, (size_t)s.C, PREFILL_ACC);
     fce_ref_invconv_logdet_backward(dlogs, s.wl, s.N, s.HW, s.C, dir);
-    sub_const(dlogs, (size_t)s.C, PREFILL_ACC);
+    fce_test_sub_const(dlogs, (size_t)s.C, PREFILL_ACC);
     CHECK_GRAD(dir > 0 ? "invconv_logdet(+1) dlogs" : "invconv_logdet(-1) dlogs",
-               invconv_logdet_loss, &s, s.logs, (size_t)s.C, dlogs, STENCIL_2);
+               invconv_logdet_loss, &s, s.logs, (size_t)s.C, dlogs, FCE_TEST_FD2);
     free(s.logs); free(s.logdet); free(s.wl); free(dlogs);
     return 0;
 }
@@ -504,13 +443,13 @@ typedef struct {
 
 static double coupling_loss(void *st) {
     coupling_case *s = st;
-    fill_const(s->logdet, (size_t)s->N, LOGDET_START);
+    fce_test_fill_const(s->logdet, (size_t)s->N, LOGDET_START);
     if (s->inverse)
         fce_ref_coupling_affine_inverse(s->out, s->logdet, s->in, s->h, s->N, s->HW, s->C);
     else
         fce_ref_coupling_affine_forward(s->out, s->logdet, s->in, s->h, s->N, s->HW, s->C);
-    double L = dot(s->w, s->out, (size_t)s->N * s->HW * s->C);
-    if (s->use_logdet) L += dot(s->wl, s->logdet, (size_t)s->N);
+    double L = fce_test_dot(s->w, s->out, (size_t)s->N * s->HW * s->C);
+    if (s->use_logdet) L += fce_test_dot(s->wl, s->logdet, (size_t)s->N);
     return L;
 }
 
@@ -530,8 +469,8 @@ static int check_coupling(int inverse, int use_logdet) {
 
     coupling_loss(&s);
     float *din = fce_test_alloc(n), *dh = fce_test_alloc(n);
-    fill_const(din, n, PREFILL_GARBAGE);
-    fill_const(dh, n, PREFILL_GARBAGE);
+    fce_test_fill_const(din, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dh, n, PREFILL_GARBAGE);
     const float *dlogdet = use_logdet ? s.wl : NULL;
     if (inverse)
         fce_ref_coupling_affine_inverse_backward(din, dh, s.w, s.out, s.h, dlogdet, s.N, s.HW, s.C);
@@ -542,9 +481,9 @@ static int check_coupling(int inverse, int use_logdet) {
     const char *op = inverse ? "coupling_inv" : "coupling";
     const char *ld = use_logdet ? "" : " (no logdet)";
     snprintf(name, sizeof name, "%s %s%s", op, inverse ? "dy" : "dx", ld);
-    CHECK_GRAD(name, coupling_loss, &s, s.in, n, din, STENCIL_4);
+    CHECK_GRAD(name, coupling_loss, &s, s.in, n, din, FCE_TEST_FD4);
     snprintf(name, sizeof name, "%s dh%s", op, ld);
-    CHECK_GRAD(name, coupling_loss, &s, s.h, n, dh, STENCIL_4);
+    CHECK_GRAD(name, coupling_loss, &s, s.h, n, dh, FCE_TEST_FD4);
 
     free(s.in); free(s.h); free(s.out); free(s.logdet); free(s.w); free(s.wl);
     free(din); free(dh);
@@ -565,9 +504,9 @@ typedef struct {
 
 static double gauss_loss(void *st) {
     gauss_case *s = st;
-    fill_const(s->logp, (size_t)s->N, LOGDET_START);
+    fce_test_fill_const(s->logp, (size_t)s->N, LOGDET_START);
     fce_ref_gaussian_logp(s->logp, s->z, s->N, s->D);
-    return dot(s->wl, s->logp, (size_t)s->N);
+    return fce_test_dot(s->wl, s->logp, (size_t)s->N);
 }
 
 TEST(gaussian_logp_backward_acc) {
@@ -579,11 +518,11 @@ TEST(gaussian_logp_backward_acc) {
     fce_test_fill_normal(s.z, n, 81, 1.0f);
     fce_test_fill_normal(s.wl, (size_t)s.N, 82, 1.0f);
     float *dz = fce_test_alloc(n);
-    fill_const(dz, n, PREFILL_ACC); /* _acc: accumulates into an activation gradient */
+    fce_test_fill_const(dz, n, PREFILL_ACC); /* _acc: accumulates into an activation gradient */
     fce_ref_gaussian_logp_backward_acc(dz, s.z, s.wl, s.N, s.D);
-    sub_const(dz, n, PREFILL_ACC);
+    fce_test_sub_const(dz, n, PREFILL_ACC);
     /* logp is quadratic in z, so the 2-point central difference is exact up to rounding. */
-    CHECK_GRAD("gaussian_logp dz", gauss_loss, &s, s.z, n, dz, STENCIL_2);
+    CHECK_GRAD("gaussian_logp dz", gauss_loss, &s, s.z, n, dz, FCE_TEST_FD2);
     free(s.z); free(s.logp); free(s.wl); free(dz);
     return 0;
 }
@@ -622,10 +561,10 @@ static int check_nce(float gscale) {
     float stats[2];
     float *dfx = fce_test_alloc(n), *dfxt = fce_test_alloc(n), *dlq = fce_test_alloc(n),
           *dlqt = fce_test_alloc(n), *dc = fce_test_alloc(1);
-    fill_const(dfx, n, PREFILL_GARBAGE);
-    fill_const(dfxt, n, PREFILL_GARBAGE);
-    fill_const(dlq, n, PREFILL_GARBAGE);
-    fill_const(dlqt, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dfx, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dfxt, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dlq, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dlqt, n, PREFILL_GARBAGE);
     dc[0] = PREFILL_ACC;
     fce_ref_nce_loss(stats, dfx, dfxt, dlq, dlqt, dc, s.fx, s.fxt, s.lq, s.lqt, s.c, s.n, gscale);
     dc[0] -= PREFILL_ACC;
@@ -633,15 +572,15 @@ static int check_nce(float gscale) {
     const char *g = gscale > 0 ? "(+1)" : "(-1)";
     char name[64];
     snprintf(name, sizeof name, "nce%s dfx", g);
-    CHECK_GRAD(name, nce_loss_value, &s, s.fx, n, dfx, STENCIL_4);
+    CHECK_GRAD(name, nce_loss_value, &s, s.fx, n, dfx, FCE_TEST_FD4);
     snprintf(name, sizeof name, "nce%s dfxt", g);
-    CHECK_GRAD(name, nce_loss_value, &s, s.fxt, n, dfxt, STENCIL_4);
+    CHECK_GRAD(name, nce_loss_value, &s, s.fxt, n, dfxt, FCE_TEST_FD4);
     snprintf(name, sizeof name, "nce%s dlq", g);
-    CHECK_GRAD(name, nce_loss_value, &s, s.lq, n, dlq, STENCIL_4);
+    CHECK_GRAD(name, nce_loss_value, &s, s.lq, n, dlq, FCE_TEST_FD4);
     snprintf(name, sizeof name, "nce%s dlqt", g);
-    CHECK_GRAD(name, nce_loss_value, &s, s.lqt, n, dlqt, STENCIL_4);
+    CHECK_GRAD(name, nce_loss_value, &s, s.lqt, n, dlqt, FCE_TEST_FD4);
     snprintf(name, sizeof name, "nce%s dc", g);
-    CHECK_GRAD(name, nce_loss_value, &s, s.c, 1, dc, STENCIL_4);
+    CHECK_GRAD(name, nce_loss_value, &s, s.c, 1, dc, FCE_TEST_FD4);
 
     free(s.fx); free(s.fxt); free(s.lq); free(s.lqt); free(s.c);
     free(dfx); free(dfxt); free(dlq); free(dlqt); free(dc);

@@ -44,73 +44,10 @@
 #define COUPLING_ROUNDTRIP_ATOL 1e-6
 /* Hand-computed log-densities (double formula, float result): a few float ulps of values ~5. */
 #define LOGP_HAND_ATOL 2e-6
-#define FD_MAX_COORDS 200
 #define PREFILL_ACC 0.5f
 #define PREFILL_GARBAGE 777.0f
 
-typedef double (*loss_fn)(void *state);
-
-static double dot(const float *a, const float *b, size_t n) {
-    double acc = 0.0;
-    for (size_t i = 0; i < n; i++) acc += (double)a[i] * b[i];
-    return acc;
-}
-
-static void fill_const(float *x, size_t n, float v) {
-    for (size_t i = 0; i < n; i++) x[i] = v;
-}
-
-static void sub_const(float *a, size_t n, float v) {
-    for (size_t i = 0; i < n; i++) a[i] -= v;
-}
-
-enum { STENCIL_2 = 0, STENCIL_4 = 1 };
-
-/* dL/dp by central differences with step h; p is restored afterwards. */
-static double fd_derivative(loss_fn f, void *st, float *p, int stencil, double h) {
-    float p0 = *p;
-    float pp = (float)(p0 + h), pm = (float)(p0 - h);
-    *p = pp;
-    double fp1 = f(st);
-    *p = pm;
-    double fm1 = f(st);
-    double d;
-    if (stencil == STENCIL_4) {
-        *p = (float)(p0 + 2.0 * h);
-        double fp2 = f(st);
-        *p = (float)(p0 - 2.0 * h);
-        double fm2 = f(st);
-        d = (-fp2 + 8.0 * fp1 - 8.0 * fm1 + fm2) / (12.0 * h);
-    } else {
-        d = (fp1 - fm1) / ((double)pp - (double)pm);
-    }
-    *p = p0;
-    return d;
-}
-
-static int check_grad(const char *name, loss_fn f, void *st, float *param, size_t n,
-                      const float *analytic, int stencil, double h, double atol, double rtol) {
-    size_t count = n < FD_MAX_COORDS ? n : FD_MAX_COORDS;
-    float *num = fce_test_alloc(count), *ana = fce_test_alloc(count);
-    for (size_t k = 0; k < count; k++) {
-        size_t i = n <= FD_MAX_COORDS ? k : (k * n) / count;
-        num[k] = (float)fd_derivative(f, st, &param[i], stencil, h);
-        ana[k] = analytic[i];
-    }
-    int ok = fce_test_close(name, ana, num, count, atol, rtol);
-    free(num);
-    free(ana);
-    return ok;
-}
-
-#define CHECK_GRAD(name, f, st, param, n, analytic, stencil, h, atol, rtol)                        \
-    do {                                                                                           \
-        if (!check_grad((name), (f), (st), (param), (n), (analytic), (stencil), (h), (atol),       \
-                        (rtol))) {                                                                 \
-            fprintf(stderr, "  FAIL %s:%d: gradient %s\n", __FILE__, __LINE__, (name));            \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
+#define CHECK_GRAD FCE_TEST_CHECK_GRAD
 
 // ---- squeeze ----
 
@@ -145,7 +82,7 @@ TEST(squeeze_general) {
     float *x = fce_test_alloc(n), *y = fce_test_alloc(n), *back = fce_test_alloc(n);
     /* Distinct values 0..n−1 (exact in float): the output must hold each exactly once. */
     for (size_t i = 0; i < n; i++) x[i] = (float)i;
-    fill_const(y, n, -1.0f);
+    fce_test_fill_const(y, n, -1.0f);
     fce_ref_squeeze_forward(y, x, N, H, W, C);
     int *seen = calloc(n, sizeof *seen);
     ASSERT_TRUE(seen != NULL);
@@ -183,7 +120,7 @@ TEST(squeeze_general) {
     fce_ref_squeeze_forward(y, x, N, H, W, C);
     fce_ref_squeeze_inverse(gx, g, N, H, W, C);
     /* Same products, different order: equal up to double rounding. */
-    ASSERT_NEAR(dot(g, y, n), dot(gx, x, n), 1e-9);
+    ASSERT_NEAR(fce_test_dot(g, y, n), fce_test_dot(gx, x, n), 1e-9);
     free(x); free(y); free(back); free(g); free(gx);
     return 0;
 }
@@ -203,7 +140,7 @@ static double additive_loss(void *st) {
         fce_ref_coupling_additive_forward(s->out, s->in, s->h, s->rows, s->C);
     else
         fce_ref_coupling_additive_inverse(s->out, s->in, s->h, s->rows, s->C);
-    return dot(s->w, s->out, s->rows * (size_t)s->C);
+    return fce_test_dot(s->w, s->out, s->rows * (size_t)s->C);
 }
 
 TEST(coupling_additive_roundtrip) {
@@ -238,18 +175,18 @@ static int check_additive_backward(float dir) {
     fce_test_fill_normal(s.w, n, 53, 1.0f);
 
     float *din = fce_test_alloc(n), *dh = fce_test_alloc(nh);
-    fill_const(din, n, PREFILL_GARBAGE);
-    fill_const(dh, nh, PREFILL_GARBAGE);
+    fce_test_fill_const(din, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dh, nh, PREFILL_GARBAGE);
     fce_ref_coupling_additive_backward(din, dh, s.w, s.rows, s.C, dir);
     const char *nin = dir > 0 ? "additive fwd din" : "additive inv din";
     const char *nhn = dir > 0 ? "additive fwd dh" : "additive inv dh";
-    CHECK_GRAD(nin, additive_loss, &s, s.in, n, din, STENCIL_2, FD_H_LINEAR, GRAD_ATOL, GRAD_RTOL);
-    CHECK_GRAD(nhn, additive_loss, &s, s.h, nh, dh, STENCIL_2, FD_H_LINEAR, GRAD_ATOL, GRAD_RTOL);
+    CHECK_GRAD(nin, additive_loss, &s, s.in, n, din, FCE_TEST_FD2_APPLIED, FD_H_LINEAR, GRAD_ATOL, GRAD_RTOL);
+    CHECK_GRAD(nhn, additive_loss, &s, s.h, nh, dh, FCE_TEST_FD2_APPLIED, FD_H_LINEAR, GRAD_ATOL, GRAD_RTOL);
 
     /* din may alias dout: same result in place. */
     float *inplace = fce_test_alloc(n), *dh2 = fce_test_alloc(nh);
     memcpy(inplace, s.w, n * sizeof(float));
-    fill_const(dh2, nh, PREFILL_GARBAGE);
+    fce_test_fill_const(dh2, nh, PREFILL_GARBAGE);
     fce_ref_coupling_additive_backward(inplace, dh2, inplace, s.rows, s.C, dir);
     ASSERT_TRUE(memcmp(inplace, din, n * sizeof(float)) == 0);
     ASSERT_TRUE(memcmp(dh2, dh, nh * sizeof(float)) == 0);
@@ -295,15 +232,15 @@ TEST(gaussian_diag_matches_standard_normal) {
     float lp_diag[3] = {0.25f, -1.0f, 3.0f}, lp_std[3] = {0.25f, -1.0f, 3.0f};
     float dlogp[3] = {0.7f, -1.3f, 0.2f};
     fce_test_fill_normal(z, n, 61, 1.5f);
-    fill_const(zero, n, 0.0f);
+    fce_test_fill_const(zero, n, 0.0f);
     fce_ref_gaussian_diag_logp(lp_diag, z, zero, zero, N, D);
     fce_ref_gaussian_logp(lp_std, z, N, D);
     /* Same double sums rounded once; allow one float ulp for summation-order freedom. */
     for (int i = 0; i < N; i++) ASSERT_NEAR(lp_diag[i], lp_std[i], 2.0 * FLT_EPSILON * fabsf(lp_std[i]));
 
     float *dz_diag = fce_test_alloc(n), *dz_std = fce_test_alloc(n);
-    fill_const(dz_diag, n, PREFILL_ACC);
-    fill_const(dz_std, n, PREFILL_ACC);
+    fce_test_fill_const(dz_diag, n, PREFILL_ACC);
+    fce_test_fill_const(dz_std, n, PREFILL_ACC);
     fce_ref_gaussian_diag_logp_backward_acc(dz_diag, NULL, NULL, z, zero, zero, dlogp, N, D);
     fce_ref_gaussian_logp_backward_acc(dz_std, z, dlogp, N, D);
     EXPECT_CLOSE("diag dz vs standard normal dz", dz_diag, dz_std, n, 0.0, FLT_EPSILON);
@@ -318,9 +255,9 @@ typedef struct {
 
 static double diag_loss(void *st) {
     diag_case *s = st;
-    fill_const(s->logp, (size_t)s->N, 0.0f);
+    fce_test_fill_const(s->logp, (size_t)s->N, 0.0f);
     fce_ref_gaussian_diag_logp(s->logp, s->z, s->mean, s->logs, s->N, s->D);
-    return dot(s->wl, s->logp, (size_t)s->N);
+    return fce_test_dot(s->wl, s->logp, (size_t)s->N);
 }
 
 TEST(gaussian_diag_backward) {
@@ -337,29 +274,29 @@ TEST(gaussian_diag_backward) {
     fce_test_fill_normal(s.wl, (size_t)s.N, 74, 1.0f);
 
     float *dz = fce_test_alloc(n), *dmean = fce_test_alloc(n), *dlogs = fce_test_alloc(n);
-    fill_const(dz, n, PREFILL_ACC);
-    fill_const(dmean, n, PREFILL_GARBAGE);
-    fill_const(dlogs, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dz, n, PREFILL_ACC);
+    fce_test_fill_const(dmean, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dlogs, n, PREFILL_GARBAGE);
     fce_ref_gaussian_diag_logp_backward_acc(dz, dmean, dlogs, s.z, s.mean, s.logs, s.wl, s.N, s.D);
-    sub_const(dz, n, PREFILL_ACC);
-    CHECK_GRAD("diag dz", diag_loss, &s, s.z, n, dz, STENCIL_4, FD_H_CURVED, GRAD_ATOL, GRAD_RTOL);
-    CHECK_GRAD("diag dmean", diag_loss, &s, s.mean, n, dmean, STENCIL_4, FD_H_CURVED, GRAD_ATOL,
+    fce_test_sub_const(dz, n, PREFILL_ACC);
+    CHECK_GRAD("diag dz", diag_loss, &s, s.z, n, dz, FCE_TEST_FD4, FD_H_CURVED, GRAD_ATOL, GRAD_RTOL);
+    CHECK_GRAD("diag dmean", diag_loss, &s, s.mean, n, dmean, FCE_TEST_FD4, FD_H_CURVED, GRAD_ATOL,
                GRAD_RTOL);
-    CHECK_GRAD("diag dlogs", diag_loss, &s, s.logs, n, dlogs, STENCIL_4, FD_H_CURVED, GRAD_ATOL,
+    CHECK_GRAD("diag dlogs", diag_loss, &s, s.logs, n, dlogs, FCE_TEST_FD4, FD_H_CURVED, GRAD_ATOL,
                GRAD_RTOL);
 
     /* NULL dmean / dlogs are skipped and do not change dz; each alone matches the full call. */
     float *dz2 = fce_test_alloc(n), *dmean2 = fce_test_alloc(n), *dlogs2 = fce_test_alloc(n);
-    fill_const(dz2, n, PREFILL_ACC);
+    fce_test_fill_const(dz2, n, PREFILL_ACC);
     fce_ref_gaussian_diag_logp_backward_acc(dz2, NULL, NULL, s.z, s.mean, s.logs, s.wl, s.N, s.D);
-    sub_const(dz2, n, PREFILL_ACC);
+    fce_test_sub_const(dz2, n, PREFILL_ACC);
     ASSERT_TRUE(memcmp(dz2, dz, n * sizeof(float)) == 0);
-    fill_const(dz2, n, PREFILL_ACC);
-    fill_const(dmean2, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dz2, n, PREFILL_ACC);
+    fce_test_fill_const(dmean2, n, PREFILL_GARBAGE);
     fce_ref_gaussian_diag_logp_backward_acc(dz2, dmean2, NULL, s.z, s.mean, s.logs, s.wl, s.N, s.D);
     ASSERT_TRUE(memcmp(dmean2, dmean, n * sizeof(float)) == 0);
-    fill_const(dz2, n, PREFILL_ACC);
-    fill_const(dlogs2, n, PREFILL_GARBAGE);
+    fce_test_fill_const(dz2, n, PREFILL_ACC);
+    fce_test_fill_const(dlogs2, n, PREFILL_GARBAGE);
     fce_ref_gaussian_diag_logp_backward_acc(dz2, NULL, dlogs2, s.z, s.mean, s.logs, s.wl, s.N, s.D);
     ASSERT_TRUE(memcmp(dlogs2, dlogs, n * sizeof(float)) == 0);
 
@@ -416,7 +353,7 @@ static double conv_loss(void *st) {
     const conv_shape *c = &s->sh;
     fce_ref_conv2d_forward(s->y, s->x, s->w, s->b, c->N, c->H, c->W, c->Cin, c->Cout, c->KH, c->KW,
                            c->stride, c->pad);
-    return dot(s->wt, s->y, (size_t)c->N * conv_ho(c) * conv_wo(c) * c->Cout);
+    return fce_test_dot(s->wt, s->y, (size_t)c->N * conv_ho(c) * conv_wo(c) * c->Cout);
 }
 
 static int check_conv(conv_shape c, uint64_t seed) {
@@ -449,25 +386,25 @@ static int check_conv(conv_shape c, uint64_t seed) {
 
     /* Backward: dx overwrite, dw/db accumulate. */
     float *dx = fce_test_alloc(nx), *dw = fce_test_alloc(nw), *db = fce_test_alloc(nb);
-    fill_const(dx, nx, PREFILL_GARBAGE);
-    fill_const(dw, nw, PREFILL_ACC);
-    fill_const(db, nb, PREFILL_ACC);
+    fce_test_fill_const(dx, nx, PREFILL_GARBAGE);
+    fce_test_fill_const(dw, nw, PREFILL_ACC);
+    fce_test_fill_const(db, nb, PREFILL_ACC);
     fce_ref_conv2d_backward_data(dx, s.wt, s.w, c.N, c.H, c.W, c.Cin, c.Cout, c.KH, c.KW, c.stride,
                                  c.pad);
     fce_ref_conv2d_backward_filter(dw, db, s.wt, s.x, c.N, c.H, c.W, c.Cin, c.Cout, c.KH, c.KW,
                                    c.stride, c.pad);
-    sub_const(dw, nw, PREFILL_ACC);
-    sub_const(db, nb, PREFILL_ACC);
-    CHECK_GRAD("conv dx", conv_loss, &s, s.x, nx, dx, STENCIL_2, CONV_FD_H, CONV_GRAD_ATOL,
+    fce_test_sub_const(dw, nw, PREFILL_ACC);
+    fce_test_sub_const(db, nb, PREFILL_ACC);
+    CHECK_GRAD("conv dx", conv_loss, &s, s.x, nx, dx, FCE_TEST_FD2_APPLIED, CONV_FD_H, CONV_GRAD_ATOL,
                CONV_GRAD_RTOL);
-    CHECK_GRAD("conv dw", conv_loss, &s, s.w, nw, dw, STENCIL_2, CONV_FD_H, CONV_GRAD_ATOL,
+    CHECK_GRAD("conv dw", conv_loss, &s, s.w, nw, dw, FCE_TEST_FD2_APPLIED, CONV_FD_H, CONV_GRAD_ATOL,
                CONV_GRAD_RTOL);
-    CHECK_GRAD("conv db", conv_loss, &s, s.b, nb, db, STENCIL_2, CONV_FD_H, CONV_GRAD_ATOL,
+    CHECK_GRAD("conv db", conv_loss, &s, s.b, nb, db, FCE_TEST_FD2_APPLIED, CONV_FD_H, CONV_GRAD_ATOL,
                CONV_GRAD_RTOL);
 
     /* db = NULL is skipped and leaves dw as it was; a second call adds the gradient again. */
     float *dw2 = fce_test_alloc(nw);
-    fill_const(dw2, nw, 0.0f);
+    fce_test_fill_const(dw2, nw, 0.0f);
     fce_ref_conv2d_backward_filter(dw2, NULL, s.wt, s.x, c.N, c.H, c.W, c.Cin, c.Cout, c.KH, c.KW,
                                    c.stride, c.pad);
     float *twice = fce_test_alloc(nw);
@@ -558,8 +495,8 @@ TEST(cpu_backend_table) {
     ASSERT_OK(ops->gaussian_diag_logp(&ctx, lp, x, mean, logs, N, D));
     fce_ref_gaussian_diag_logp(lpr, x, mean, logs, N, D);
     ASSERT_TRUE(memcmp(lp, lpr, sizeof lp) == 0);
-    fill_const(dz, n, PREFILL_ACC);
-    fill_const(dzr, n, PREFILL_ACC);
+    fce_test_fill_const(dz, n, PREFILL_ACC);
+    fce_test_fill_const(dzr, n, PREFILL_ACC);
     ASSERT_OK(ops->gaussian_diag_logp_backward_acc(&ctx, dz, dm, NULL, x, mean, logs, g, N, D));
     fce_ref_gaussian_diag_logp_backward_acc(dzr, dmr, NULL, x, mean, logs, g, N, D);
     ASSERT_TRUE(memcmp(dz, dzr, n * sizeof(float)) == 0);

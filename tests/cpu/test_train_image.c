@@ -11,58 +11,12 @@
 #include "fce/train_image.h"
 #include "fce_test.h"
 #include "iglow_checkpoint.h"
-
-static char g_dir[256];
-
-static const char *tpath(const char *name) {
-    static char buf[4][512];
-    static int k = 0;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-/* n CIFAR records: a checkerboard of 8-pixel squares, phase and colour depending on the record,
- * plus a little deterministic jitter. */
-static int write_cifar(const char *path, int n, uint32_t salt) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    uint32_t h = 12345u + salt;
-    for (int k = 0; k < n; k++) {
-        unsigned char rec[3073];
-        rec[0] = (unsigned char)(k % 10);
-        for (int c = 0; c < 3; c++)
-            for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++) {
-                    h = h * 1664525u + 1013904223u;
-                    int sq = ((x / 8 + y / 8 + k) % 2) * 2 - 1;
-                    int v = 128 + sq * (c == k % 3 ? 100 : 50) + (int)((h >> 24) % 17) - 8;
-                    rec[1 + c * 1024 + y * 32 + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-                }
-        if (fwrite(rec, 1, sizeof rec, f) != sizeof rec) {
-            fclose(f);
-            return 0;
-        }
-    }
-    return fclose(f) == 0;
-}
+#include "test_util.h"
 
 static void base_cfg(fce_image_train_config *c, const char *out, long steps) {
-    fce_image_train_config_defaults(c);
+    fce_test_image_cfg(c, fce_test_path("train.bin"), out, 16, steps);
     snprintf(c->dataset, sizeof c->dataset, "cifar10");
-    snprintf(c->data_dir, sizeof c->data_dir, "%s", tpath("train.bin"));
-    snprintf(c->preset, sizeof c->preset, "tiny");
-    snprintf(c->device, sizeof c->device, "cpu");
-    snprintf(c->out_dir, sizeof c->out_dir, "%s", out);
-    c->width = 8;
-    c->K = 1;
-    c->batch = 16;
-    c->steps = steps;
-    c->lr = 3e-3f;
-    c->warmup_steps = 0;
     c->log_every = 1;
-    c->checkpoint_every = 0;
-    c->quiet = 1;
 }
 
 /* bpd of each metrics.jsonl row, up to max; returns the count. */
@@ -96,11 +50,11 @@ static unsigned char *read_all(const char *path, long *len) {
 
 TEST(bpd_goes_down_and_eval) {
     fce_image_train_config c;
-    base_cfg(&c, tpath("run"), 40);
+    base_cfg(&c, fce_test_path("run"), 40);
     ASSERT_OK(fce_image_train_run(&c));
     double bpd[64];
     char mp[600];
-    snprintf(mp, sizeof mp, "%s/metrics.jsonl", tpath("run"));
+    snprintf(mp, sizeof mp, "%s/metrics.jsonl", fce_test_path("run"));
     int n = read_bpd(mp, bpd, 64);
     ASSERT_EQ_INT(n, 40);
     double first = 0, last = 0;
@@ -111,10 +65,10 @@ TEST(bpd_goes_down_and_eval) {
 
     fce_image_eval_config e;
     fce_image_eval_config_defaults(&e);
-    snprintf(e.checkpoint, sizeof e.checkpoint, "%s/checkpoint.fce", tpath("run"));
-    snprintf(e.data_dir, sizeof e.data_dir, "%s", tpath("test.bin"));
+    snprintf(e.checkpoint, sizeof e.checkpoint, "%s/checkpoint.fce", fce_test_path("run"));
+    snprintf(e.data_dir, sizeof e.data_dir, "%s", fce_test_path("test.bin"));
     snprintf(e.device, sizeof e.device, "cpu");
-    snprintf(e.out_dir, sizeof e.out_dir, "%s", tpath("run"));
+    snprintf(e.out_dir, sizeof e.out_dir, "%s", fce_test_path("run"));
     e.batch = 12; /* 32 test pictures: the last pass is partial */
     double ebpd = NAN;
     ASSERT_OK(fce_image_eval_run(&e, &ebpd));
@@ -124,30 +78,30 @@ TEST(bpd_goes_down_and_eval) {
     fce_image_sample_config s;
     fce_image_sample_config_defaults(&s);
     snprintf(s.checkpoint, sizeof s.checkpoint, "%s", e.checkpoint);
-    snprintf(s.grid, sizeof s.grid, "%s", tpath("grid.png"));
+    snprintf(s.grid, sizeof s.grid, "%s", fce_test_path("grid.png"));
     snprintf(s.device, sizeof s.device, "cpu");
     s.n = 5;
     s.temperature = 0.7f;
     ASSERT_OK(fce_image_sample_run(&s));
-    ASSERT_TRUE(access(tpath("grid.png"), F_OK) == 0 || access(tpath("grid.ppm"), F_OK) == 0);
+    ASSERT_TRUE(access(fce_test_path("grid.png"), F_OK) == 0 || access(fce_test_path("grid.ppm"), F_OK) == 0);
     return 0;
 }
 
 TEST(resume_bit_exact_and_arch_refused) {
     fce_image_train_config c;
-    base_cfg(&c, tpath("a"), 2);
+    base_cfg(&c, fce_test_path("a"), 2);
     c.batch = 48; /* 128 pictures: step 2 crosses into the second epoch */
     ASSERT_OK(fce_image_train_run(&c));
     c.steps = 4;
     c.resume = 1;
     ASSERT_OK(fce_image_train_run(&c));
     fce_image_train_config d;
-    base_cfg(&d, tpath("b"), 4);
+    base_cfg(&d, fce_test_path("b"), 4);
     d.batch = 48;
     ASSERT_OK(fce_image_train_run(&d));
     char pa[600], pb[600];
-    snprintf(pa, sizeof pa, "%s/checkpoint.fce", tpath("a"));
-    snprintf(pb, sizeof pb, "%s/checkpoint.fce", tpath("b"));
+    snprintf(pa, sizeof pa, "%s/checkpoint.fce", fce_test_path("a"));
+    snprintf(pb, sizeof pb, "%s/checkpoint.fce", fce_test_path("b"));
     long la = 0, lb = 0;
     unsigned char *a = read_all(pa, &la), *b = read_all(pb, &lb);
     ASSERT_TRUE(a && b);
@@ -173,25 +127,23 @@ TEST(resume_bit_exact_and_arch_refused) {
 
 TEST(config_errors) {
     fce_image_train_config c;
-    base_cfg(&c, tpath("bad"), 2);
+    base_cfg(&c, fce_test_path("bad"), 2);
     snprintf(c.preset, sizeof c.preset, "huge");
     ASSERT_EQ_INT(fce_image_train_run(&c), FCE_STATUS_ERR_CONFIG);
-    base_cfg(&c, tpath("bad"), 2);
-    snprintf(c.data_dir, sizeof c.data_dir, "%s", tpath("nodir"));
+    base_cfg(&c, fce_test_path("bad"), 2);
+    snprintf(c.data_dir, sizeof c.data_dir, "%s", fce_test_path("nodir"));
     ASSERT_EQ_INT(fce_image_train_run(&c), FCE_STATUS_ERR_IO);
     return 0;
 }
 
 FCE_TEST_MAIN_BEGIN
-snprintf(g_dir, sizeof g_dir, "/tmp/fce_test_train_image_XXXXXX");
-if (!mkdtemp(g_dir)) return 1;
-if (!write_cifar(tpath("train.bin"), 128, 0) || !write_cifar(tpath("test.bin"), 32, 7)) return 1;
+const char *dir = fce_test_tmpdir("/tmp/fce_test_train_image_XXXXXX");
+if (!dir) return 1;
+if (!fce_test_write_cifar_checker(fce_test_path("train.bin"), 128, 12345u) ||
+    !fce_test_write_cifar_checker(fce_test_path("test.bin"), 32, 12345u + 7))
+    return 1;
 RUN_TEST(bpd_goes_down_and_eval);
 RUN_TEST(resume_bit_exact_and_arch_refused);
 RUN_TEST(config_errors);
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
-}
+if (!fce_test_rm_tree(dir)) fprintf(stderr, "could not remove %s\n", dir);
 FCE_TEST_MAIN_END

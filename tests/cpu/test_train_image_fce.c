@@ -12,57 +12,13 @@
 
 #include "fce/train_image.h"
 #include "fce_test.h"
+#include "test_util.h"
 #include "train_image_fce.h"
 
-static char g_dir[256];
-
-static const char *tpath(const char *name) {
-    static char buf[4][512];
-    static int k = 0;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-static int write_cifar(const char *path, int n) { /* as test_train_image.c */
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    uint32_t h = 4242u;
-    for (int k = 0; k < n; k++) {
-        unsigned char rec[3073];
-        rec[0] = (unsigned char)(k % 10);
-        for (int c = 0; c < 3; c++)
-            for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++) {
-                    h = h * 1664525u + 1013904223u;
-                    int sq = ((x / 8 + y / 8 + k) % 2) * 2 - 1;
-                    int v = 128 + sq * (c == k % 3 ? 100 : 50) + (int)((h >> 24) % 17) - 8;
-                    rec[1 + c * 1024 + y * 32 + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-                }
-        if (fwrite(rec, 1, sizeof rec, f) != sizeof rec) {
-            fclose(f);
-            return 0;
-        }
-    }
-    return fclose(f) == 0;
-}
-
 static void base_cfg(fce_image_train_config *c, const char *mode, const char *out, long steps) {
-    fce_image_train_config_defaults(c);
+    fce_test_image_cfg(c, fce_test_path("train.bin"), out, 8, steps);
     snprintf(c->mode, sizeof c->mode, "%s", mode);
-    snprintf(c->data_dir, sizeof c->data_dir, "%s", tpath("train.bin"));
-    snprintf(c->preset, sizeof c->preset, "tiny");
-    snprintf(c->device, sizeof c->device, "cpu");
-    snprintf(c->out_dir, sizeof c->out_dir, "%s", out);
-    c->width = 8;
-    c->K = 1;
-    c->batch = 8;
-    c->steps = steps;
-    c->lr = 3e-3f;
-    c->warmup_steps = 0;
     c->log_every = 5;
-    c->checkpoint_every = 0;
-    c->quiet = 1;
     c->ebm_width_scale = 16;
     c->lr_flow = 1e-4f;
     c->max_mode_steps = 2; /* guarantees both players turns in a short run */
@@ -77,13 +33,13 @@ static double field(const char *line, const char *key) {
 
 TEST(mle_then_fce_and_resume) {
     fce_image_train_config c;
-    base_cfg(&c, "mle", tpath("mle"), 5);
+    base_cfg(&c, "mle", fce_test_path("mle"), 5);
     ASSERT_OK(fce_image_train_run(&c));
-    base_cfg(&c, "fce", tpath("fce"), 20);
-    snprintf(c.init_flow, sizeof c.init_flow, "%s/checkpoint.fce", tpath("mle"));
+    base_cfg(&c, "fce", fce_test_path("fce"), 20);
+    snprintf(c.init_flow, sizeof c.init_flow, "%s/checkpoint.fce", fce_test_path("mle"));
     ASSERT_OK(fce_image_train_run(&c));
     char mp[600], line[1024];
-    snprintf(mp, sizeof mp, "%s/metrics.jsonl", tpath("fce"));
+    snprintf(mp, sizeof mp, "%s/metrics.jsonl", fce_test_path("fce"));
     FILE *f = fopen(mp, "r");
     ASSERT_TRUE(f != NULL);
     int rows = 0;
@@ -99,8 +55,8 @@ TEST(mle_then_fce_and_resume) {
     fprintf(stderr, "  %d rows, %g EBM and %g flow updates; last: %s", rows, ebm_up, flow_up, line);
     ASSERT_EQ_INT(rows, 4);
     ASSERT_TRUE(ebm_up > 0 && flow_up > 0 && ebm_up + flow_up == 20);
-    ASSERT_TRUE(access(tpath("fce/checkpoint.fce"), F_OK) == 0);
-    ASSERT_TRUE(access(tpath("fce/ebm.fce"), F_OK) == 0);
+    ASSERT_TRUE(access(fce_test_path("fce/checkpoint.fce"), F_OK) == 0);
+    ASSERT_TRUE(access(fce_test_path("fce/ebm.fce"), F_OK) == 0);
     /* resume: 4 more steps */
     c.steps = 24;
     c.resume = 1;
@@ -120,8 +76,8 @@ static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp
 
 TEST(value_and_accuracy_by_hand) {
     fce_image_train_config c;
-    base_cfg(&c, "fce", tpath("hand"), 10);
-    snprintf(c.init_flow, sizeof c.init_flow, "%s/checkpoint.fce", tpath("mle"));
+    base_cfg(&c, "fce", fce_test_path("hand"), 10);
+    snprintf(c.init_flow, sizeof c.init_flow, "%s/checkpoint.fce", fce_test_path("mle"));
     c.max_mode_steps = 1; /* alternate: both kinds of step are checked */
     fce_ifce *t;
     ASSERT_OK(fce_ifce_create(&t, &c));
@@ -155,14 +111,10 @@ TEST(value_and_accuracy_by_hand) {
 }
 
 FCE_TEST_MAIN_BEGIN
-snprintf(g_dir, sizeof g_dir, "/tmp/fce_test_train_image_fce_XXXXXX");
-if (!mkdtemp(g_dir)) return 1;
-if (!write_cifar(tpath("train.bin"), 24)) return 1;
+const char *dir = fce_test_tmpdir("/tmp/fce_test_train_image_fce_XXXXXX");
+if (!dir) return 1;
+if (!fce_test_write_cifar_checker(fce_test_path("train.bin"), 24, 4242u)) return 1;
 RUN_TEST(mle_then_fce_and_resume);
 RUN_TEST(value_and_accuracy_by_hand);
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
-}
+if (!fce_test_rm_tree(dir)) fprintf(stderr, "could not remove %s\n", dir);
 FCE_TEST_MAIN_END
