@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "image_common.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -30,6 +31,49 @@ fce_iglow_config fce_image_preset(const fce_image_train_config *c, const fce_ima
     if (c->width) g.width = c->width;
     if (c->affine) g.affine = 1;
     return g;
+}
+
+fce_status fce_batch_source_init(fce_batch_source *b, const fce_image_set *set, int N, uint64_t seed) {
+    memset(b, 0, sizeof *b);
+    b->set = set, b->N = N, b->seed = seed;
+    b->step_of[0] = b->step_of[1] = -1;
+    const size_t ND = (size_t)N * set->H * set->W * set->C;
+    b->buf[0] = malloc(ND);
+    b->buf[1] = malloc(ND);
+    b->order = malloc(set->n * sizeof *b->order);
+    if (!b->buf[0] || !b->buf[1] || !b->order) {
+        fce_batch_source_free(b);
+        fce_log_error("out of host memory for two batches of %d pictures and a shuffle of %zu", N,
+                      set->n);
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    return FCE_STATUS_OK;
+}
+
+void fce_batch_source_free(fce_batch_source *b) {
+    if (!b) return;
+    free(b->buf[0]);
+    free(b->buf[1]);
+    free(b->order);
+    memset(b, 0, sizeof *b);
+}
+
+static void source_fill(fce_batch_source *b, int k, int64_t step) {
+    fce_image_gather_batch(b->set, b->order, &b->order_epoch, &b->have_order, b->seed, step, b->N,
+                           b->buf[k]);
+    b->step_of[k] = step;
+}
+
+const uint8_t *fce_batch_source_get(fce_batch_source *b, int64_t step) {
+    int k = b->step_of[0] == step ? 0 : b->step_of[1] == step ? 1 : -1;
+    if (k < 0) source_fill(b, k = 1 - b->last, step);
+    b->last = k;
+    return b->buf[k];
+}
+
+void fce_batch_source_prefetch(fce_batch_source *b, int64_t step) {
+    if (b->step_of[0] == step || b->step_of[1] == step) return;
+    source_fill(b, 1 - b->last, step);
 }
 
 void fce_image_gather_batch(const fce_image_set *set, size_t *order, uint64_t *order_epoch,

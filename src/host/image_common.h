@@ -24,4 +24,28 @@ fce_iglow_config fce_image_preset(const fce_image_train_config *c, const fce_ima
 void fce_image_gather_batch(const fce_image_set *set, size_t *order, uint64_t *order_epoch,
                             int *have_order, uint64_t seed, int64_t step, int N, uint8_t *out);
 
+/* The training batches of a run, with one batch of look-ahead so that the host's gather of step
+ * k+1 runs while the device computes step k (the backend enqueues asynchronously; the trainers
+ * call prefetch after enqueuing a step's passes and before their first read-back). Two host
+ * buffers; a batch is a function of (seed, step) only, so prefetching changes no result. */
+typedef struct fce_batch_source {
+    const fce_image_set *set;
+    int N;
+    uint64_t seed;
+    uint8_t *buf[2];
+    int64_t step_of[2]; /* the step each buffer holds, −1 none */
+    int last;           /* the buffer returned by the last get (not overwritten by prefetch) */
+    size_t *order;      /* the current epoch's shuffle */
+    uint64_t order_epoch;
+    int have_order;
+} fce_batch_source;
+
+fce_status fce_batch_source_init(fce_batch_source *b, const fce_image_set *set, int N, uint64_t seed);
+void fce_batch_source_free(fce_batch_source *b); /* NULL-safe, idempotent */
+/* The (N, H, W, C) pictures of `step`: the prefetched buffer when it holds that step, else gathered
+ * now. Valid until the next get or prefetch that reuses its buffer (the second call after it). */
+const uint8_t *fce_batch_source_get(fce_batch_source *b, int64_t step);
+/* Gathers `step` into the buffer the last get did not return. */
+void fce_batch_source_prefetch(fce_batch_source *b, int64_t step);
+
 #endif

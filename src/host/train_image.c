@@ -89,11 +89,8 @@ typedef struct img_trainer {
     size_t D;
     uint8_t *d_u8;
     float *d_x, *d_dlogq;
-    uint8_t *h_u8;
+    fce_batch_source batches; /* host batches, one step of look-ahead (image_common.h) */
     float *h_logq;
-    size_t *order;
-    uint64_t order_epoch;
-    int have_order;
     uint64_t seed_data, seed_noise;
     long warmup;
     fce_iglow_ckpt_state st;
@@ -144,9 +141,8 @@ static void trainer_free(img_trainer *t) {
         fce_iglow_free(t->g);
         fce_ctx_free(ctx);
     }
-    free(t->h_u8);
+    fce_batch_source_free(&t->batches);
     free(t->h_logq);
-    free(t->order);
     fce_image_set_free(&t->set);
 }
 
@@ -179,10 +175,9 @@ static fce_status trainer_setup(img_trainer *t) {
     FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_u8, ND));
     FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_x, ND * sizeof(float)));
     FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_dlogq, (size_t)t->N * sizeof(float)));
-    t->h_u8 = malloc(ND);
+    FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
     t->h_logq = malloc((size_t)t->N * sizeof(float));
-    t->order = malloc(n * sizeof(size_t));
-    if (!t->h_u8 || !t->h_logq || !t->order) {
+    if (!t->h_logq) {
         fce_log_error("out of host memory");
         return FCE_STATUS_ERR_NOMEM;
     }
@@ -225,15 +220,15 @@ static fce_status train_step(img_trainer *t, int fresh, double *bpd) {
     fce_ctx *ctx = &t->ctx;
     int64_t step = t->st.step;
     size_t ND = (size_t)t->N * t->D;
-    fce_image_gather_batch(&t->set, t->order, &t->order_epoch, &t->have_order, t->seed_data, step,
-                           t->N, t->h_u8);
-    FCE_TRY(ctx->ops->upload(ctx, t->d_u8, t->h_u8, ND));
+    FCE_TRY(ctx->ops->upload(ctx, t->d_u8, fce_batch_source_get(&t->batches, step), ND));
     FCE_TRY(ctx->ops->dequantize(ctx, t->d_x, t->d_u8, ND, t->cfg.n_bits, t->seed_noise,
                                  (uint64_t)step * ND));
     if (fresh && step == 0 && !fce_iglow_actnorm_initialized(t->g))
         FCE_TRY(fce_iglow_data_init(t->g, t->tp, t->d_x, t->N));
     FCE_TRY(fce_iglow_zero_grad(t->g));
     FCE_TRY(fce_iglow_forward(t->g, t->tp, t->d_x, t->N));
+    /* the next batch is gathered on the host while the device runs the forward pass */
+    if (step + 1 < t->cfg.steps) fce_batch_source_prefetch(&t->batches, step + 1);
     FCE_TRY(ctx->ops->download(ctx, t->h_logq, fce_iglow_tape_logq(t->tp),
                                (size_t)t->N * sizeof(float)));
     double s = 0;

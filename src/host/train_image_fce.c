@@ -63,12 +63,10 @@ struct fce_ifce {
     fce_ebm_image_tape *tp_ebm;
     int N, L;
     size_t D;
-    uint8_t *d_u8, *h_u8;
+    uint8_t *d_u8;
     float *d_x, *d_eps[MAXL], *d_ebm_in, *d_df, *d_dx, *d_dlq, *d_dlqt, *d_stats;
     float *h_f, *h_lq;
-    size_t *order;
-    uint64_t order_epoch;
-    int have_order;
+    fce_batch_source batches; /* host batches, one step of look-ahead (image_common.h) */
     uint64_t seed_data, seed_noise, seed_eps, seed_init;
     ifce_state st;
     char path_ckpt[1100], path_ebm[1100];
@@ -265,10 +263,9 @@ void fce_ifce_free(fce_ifce *t) {
         fce_ebm_image_free(t->ebm);
         fce_ctx_free(ctx);
     }
-    free(t->h_u8);
+    fce_batch_source_free(&t->batches);
     free(t->h_f);
     free(t->h_lq);
-    free(t->order);
     fce_image_set_free(&t->set);
     free(t);
 }
@@ -276,9 +273,7 @@ void fce_ifce_free(fce_ifce *t) {
 /* The dequantised batch of `step` into d_x (noise stream `seed`). */
 static fce_status load_x(fce_ifce *t, int64_t step, uint64_t seed) {
     size_t ND = (size_t)t->N * t->D;
-    fce_image_gather_batch(&t->set, t->order, &t->order_epoch, &t->have_order, t->seed_data, step,
-                           t->N, t->h_u8);
-    FCE_TRY(t->ctx.ops->upload(&t->ctx, t->d_u8, t->h_u8, ND));
+    FCE_TRY(t->ctx.ops->upload(&t->ctx, t->d_u8, fce_batch_source_get(&t->batches, step), ND));
     return t->ctx.ops->dequantize(&t->ctx, t->d_x, t->d_u8, ND, t->cfg.n_bits, seed, (uint64_t)step * ND);
 }
 
@@ -330,11 +325,10 @@ static fce_status setup(fce_ifce *t) {
     DEV(t->d_dlq, N * sizeof(float));
     DEV(t->d_dlqt, N * sizeof(float));
     DEV(t->d_stats, 2 * sizeof(float));
-    t->h_u8 = malloc(ND);
+    FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
     t->h_f = malloc(2 * N * sizeof(float));
     t->h_lq = malloc(N * sizeof(float));
-    t->order = malloc(t->set.n * sizeof(size_t));
-    if (!t->h_u8 || !t->h_f || !t->h_lq || !t->order) {
+    if (!t->h_f || !t->h_lq) {
         fce_log_error("out of host memory");
         return FCE_STATUS_ERR_NOMEM;
     }
@@ -506,6 +500,8 @@ static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
     const float *f;
     float c;
     FCE_TRY(contrastive_forward(t, step, &f));
+    /* the next batch is gathered on the host while the device runs this step's passes */
+    if (step + 1 < t->cfg.steps) fce_batch_source_prefetch(&t->batches, step + 1);
     FCE_TRY(ctx->ops->download(ctx, &c, fce_ebm_image_c(t->ebm), sizeof c));
     if (flow_turn) {
         FCE_TRY(grad_flow(t, f));
