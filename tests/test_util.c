@@ -161,6 +161,7 @@ int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed) {
 void fce_test_image_cfg(fce_image_train_config *c, const char *data_dir, const char *out_dir,
                         int batch, long steps) {
     fce_image_train_config_defaults(c);
+    snprintf(c->mode, sizeof c->mode, "mle"); /* callers that want fce set it */
     snprintf(c->data_dir, sizeof c->data_dir, "%s", data_dir);
     snprintf(c->preset, sizeof c->preset, "tiny");
     snprintf(c->device, sizeof c->device, "cpu");

@@ -21,7 +21,7 @@ extern "C" {
 typedef struct fce_image_train_config {
     char dataset[32];   /* cifar10 | svhn | folder */
     char data_dir[1024];
-    char mode[16];      /* mle | fce (train_image_fce.c: joint EBM + flow, SPEC c.3) */
+    char mode[16];      /* fce (default: the paper's pipeline, see pretrain_steps) | mle */
     char preset[16];    /* cifar10 | svhn | tiny */
     int L, K, width;    /* 0: from the preset */
     int affine;         /* 1: affine coupling; 0: the preset's (additive) */
@@ -37,7 +37,11 @@ typedef struct fce_image_train_config {
     int resume, quiet;
     float time_limit;   /* seconds of training in this invocation, then checkpoint and stop (0: none) */
     /* --mode fce only (train_image_fce.c) */
-    char init_flow[1024]; /* MLE image checkpoint the flow starts from ("": random flow, notice) */
+    char init_flow[1024]; /* MLE image checkpoint the flow starts from ("": pretrain, see below) */
+    /* fce without --init-flow runs the paper's pipeline: MLE pretraining of the flow for this many
+     * steps into <out>/mle (--lr, --warmup-steps), then FCE from it into <out>; 0: FCE from a random
+     * flow. --resume continues whichever stage is unfinished. */
+    long pretrain_steps;
     float lr_ebm;         /* Adam, EBM and c (1e-3) */
     float lr_c;           /* Adam rate of c alone (0: lr_ebm, the paper's; SPEC c.3 suggests higher) */
     float lr_flow;        /* Adamax, flow (1e-5, the paper's for images) */

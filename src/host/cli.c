@@ -72,7 +72,7 @@ static const opt_def train_opts[] = {
 static const opt_def image_train_opts[] = {
     {"dataset", OPT_STR, F(dataset), S(dataset), "cifar10 | svhn | folder"},
     {"data-dir", OPT_STR, F(data_dir), S(data_dir), "the dataset's folder (or one CIFAR-10 batch / SVHN .mat file)"},
-    {"mode", OPT_STR, F(mode), S(mode), "mle (maximum likelihood) | fce (joint EBM + flow)"},
+    {"mode", OPT_STR, F(mode), S(mode), "fce (the paper's pipeline: MLE pretraining, then joint EBM + flow) | mle (the flow alone)"},
     {"preset", OPT_STR, F(preset), S(preset), "cifar10 (L3 K32 W512) | svhn (L3 K8 W512) | tiny (L2 K2 W16); default: the dataset's"},
     {"L", OPT_INT, F(L), 0, "levels (0: the preset's)"},
     {"K", OPT_INT, F(K), 0, "steps per level (0: the preset's)"},
@@ -91,7 +91,8 @@ static const opt_def image_train_opts[] = {
     {"time-limit", OPT_FLOAT, F(time_limit), 0, "seconds: stop cleanly (checkpoint, exit 0) after this long; --resume goes on (0: none)"},
     {"resume", OPT_FLAG, F(resume), 0, "continue from <out>/checkpoint.fce"},
     {"quiet", OPT_FLAG, F(quiet), 0, "no progress lines"},
-    {"init-flow", OPT_STR, F(init_flow), S(init_flow), "fce: start the flow from this image MLE checkpoint"},
+    {"init-flow", OPT_STR, F(init_flow), S(init_flow), "fce: start the flow from this image MLE checkpoint (skips pretraining)"},
+    {"pretrain-steps", OPT_LONG, F(pretrain_steps), 0, "fce without --init-flow: MLE steps into <out>/mle first (0: FCE from a random flow)"},
     {"lr-ebm", OPT_FLOAT, F(lr_ebm), 0, "fce: Adam learning rate of the EBM and c"},
     {"lr-c", OPT_FLOAT, F(lr_c), 0, "fce: Adam learning rate of c alone (0: --lr-ebm, the paper's)"},
     {"lr-flow", OPT_FLOAT, F(lr_flow), 0, "fce: Adamax learning rate of the flow"},

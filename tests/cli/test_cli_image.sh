@@ -23,7 +23,7 @@ for k in range(24):
 open(sys.argv[1], "wb").write(b)
 PY
 run="$OUT/run"
-"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
+"$BIN" train --dataset cifar10 --mode mle --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
   --steps 3 --device cpu --out "$run" --quiet 2>"$OUT/err" || { echo "FAIL tiny_train: $(cat "$OUT/err")"; fail=$((fail + 1)); }
 check checkpoint test -s "$run/checkpoint.fce"
 check metrics test "$(wc -l <"$run/metrics.jsonl")" -ge 1
@@ -61,7 +61,7 @@ fi
 
 # eval of a tiny FCE run also reports the EBM's bits/dim (ebm.fce next to checkpoint.fce)
 frun="$OUT/frun"
-"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --preset tiny --width 8 --K 1 --batch 8 \
+"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --pretrain-steps 0 --preset tiny --width 8 --K 1 --batch 8 \
   --steps 3 --ebm-width-scale 16 --device cpu --out "$frun" --quiet 2>"$OUT/err" || { echo "FAIL tiny_fce: $(cat "$OUT/err")"; fail=$((fail + 1)); }
 "$BIN" eval --checkpoint "$frun/checkpoint.fce" --dataset cifar10 --data-dir "$OUT/train.bin" --device cpu >"$OUT/ev.json" 2>/dev/null
 check eval_bpd_ebm grep -Eq '"bpd_ebm": -?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?,' "$OUT/ev.json"
@@ -120,24 +120,34 @@ fi
 # the last good save stay byte-identical and still load. Resuming with an absurd learning rate diverges
 # on the first step.
 cp "$frun/checkpoint.fce" "$OUT/keep_flow.fce"; cp "$frun/ebm.fce" "$OUT/keep_ebm.fce"
-expect fce_diverges 1 "diverged at step .* checkpoint (step 3) is kept unchanged" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --preset tiny --width 8 --K 1 --batch 8 \
+expect fce_diverges 1 "diverged at step .* checkpoint (step 3) is kept unchanged" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --pretrain-steps 0 --preset tiny --width 8 --K 1 --batch 8 \
   --steps 9 --ebm-width-scale 16 --lr-ebm 1e30 --lr-flow 1e30 --resume --device cpu --out "$frun" --quiet
 check fce_diverge_kept bash -c "cmp -s '$OUT/keep_flow.fce' '$frun/checkpoint.fce' && cmp -s '$OUT/keep_ebm.fce' '$frun/ebm.fce'"
 cp "$run/checkpoint.fce" "$OUT/keep_mle.fce"
-expect mle_diverges 1 "not finite.*last good checkpoint is kept unchanged" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
+expect mle_diverges 1 "not finite.*last good checkpoint is kept unchanged" -- train --dataset cifar10 --mode mle --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
   --steps 9 --lr 1e30 --resume --device cpu --out "$run" --quiet
 check mle_diverge_kept cmp -s "$OUT/keep_mle.fce" "$run/checkpoint.fce"
 check diverged_ckpt_loads bash -c "'$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q '\"bpd\"'"
-expect fce_diverges_fresh 1 "No checkpoint was written yet" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --preset tiny --width 8 --K 1 --batch 8 \
+expect fce_diverges_fresh 1 "No checkpoint was written yet" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --pretrain-steps 0 --preset tiny --width 8 --K 1 --batch 8 \
   --steps 9 --ebm-width-scale 16 --lr-ebm 1e30 --lr-flow 1e30 --device cpu --out "$OUT/fresh_nan" --quiet
 # --time-limit stops cleanly (exit 0, checkpoint written) before --steps; --resume goes on from there.
-"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
+"$BIN" train --dataset cifar10 --mode mle --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
   --steps 100000 --time-limit 0.5 --device cpu --out "$OUT/tl" 2>"$OUT/err"
 check time_limit_stops bash -c "grep -q 'time-limit 0.5s reached at step' '$OUT/err' && test -s '$OUT/tl/checkpoint.fce'"
-"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --preset tiny --width 8 --K 1 --batch 8 \
+"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --pretrain-steps 0 --preset tiny --width 8 --K 1 --batch 8 \
   --ebm-width-scale 16 --steps 100000 --time-limit 0.5 --device cpu --out "$OUT/tlf" 2>"$OUT/err"
 check time_limit_fce bash -c "grep -q 'time-limit 0.5s reached at step' '$OUT/err' && test -s '$OUT/tlf/ebm.fce'"
 expect time_limit_bad 2 "time-limit must be" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --time-limit -1 --device cpu --out "$OUT/tl2"
-expect other_arch 1 "width is 8 but this run has 12" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 12 --K 1 --batch 8 --steps 4 --device cpu --out "$run" --resume --quiet
+# The default image mode is the paper's pipeline: MLE pretraining into <out>/mle, then FCE from it.
+"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
+  --pretrain-steps 3 --steps 3 --ebm-width-scale 16 --device cpu --out "$OUT/pipe" 2>"$OUT/err"
+check pipeline_stages bash -c "grep -q 'stage 1 of 2: MLE' '$OUT/err' && grep -q 'stage 2 of 2: FCE from' '$OUT/err'"
+check pipeline_files bash -c "test -s '$OUT/pipe/mle/checkpoint.fce' && test -s '$OUT/pipe/checkpoint.fce' && test -s '$OUT/pipe/ebm.fce'"
+check pipeline_fce_from_mle grep -q "initialised from $OUT/pipe/mle/checkpoint.fce (MLE step 3)" "$OUT/err"
+"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
+  --pretrain-steps 3 --steps 5 --ebm-width-scale 16 --device cpu --out "$OUT/pipe" --resume 2>"$OUT/err"
+check pipeline_resume_skips_mle bash -c "! grep -q 'stage 1 of 2' '$OUT/err' && grep -q 'stage 2 of 2: FCE .*(resumed)' '$OUT/err'"
+check pipeline_resume_steps grep -q '"step": 5,' "$OUT/pipe/metrics.jsonl"
+expect other_arch 1 "width is 8 but this run has 12" -- train --dataset cifar10 --mode mle --data-dir "$OUT/train.bin" --preset tiny --width 12 --K 1 --batch 8 --steps 4 --device cpu --out "$run" --resume --quiet
 
 finish

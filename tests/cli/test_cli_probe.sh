@@ -36,7 +36,7 @@ write(sys.argv[1] + "/test.bin", 100, 2)
 PY
 
 frun="$OUT/frun"
-"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --preset tiny --width 8 --K 1 --batch 8 \
+"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --pretrain-steps 0 --preset tiny --width 8 --K 1 --batch 8 \
   --steps 3 --ebm-width-scale 8 --device cpu --out "$frun" --quiet 2>"$OUT/err" \
   || { echo "FAIL tiny_fce: $(cat "$OUT/err")"; fail=$((fail + 1)); }
 
