@@ -127,12 +127,13 @@ static int candidate_ok(cudnnStatus_t status, size_t memory, cudnnDeterminism_t 
 
 #define MAX_CANDIDATES 16
 
-static fce_status no_algorithm(const char *which, const fce_conv_shape *s, int returned,
+static fce_status no_algorithm(const char *which, const fce_conv_plan *p, int returned,
                                int deterministic) {
+    const fce_conv_shape *s = &p->shape;
     fce_log_error("cuDNN: no %s algorithm qualifies for " SHAPE_FMT
-                  " (%d candidate(s); need status success, workspace <= %zu MiB, FMA math%s)",
+                  " (%d candidate(s); need status success, workspace <= %zu MiB, %s%s)",
                   which, SHAPE_ARGS(s), returned, FCE_CUDNN_WORKSPACE_CAP >> 20,
-                  deterministic ? ", deterministic" : "");
+                  p->tf32 ? "FMA or TF32 math" : "FMA math", deterministic ? ", deterministic" : "");
     return FCE_STATUS_ERR_CUDNN;
 }
 
@@ -152,7 +153,7 @@ static fce_status choose_fwd(fce_cudnn_state *st, fce_conv_plan *p, int determin
             p->fwd_math = p->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
             return FCE_STATUS_OK;
         }
-    return no_algorithm("forward", &p->shape, returned, deterministic);
+    return no_algorithm("forward", p, returned, deterministic);
 }
 
 static fce_status choose_bwd_data(fce_cudnn_state *st, fce_conv_plan *p, int deterministic) {
@@ -171,7 +172,7 @@ static fce_status choose_bwd_data(fce_cudnn_state *st, fce_conv_plan *p, int det
             p->bwd_data_math = p->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
             return FCE_STATUS_OK;
         }
-    return no_algorithm("backward-data", &p->shape, returned, deterministic);
+    return no_algorithm("backward-data", p, returned, deterministic);
 }
 
 static fce_status choose_bwd_filter(fce_cudnn_state *st, fce_conv_plan *p, int deterministic) {
@@ -190,7 +191,7 @@ static fce_status choose_bwd_filter(fce_cudnn_state *st, fce_conv_plan *p, int d
             p->bwd_filter_math = p->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
             return FCE_STATUS_OK;
         }
-    return no_algorithm("backward-filter", &p->shape, returned, deterministic);
+    return no_algorithm("backward-filter", p, returned, deterministic);
 }
 
 /* Logs the plan's algorithms the first time its shape is seen. */
