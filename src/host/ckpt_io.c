@@ -7,8 +7,8 @@
 
 #include "fce/log.h"
 
-fce_status fce_ckpt_write(const char *path, const void *header, size_t header_size, int n,
-                          fce_param_arena *const arenas[], fce_ctx *const ctxs[]) {
+fce_status fce_ckpt_write_tmp(const char *path, const void *header, size_t header_size, int n,
+                              fce_param_arena *const arenas[], fce_ctx *const ctxs[]) {
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
@@ -44,12 +44,30 @@ fce_status fce_ckpt_write(const char *path, const void *header, size_t header_si
         }
         return st;
     }
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_ckpt_commit(const char *path) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (rename(tmp, path) != 0) {
         fce_log_error("cannot rename %s to %s: %s", tmp, path, strerror(errno));
         remove(tmp);
         return FCE_STATUS_ERR_IO;
     }
     return FCE_STATUS_OK;
+}
+
+void fce_ckpt_discard(const char *path) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    remove(tmp);
+}
+
+fce_status fce_ckpt_write(const char *path, const void *header, size_t header_size, int n,
+                          fce_param_arena *const arenas[], fce_ctx *const ctxs[]) {
+    FCE_TRY(fce_ckpt_write_tmp(path, header, header_size, n, arenas, ctxs));
+    return fce_ckpt_commit(path);
 }
 
 FILE *fce_ckpt_open(const char *path) {

@@ -16,6 +16,14 @@
  * the temporary file is removed and the previous file at path is kept. */
 fce_status fce_ckpt_write(const char *path, const void *header, size_t header_size, int n,
                           fce_param_arena *const arenas[], fce_ctx *const ctxs[]);
+/* The two halves of fce_ckpt_write, for files that must change together (image FCE's flow and
+ * EBM): write every "<path>.tmp" first, then commit (rename) each, so a failure or crash while
+ * writing leaves the previous pair intact and only the renames' microseconds are exposed.
+ * fce_ckpt_discard removes a "<path>.tmp" left by a write_tmp whose partner failed. */
+fce_status fce_ckpt_write_tmp(const char *path, const void *header, size_t header_size, int n,
+                              fce_param_arena *const arenas[], fce_ctx *const ctxs[]);
+fce_status fce_ckpt_commit(const char *path);
+void fce_ckpt_discard(const char *path);
 
 /* fopen(path, "rb"); NULL (logged: "cannot open checkpoint …") on failure. */
 FILE *fce_ckpt_open(const char *path);

@@ -23,7 +23,8 @@ typedef struct ickpt_header {
 
 size_t fce_iglow_ckpt_header_size(void) { return sizeof(ickpt_header); }
 
-fce_status fce_iglow_ckpt_save(const char *path, fce_iglow *g, const fce_iglow_ckpt_state *s) {
+static fce_status save_impl(const char *path, fce_iglow *g, const fce_iglow_ckpt_state *s,
+                            int commit) {
     ickpt_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, ICKPT_MAGIC, 8);
@@ -38,7 +39,16 @@ fce_status fce_iglow_ckpt_save(const char *path, fce_iglow *g, const fce_iglow_c
     h.hash = fce_param_table_hash(fce_iglow_params(g));
     h.state = *s;
     fce_ctx *const ctx = fce_iglow_ctx(g);
+    if (!commit) return fce_ckpt_write_tmp(path, &h, sizeof h, 1, &a, &ctx);
     return fce_ckpt_write(path, &h, sizeof h, 1, &a, &ctx);
+}
+
+fce_status fce_iglow_ckpt_save(const char *path, fce_iglow *g, const fce_iglow_ckpt_state *s) {
+    return save_impl(path, g, s, 1);
+}
+
+fce_status fce_iglow_ckpt_save_tmp(const char *path, fce_iglow *g, const fce_iglow_ckpt_state *s) {
+    return save_impl(path, g, s, 0);
 }
 
 static fce_status read_header(const char *path, FILE **fp, ickpt_header *h) {

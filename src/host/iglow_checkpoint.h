@@ -22,6 +22,8 @@ typedef struct fce_iglow_ckpt_state {
 } fce_iglow_ckpt_state;
 
 fce_status fce_iglow_ckpt_save(const char *path, fce_iglow *g, const fce_iglow_ckpt_state *s);
+/* The same into "<path>.tmp" only; fce_ckpt_commit(path) (ckpt_io.h) renames it into place. */
+fce_status fce_iglow_ckpt_save_tmp(const char *path, fce_iglow *g, const fce_iglow_ckpt_state *s);
 /* Reads the header only: the flow config and state (to build the model before loading). */
 fce_status fce_iglow_ckpt_peek(const char *path, fce_iglow_config *cfg, fce_iglow_ckpt_state *s);
 /* Loads params (and the moments when with_moments) into g, whose architecture must match the file

@@ -40,6 +40,7 @@
 #include "image_common.h"
 #include "fce/log.h"
 #include "fs_util.h"
+#include "ckpt_io.h"
 #include "iglow_checkpoint.h"
 
 #define LN2 0.69314718055994530942
@@ -113,7 +114,8 @@ typedef struct ebm_header {
     ifce_state state;
 } ebm_header;
 
-static fce_status ebm_save(fce_ifce *t) {
+/* ebm.fce into "<path>.tmp" (committed by save() together with the flow's file). */
+static fce_status ebm_save_tmp(fce_ifce *t) {
     ebm_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, EBM_MAGIC, 8);
@@ -123,27 +125,8 @@ static fce_status ebm_save(fce_ifce *t) {
     h.H = ec->H, h.W = ec->W, h.C = ec->C, h.n_total = (int64_t)a->n_total;
     h.hash = fce_param_table_hash(fce_ebm_image_params(t->ebm));
     h.state = t->st;
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", t->path_ebm);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fce_log_error("cannot write %s: %s", tmp, strerror(errno));
-        return FCE_STATUS_ERR_IO;
-    }
-    float *host = malloc(a->n_total * sizeof(float) + 1);
-    int ok = host && fwrite(&h, sizeof h, 1, f) == 1;
-    float *bufs[3] = {a->params, a->m, a->v};
-    for (int b = 0; b < 3 && ok; b++)
-        ok = t->ctx.ops->download(&t->ctx, host, bufs[b], a->n_total * sizeof(float)) == FCE_STATUS_OK &&
-             fwrite(host, sizeof(float), a->n_total, f) == a->n_total;
-    free(host);
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, t->path_ebm) != 0) {
-        fce_log_error("writing %s failed; the previous one is kept", t->path_ebm);
-        remove(tmp);
-        return FCE_STATUS_ERR_IO;
-    }
-    return FCE_STATUS_OK;
+    fce_ctx *const ctx = &t->ctx;
+    return fce_ckpt_write_tmp(t->path_ebm, &h, sizeof h, 1, &a, &ctx);
 }
 
 static fce_status ebm_load(fce_ifce *t, ifce_state *s) {
@@ -574,8 +557,11 @@ fce_iglow *fce_ifce_flow(fce_ifce *t) { return t->g; }
 fce_ebm_image *fce_ifce_ebm(fce_ifce *t) { return t->ebm; }
 int64_t fce_ifce_steps_done(const fce_ifce *t) { return t->st.step; }
 
+/* The checkpoint pair: both files are written to temporaries first and renamed only when both are
+ * complete, so a failure or crash while writing (the flow's file is hundreds of MB) keeps the
+ * previous pair; --resume also refuses a pair whose steps differ. */
 static fce_status save(fce_ifce *t) {
-    FCE_TRY(ebm_save(t));
+    FCE_TRY(ebm_save_tmp(t));
     fce_iglow_ckpt_state fs;
     memset(&fs, 0, sizeof fs);
     fs.step = t->st.flow_updates;
@@ -584,7 +570,13 @@ static fce_status save(fce_ifce *t) {
     fs.batch = t->st.batch;
     fs.seconds = t->st.seconds;
     snprintf(fs.dataset, sizeof fs.dataset, "%s", t->st.dataset);
-    FCE_TRY(fce_iglow_ckpt_save(t->path_ckpt, t->g, &fs));
+    fce_status st = fce_iglow_ckpt_save_tmp(t->path_ckpt, t->g, &fs);
+    if (st != FCE_STATUS_OK) {
+        fce_ckpt_discard(t->path_ebm);
+        return st;
+    }
+    FCE_TRY(fce_ckpt_commit(t->path_ebm));
+    FCE_TRY(fce_ckpt_commit(t->path_ckpt));
     t->saved_step = t->st.step;
     return FCE_STATUS_OK;
 }

@@ -148,6 +148,15 @@ check pipeline_fce_from_mle grep -q "initialised from $OUT/pipe/mle/checkpoint.f
   --pretrain-steps 3 --steps 5 --ebm-width-scale 16 --device cpu --out "$OUT/pipe" --resume 2>"$OUT/err"
 check pipeline_resume_skips_mle bash -c "! grep -q 'stage 1 of 2' '$OUT/err' && grep -q 'stage 2 of 2: FCE .*(resumed)' '$OUT/err'"
 check pipeline_resume_steps grep -q '"step": 5,' "$OUT/pipe/metrics.jsonl"
+# The FCE checkpoint pair is replaced together: if the flow's file cannot be written, the EBM's new
+# file is not committed either, and the previous pair stays byte-identical.
+"$BIN" train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --pretrain-steps 0 --preset tiny --width 8 --K 1 \
+  --batch 8 --steps 2 --ebm-width-scale 16 --device cpu --out "$OUT/pair" --quiet 2>/dev/null
+cp "$OUT/pair/checkpoint.fce" "$OUT/pair_flow0"; cp "$OUT/pair/ebm.fce" "$OUT/pair_ebm0"
+mkdir "$OUT/pair/checkpoint.fce.tmp" # makes the flow's temporary file unwritable
+expect pair_write_fails 1 "cannot write checkpoint .*checkpoint.fce.tmp" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --pretrain-steps 0 \
+  --preset tiny --width 8 --K 1 --batch 8 --steps 4 --ebm-width-scale 16 --device cpu --out "$OUT/pair" --resume --quiet
+check pair_kept bash -c "cmp -s '$OUT/pair_flow0' '$OUT/pair/checkpoint.fce' && cmp -s '$OUT/pair_ebm0' '$OUT/pair/ebm.fce' && ! test -e '$OUT/pair/ebm.fce.tmp'"
 expect other_arch 1 "width is 8 but this run has 12" -- train --dataset cifar10 --mode mle --data-dir "$OUT/train.bin" --preset tiny --width 12 --K 1 --batch 8 --steps 4 --device cpu --out "$run" --resume --quiet
 
 finish
