@@ -252,9 +252,9 @@ static void print_usage(FILE *f) {
     fprintf(f, "usage: fce-gpu <command> [options]\n\n"
                "commands:\n"
                "  train   train on a 2D dataset (fce | mle | nce); default: FCE on gmm8;\n"
-               "          with --dataset cifar10|svhn|folder: the image Glow by MLE, or FCE with --mode fce\n"
+               "          with --dataset cifar10|svhn|folder: the paper's pipeline (MLE pretraining, then FCE), or --mode mle\n"
                "  eval    test-split bits/dim of an image checkpoint\n"
-               "  sample  a grid of samples of an image checkpoint\n"
+               "  sample  samples of an image checkpoint: a grid, two flows side by side, or numbered PNGs for FID\n"
                "  probe   linear-probe accuracy of an image EBM's features vs labels (paper Fig. 4)\n"
                "  info    build options and whether a GPU is usable\n"
                "  help    this text; `fce-gpu train --help` lists the training options\n");

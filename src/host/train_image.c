@@ -325,6 +325,7 @@ static fce_status train_loop(img_trainer *t, int fresh) {
  * --time-limit covers both stages together. */
 static fce_status pipeline_run(const fce_image_train_config *cfg) {
     if (cfg->pretrain_steps < 0) return config_error("--pretrain-steps must be >= 0");
+    if (!cfg->data_dir[0]) return config_error("--data-dir is required");
     fce_image_train_config f = *cfg;
     if (!f.out_dir[0]) snprintf(f.out_dir, sizeof f.out_dir, "runs/%s-fce", cfg->dataset);
     fce_image_train_config m = f;
