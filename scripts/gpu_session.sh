@@ -17,6 +17,8 @@
 #         only ones on that machine), cifar10-preset MLE pretraining, then FCE from it for a few
 #         minutes (accuracy, c, both models' bits/dim in metrics.jsonl), eval, the linear probe, an
 #         MLE-vs-FCE sample grid, and 50,000 samples for FID with their time.
+# One device call may last 10 minutes: the run stage's time limits add up to about 9 minutes at
+# most (typically 6 to 7 with a warm build), so it fits with the build cached from `verify`.
 # Every stage's logs and small outputs go to one tarball $OUT/STAGE.tgz (the device tool returns at
 # most 8 files) and a summary on stdout. Each step has its own timeout so one hang loses nothing else.
 set -uo pipefail
@@ -94,23 +96,23 @@ run)
   P="--dataset cifar10 --data-dir $DATA/digits_train.bin --device $DEVICE"
   # MLE pretraining: cifar10 preset, batch 64, a short warm-up (the data set is 1500 pictures).
   # Steps are upper bounds; --time-limit ends each run cleanly (checkpoint written) if the GPU is slower.
-  stage_step mle 170 "$BIN" train $P --mode mle --preset $PRESET --batch 64 --steps "${MLE_STEPS:-3000}" \
-    --warmup-steps 100 --lr 1e-3 --log-every 50 --time-limit 120 --out "$W/mle"
+  stage_step mle 130 "$BIN" train $P --mode mle --preset $PRESET --batch 64 --steps "${MLE_STEPS:-3000}" \
+    --warmup-steps 100 --lr 1e-3 --log-every 50 --time-limit 90 --out "$W/mle"
   tail -3 "$W/mle.log"
-  stage_step fce 230 "$BIN" train $P --mode fce --preset $PRESET --batch 64 --steps "${FCE_STEPS:-20000}" \
-    --init-flow "$W/mle/checkpoint.fce" --log-every 50 --checkpoint-every 1000 --time-limit 180 --out "$W/fce"
+  stage_step fce 190 "$BIN" train $P --mode fce --preset $PRESET --batch 64 --steps "${FCE_STEPS:-20000}" \
+    --init-flow "$W/mle/checkpoint.fce" --log-every 50 --checkpoint-every 1000 --time-limit 150 --out "$W/fce"
   tail -12 "$W/fce.log"
   for m in mle fce; do
     stage_step "eval_$m" 60 "$BIN" eval --checkpoint "$W/$m/checkpoint.fce" --dataset cifar10 \
       --data-dir "$DATA/digits_test.bin" --device $DEVICE --out "$W/eval_$m"
     cat "$W/eval_$m.log" | tail -2
   done
-  stage_step probe 120 "$BIN" probe --checkpoint "$W/fce" --dataset cifar10 --data-dir "$DATA/digits_train.bin" \
+  stage_step probe 90 "$BIN" probe --checkpoint "$W/fce" --dataset cifar10 --data-dir "$DATA/digits_train.bin" \
     --test-data "$DATA/digits_test.bin" --labels "${PROBE_LABELS:-50,200,1500}" --device $DEVICE --out "$W/probe"
   tail -4 "$W/probe.log"
   stage_step grid 60 "$BIN" sample --checkpoint "$W/mle/checkpoint.fce" --compare "$W/fce/checkpoint.fce" \
     --n 64 --seed 7 --grid "$W/mle_vs_fce.png" --device $DEVICE
-  stage_step fid_samples 180 "$BIN" sample --checkpoint "$W/fce/checkpoint.fce" --n "${FID_N:-50000}" \
+  stage_step fid_samples 150 "$BIN" sample --checkpoint "$W/fce/checkpoint.fce" --n "${FID_N:-50000}" \
     --batch 1000 --out-dir /tmp/fce-fid --npz /tmp/fce-fid.npz --device $DEVICE
   tail -3 "$W/fid_samples.log"
   ls /tmp/fce-fid | wc -l >>"$W/summary.txt"
