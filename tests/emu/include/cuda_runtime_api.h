@@ -1,19 +1,29 @@
 /* tests/emu/include/cuda_runtime_api.h: stand-in for CUDA's runtime API header, used ONLY by the
- * CPU emulation test (tests/emu). It declares the few runtime types and calls that
- * src/kernels/fce_kernels.h and the launchers use: cudaStream_t, cudaError_t, cudaGetLastError,
- * cudaGetErrorString. The sticky "last error" is set by the emulated launch (emu_cuda.h) when a
- * launch configuration is one the device would reject. Never seen by nvcc. */
+ * CPU emulation (tests/emu). Never seen by nvcc. It declares the runtime types and calls that
+ * src/kernels (the launchers: cudaStream_t, cudaGetLastError, cudaGetErrorString) and the C host
+ * glue of src/host/cuda (memory, streams, device queries) use, and nothing else. It is valid C and
+ * C++: the glue is compiled as C against it.
+ *
+ * The calls are implemented in tests/emu/fake_cudart.cpp: device memory is host memory with a
+ * registry (so kernels, cuBLAS and cuDNN can check that they get device pointers and stay inside
+ * the allocation), streams are checked handles, and all work is synchronous. The sticky "last
+ * error" is set by the emulated launch (emu_cuda.h) when a launch configuration is one the device
+ * would reject. */
 #ifndef FCE_EMU_CUDA_RUNTIME_API_H
 #define FCE_EMU_CUDA_RUNTIME_API_H
 
 #if defined(__CUDACC__)
 #error "tests/emu/include is the CPU emulation of CUDA: never put it on nvcc's include path"
 #endif
-#ifndef __cplusplus
-#error "the CUDA emulation (tests/emu) is C++ only"
-#endif
 
+#include <stddef.h>
+
+#ifdef __cplusplus
 #include <atomic>
+#define EMU_EXTERN_C extern "C"
+#else
+#define EMU_EXTERN_C
+#endif
 
 typedef struct CUstream_st *cudaStream_t;
 
@@ -21,28 +31,61 @@ typedef struct CUstream_st *cudaStream_t;
 enum cudaError {
     cudaSuccess = 0,
     cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
     cudaErrorInvalidConfiguration = 9,
+    cudaErrorInvalidDevicePointer = 17,
+    cudaErrorInvalidMemcpyDirection = 21,
+    cudaErrorInsufficientDriver = 35,
+    cudaErrorNoDevice = 100,
+    cudaErrorInvalidDevice = 101,
+    cudaErrorInvalidResourceHandle = 400,
+    cudaErrorIllegalAddress = 700,
 };
 typedef enum cudaError cudaError_t;
 
+enum cudaMemcpyKind {
+    cudaMemcpyHostToHost = 0,
+    cudaMemcpyHostToDevice = 1,
+    cudaMemcpyDeviceToHost = 2,
+    cudaMemcpyDeviceToDevice = 3,
+    cudaMemcpyDefault = 4,
+};
+
+#define cudaStreamDefault 0x00
+#define cudaStreamNonBlocking 0x01
+
+/* Only the fields the project reads (name), plus a few for messages. */
+struct cudaDeviceProp {
+    char name[256];
+    size_t totalGlobalMem;
+    int major;
+    int minor;
+    int multiProcessorCount;
+    int warpSize;
+};
+
+EMU_EXTERN_C cudaError_t cudaGetLastError(void);
+EMU_EXTERN_C cudaError_t cudaPeekAtLastError(void);
+EMU_EXTERN_C const char *cudaGetErrorString(cudaError_t e);
+EMU_EXTERN_C const char *cudaGetErrorName(cudaError_t e);
+EMU_EXTERN_C cudaError_t cudaGetDeviceCount(int *count);
+EMU_EXTERN_C cudaError_t cudaGetDevice(int *device);
+EMU_EXTERN_C cudaError_t cudaSetDevice(int device);
+EMU_EXTERN_C cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device);
+EMU_EXTERN_C cudaError_t cudaMalloc(void **p, size_t bytes);
+EMU_EXTERN_C cudaError_t cudaFree(void *p);
+EMU_EXTERN_C cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes,
+                                         enum cudaMemcpyKind kind, cudaStream_t stream);
+EMU_EXTERN_C cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t stream);
+EMU_EXTERN_C cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags);
+EMU_EXTERN_C cudaError_t cudaStreamDestroy(cudaStream_t stream);
+EMU_EXTERN_C cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+
+#ifdef __cplusplus
 namespace emu {
 /* The sticky error of the (single, emulated) device; cudaGetLastError reads and clears it. */
 inline std::atomic<int> last_error{0};
 }  // namespace emu
-
-inline cudaError_t cudaGetLastError(void) {
-    return static_cast<cudaError_t>(emu::last_error.exchange(0));
-}
-inline cudaError_t cudaPeekAtLastError(void) {
-    return static_cast<cudaError_t>(emu::last_error.load());
-}
-inline const char *cudaGetErrorString(cudaError_t e) {
-    switch (e) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorInvalidConfiguration: return "invalid configuration argument (emulated)";
-    }
-    return "unknown error (emulated)";
-}
+#endif
 
 #endif

@@ -6,7 +6,8 @@
  *     emu::launch("k", k, grid, block, shmem, stream, args). The arguments are converted to the
  *     kernel's parameter types once, at the launch (as CUDA does), and every thread gets a copy.
  *   - Blocks run one after another (no concurrency between blocks, no inter-block ordering bugs
- *     can show). The threads of a block are real std::threads running concurrently.
+ *     can show). The threads of a block are real std::threads running concurrently (a pool,
+ *     emu::thread_pool, reused from block to block; thread_locals are reset per CUDA thread).
  *   - __syncthreads() is a std::barrier over the block. A thread that returns drops out of the
  *     barrier, so a uniform early return cannot hang; but every thread's barrier count is recorded
  *     and a block whose threads passed __syncthreads a different number of times is reported as a
@@ -42,7 +43,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <semaphore>
 #include <thread>
 #include <tuple>
 #include <type_traits>
@@ -101,6 +104,19 @@ inline std::atomic<long> launches{0};
  * the grid cap becomes that value, so small problems already need several grid-stride passes. */
 inline unsigned grid_max_override = 0;
 
+/* Hooks of the emulated GPU backend (tests/emu/fake_cudart.cpp installs them with its first
+ * cudaMalloc; the kernel test, which passes host buffers, never does). Called before every launch
+ * that runs: the stream must be a live one, and every pointer argument NULL or inside a device
+ * allocation (a host pointer in a kernel is an illegal address on a GPU). */
+inline void (*launch_stream_hook)(const char *kernel, cudaStream_t stream) = nullptr;
+inline void (*launch_pointer_hook)(const char *kernel, int arg, const void *p) = nullptr;
+
+template <typename T>
+inline void check_pointer_arg(const char *kernel, int arg, const T &v) {
+    if constexpr (std::is_pointer_v<T>)
+        if (launch_pointer_hook) launch_pointer_hook(kernel, arg, (const void *)v);
+}
+
 inline block_ctx *need_block(const char *what) {
     if (!cur_block) {
         std::fprintf(stderr, "emu: %s called outside an emulated kernel\n", what);
@@ -147,12 +163,61 @@ T shuffle(unsigned mask, T v, int src, int width, const char *what) {
     return out;
 }
 
+/* The OS threads that run the CUDA threads of a block: created once and reused for every block
+ * (creating a std::thread per CUDA thread per block made GPU-sized launches take minutes). run(nt,
+ * f) calls f(t) for t = 0 .. nt-1, each on its own thread, all concurrently, and returns when all
+ * have returned. One launch at a time (launches come from one host thread). */
+class thread_pool {
+  public:
+    ~thread_pool() {
+        stop_.store(true);
+        for (auto &w : workers_) w->go.release();
+        for (auto &w : workers_) w->th.join();
+    }
+    template <typename F>
+    void run(unsigned nt, F &f) {
+        while (workers_.size() < nt) {
+            auto w = std::make_unique<worker>();
+            worker *wp = w.get();
+            unsigned i = (unsigned)workers_.size();
+            w->th = std::thread([this, wp, i] { work(wp, i); });
+            workers_.push_back(std::move(w));
+        }
+        job_ = [&f](unsigned t) { f(t); };
+        pending_.store(nt);
+        for (unsigned t = 0; t < nt; t++) workers_[t]->go.release(); /* wakes exactly nt */
+        for (unsigned p = pending_.load(); p != 0; p = pending_.load()) pending_.wait(p);
+        job_ = nullptr;
+    }
+
+  private:
+    struct worker {
+        std::binary_semaphore go{0};
+        std::thread th;
+    };
+    void work(worker *w, unsigned i) {
+        for (;;) {
+            w->go.acquire();
+            if (stop_.load()) return;
+            job_(i);
+            if (pending_.fetch_sub(1) == 1) pending_.notify_one();
+        }
+    }
+    std::vector<std::unique_ptr<worker>> workers_;
+    std::function<void(unsigned)> job_;
+    std::atomic<unsigned> pending_{0};
+    std::atomic<bool> stop_{false};
+};
+
+inline thread_pool pool;
+
 /* Runs kernel k over grid × block threads (1-D), blocks in order, threads of a block concurrently. */
 template <typename... P, typename... A>
 void launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, size_t shmem,
             cudaStream_t stream, A &&...args) {
     static_assert(sizeof...(P) == sizeof...(A), "kernel launched with the wrong argument count");
-    (void)stream; /* one in-order emulated device: streams only order work, and all work is sync */
+    /* One in-order emulated device: streams only order work, and all work is synchronous (the
+     * stream is only checked, by launch_stream_hook, when the emulated GPU backend is linked). */
     /* Convert the arguments to the parameter types once, as the launch does. */
     const std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
     if (grid.x == 0 || grid.y == 0 || grid.z == 0 || block.x == 0 || block.y == 0 ||
@@ -169,6 +234,12 @@ void launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, size_t shm
                      name);
         std::abort();
     }
+    if (launch_stream_hook) launch_stream_hook(name, stream);
+    if (launch_pointer_hook)
+        std::apply([name](const auto &...v) {
+            int i = 0;
+            (check_pointer_arg(name, i++, v), ...);
+        }, params);
     launches.fetch_add(1);
     gridDim = grid;
     blockDim = block;
@@ -186,20 +257,16 @@ void launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, size_t shm
         b.warp_buf.resize(nw);
         b.syncs.assign(nt, 0);
         b.shfls.assign(nt, 0);
-        std::vector<std::thread> threads;
-        threads.reserve(nt);
-        for (unsigned t = 0; t < nt; t++) {
-            threads.emplace_back([&b, &params, k, t, bx] {
-                cur_block = &b;
-                threadIdx = uint3{t, 0, 0};
-                blockIdx = uint3{bx, 0, 0};
-                std::apply(k, params); /* k takes its parameters by value: a copy per thread */
-                b.warp_bar[t / 32]->arrive_and_drop();
-                b.bar->arrive_and_drop();
-                cur_block = nullptr;
-            });
-        }
-        for (auto &th : threads) th.join();
+        auto body = [&b, &params, k, bx](unsigned t) {
+            cur_block = &b;
+            threadIdx = uint3{t, 0, 0};
+            blockIdx = uint3{bx, 0, 0};
+            std::apply(k, params); /* k takes its parameters by value: a copy per thread */
+            b.warp_bar[t / 32]->arrive_and_drop();
+            b.bar->arrive_and_drop();
+            cur_block = nullptr;
+        };
+        pool.run(nt, body);
         for (unsigned t = 1; t < nt; t++)
             if (b.syncs[t] != b.syncs[0]) {
                 violation(name, bx, "threads 0 and %u passed __syncthreads %lu and %lu times "

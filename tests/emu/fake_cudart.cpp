@@ -1,0 +1,349 @@
+/* fake_cudart.cpp: the CUDA runtime calls of tests/emu/include/cuda_runtime_api.h, for the CPU
+ * emulation (tests/emu). One emulated device ("emulated GPU", ordinal 0); all work is synchronous.
+ *
+ * Device memory is host memory, registered: cudaMalloc returns a 256-byte aligned block filled
+ * with 0xFF bytes (NaN floats: cudaMalloc does not zero), between two 256-byte guard zones that
+ * cudaFree checks (an out-of-bounds write is a fault). cudaMemcpyAsync / cudaMemsetAsync check that
+ * their ranges lie inside one allocation and that the copy direction matches the pointers. Streams
+ * are checked handles: a destroyed or made-up stream is an error. With the first cudaMalloc the
+ * fake also installs the launch hooks of emu_cuda.h, so every kernel launch checks its stream and
+ * that each pointer argument is NULL or points into device memory.
+ *
+ * Faults (fake_device.h) make the device's error sticky (cudaErrorIllegalAddress from every later
+ * call, as after a fault on a GPU) and make the process exit 1 at the end. Also linked into the
+ * kernel test (test_emu_kernels), which only uses cudaGetLastError / cudaGetErrorString. */
+#include "fake_device.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "emu_cuda.h"
+
+struct CUstream_st {
+    unsigned flags;
+};
+
+namespace {
+
+constexpr size_t GUARD = 256;
+constexpr unsigned char GUARD_BYTE = 0xA5;
+
+struct Alloc {
+    unsigned char *raw;
+    size_t bytes;
+};
+
+std::mutex mu;
+std::map<uintptr_t, Alloc> allocs; /* keyed by the user pointer */
+std::set<const CUstream_st *> streams;
+std::atomic<int> fatal{0}; /* the sticky error after a fault */
+int current_device = 0;
+bool hooks_installed = false;
+long n_mallocs = 0;
+
+/* The allocation holding p, or allocs.end() (caller holds mu). */
+std::map<uintptr_t, Alloc>::const_iterator find_alloc(const void *p) {
+    uintptr_t u = reinterpret_cast<uintptr_t>(p);
+    auto it = allocs.upper_bound(u);
+    if (it == allocs.begin()) return allocs.end();
+    --it;
+    if (u >= it->first && u < it->first + it->second.bytes) return it;
+    return allocs.end();
+}
+
+void at_exit_report() {
+    size_t leaked = 0, n = 0;
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        for (auto &kv : allocs) leaked += kv.second.bytes, n++;
+    }
+    if (n)
+        std::fprintf(stderr, "emu: note: %zu device allocation(s), %zu bytes, not freed at exit\n", n,
+                     leaked);
+    long v = emu::violations.load();
+    if (v) {
+        std::fprintf(stderr, "emu: FAIL: %ld CUDA/cuBLAS/cuDNN contract violation(s) in this run "
+                             "(see the 'emu:' lines above)\n", v);
+        std::fflush(stderr);
+        std::_Exit(1);
+    }
+}
+
+void launch_stream_check(const char *kernel, cudaStream_t s) {
+    if (!emu::gpu::stream_live(s))
+        emu::gpu::fault("kernel %s launched on %s stream %p", kernel,
+                        s ? "a destroyed or unknown" : "the legacy default (NULL)", (void *)s);
+}
+
+void launch_pointer_check(const char *kernel, int arg, const void *p) {
+    if (p && !emu::gpu::is_device(p))
+        emu::gpu::fault("kernel %s: argument %d (%p) is not a device pointer", kernel, arg, p);
+}
+
+void install_hooks_locked() {
+    if (hooks_installed) return;
+    hooks_installed = true;
+    /* Grid cap of the grid-stride kernels (FCE_GRID_MAX of common.cuh, made overridable by
+     * cu2cpp.py): every CUDA thread is a std::thread here, and a GPU-sized grid of thousands of
+     * blocks costs minutes of thread creation. FCE_EMU_GRID_MAX=N caps grids at N blocks (0: the
+     * kernels' own cap); the default 4 makes the grid-stride loops iterate, which the kernel
+     * test (test_emu_kernels, grid cap 3) shows gives the same results. */
+    if (emu::grid_max_override == 0) {
+        const char *env = std::getenv("FCE_EMU_GRID_MAX");
+        emu::grid_max_override = env ? (unsigned)std::strtoul(env, nullptr, 10) : 4u;
+    }
+    emu::launch_stream_hook = launch_stream_check;
+    emu::launch_pointer_hook = launch_pointer_check;
+    std::atexit(at_exit_report);
+}
+
+cudaError_t ret(cudaError_t e) {
+    int f = fatal.load();
+    if (f) return static_cast<cudaError_t>(f);
+    return e;
+}
+
+}  // namespace
+
+namespace emu::gpu {
+
+bool in_device(const void *p, size_t bytes) {
+    std::lock_guard<std::mutex> lk(mu);
+    auto it = find_alloc(p);
+    if (it == allocs.end()) return false;
+    uintptr_t u = reinterpret_cast<uintptr_t>(p);
+    return bytes <= it->first + it->second.bytes - u;
+}
+
+bool is_device(const void *p) { return in_device(p, 0); }
+
+bool stream_live(cudaStream_t s) {
+    std::lock_guard<std::mutex> lk(mu);
+    return s && streams.count(s);
+}
+
+void fault(const char *fmt, ...) {
+    emu::violations.fetch_add(1);
+    fatal.store(cudaErrorIllegalAddress);
+    std::fprintf(stderr, "emu: FAULT: ");
+    va_list ap;
+    va_start(ap, fmt);
+    std::vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    std::fprintf(stderr, "\n");
+}
+
+}  // namespace emu::gpu
+
+extern "C" {
+
+cudaError_t cudaGetLastError(void) {
+    int f = fatal.load();
+    if (f) return static_cast<cudaError_t>(f); /* sticky: never cleared */
+    return static_cast<cudaError_t>(emu::last_error.exchange(0));
+}
+
+cudaError_t cudaPeekAtLastError(void) {
+    int f = fatal.load();
+    if (f) return static_cast<cudaError_t>(f);
+    return static_cast<cudaError_t>(emu::last_error.load());
+}
+
+const char *cudaGetErrorString(cudaError_t e) {
+    switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument (emulated)";
+    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
+    case cudaErrorInsufficientDriver:
+        return "CUDA driver version is insufficient for CUDA runtime version";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    case cudaErrorIllegalAddress: return "an illegal memory access was encountered (emulated)";
+    }
+    return "unknown error (emulated)";
+}
+
+const char *cudaGetErrorName(cudaError_t e) {
+    switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
+    case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
+    }
+    return "cudaErrorUnknown";
+}
+
+/* FCE_EMU_DEVICE_COUNT=0 makes the emulated machine have no device (cudaErrorNoDevice, the count
+ * left untouched), to exercise the no-GPU paths; default 1. */
+cudaError_t cudaGetDeviceCount(int *count) {
+    if (!count) return cudaErrorInvalidValue;
+    const char *env = std::getenv("FCE_EMU_DEVICE_COUNT");
+    if (env && std::strcmp(env, "0") == 0) return cudaErrorNoDevice;
+    *count = 1;
+    return ret(cudaSuccess);
+}
+
+cudaError_t cudaGetDevice(int *device) {
+    if (!device) return cudaErrorInvalidValue;
+    *device = current_device;
+    return ret(cudaSuccess);
+}
+
+cudaError_t cudaSetDevice(int device) {
+    if (device != 0) return cudaErrorInvalidDevice;
+    current_device = device;
+    return ret(cudaSuccess);
+}
+
+cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device) {
+    if (!prop) return cudaErrorInvalidValue;
+    if (device != 0) return cudaErrorInvalidDevice;
+    std::memset(prop, 0, sizeof *prop);
+    std::snprintf(prop->name, sizeof prop->name, "emulated GPU");
+    prop->totalGlobalMem = (size_t)16 << 30;
+    prop->major = 9;
+    prop->minor = 0;
+    prop->multiProcessorCount = 1;
+    prop->warpSize = 32;
+    return ret(cudaSuccess);
+}
+
+cudaError_t cudaMalloc(void **p, size_t bytes) {
+    if (!p) return cudaErrorInvalidValue;
+    if (fatal.load()) return ret(cudaSuccess);
+    *p = nullptr;
+    if (bytes == 0) return cudaSuccess; /* CUDA: a NULL pointer and success */
+    if (bytes > ((size_t)16 << 30)) return cudaErrorMemoryAllocation;
+    size_t body = (bytes + GUARD - 1) / GUARD * GUARD;
+    auto *raw = static_cast<unsigned char *>(std::aligned_alloc(GUARD, body + 2 * GUARD));
+    if (!raw) return cudaErrorMemoryAllocation;
+    std::memset(raw, GUARD_BYTE, body + 2 * GUARD);
+    std::memset(raw + GUARD, 0xFF, bytes); /* NaN as floats: device memory starts as garbage */
+    std::lock_guard<std::mutex> lk(mu);
+    install_hooks_locked();
+    allocs[reinterpret_cast<uintptr_t>(raw + GUARD)] = Alloc{raw, bytes};
+    n_mallocs++;
+    *p = raw + GUARD;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void *p) {
+    if (!p) return ret(cudaSuccess);
+    Alloc a;
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        auto it = allocs.find(reinterpret_cast<uintptr_t>(p));
+        if (it == allocs.end()) {
+            std::fprintf(stderr, "emu: cudaFree(%p): not the start of a live device allocation\n", p);
+            return cudaErrorInvalidValue;
+        }
+        a = it->second;
+        allocs.erase(it);
+    }
+    size_t body = (a.bytes + GUARD - 1) / GUARD * GUARD;
+    for (size_t i = 0; i < body + 2 * GUARD; i++) {
+        if (i >= GUARD && i < GUARD + a.bytes) continue;
+        if (a.raw[i] != GUARD_BYTE) {
+            emu::gpu::fault("cudaFree(%p): the guard zone of this %zu-byte allocation was written "
+                            "(byte %td relative to its start): an out-of-bounds write",
+                            p, a.bytes, (ptrdiff_t)i - (ptrdiff_t)GUARD);
+            break;
+        }
+    }
+    std::free(a.raw);
+    return ret(cudaSuccess);
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+                            cudaStream_t stream) {
+    if (stream && !emu::gpu::stream_live(stream)) return ret(cudaErrorInvalidResourceHandle);
+    if (fatal.load()) return ret(cudaSuccess);
+    if (bytes == 0) return cudaSuccess;
+    if (!dst || !src) return cudaErrorInvalidValue;
+    const bool dd = emu::gpu::is_device(dst), sd = emu::gpu::is_device(src);
+    bool want_dd, want_sd;
+    switch (kind) {
+    case cudaMemcpyHostToHost: want_dd = false, want_sd = false; break;
+    case cudaMemcpyHostToDevice: want_dd = true, want_sd = false; break;
+    case cudaMemcpyDeviceToHost: want_dd = false, want_sd = true; break;
+    case cudaMemcpyDeviceToDevice: want_dd = true, want_sd = true; break;
+    case cudaMemcpyDefault: want_dd = dd, want_sd = sd; break;
+    default: return cudaErrorInvalidMemcpyDirection;
+    }
+    if (dd != want_dd || sd != want_sd) {
+        std::fprintf(stderr, "emu: cudaMemcpyAsync kind %d: dst %p is %s memory, src %p is %s memory\n",
+                     (int)kind, dst, dd ? "device" : "host", src, sd ? "device" : "host");
+        return cudaErrorInvalidValue;
+    }
+    if ((dd && !emu::gpu::in_device(dst, bytes)) || (sd && !emu::gpu::in_device(src, bytes))) {
+        emu::gpu::fault("cudaMemcpyAsync of %zu bytes from %p to %p runs past a device allocation",
+                        bytes, src, dst);
+        return ret(cudaSuccess);
+    }
+    if (emu::gpu::overlap(dst, bytes, src, bytes)) {
+        emu::gpu::fault("cudaMemcpyAsync of %zu bytes: source %p and destination %p overlap", bytes,
+                        src, dst);
+        return ret(cudaSuccess);
+    }
+    std::memcpy(dst, src, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t stream) {
+    if (stream && !emu::gpu::stream_live(stream)) return ret(cudaErrorInvalidResourceHandle);
+    if (fatal.load()) return ret(cudaSuccess);
+    if (bytes == 0) return cudaSuccess;
+    if (!emu::gpu::is_device(p)) return cudaErrorInvalidValue;
+    if (!emu::gpu::in_device(p, bytes)) {
+        emu::gpu::fault("cudaMemsetAsync of %zu bytes at %p runs past its device allocation", bytes, p);
+        return ret(cudaSuccess);
+    }
+    std::memset(p, value, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags) {
+    if (!stream) return cudaErrorInvalidValue;
+    if (flags & ~(unsigned)cudaStreamNonBlocking) return cudaErrorInvalidValue;
+    if (fatal.load()) return ret(cudaSuccess);
+    auto *s = new CUstream_st{flags};
+    std::lock_guard<std::mutex> lk(mu);
+    install_hooks_locked();
+    streams.insert(s);
+    *stream = s;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+    if (!stream) return cudaErrorInvalidResourceHandle;
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        if (!streams.erase(stream)) return cudaErrorInvalidResourceHandle;
+    }
+    /* Not deleted: a later stream never gets the same address, so a destroyed handle stays
+     * detectably dead (a few bytes per stream). */
+    return ret(cudaSuccess);
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+    if (stream && !emu::gpu::stream_live(stream)) return ret(cudaErrorInvalidResourceHandle);
+    return ret(cudaSuccess); /* all work is already done */
+}
+
+}  // extern "C"

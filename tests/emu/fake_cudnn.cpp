@@ -1,0 +1,535 @@
+/* fake_cudnn.cpp: the cuDNN calls of tests/emu/include/cudnn.h for the emulated GPU backend,
+ * written from the cuDNN documentation (not from the project's reference convolution), so that
+ * the descriptors, layouts and alpha/beta use of src/host/cuda/conv_cudnn.c are really checked.
+ *
+ * Supported (anything else is CUDNN_STATUS_NOT_SUPPORTED or _BAD_PARAM, as documented): FLOAT
+ * data; 4-D tensors in CUDNN_TENSOR_NHWC (element (n, c, h, w) at ((n·H + h)·W + w)·C + c);
+ * filters in CUDNN_TENSOR_NHWC, i.e. KRSC (element (k, c, r, s) at ((k·R + r)·S + s)·C + c); 2-D
+ * convolutions with any padding and stride, dilation 1, CUDNN_CROSS_CORRELATION (no flip) or
+ * CUDNN_CONVOLUTION (flipped filter), FLOAT compute type.
+ *
+ * Definitions (cuDNN's): with ih = oh·u − pad_h + r, iw = ow·v − pad_w + s (taps outside the image
+ * read 0), and Ho = 1 + (H + 2·pad_h − R) / u (likewise Wo):
+ *   forward        y[n,k,oh,ow]   = alpha · Σ_{c,r,s} x[n,c,ih,iw] · w[k,c,r,s]        + beta · y
+ *   backward data  dx[n,c,ih,iw]  = alpha · Σ_{k,r,s, taps landing on ih,iw} dy·w       + beta · dx
+ *   backward filt. dw[k,c,r,s]    = alpha · Σ_{n,oh,ow} dy[n,k,oh,ow] · x[n,c,ih,iw]   + beta · dw
+ *   backward bias  db[0,k,0,0]    = alpha · Σ_{n,oh,ow} dy[n,k,oh,ow]                  + beta · db
+ *   cudnnAddTensor C              = alpha · A (broadcast over A's dimensions of size 1) + beta · C
+ * summed in double, rounded once; beta = 0 means the output is not read (NaN there is ignored).
+ * Checked as a GPU would punish (a fault, fake_device.h): every tensor and the workspace lie inside
+ * device allocations, outputs do not overlap inputs or the workspace, alpha/beta are host
+ * pointers, handles and descriptors are alive and set, the handle's stream is alive. The workspace
+ * a call is given must be at least what the chosen algorithm reported; the fake scribbles over it
+ * (as a real algorithm would use it).
+ *
+ * Algorithm queries: one candidate per direction (status success, deterministic, CUDNN_FMA_MATH),
+ * with a small nonzero workspace for the backward ones, so that the workspace plumbing is used. */
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "cudnn.h"
+#include "fake_device.h"
+
+struct cudnnContext {
+    cudaStream_t stream;
+};
+struct cudnnTensorStruct {
+    bool set;
+    cudnnTensorFormat_t format;
+    int n, c, h, w;
+};
+struct cudnnFilterStruct {
+    bool set;
+    cudnnTensorFormat_t format;
+    int k, c, r, s;
+};
+struct cudnnConvolutionStruct {
+    bool set;
+    int pad_h, pad_w, u, v, dil_h, dil_w;
+    cudnnConvolutionMode_t mode;
+    cudnnMathType_t math;
+};
+
+namespace {
+
+constexpr cudnnConvolutionFwdAlgo_t FWD_ALGO = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+constexpr cudnnConvolutionBwdDataAlgo_t BWD_DATA_ALGO = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+constexpr cudnnConvolutionBwdFilterAlgo_t BWD_FILTER_ALGO = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
+/* Workspace the candidates report (bytes). */
+constexpr size_t FWD_WS = 0, BWD_DATA_WS = 4096, BWD_FILTER_WS = 8192;
+
+std::mutex mu;
+std::set<const void *> live; /* handles and descriptors */
+
+template <typename T>
+bool alive(T *p) {
+    std::lock_guard<std::mutex> lk(mu);
+    return p && live.count(p);
+}
+template <typename T>
+cudnnStatus_t make(T **out) {
+    if (!out) return CUDNN_STATUS_BAD_PARAM;
+    T *p = new T{};
+    std::lock_guard<std::mutex> lk(mu);
+    live.insert(p);
+    *out = p;
+    return CUDNN_STATUS_SUCCESS;
+}
+template <typename T>
+cudnnStatus_t destroy(T *p) {
+    if (!p) return CUDNN_STATUS_SUCCESS; /* cuDNN: destroying NULL is a no-op */
+    std::lock_guard<std::mutex> lk(mu);
+    if (!live.erase(p)) return CUDNN_STATUS_BAD_PARAM;
+    /* not deleted: a destroyed descriptor stays detectably dead */
+    return CUDNN_STATUS_SUCCESS;
+}
+
+bool tensor_ok(cudnnTensorDescriptor_t t) { return alive(t) && t->set; }
+bool filter_ok(cudnnFilterDescriptor_t f) { return alive(f) && f->set; }
+bool conv_ok(cudnnConvolutionDescriptor_t c) { return alive(c) && c->set; }
+
+size_t tensor_count(cudnnTensorDescriptor_t t) { return (size_t)t->n * t->c * t->h * t->w; }
+size_t filter_count(cudnnFilterDescriptor_t f) { return (size_t)f->k * f->c * f->r * f->s; }
+/* NHWC offset of (n, c, h, w). */
+size_t at(cudnnTensorDescriptor_t t, int n, int c, int h, int w) {
+    return (((size_t)n * t->h + h) * t->w + w) * t->c + c;
+}
+
+int out_dim(int in, int pad, int f, int dil, int stride) {
+    int span = (f - 1) * dil + 1;
+    int num = in + 2 * pad - span;
+    return num < 0 ? 0 : 1 + num / stride;
+}
+
+/* The x / w / y descriptors describe one convolution (BAD_PARAM otherwise). */
+cudnnStatus_t check_shapes(cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+                           cudnnConvolutionDescriptor_t cv, cudnnTensorDescriptor_t y) {
+    if (!tensor_ok(x) || !filter_ok(w) || !conv_ok(cv) || !tensor_ok(y))
+        return CUDNN_STATUS_BAD_PARAM;
+    if (x->c != w->c) return CUDNN_STATUS_BAD_PARAM;
+    int ho = out_dim(x->h, cv->pad_h, w->r, cv->dil_h, cv->u);
+    int wo = out_dim(x->w, cv->pad_w, w->s, cv->dil_w, cv->v);
+    if (ho < 1 || wo < 1) return CUDNN_STATUS_BAD_PARAM;
+    if (y->n != x->n || y->c != w->k || y->h != ho || y->w != wo) {
+        std::fprintf(stderr, "emu: cuDNN: y is %dx%dx%dx%d (NCHW dims), the convolution gives "
+                             "%dx%dx%dx%d\n", y->n, y->c, y->h, y->w, x->n, w->k, ho, wo);
+        return CUDNN_STATUS_BAD_PARAM;
+    }
+    if (cv->dil_h != 1 || cv->dil_w != 1) return CUDNN_STATUS_NOT_SUPPORTED; /* not emulated */
+    return CUDNN_STATUS_SUCCESS;
+}
+
+bool handle_ok(cudnnHandle_t h, const char *what) {
+    if (!alive(h)) return false;
+    if (!emu::gpu::stream_live(h->stream)) {
+        emu::gpu::fault("%s on a cuDNN handle whose stream %p is not a live stream", what,
+                        (void *)h->stream);
+        return false;
+    }
+    return true;
+}
+
+struct Buf {
+    const void *p;
+    size_t bytes;
+    const char *name;
+};
+
+/* Inputs and outputs inside device memory, outputs overlapping nothing else, alpha/beta on the
+ * host; the workspace large enough for the algorithm, inside device memory (then scribbled on). */
+bool check_memory(const char *what, const void *alpha, const void *beta, std::vector<Buf> in,
+                  Buf out, void *ws, size_t ws_size, size_t ws_need) {
+    if (emu::gpu::is_device(alpha) || emu::gpu::is_device(beta)) {
+        emu::gpu::fault("%s: alpha/beta must be host pointers", what);
+        return false;
+    }
+    in.push_back(out);
+    for (const Buf &b : in)
+        if (!emu::gpu::in_device(b.p, b.bytes)) {
+            emu::gpu::fault("%s: %s (%p, %zu bytes) is not inside one device allocation", what,
+                            b.name, b.p, b.bytes);
+            return false;
+        }
+    in.pop_back();
+    for (const Buf &b : in)
+        if (emu::gpu::overlap(out.p, out.bytes, b.p, b.bytes)) {
+            emu::gpu::fault("%s: the output %s overlaps the input %s", what, out.name, b.name);
+            return false;
+        }
+    if (ws_need) {
+        if (!emu::gpu::in_device(ws, ws_need)) {
+            emu::gpu::fault("%s: workspace %p of %zu bytes (need %zu) is not inside one device "
+                            "allocation", what, ws, ws_size, ws_need);
+            return false;
+        }
+        in.push_back(out);
+        for (const Buf &b : in)
+            if (emu::gpu::overlap(ws, ws_need, b.p, b.bytes)) {
+                emu::gpu::fault("%s: the workspace overlaps %s", what, b.name);
+                return false;
+            }
+        std::memset(ws, 0xFF, ws_need);
+    }
+    return true;
+}
+
+/* out = alpha·acc + beta·out (beta = 0: out not read). */
+void blend(float *out, const std::vector<double> &acc, float alpha, float beta) {
+    for (size_t i = 0; i < acc.size(); i++) {
+        double r = (double)alpha * acc[i];
+        if (beta != 0.0f) r += (double)beta * (double)out[i];
+        out[i] = (float)r;
+    }
+}
+
+/* Filter tap index: cross-correlation uses (r, s), convolution the flipped (R−1−r, S−1−s). */
+size_t w_at(cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t cv, int k, int r, int s) {
+    if (cv->mode == CUDNN_CONVOLUTION) r = w->r - 1 - r, s = w->s - 1 - s;
+    return (((size_t)k * w->r + r) * w->s + s) * w->c;
+}
+
+/* Calls f(n, oh, ow, r, s, ih, iw) for every filter tap that lands inside the image. */
+template <typename F>
+void for_taps(cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+              cudnnConvolutionDescriptor_t cv, cudnnTensorDescriptor_t y, F f) {
+    for (int n = 0; n < y->n; n++)
+        for (int oh = 0; oh < y->h; oh++)
+            for (int ow = 0; ow < y->w; ow++)
+                for (int r = 0; r < w->r; r++) {
+                    int ih = oh * cv->u - cv->pad_h + r * cv->dil_h;
+                    if (ih < 0 || ih >= x->h) continue;
+                    for (int s = 0; s < w->s; s++) {
+                        int iw = ow * cv->v - cv->pad_w + s * cv->dil_w;
+                        if (iw < 0 || iw >= x->w) continue;
+                        f(n, oh, ow, r, s, ih, iw);
+                    }
+                }
+}
+
+}  // namespace
+
+extern "C" {
+
+const char *cudnnGetErrorString(cudnnStatus_t status) {
+    switch (status) {
+    case CUDNN_STATUS_SUCCESS: return "CUDNN_STATUS_SUCCESS";
+    case CUDNN_STATUS_NOT_INITIALIZED: return "CUDNN_STATUS_NOT_INITIALIZED";
+    case CUDNN_STATUS_BAD_PARAM: return "CUDNN_STATUS_BAD_PARAM";
+    case CUDNN_STATUS_BAD_PARAM_NULL_POINTER: return "CUDNN_STATUS_BAD_PARAM_NULL_POINTER";
+    case CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER: return "CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER";
+    case CUDNN_STATUS_NOT_SUPPORTED: return "CUDNN_STATUS_NOT_SUPPORTED";
+    case CUDNN_STATUS_INTERNAL_ERROR: return "CUDNN_STATUS_INTERNAL_ERROR";
+    case CUDNN_STATUS_EXECUTION_FAILED: return "CUDNN_STATUS_EXECUTION_FAILED";
+    }
+    return "CUDNN_STATUS_UNKNOWN (emulated)";
+}
+
+size_t cudnnGetVersion(void) { return 90000; }
+
+cudnnStatus_t cudnnCreate(cudnnHandle_t *handle) { return make(handle); }
+cudnnStatus_t cudnnDestroy(cudnnHandle_t handle) {
+    if (!handle) return CUDNN_STATUS_BAD_PARAM;
+    return destroy(handle);
+}
+cudnnStatus_t cudnnSetStream(cudnnHandle_t handle, cudaStream_t stream) {
+    if (!alive(handle)) return CUDNN_STATUS_BAD_PARAM;
+    if (stream && !emu::gpu::stream_live(stream)) return CUDNN_STATUS_BAD_PARAM;
+    handle->stream = stream;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *d) { return make(d); }
+cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) { return destroy(d); }
+cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t format,
+                                         cudnnDataType_t dataType, int n, int c, int h, int w) {
+    if (!alive(d)) return CUDNN_STATUS_BAD_PARAM;
+    if (n < 1 || c < 1 || h < 1 || w < 1) return CUDNN_STATUS_BAD_PARAM;
+    if (format != CUDNN_TENSOR_NHWC || dataType != CUDNN_DATA_FLOAT)
+        return CUDNN_STATUS_NOT_SUPPORTED; /* only what the emulation implements */
+    *d = cudnnTensorStruct{true, format, n, c, h, w};
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t *d) { return make(d); }
+cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) { return destroy(d); }
+cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t dataType,
+                                         cudnnTensorFormat_t format, int k, int c, int h, int w) {
+    if (!alive(d)) return CUDNN_STATUS_BAD_PARAM;
+    if (k < 1 || c < 1 || h < 1 || w < 1) return CUDNN_STATUS_BAD_PARAM;
+    if (format != CUDNN_TENSOR_NHWC || dataType != CUDNN_DATA_FLOAT)
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    *d = cudnnFilterStruct{true, format, k, c, h, w};
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t *d) {
+    cudnnStatus_t st = make(d);
+    if (st == CUDNN_STATUS_SUCCESS) (*d)->math = CUDNN_DEFAULT_MATH;
+    return st;
+}
+cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) { return destroy(d); }
+cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, int pad_h, int pad_w,
+                                              int u, int v, int dilation_h, int dilation_w,
+                                              cudnnConvolutionMode_t mode,
+                                              cudnnDataType_t computeType) {
+    if (!alive(d)) return CUDNN_STATUS_BAD_PARAM;
+    if (pad_h < 0 || pad_w < 0 || u < 1 || v < 1 || dilation_h < 1 || dilation_w < 1)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (mode != CUDNN_CONVOLUTION && mode != CUDNN_CROSS_CORRELATION) return CUDNN_STATUS_BAD_PARAM;
+    if (computeType != CUDNN_DATA_FLOAT) return CUDNN_STATUS_NOT_SUPPORTED;
+    cudnnMathType_t math = d->math;
+    *d = cudnnConvolutionStruct{true, pad_h, pad_w, u, v, dilation_h, dilation_w, mode, math};
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t d, cudnnMathType_t m) {
+    if (!alive(d)) return CUDNN_STATUS_BAD_PARAM;
+    if (m != CUDNN_DEFAULT_MATH && m != CUDNN_TENSOR_OP_MATH &&
+        m != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && m != CUDNN_FMA_MATH)
+        return CUDNN_STATUS_BAD_PARAM;
+    d->math = m;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnGetConvolutionMathType(cudnnConvolutionDescriptor_t d, cudnnMathType_t *m) {
+    if (!alive(d) || !m) return CUDNN_STATUS_BAD_PARAM;
+    *m = d->math;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(const cudnnConvolutionDescriptor_t cv,
+                                                    const cudnnTensorDescriptor_t x,
+                                                    const cudnnFilterDescriptor_t w, int *n,
+                                                    int *c, int *h, int *wo) {
+    if (!conv_ok(cv) || !tensor_ok(x) || !filter_ok(w) || !n || !c || !h || !wo)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (x->c != w->c) return CUDNN_STATUS_BAD_PARAM;
+    int oh = out_dim(x->h, cv->pad_h, w->r, cv->dil_h, cv->u);
+    int ow = out_dim(x->w, cv->pad_w, w->s, cv->dil_w, cv->v);
+    if (oh < 1 || ow < 1) return CUDNN_STATUS_BAD_PARAM;
+    *n = x->n, *c = w->k, *h = oh, *wo = ow;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnGetConvolutionForwardAlgorithmMaxCount(cudnnHandle_t h, int *count) {
+    if (!alive(h) || !count) return CUDNN_STATUS_BAD_PARAM;
+    *count = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithmMaxCount(cudnnHandle_t h, int *count) {
+    if (!alive(h) || !count) return CUDNN_STATUS_BAD_PARAM;
+    *count = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(cudnnHandle_t h, int *count) {
+    if (!alive(h) || !count) return CUDNN_STATUS_BAD_PARAM;
+    *count = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+#define FILL_PERF(perf, a, ws)                                                                     \
+    do {                                                                                           \
+        std::memset(&(perf)[0], 0, sizeof (perf)[0]);                                              \
+        (perf)[0].algo = (a);                                                                      \
+        (perf)[0].status = CUDNN_STATUS_SUCCESS;                                                   \
+        (perf)[0].time = -1.0f;                                                                    \
+        (perf)[0].memory = (ws);                                                                   \
+        (perf)[0].determinism = CUDNN_DETERMINISTIC;                                               \
+        (perf)[0].mathType = CUDNN_FMA_MATH;                                                       \
+    } while (0)
+
+cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(
+    cudnnHandle_t h, const cudnnTensorDescriptor_t x, const cudnnFilterDescriptor_t w,
+    const cudnnConvolutionDescriptor_t cv, const cudnnTensorDescriptor_t y, const int requested,
+    int *returned, cudnnConvolutionFwdAlgoPerf_t *perf) {
+    if (!alive(h) || !returned || !perf || requested < 1) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = check_shapes(x, w, cv, y);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
+    FILL_PERF(perf, FWD_ALGO, FWD_WS);
+    *returned = 1;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(
+    cudnnHandle_t h, const cudnnFilterDescriptor_t w, const cudnnTensorDescriptor_t dy,
+    const cudnnConvolutionDescriptor_t cv, const cudnnTensorDescriptor_t dx, const int requested,
+    int *returned, cudnnConvolutionBwdDataAlgoPerf_t *perf) {
+    if (!alive(h) || !returned || !perf || requested < 1) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = check_shapes(dx, w, cv, dy);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
+    FILL_PERF(perf, BWD_DATA_ALGO, BWD_DATA_WS);
+    *returned = 1;
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+    cudnnHandle_t h, const cudnnTensorDescriptor_t x, const cudnnTensorDescriptor_t dy,
+    const cudnnConvolutionDescriptor_t cv, const cudnnFilterDescriptor_t dw, const int requested,
+    int *returned, cudnnConvolutionBwdFilterAlgoPerf_t *perf) {
+    if (!alive(h) || !returned || !perf || requested < 1) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = check_shapes(x, dw, cv, dy);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
+    FILL_PERF(perf, BWD_FILTER_ALGO, BWD_FILTER_WS);
+    *returned = 1;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void *alpha,
+                                      const cudnnTensorDescriptor_t xd, const void *x,
+                                      const cudnnFilterDescriptor_t wd, const void *w,
+                                      const cudnnConvolutionDescriptor_t cv,
+                                      cudnnConvolutionFwdAlgo_t algo, void *ws, size_t ws_size,
+                                      const void *beta, const cudnnTensorDescriptor_t yd, void *y) {
+    if (!handle_ok(h, "cudnnConvolutionForward")) return CUDNN_STATUS_BAD_PARAM;
+    if (!alpha || !beta || !x || !w || !y) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = check_shapes(xd, wd, cv, yd);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
+    if ((int)algo < 0 || algo >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT) return CUDNN_STATUS_BAD_PARAM;
+    const size_t need = algo == FWD_ALGO ? FWD_WS : 0;
+    if (ws_size < need) return CUDNN_STATUS_BAD_PARAM;
+    if (!check_memory("cudnnConvolutionForward", alpha, beta,
+                      {{x, tensor_count(xd) * 4, "x"}, {w, filter_count(wd) * 4, "w"}},
+                      {y, tensor_count(yd) * 4, "y"}, ws, ws_size, need))
+        return CUDNN_STATUS_EXECUTION_FAILED;
+    const float *X = static_cast<const float *>(x), *W = static_cast<const float *>(w);
+    float *Y = static_cast<float *>(y);
+    const int C = xd->c, K = wd->k;
+    std::vector<double> acc(tensor_count(yd), 0.0);
+    for_taps(xd, wd, cv, yd, [&](int n, int oh, int ow, int r, int s, int ih, int iw) {
+        const float *xp = X + at(xd, n, 0, ih, iw);
+        double *yp = &acc[at(yd, n, 0, oh, ow)];
+        for (int k = 0; k < K; k++) {
+            const float *wp = W + w_at(wd, cv, k, r, s);
+            double t = 0.0;
+            for (int c = 0; c < C; c++) t += (double)xp[c] * (double)wp[c];
+            yp[k] += t;
+        }
+    });
+    blend(Y, acc, *static_cast<const float *>(alpha), *static_cast<const float *>(beta));
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void *alpha,
+                                           const cudnnFilterDescriptor_t wd, const void *w,
+                                           const cudnnTensorDescriptor_t dyd, const void *dy,
+                                           const cudnnConvolutionDescriptor_t cv,
+                                           cudnnConvolutionBwdDataAlgo_t algo, void *ws,
+                                           size_t ws_size, const void *beta,
+                                           const cudnnTensorDescriptor_t dxd, void *dx) {
+    if (!handle_ok(h, "cudnnConvolutionBackwardData")) return CUDNN_STATUS_BAD_PARAM;
+    if (!alpha || !beta || !w || !dy || !dx) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = check_shapes(dxd, wd, cv, dyd);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
+    if ((int)algo < 0 || algo >= CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT) return CUDNN_STATUS_BAD_PARAM;
+    const size_t need = algo == BWD_DATA_ALGO ? BWD_DATA_WS : 0;
+    if (ws_size < need) return CUDNN_STATUS_BAD_PARAM;
+    if (!check_memory("cudnnConvolutionBackwardData", alpha, beta,
+                      {{w, filter_count(wd) * 4, "w"}, {dy, tensor_count(dyd) * 4, "dy"}},
+                      {dx, tensor_count(dxd) * 4, "dx"}, ws, ws_size, need))
+        return CUDNN_STATUS_EXECUTION_FAILED;
+    const float *W = static_cast<const float *>(w), *DY = static_cast<const float *>(dy);
+    const int C = dxd->c, K = wd->k;
+    std::vector<double> acc(tensor_count(dxd), 0.0);
+    for_taps(dxd, wd, cv, dyd, [&](int n, int oh, int ow, int r, int s, int ih, int iw) {
+        const float *gp = DY + at(dyd, n, 0, oh, ow);
+        double *xp = &acc[at(dxd, n, 0, ih, iw)];
+        for (int k = 0; k < K; k++) {
+            const double g = gp[k];
+            const float *wp = W + w_at(wd, cv, k, r, s);
+            for (int c = 0; c < C; c++) xp[c] += g * (double)wp[c];
+        }
+    });
+    blend(static_cast<float *>(dx), acc, *static_cast<const float *>(alpha),
+          *static_cast<const float *>(beta));
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void *alpha,
+                                             const cudnnTensorDescriptor_t xd, const void *x,
+                                             const cudnnTensorDescriptor_t dyd, const void *dy,
+                                             const cudnnConvolutionDescriptor_t cv,
+                                             cudnnConvolutionBwdFilterAlgo_t algo, void *ws,
+                                             size_t ws_size, const void *beta,
+                                             const cudnnFilterDescriptor_t dwd, void *dw) {
+    if (!handle_ok(h, "cudnnConvolutionBackwardFilter")) return CUDNN_STATUS_BAD_PARAM;
+    if (!alpha || !beta || !x || !dy || !dw) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = check_shapes(xd, dwd, cv, dyd);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
+    if ((int)algo < 0 || algo >= CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT)
+        return CUDNN_STATUS_BAD_PARAM;
+    const size_t need = algo == BWD_FILTER_ALGO ? BWD_FILTER_WS : 0;
+    if (ws_size < need) return CUDNN_STATUS_BAD_PARAM;
+    if (!check_memory("cudnnConvolutionBackwardFilter", alpha, beta,
+                      {{x, tensor_count(xd) * 4, "x"}, {dy, tensor_count(dyd) * 4, "dy"}},
+                      {dw, filter_count(dwd) * 4, "dw"}, ws, ws_size, need))
+        return CUDNN_STATUS_EXECUTION_FAILED;
+    const float *X = static_cast<const float *>(x), *DY = static_cast<const float *>(dy);
+    const int C = xd->c, K = dwd->k;
+    std::vector<double> acc(filter_count(dwd), 0.0);
+    for_taps(xd, dwd, cv, dyd, [&](int n, int oh, int ow, int r, int s, int ih, int iw) {
+        const float *gp = DY + at(dyd, n, 0, oh, ow);
+        const float *xp = X + at(xd, n, 0, ih, iw);
+        for (int k = 0; k < K; k++) {
+            const double g = gp[k];
+            double *wp = &acc[w_at(dwd, cv, k, r, s)];
+            for (int c = 0; c < C; c++) wp[c] += g * (double)xp[c];
+        }
+    });
+    blend(static_cast<float *>(dw), acc, *static_cast<const float *>(alpha),
+          *static_cast<const float *>(beta));
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t h, const void *alpha,
+                                           const cudnnTensorDescriptor_t dyd, const void *dy,
+                                           const void *beta, const cudnnTensorDescriptor_t dbd,
+                                           void *db) {
+    if (!handle_ok(h, "cudnnConvolutionBackwardBias")) return CUDNN_STATUS_BAD_PARAM;
+    if (!alpha || !beta || !dy || !db || !tensor_ok(dyd) || !tensor_ok(dbd))
+        return CUDNN_STATUS_BAD_PARAM;
+    if (dbd->n != 1 || dbd->h != 1 || dbd->w != 1 || dbd->c != dyd->c) return CUDNN_STATUS_BAD_PARAM;
+    if (!check_memory("cudnnConvolutionBackwardBias", alpha, beta,
+                      {{dy, tensor_count(dyd) * 4, "dy"}}, {db, tensor_count(dbd) * 4, "db"},
+                      nullptr, 0, 0))
+        return CUDNN_STATUS_EXECUTION_FAILED;
+    const float *DY = static_cast<const float *>(dy);
+    std::vector<double> acc((size_t)dyd->c, 0.0);
+    const size_t rows = (size_t)dyd->n * dyd->h * dyd->w;
+    for (size_t i = 0; i < rows; i++)
+        for (int c = 0; c < dyd->c; c++) acc[(size_t)c] += (double)DY[i * dyd->c + c];
+    blend(static_cast<float *>(db), acc, *static_cast<const float *>(alpha),
+          *static_cast<const float *>(beta));
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnAddTensor(cudnnHandle_t h, const void *alpha,
+                             const cudnnTensorDescriptor_t ad, const void *A, const void *beta,
+                             const cudnnTensorDescriptor_t cd, void *C) {
+    if (!handle_ok(h, "cudnnAddTensor")) return CUDNN_STATUS_BAD_PARAM;
+    if (!alpha || !beta || !A || !C || !tensor_ok(ad) || !tensor_ok(cd)) return CUDNN_STATUS_BAD_PARAM;
+    /* Each dimension of A equals C's or is 1 (broadcast). */
+    if ((ad->n != cd->n && ad->n != 1) || (ad->c != cd->c && ad->c != 1) ||
+        (ad->h != cd->h && ad->h != 1) || (ad->w != cd->w && ad->w != 1))
+        return CUDNN_STATUS_BAD_PARAM;
+    if (!check_memory("cudnnAddTensor", alpha, beta, {{A, tensor_count(ad) * 4, "A"}},
+                      {C, tensor_count(cd) * 4, "C"}, nullptr, 0, 0))
+        return CUDNN_STATUS_EXECUTION_FAILED;
+    const float *AP = static_cast<const float *>(A);
+    float *CP = static_cast<float *>(C);
+    const double al = *static_cast<const float *>(alpha);
+    const float be = *static_cast<const float *>(beta);
+    for (int n = 0; n < cd->n; n++)
+        for (int hh = 0; hh < cd->h; hh++)
+            for (int ww = 0; ww < cd->w; ww++)
+                for (int c = 0; c < cd->c; c++) {
+                    const float a = AP[at(ad, ad->n == 1 ? 0 : n, ad->c == 1 ? 0 : c,
+                                          ad->h == 1 ? 0 : hh, ad->w == 1 ? 0 : ww)];
+                    float &o = CP[at(cd, n, c, hh, ww)];
+                    double r = al * (double)a;
+                    if (be != 0.0f) r += (double)be * (double)o;
+                    o = (float)r;
+                }
+    return CUDNN_STATUS_SUCCESS;
+}
+
+}  // extern "C"

@@ -1,0 +1,35 @@
+/* fake_device.h: what the fake CUDA runtime (fake_cudart.cpp) offers the fake cuBLAS and cuDNN
+ * (fake_cublas.cpp, fake_cudnn.cpp) of the emulated GPU backend: the device-allocation registry
+ * and the fault report. Internal to tests/emu. */
+#ifndef FCE_EMU_FAKE_DEVICE_H
+#define FCE_EMU_FAKE_DEVICE_H
+
+#include <cstddef>
+
+#include "cuda_runtime_api.h"
+
+namespace emu::gpu {
+
+/* Is [p, p + bytes) inside ONE live device allocation? (bytes = 0: is p inside one.) */
+bool in_device(const void *p, size_t bytes);
+/* Does p point into any live device allocation? */
+bool is_device(const void *p);
+/* Is s a live stream made by cudaStreamCreateWithFlags? */
+bool stream_live(cudaStream_t s);
+/* Records a violation of the CUDA / cuBLAS / cuDNN contract that a GPU would punish (illegal
+ * address, use of a destroyed handle, ...): prints it, counts it in emu::violations (a run with
+ * violations exits 1) and sets the device's sticky error cudaErrorIllegalAddress, as a fault on a
+ * GPU does. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+void fault(const char *fmt, ...);
+/* Do the byte ranges [a, a + na) and [b, b + nb) overlap? */
+inline bool overlap(const void *a, size_t na, const void *b, size_t nb) {
+    const char *pa = static_cast<const char *>(a), *pb = static_cast<const char *>(b);
+    return na && nb && pa < pb + nb && pb < pa + na;
+}
+
+}  // namespace emu::gpu
+
+#endif
