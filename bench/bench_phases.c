@@ -429,22 +429,26 @@ static void phase_failed(const bench_phase_result *r, fce_status st) {
     fce_log_error("fce-bench: phase %s at batch %d failed: %s", r->name, r->batch, fce_status_str(st));
 }
 
+/* One phase on a fresh flow (the MLE step, or sampling when `sample`): setup, memory, timing. */
+static void glow_phase_run(bench_env *env, int N, const char *name, double flops, int sample,
+                           bench_fn fn, bench_phase_result *r) {
+    result_init(env, r, name, N, flops);
+    size_t m0 = mem_now(env, &env->ctx);
+    glow_phase p;
+    fce_status st = glow_phase_setup(env, N, sample, &p);
+    if (st == FCE_STATUS_OK) {
+        mem_update(r, m0, mem_now(env, &env->ctx));
+        st = time_phase(env, &env->ctx, fn, &p, m0, r);
+    }
+    glow_phase_free(&p);
+    if (st != FCE_STATUS_OK) phase_failed(r, st);
+}
+
 fce_status bench_phases_run(bench_env *env, int N, bench_phase_result *res, int *n_res) {
     *n_res = 0;
     const phase_flops pf = phase_flops_of(&env->gc, env->ebm_width_scale, N, 0, 0);
-    if (bench_phase_selected(&env->opt, "mle_step")) {
-        bench_phase_result *r = &res[(*n_res)++];
-        result_init(env, r, "mle_step", N, pf.mle);
-        size_t m0 = mem_now(env, &env->ctx);
-        glow_phase p;
-        fce_status st = glow_phase_setup(env, N, 0, &p);
-        if (st == FCE_STATUS_OK) {
-            mem_update(r, m0, mem_now(env, &env->ctx));
-            st = time_phase(env, &env->ctx, mle_step_fn, &p, m0, r);
-        }
-        glow_phase_free(&p);
-        if (st != FCE_STATUS_OK) phase_failed(r, st);
-    }
+    if (bench_phase_selected(&env->opt, "mle_step"))
+        glow_phase_run(env, N, "mle_step", pf.mle, 0, mle_step_fn, &res[(*n_res)++]);
     const int want_ebm = bench_phase_selected(&env->opt, "fce_ebm_step");
     const int want_flow = bench_phase_selected(&env->opt, "fce_flow_step");
     if (want_ebm || want_flow) {
@@ -473,18 +477,7 @@ fce_status bench_phases_run(bench_env *env, int N, bench_phase_result *res, int 
         }
         fce_phase_free(&p);
     }
-    if (bench_phase_selected(&env->opt, "sample")) {
-        bench_phase_result *r = &res[(*n_res)++];
-        result_init(env, r, "sample", N, pf.sample);
-        size_t m0 = mem_now(env, &env->ctx);
-        glow_phase p;
-        fce_status st = glow_phase_setup(env, N, 1, &p);
-        if (st == FCE_STATUS_OK) {
-            mem_update(r, m0, mem_now(env, &env->ctx));
-            st = time_phase(env, &env->ctx, sample_fn, &p, m0, r);
-        }
-        glow_phase_free(&p);
-        if (st != FCE_STATUS_OK) phase_failed(r, st);
-    }
+    if (bench_phase_selected(&env->opt, "sample"))
+        glow_phase_run(env, N, "sample", pf.sample, 1, sample_fn, &res[(*n_res)++]);
     return FCE_STATUS_OK;
 }

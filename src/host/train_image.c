@@ -394,8 +394,10 @@ static fce_status model_from_ckpt(const char *path, const char *device, fce_ctx 
     if (!path[0]) return config_error("--checkpoint is required");
     fce_iglow_config gc;
     FCE_TRY(fce_iglow_ckpt_peek(path, &gc, s));
-    FCE_TRY(fce_ctx_init(ctx, device));
-    *have_ctx = 1;
+    if (!*have_ctx) { /* a second model (sample --compare) shares the context */
+        FCE_TRY(fce_ctx_init(ctx, device));
+        *have_ctx = 1;
+    }
     FCE_TRY(fce_iglow_init(g, ctx, &gc, 1));
     return fce_iglow_ckpt_load(path, *g, 0, s);
 }
@@ -565,17 +567,16 @@ fce_status fce_image_eval_run(const fce_image_eval_config *c, double *bpd_out) {
 /* Samples of the checkpoint at `path`: ε per level from Philox(seed) in level order (so two
  * checkpoints of one architecture see the same noise), the inverse at temperature T, and the
  * uint8 pictures downloaded into *h_u8 (N·D bytes, malloc'd, the caller frees). gc_out receives
- * the architecture. Everything on the device is released before returning. */
-static fce_status sample_u8(const char *path, const char *device, int N, float T, uint64_t seed,
-                            fce_iglow_config *gc_out, uint8_t **h_u8) {
-    fce_ctx ctx;
-    int have_ctx = 0;
+ * the architecture. Everything this allocates on the device is released before returning; the
+ * context (made on first use) stays with the caller. */
+static fce_status sample_u8(fce_ctx *ctx, int *have_ctx, const char *path, const char *device, int N,
+                            float T, uint64_t seed, fce_iglow_config *gc_out, uint8_t **h_u8) {
     fce_iglow *g = NULL;
     fce_iglow_tape *tp = NULL;
     float *d_eps[MAX_LEVELS] = {0};
     uint8_t *d_u8 = NULL;
     fce_iglow_ckpt_state s;
-    fce_status st = model_from_ckpt(path, device, &ctx, &have_ctx, &g, &s);
+    fce_status st = model_from_ckpt(path, device, ctx, have_ctx, &g, &s);
     if (st == FCE_STATUS_OK) {
         *gc_out = *fce_iglow_cfg(g);
         if (gc_out->C != 3 || gc_out->L > MAX_LEVELS) {
@@ -589,25 +590,24 @@ static fce_status sample_u8(const char *path, const char *device, int N, float T
     uint64_t off = 0;
     for (int l = 0; st == FCE_STATUS_OK && l < gc_out->L; l++) {
         size_t nz = (size_t)N * (size_t)fce_iglow_n_z(g, l);
-        st = ctx.ops->alloc(&ctx, (void **)&d_eps[l], nz * sizeof(float));
-        if (st == FCE_STATUS_OK) st = ctx.ops->fill_normal(&ctx, d_eps[l], nz, seed, off, 1.0f);
+        st = ctx->ops->alloc(ctx, (void **)&d_eps[l], nz * sizeof(float));
+        if (st == FCE_STATUS_OK) st = ctx->ops->fill_normal(ctx, d_eps[l], nz, seed, off, 1.0f);
         off += nz;
     }
     if (st == FCE_STATUS_OK) st = fce_iglow_inverse(g, tp, (const float *const *)d_eps, T, N);
-    if (st == FCE_STATUS_OK) st = ctx.ops->alloc(&ctx, (void **)&d_u8, (size_t)N * D);
+    if (st == FCE_STATUS_OK) st = ctx->ops->alloc(ctx, (void **)&d_u8, (size_t)N * D);
     if (st == FCE_STATUS_OK)
-        st = ctx.ops->postprocess(&ctx, d_u8, fce_iglow_tape_x(tp), (size_t)N * D, (int)s.n_bits);
+        st = ctx->ops->postprocess(ctx, d_u8, fce_iglow_tape_x(tp), (size_t)N * D, (int)s.n_bits);
     if (st == FCE_STATUS_OK && !(*h_u8 = malloc((size_t)N * D))) {
         fce_log_error("out of host memory");
         st = FCE_STATUS_ERR_NOMEM;
     }
-    if (st == FCE_STATUS_OK) st = ctx.ops->download(&ctx, *h_u8, d_u8, (size_t)N * D);
-    if (have_ctx) {
-        for (int l = 0; l < MAX_LEVELS; l++) ctx.ops->release(&ctx, d_eps[l]);
-        ctx.ops->release(&ctx, d_u8);
+    if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, *h_u8, d_u8, (size_t)N * D);
+    if (*have_ctx) {
+        for (int l = 0; l < MAX_LEVELS; l++) ctx->ops->release(ctx, d_eps[l]);
+        ctx->ops->release(ctx, d_u8);
         fce_iglow_tape_free(tp);
         fce_iglow_free(g);
-        fce_ctx_free(&ctx);
     }
     return st;
 }
@@ -628,15 +628,15 @@ static void paste_panel(uint8_t *grid, int gw, int x0, const uint8_t *u8, int N,
 /* Gap between the two panels of --compare, in pixels (white, so the panels read as two figures). */
 #define COMPARE_GAP 6
 
-static fce_status sample_impl(const fce_image_sample_config *c, uint8_t **h_a, uint8_t **h_b,
-                              uint8_t **grid) {
+static fce_status sample_impl(const fce_image_sample_config *c, fce_ctx *ctx, int *have_ctx,
+                              uint8_t **h_a, uint8_t **h_b, uint8_t **grid) {
     if (c->n < 1 || c->n > 100000) return config_error("--n must be in 1..100000");
     if (!(c->temperature >= 0)) return config_error("--temperature must be >= 0");
     if (!c->grid[0]) return config_error("--grid is required");
     if (!c->checkpoint[0]) return config_error("--checkpoint is required");
     int N = c->n;
     fce_iglow_config ga, gb;
-    FCE_TRY(sample_u8(c->checkpoint, c->device, N, c->temperature, c->seed, &ga, h_a));
+    FCE_TRY(sample_u8(ctx, have_ctx, c->checkpoint, c->device, N, c->temperature, c->seed, &ga, h_a));
     if (c->compare[0]) {
         /* Same noise needs the same latent sizes: the picture shape and L decide them. */
         fce_iglow_config peek;
@@ -649,7 +649,7 @@ static fce_status sample_impl(const fce_image_sample_config *c, uint8_t **h_a, u
                           ga.C, ga.L);
             return FCE_STATUS_ERR_CONFIG;
         }
-        FCE_TRY(sample_u8(c->compare, c->device, N, c->temperature, c->seed, &gb, h_b));
+        FCE_TRY(sample_u8(ctx, have_ctx, c->compare, c->device, N, c->temperature, c->seed, &gb, h_b));
     }
     int cols = (int)ceil(sqrt((double)N));
     while (cols * cols < N) cols++;
@@ -857,8 +857,11 @@ fce_status fce_image_sample_run(const fce_image_sample_config *c) {
         if (c->compare[0]) return config_error("--compare makes a grid; it does not go with --out-dir");
         return sample_dir_run(c);
     }
+    fce_ctx ctx;
+    int have_ctx = 0;
     uint8_t *h_a = NULL, *h_b = NULL, *grid = NULL;
-    fce_status st = sample_impl(c, &h_a, &h_b, &grid);
+    fce_status st = sample_impl(c, &ctx, &have_ctx, &h_a, &h_b, &grid);
+    if (have_ctx) fce_ctx_free(&ctx);
     free(h_a);
     free(h_b);
     free(grid);
