@@ -1,6 +1,6 @@
 # Thin wrapper over CMake (STYLE 6.15): no compiler flags, no detection; CMakeLists.txt is the build.
 #   make [all]        check dependencies (scripts/setup-deps.sh), configure, build into $(BUILD)
-#   make run          build, then train the built-in default into runs/default
+#   make run          build fce-gpu only (not the tests), then train the built-in default into runs/default
 #   make test         build, then run every test (ctest); test-cpu / test-gpu select by label
 #   make cpu          CPU-only build in build-cpu (-DFCE_CUDA=OFF)
 # Variables: BUILD, TYPE (CMake build type), CMAKE_ARGS (extra -D options), JOBS, BENCH_ARGS.
@@ -21,7 +21,8 @@ deps:
 configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(TYPE) $(CMAKE_ARGS)
 
-run: all
+run: configure
+	cmake --build $(BUILD) -j $(JOBS) --target fce-gpu
 	./$(BUILD)/fce-gpu train --out runs/default
 
 test: all
