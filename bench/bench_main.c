@@ -27,7 +27,7 @@
 #include "bench.h"
 #include "bench_device.h"
 #include "fce/log.h"
-#include "image_common.h"
+#include "data/image_common.h"
 
 #ifndef FCE_BENCH_GIT
 #define FCE_BENCH_GIT "unknown"

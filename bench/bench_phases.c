@@ -38,7 +38,7 @@
 #include "bench.h"
 #include "bench_device.h"
 #include "fce/log.h"
-#include "train_image_fce.h"
+#include "train/train_image_fce.h"
 
 #define MAXL 16
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fce_test.h"
-#include "image_common.h"
+#include "data/image_common.h"
 
 enum { N_PICS = 7, H = 2, W = 2, C = 3, BATCH = 3 }; /* 7 pictures, batches of 3: epochs end mid-batch */
 

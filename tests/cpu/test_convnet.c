@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "convnet.h"
+#include "nn/convnet.h"
 #include "fce/philox.h"
 #include "fce_test.h"
 #include "test_util.h"

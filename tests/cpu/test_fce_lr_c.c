@@ -15,7 +15,7 @@
 
 #include "fce/train_image.h"
 #include "fce_test.h"
-#include "train_image_fce.h"
+#include "train/train_image_fce.h"
 
 #define STEPS 1
 

@@ -18,7 +18,7 @@
 #include "fce/train_image.h"
 #include "fce_test.h"
 #include "test_util.h"
-#include "train_image_fce.h"
+#include "train/train_image_fce.h"
 
 #define NB 4
 #define GRAD_RTOL 2e-2

@@ -9,7 +9,7 @@
 
 #include "fce/philox.h"
 #include "fce_test.h"
-#include "mlp.h"
+#include "nn/mlp.h"
 #include "test_util.h"
 
 #define ROWS 5

@@ -23,7 +23,7 @@
 #include "fce/image_io.h"
 #include "fce/philox.h"
 #include "fce_test.h"
-#include "probe_internal.h"
+#include "probe/probe_internal.h"
 #include "test_util.h"
 
 enum { F_SYN = 32, K_SYN = 10 };

@@ -10,7 +10,7 @@
 
 #include "fce/train_image.h"
 #include "fce_test.h"
-#include "iglow_checkpoint.h"
+#include "formats/flow_image_file.h"
 #include "test_util.h"
 
 static void base_cfg(fce_image_train_config *c, const char *out, long steps) {

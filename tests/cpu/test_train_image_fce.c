@@ -13,7 +13,7 @@
 #include "fce/train_image.h"
 #include "fce_test.h"
 #include "test_util.h"
-#include "train_image_fce.h"
+#include "train/train_image_fce.h"
 
 static void base_cfg(fce_image_train_config *c, const char *mode, const char *out, long steps) {
     fce_test_image_cfg(c, fce_test_path("train.bin"), out, 8, steps);

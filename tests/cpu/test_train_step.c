@@ -11,7 +11,7 @@
 #include "fce/philox.h"
 #include "fce_test.h"
 #include "test_util.h"
-#include "train_internal.h"
+#include "train/train_2d_internal.h"
 
 /* V ≈ 1.4 is a float: one ulp (1.2e-7) over the h/2 stencil (width 1e-3) is 1.2e-4 of derivative,
  * and each side may be off by an ulp, so differences resolve ~2.4e-4; the gradients are O(1e-2). */

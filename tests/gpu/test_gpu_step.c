@@ -11,7 +11,7 @@
 
 #include "fce_test.h"
 #include "test_util.h"
-#include "train_internal.h"
+#include "train/train_2d_internal.h"
 
 /* cuBLAS sums in float where the reference sums in double: per-op differences ~1e-6 relative,
  * compounded through 10 flow steps and 4 EBM layers (STYLE 6.11 "one full FCE step"). */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_internal.h"
+#include "backend/backend_internal.h"
 #include "check_cuda.h"
 #include "conv_cudnn.h"
 #include "cuda_bench_hooks.h"

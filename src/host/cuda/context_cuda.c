@@ -9,7 +9,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "backend_internal.h"
+#include "backend/backend_internal.h"
 
 int fce_cuda_gpu_usable(char *reason, size_t reason_len) {
     int n = 0;

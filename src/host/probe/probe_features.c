@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "fce/log.h"
-#include "fs_util.h"
-#include "probe_internal.h"
+#include "util/fs_util.h"
+#include "probe/probe_internal.h"
 
 fce_status fce_probe_features(fce_ebm_image *e, const fce_image_set *set, const size_t *idx,
                               size_t n, int B, int n_bits, uint64_t seed, float *d_feat, int quiet,

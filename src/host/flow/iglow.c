@@ -7,14 +7,14 @@
  * x[k+1] = coupling(y2[k], NN(xa[k])). Then x[K] = (z1 | z2) at a split, or z_top at the top.
  * The forward pass fills it bottom-up, the inverse top-down; each backward reads the same slots.
  * The prior/sampling helpers are in iglow_prior.c. */
-#include "iglow_internal.h"
+#include "flow/iglow_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fce/log.h"
-#include "lu_init.h"
+#include "nn/lu_init.h"
 
 fce_iglow_config fce_iglow_config_tiny(int affine) {
     fce_iglow_config c = {8, 8, 3, 2, 2, 8, affine};

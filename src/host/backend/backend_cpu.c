@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_internal.h"
+#include "backend/backend_internal.h"
 #include "fce/log.h"
 #include "ref/ref.h"
 

@@ -16,7 +16,7 @@
 
 #include "fce/image_io.h"
 #include "fce/log.h"
-#include "probe_internal.h"
+#include "probe/probe_internal.h"
 
 #define PW 640
 #define PH 440

@@ -1,5 +1,5 @@
 /* convnet.c: the conv coupling network (convnet.h, SPEC a.6) on the op table. */
-#include "convnet.h"
+#include "nn/convnet.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -26,7 +26,7 @@
  * written to .tmp then renamed; ebm.fce first. --resume checks that the two agree (the flow's step
  * equals ebm.fce's flow updates): a crash between the two renames is reported, not resumed. */
 #define _POSIX_C_SOURCE 200809L
-#include "train_image_fce.h"
+#include "train/train_image_fce.h"
 
 #include <errno.h>
 #include <math.h>
@@ -37,11 +37,11 @@
 
 #include "fce/backend.h"
 #include "fce/dataset.h"
-#include "image_common.h"
+#include "data/image_common.h"
 #include "fce/log.h"
-#include "fs_util.h"
-#include "ckpt_io.h"
-#include "iglow_checkpoint.h"
+#include "util/fs_util.h"
+#include "formats/ckpt_io.h"
+#include "formats/flow_image_file.h"
 
 #define LN2 0.69314718055994530942
 #define MAXL 16

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_internal.h"
+#include "backend/backend_internal.h"
 #include "fce/log.h"
 
 int fce_gpu_usable(char *reason, size_t reason_len) {

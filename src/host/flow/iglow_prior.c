@@ -9,7 +9,7 @@
 #include <math.h>
 
 #include "fce/log.h"
-#include "iglow_internal.h"
+#include "flow/iglow_internal.h"
 
 fce_status ig_prior_forward(fce_iglow *g, fce_iglow_tape *tp, int l) {
     fce_ctx *ctx = g->ctx;

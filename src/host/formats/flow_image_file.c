@@ -1,11 +1,11 @@
 /* iglow_checkpoint.c: save/load of an image MLE run (iglow_checkpoint.h), after checkpoint.c. */
-#include "iglow_checkpoint.h"
+#include "formats/flow_image_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt_io.h"
+#include "formats/ckpt_io.h"
 #include "fce/log.h"
 
 #define ICKPT_MAGIC "FCEIMG\0\0"

@@ -1,5 +1,5 @@
 /* ckpt_io.c: checkpoint file handling shared by the formats (ckpt_io.h). */
-#include "ckpt_io.h"
+#include "formats/ckpt_io.h"
 
 #include <errno.h>
 #include <stdlib.h>

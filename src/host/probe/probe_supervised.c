@@ -17,8 +17,8 @@
 
 #include "fce/log.h"
 #include "fce/philox.h"
-#include "fs_util.h"
-#include "probe_internal.h"
+#include "util/fs_util.h"
+#include "probe/probe_internal.h"
 
 
 typedef struct supprobe {

@@ -23,11 +23,11 @@
 #include "fce/dataset.h"
 #include "fce/iglow.h"
 #include "fce/image_io.h"
-#include "image_common.h"
+#include "data/image_common.h"
 #include "fce/log.h"
-#include "fs_util.h"
-#include "iglow_checkpoint.h"
-#include "train_image_fce.h"
+#include "util/fs_util.h"
+#include "formats/flow_image_file.h"
+#include "train/train_image_fce.h"
 
 #define LN2 0.69314718055994530942
 

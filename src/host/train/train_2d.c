@@ -19,8 +19,8 @@
 
 #include "fce/log.h"
 #include "fce/philox.h"
-#include "fs_util.h"
-#include "train_internal.h"
+#include "util/fs_util.h"
+#include "train/train_2d_internal.h"
 
 void fce_train_config_defaults(fce_train_config *c) {
     memset(c, 0, sizeof *c);

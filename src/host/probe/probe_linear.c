@@ -16,8 +16,8 @@
 
 #include "fce/log.h"
 #include "fce/params.h"
-#include "fs_util.h"
-#include "probe_internal.h"
+#include "util/fs_util.h"
+#include "probe/probe_internal.h"
 
 #define EVAL_ROWS 1024
 #define PRINT_EVERY_S 2.0 /* fce_probe_progress */

@@ -1,6 +1,6 @@
 /* fs_util.c: mkdir -p, existence checks, monotonic time (fs_util.h). */
 #define _POSIX_C_SOURCE 200809L
-#include "fs_util.h"
+#include "util/fs_util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt_io.h"
+#include "formats/ckpt_io.h"
 #include "fce/log.h"
 
 #define CKPT_MAGIC "FCE2D\0\0\0"

@@ -3,7 +3,7 @@
 #ifndef FCE_IGLOW_INTERNAL_H
 #define FCE_IGLOW_INTERNAL_H
 
-#include "convnet.h"
+#include "nn/convnet.h"
 #include "fce/iglow.h"
 
 typedef struct ig_step {

@@ -1,6 +1,6 @@
 /* image_common.c: see image_common.h. */
 #define _POSIX_C_SOURCE 200809L
-#include "image_common.h"
+#include "data/image_common.h"
 
 #include <stdlib.h>
 #include <string.h>

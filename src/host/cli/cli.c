@@ -2,7 +2,7 @@
  * Unknown options, missing values, malformed numbers and out-of-range enums are usage errors
  * (exit 2) with a message naming the option; numbers are read with strtol/strtod and must be
  * consumed whole. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <stddef.h>

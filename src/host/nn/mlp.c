@@ -1,5 +1,5 @@
 /* mlp.c: dense stack forward/backward on the op table (mlp.h). */
-#include "mlp.h"
+#include "nn/mlp.h"
 
 #include <math.h>
 #include <stdio.h>

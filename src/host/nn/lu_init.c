@@ -1,5 +1,5 @@
 /* lu_init.c: see lu_init.h. */
-#include "lu_init.h"
+#include "nn/lu_init.h"
 
 #include <math.h>
 #include <stdlib.h>

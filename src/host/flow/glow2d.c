@@ -14,8 +14,8 @@
 
 #include "fce/log.h"
 #include "fce/philox.h"
-#include "lu_init.h"
-#include "mlp.h"
+#include "nn/lu_init.h"
+#include "nn/mlp.h"
 
 typedef struct glow_step {
     int i_an_b, i_an_logs, i_perm, i_sign, i_L, i_U, i_logs;

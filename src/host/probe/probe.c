@@ -33,10 +33,10 @@
 #include "fce/log.h"
 #include "fce/philox.h"
 #include "fce/train_image.h"
-#include "fs_util.h"
-#include "image_common.h"
-#include "probe_internal.h"
-#include "train_image_fce.h"
+#include "util/fs_util.h"
+#include "data/image_common.h"
+#include "probe/probe_internal.h"
+#include "train/train_image_fce.h"
 
 #define MAX_BUDGETS 32
 #define N_METHODS 3

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fce/log.h"
-#include "mlp.h"
+#include "nn/mlp.h"
 
 struct fce_ebm {
     fce_ctx *ctx;

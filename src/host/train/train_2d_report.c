@@ -9,8 +9,8 @@
 
 #include "fce/density_png.h"
 #include "fce/log.h"
-#include "fs_util.h"
-#include "train_internal.h"
+#include "util/fs_util.h"
+#include "train/train_2d_internal.h"
 
 #define DENSITY_BOX 4.0f
 
