@@ -1,5 +1,5 @@
 /* train_image.h: the image commands (issue 3): MLE training of the multi-scale Glow (iglow.h) with
- * bits/dim, test-split evaluation and sampling at a temperature.
+ * bits/dim. Test-split evaluation and sampling are in eval_image.h.
  *
  * Data (SPEC §1): uint8 HWC pictures from dataset.h; per step a batch is gathered on the host in a
  * seeded per-epoch shuffle order (fce_image_set_shuffle_order), uploaded and dequantised on the
@@ -50,36 +50,7 @@ typedef struct fce_image_train_config {
     int ebm_width_scale;  /* test-only EBM width reduction (ebm_image.h); 0: the paper's widths */
 } fce_image_train_config;
 
-typedef struct fce_image_eval_config {
-    char checkpoint[1024];
-    char dataset[32];
-    char data_dir[1024];
-    int batch;
-    uint64_t seed; /* dequantisation noise */
-    char device[32];
-    char out_dir[1024]; /* "": JSON to stdout */
-    char ebm[1024];     /* ebm.fce for "bpd_ebm" ("": <dir of checkpoint>/ebm.fce when it exists) */
-} fce_image_eval_config;
-
-typedef struct fce_image_sample_config {
-    char checkpoint[1024];
-    int n;
-    float temperature;
-    char grid[1024];
-    uint64_t seed;
-    char device[32];
-    /* --out-dir: batched sampling into numbered PNGs <out_dir>/000000.png ... (no grid) */
-    char out_dir[1024];
-    int batch;      /* pictures per batch with --out-dir (500, capped by n) */
-    char npz[1024]; /* with --out-dir: also one uncompressed .npz holding x.npy uint8 (n, H, W, C) */
-    /* --compare C2: the grid shows C's samples (left) and C2's (right) from the same noise ε (the
-     * paper's Figures 3, 5, 6: MLE flow beside FCE flow); both flows need the same H, W, C and L. */
-    char compare[1024];
-} fce_image_sample_config;
-
 void fce_image_train_config_defaults(fce_image_train_config *c);
-void fce_image_eval_config_defaults(fce_image_eval_config *c);
-void fce_image_sample_config_defaults(fce_image_sample_config *c);
 
 /* Is name one of the image datasets (cifar10, svhn, folder)? */
 int fce_is_image_dataset(const char *name);
@@ -88,9 +59,6 @@ int fce_is_image_dataset(const char *name);
 fce_status fce_image_train_run(const fce_image_train_config *cfg);
 /* --mode fce (called by fce_image_train_run). --steps counts FCE steps of either player. */
 fce_status fce_image_train_fce_run(const fce_image_train_config *cfg);
-/* bpd_out (may be NULL) receives the test-split bits/dim. */
-fce_status fce_image_eval_run(const fce_image_eval_config *cfg, double *bpd_out);
-fce_status fce_image_sample_run(const fce_image_sample_config *cfg);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fce/eval_image.h"
 #include "fce/train_image.h"
 #include "fce_test.h"
 #include "formats/flow_image_file.h"

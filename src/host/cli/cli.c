@@ -15,6 +15,7 @@
 #include "fce/log.h"
 #include "fce/probe.h"
 #include "fce/train.h"
+#include "fce/eval_image.h"
 #include "fce/train_image.h"
 
 typedef enum opt_type { OPT_INT, OPT_LONG, OPT_U64, OPT_FLOAT, OPT_STR, OPT_FLAG, OPT_MODE, OPT_OPTIM } opt_type;

@@ -36,7 +36,7 @@
 #include "util/fs_util.h"
 #include "data/image_common.h"
 #include "probe/probe_internal.h"
-#include "train/train_image_fce.h"
+#include "formats/ebm_image_file.h"
 
 #define MAX_BUDGETS 32
 #define N_METHODS 3

@@ -41,17 +41,13 @@
 #include "fce/log.h"
 #include "util/fs_util.h"
 #include "formats/ckpt_io.h"
+#include "formats/ebm_image_file.h"
 #include "formats/flow_image_file.h"
 
 #define LN2 0.69314718055994530942
 #define MAXL 16
 
-typedef struct ifce_state {
-    int64_t step, ebm_updates, flow_updates, flow_turn, consecutive;
-    int64_t seed, n_bits, batch, width_scale;
-    double seconds;
-    char dataset[32];
-} ifce_state;
+typedef fce_image_fce_state ifce_state; /* stored in ebm.fce (formats/ebm_image_file.h) */
 
 struct fce_ifce {
     fce_image_train_config cfg;
@@ -100,130 +96,6 @@ static fce_status validate(const fce_image_train_config *c) {
     if (c->n_bits < 1 || c->n_bits > 8) return cfg_err("--n-bits must be in 1..8");
     if (c->log_every < 1) return cfg_err("--log-every must be >= 1");
     if (c->checkpoint_every < 0) return cfg_err("--checkpoint-every must be >= 0");
-    return FCE_STATUS_OK;
-}
-
-/* ---- the EBM file ---- */
-
-#define EBM_MAGIC "FCEEBMI\0"
-typedef struct ebm_header {
-    char magic[8];
-    uint64_t version;
-    int64_t H, W, C, n_total;
-    uint64_t hash;
-    ifce_state state;
-} ebm_header;
-
-/* ebm.fce into "<path>.tmp" (committed by save() together with the flow's file). */
-static fce_status ebm_save_tmp(fce_ifce *t) {
-    ebm_header h;
-    memset(&h, 0, sizeof h);
-    memcpy(h.magic, EBM_MAGIC, 8);
-    h.version = 1;
-    const fce_ebm_image_config *ec = fce_ebm_image_cfg(t->ebm);
-    fce_param_arena *a = fce_ebm_image_arena(t->ebm);
-    h.H = ec->H, h.W = ec->W, h.C = ec->C, h.n_total = (int64_t)a->n_total;
-    h.hash = fce_param_table_hash(fce_ebm_image_params(t->ebm));
-    h.state = t->st;
-    fce_ctx *const ctx = &t->ctx;
-    return fce_ckpt_write_tmp(t->path_ebm, &h, sizeof h, 1, &a, &ctx);
-}
-
-static fce_status ebm_load(fce_ifce *t, ifce_state *s) {
-    FILE *f = fopen(t->path_ebm, "rb");
-    if (!f) {
-        fce_log_error("--resume: cannot open %s: %s", t->path_ebm, strerror(errno));
-        return FCE_STATUS_ERR_IO;
-    }
-    ebm_header h;
-    fce_param_arena *a = fce_ebm_image_arena(t->ebm);
-    const fce_ebm_image_config *ec = fce_ebm_image_cfg(t->ebm);
-    fce_status st = FCE_STATUS_OK;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, EBM_MAGIC, 8) || h.version != 1) {
-        fce_log_error("%s: not an image EBM file of this version", t->path_ebm);
-        st = FCE_STATUS_ERR_FORMAT;
-    } else if (h.H != ec->H || h.W != ec->W || h.C != ec->C || h.n_total != (int64_t)a->n_total ||
-               h.hash != fce_param_table_hash(fce_ebm_image_params(t->ebm)) ||
-               h.state.width_scale != ec->width_scale) {
-        fce_log_error("%s: another EBM architecture (shape or --ebm-width-scale differ)", t->path_ebm);
-        st = FCE_STATUS_ERR_FORMAT;
-    }
-    float *host = st == FCE_STATUS_OK ? malloc(a->n_total * sizeof(float) + 1) : NULL;
-    if (st == FCE_STATUS_OK && !host) st = FCE_STATUS_ERR_NOMEM;
-    float *bufs[3] = {a->params, a->m, a->v};
-    for (int b = 0; b < 3 && st == FCE_STATUS_OK; b++) {
-        if (fread(host, sizeof(float), a->n_total, f) != a->n_total) {
-            fce_log_error("%s: truncated", t->path_ebm);
-            st = FCE_STATUS_ERR_FORMAT;
-        } else {
-            st = t->ctx.ops->upload(&t->ctx, bufs[b], host, a->n_total * sizeof(float));
-        }
-    }
-    free(host);
-    fclose(f);
-    if (st == FCE_STATUS_OK) *s = h.state;
-    return st;
-}
-
-/* Loads <path> (an ebm.fce) into a fresh EBM on ctx: its shape and width scale from the header,
- * the parameters (incl. c) from the file; the Adam moments are not read. */
-fce_status fce_ebm_image_load_file(const char *path, fce_ctx *ctx, fce_ebm_image **e) {
-    *e = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fce_log_error("cannot open %s: %s", path, strerror(errno));
-        return FCE_STATUS_ERR_IO;
-    }
-    ebm_header h;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, EBM_MAGIC, 8) || h.version != 1 ||
-        h.H < 8 || h.W < 8 || h.C < 1 || h.H > 4096 || h.W > 4096 || h.C > 64) {
-        fclose(f);
-        fce_log_error("%s: not an image EBM file of this version", path);
-        return FCE_STATUS_ERR_FORMAT;
-    }
-    fce_ebm_image_config ec = {(int)h.H, (int)h.W, (int)h.C, (int)h.state.width_scale, 0};
-    fce_status st = fce_ebm_image_init(e, ctx, &ec, 0);
-    fce_param_arena *a = st == FCE_STATUS_OK ? fce_ebm_image_arena(*e) : NULL;
-    if (st == FCE_STATUS_OK && (h.n_total != (int64_t)a->n_total ||
-                                h.hash != fce_param_table_hash(fce_ebm_image_params(*e)))) {
-        fce_log_error("%s: another EBM architecture than this build's", path);
-        st = FCE_STATUS_ERR_FORMAT;
-    }
-    float *host = st == FCE_STATUS_OK ? malloc(a->n_total * sizeof(float) + 1) : NULL;
-    if (st == FCE_STATUS_OK && !host) st = FCE_STATUS_ERR_NOMEM;
-    if (st == FCE_STATUS_OK) {
-        if (fread(host, sizeof(float), a->n_total, f) != a->n_total) {
-            fce_log_error("%s: truncated", path);
-            st = FCE_STATUS_ERR_FORMAT;
-        } else {
-            st = ctx->ops->upload(ctx, a->params, host, a->n_total * sizeof(float));
-        }
-    }
-    free(host);
-    fclose(f);
-    if (st != FCE_STATUS_OK) {
-        fce_ebm_image_free(*e);
-        *e = NULL;
-    }
-    return st;
-}
-
-fce_status fce_ebm_image_file_n_bits(const char *path, int *n_bits) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fce_log_error("cannot open %s: %s", path, strerror(errno));
-        return FCE_STATUS_ERR_IO;
-    }
-    ebm_header h;
-    int ok = fread(&h, sizeof h, 1, f) == 1 && !memcmp(h.magic, EBM_MAGIC, 8) && h.version == 1 &&
-             h.state.n_bits >= 1 && h.state.n_bits <= 8;
-    fclose(f);
-    if (!ok) {
-        fce_log_error("%s: not an image EBM file of this version (train --mode fce writes ebm.fce)",
-                      path);
-        return FCE_STATUS_ERR_FORMAT;
-    }
-    *n_bits = (int)h.state.n_bits;
     return FCE_STATUS_OK;
 }
 
@@ -363,7 +235,7 @@ static fce_status resume(fce_ifce *t) {
     fce_iglow_ckpt_state fs;
     ifce_state s;
     FCE_TRY(fce_iglow_ckpt_load(t->path_ckpt, t->g, 1, &fs));
-    FCE_TRY(ebm_load(t, &s));
+    FCE_TRY(fce_ebm_image_file_read(t->path_ebm, &t->ctx, t->ebm, &s));
     const char *bad = NULL;
     if (fs.step != s.flow_updates) bad = "flow step (checkpoint.fce and ebm.fce are from different saves)";
     else if (s.seed != t->st.seed) bad = "seed (--seed)";
@@ -561,7 +433,7 @@ int64_t fce_ifce_steps_done(const fce_ifce *t) { return t->st.step; }
  * complete, so a failure or crash while writing (the flow's file is hundreds of MB) keeps the
  * previous pair; --resume also refuses a pair whose steps differ. */
 static fce_status save(fce_ifce *t) {
-    FCE_TRY(ebm_save_tmp(t));
+    FCE_TRY(fce_ebm_image_file_write_tmp(t->path_ebm, &t->ctx, t->ebm, &t->st));
     fce_iglow_ckpt_state fs;
     memset(&fs, 0, sizeof fs);
     fs.step = t->st.flow_updates;

@@ -8,6 +8,7 @@
 #include "fce/ebm_image.h"
 #include "fce/iglow.h"
 #include "fce/train_image.h"
+#include "formats/ebm_image_file.h" /* the EBM file the trainer writes */
 
 typedef struct fce_ifce fce_ifce;
 
@@ -30,11 +31,6 @@ fce_status fce_ifce_flow_value(fce_ifce *t, int64_t step, int grads, float *valu
 fce_iglow *fce_ifce_flow(fce_ifce *t);
 fce_ebm_image *fce_ifce_ebm(fce_ifce *t);
 int64_t fce_ifce_steps_done(const fce_ifce *t);
-/* A saved <run>/ebm.fce as a fresh EBM on ctx (parameters incl. c; eval). */
-fce_status fce_ebm_image_load_file(const char *path, fce_ctx *ctx, fce_ebm_image **e);
-/* The --n-bits of the run that wrote the ebm.fce at path (its inputs' quantisation); the header
- * only. A file that is not an image EBM file is FCE_STATUS_ERR_FORMAT, with a message naming it. */
-fce_status fce_ebm_image_file_n_bits(const char *path, int *n_bits);
 
 /* For fce-bench: the player of the next fce_ifce_step (1 flow, 0 EBM), overriding the turn rule
  * once (the rule still decides the turn after that step); and the trainer's backend context. */

@@ -1,0 +1,204 @@
+/* eval_image.c: `fce-gpu eval` (eval_image.h): the test-split bits/dim of an image flow and, when
+ * its ebm.fce is beside it (or --ebm names one), of the EBM with its learned c, as one JSON line.
+ *
+ * bits/dim = (−log q(x + u) + D·ln n_bins)/(D·ln 2) with the same seeded dequantisation noise u for
+ * both models (SPEC g); the EBM's log-density is f(x + u) − c. The last partial batch is padded
+ * with copies of the first picture, whose values are not counted. */
+#define _POSIX_C_SOURCE 200809L
+#include "fce/eval_image.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data/image_common.h"
+#include "eval/flow_from_file.h"
+#include "fce/backend.h"
+#include "fce/dataset.h"
+#include "fce/ebm_image.h"
+#include "fce/iglow.h"
+#include "fce/log.h"
+#include "fce/train_image.h" /* fce_is_image_dataset */
+#include "formats/ebm_image_file.h"
+#include "util/fs_util.h"
+#include "util/json.h"
+
+#define LN2 0.69314718055994530942
+
+void fce_image_eval_config_defaults(fce_image_eval_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->dataset, sizeof c->dataset, "cifar10");
+    snprintf(c->device, sizeof c->device, "auto");
+    c->batch = 64;
+    c->seed = 1;
+}
+
+/* bits/dim of the EBM of ebm_path on the test split with its learned c (SPEC g):
+ * bpd = −(f(x+u) − c − D·ln n_bins)/(D·ln 2), the same dequantisation as the flow's. */
+static fce_status ebm_bpd(const char *ebm_path, fce_ctx *ctx, const fce_image_set *set, int B,
+                          int n_bits, uint64_t seed, double *bpd_out) {
+    fce_ebm_image *e = NULL;
+    fce_ebm_image_tape *tp = NULL;
+    uint8_t *d_u8 = NULL, *h_u8 = NULL;
+    float *d_x = NULL, *h_f = NULL, c = 0;
+    FCE_TRY(fce_ebm_image_load_file(ebm_path, ctx, &e));
+    const fce_ebm_image_config *ec = fce_ebm_image_cfg(e);
+    fce_status st = FCE_STATUS_OK;
+    if (ec->H != set->H || ec->W != set->W || ec->C != set->C) {
+        fce_log_error("%s: the EBM takes %dx%dx%d pictures, the data are %dx%dx%d", ebm_path, ec->H,
+                      ec->W, ec->C, set->H, set->W, set->C);
+        st = FCE_STATUS_ERR_CONFIG;
+    }
+    size_t D = (size_t)set->H * set->W * set->C, BD = (size_t)B * D;
+    if (st == FCE_STATUS_OK) st = fce_ebm_image_tape_init(&tp, e, B);
+    if (st == FCE_STATUS_OK) st = ctx->ops->alloc(ctx, (void **)&d_u8, BD);
+    if (st == FCE_STATUS_OK) st = ctx->ops->alloc(ctx, (void **)&d_x, BD * sizeof(float));
+    if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, &c, fce_ebm_image_c(e), sizeof c);
+    h_u8 = malloc(BD);
+    h_f = malloc((size_t)B * sizeof(float));
+    if (st == FCE_STATUS_OK && (!h_u8 || !h_f)) st = FCE_STATUS_ERR_NOMEM;
+    double sum = 0, lnb = D * log((double)(1 << n_bits));
+    for (size_t start = 0; st == FCE_STATUS_OK && start < set->n; start += (size_t)B) {
+        size_t m = set->n - start < (size_t)B ? set->n - start : (size_t)B;
+        memcpy(h_u8, set->pixels + start * D, m * D);
+        for (size_t r = m; r < (size_t)B; r++) memcpy(h_u8 + r * D, set->pixels, D); /* padding */
+        const float *f = NULL;
+        st = ctx->ops->upload(ctx, d_u8, h_u8, BD);
+        if (st == FCE_STATUS_OK) st = ctx->ops->dequantize(ctx, d_x, d_u8, BD, n_bits, seed, start * D);
+        if (st == FCE_STATUS_OK) st = fce_ebm_image_forward(e, tp, d_x, B, &f);
+        if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, h_f, f, (size_t)B * sizeof(float));
+        for (size_t r = 0; st == FCE_STATUS_OK && r < m; r++)
+            sum += -((double)h_f[r] - (double)c - lnb);
+    }
+    if (st == FCE_STATUS_OK) *bpd_out = sum / (double)set->n / (D * LN2);
+    ctx->ops->release(ctx, d_u8);
+    ctx->ops->release(ctx, d_x);
+    fce_ebm_image_tape_free(tp);
+    fce_ebm_image_free(e);
+    free(h_u8);
+    free(h_f);
+    return st;
+}
+
+/* ---- evaluation ---- */
+
+static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *have_ctx,
+                            fce_iglow **g, fce_iglow_tape **tp, fce_image_set *set, uint8_t **h_u8,
+                            uint8_t **d_u8, float **d_x, float **h_lq, double *bpd_out) {
+    if (!fce_is_image_dataset(c->dataset)) return fce_eval_usage_error("--dataset: not one of cifar10, svhn, folder");
+    if (!c->data_dir[0]) return fce_eval_usage_error("--data-dir is required");
+    if (c->batch < 1 || c->batch > 100000) return fce_eval_usage_error("--batch must be in 1..100000");
+    fce_iglow_ckpt_state s;
+    FCE_TRY(fce_flow_from_file(c->checkpoint, c->device, ctx, have_ctx, g, &s));
+    FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 0, set));
+    const fce_iglow_config *gc = fce_iglow_cfg(*g);
+    if (set->H != gc->H || set->W != gc->W || set->C != gc->C) {
+        fce_log_error("%s: pictures are %dx%dx%d but the checkpoint's flow takes %dx%dx%d",
+                      c->data_dir, set->H, set->W, set->C, gc->H, gc->W, gc->C);
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    int B = c->batch;
+    if ((size_t)B > set->n) B = (int)set->n;
+    size_t D = (size_t)gc->H * gc->W * gc->C, BD = (size_t)B * D;
+    int n_bits = (int)s.n_bits;
+    FCE_TRY(fce_iglow_tape_init_inference(tp, *g, B)); /* forward only */
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)d_u8, BD));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)d_x, BD * sizeof(float)));
+    *h_u8 = malloc(BD);
+    *h_lq = malloc((size_t)B * sizeof(float));
+    if (!*h_u8 || !*h_lq) {
+        fce_log_error("out of host memory");
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    double sum = 0, lnb = D * log((double)(1 << n_bits));
+    for (size_t start = 0; start < set->n; start += (size_t)B) {
+        size_t m = set->n - start < (size_t)B ? set->n - start : (size_t)B;
+        memcpy(*h_u8, set->pixels + start * D, m * D);
+        for (size_t r = m; r < (size_t)B; r++) memcpy(*h_u8 + r * D, set->pixels, D); /* padding */
+        FCE_TRY(ctx->ops->upload(ctx, *d_u8, *h_u8, BD));
+        FCE_TRY(ctx->ops->dequantize(ctx, *d_x, *d_u8, BD, n_bits, c->seed, start * D));
+        FCE_TRY(fce_iglow_forward(*g, *tp, *d_x, B));
+        FCE_TRY(ctx->ops->download(ctx, *h_lq, fce_iglow_tape_logq(*tp), (size_t)B * sizeof(float)));
+        for (size_t r = 0; r < m; r++) sum += -(double)(*h_lq)[r] + lnb;
+    }
+    double bpd = sum / (double)set->n / (D * LN2);
+    if (bpd_out) *bpd_out = bpd;
+    fce_log_info("test bits/dim %.4f on %zu images (%s, checkpoint step %lld)", bpd, set->n,
+                 c->dataset, (long long)s.step);
+    /* the EBM: --ebm, else <dir of checkpoint>/ebm.fce when it exists */
+    char ebm_path[1100] = "";
+    if (c->ebm[0]) {
+        snprintf(ebm_path, sizeof ebm_path, "%s", c->ebm);
+    } else {
+        const char *slash = strrchr(c->checkpoint, '/');
+        int dl = slash ? (int)(slash - c->checkpoint) : 0;
+        snprintf(ebm_path, sizeof ebm_path, "%.*s%sebm.fce", dl, c->checkpoint, slash ? "/" : "");
+        struct stat sb;
+        if (stat(ebm_path, &sb) != 0) ebm_path[0] = 0;
+    }
+    double bpd_ebm = NAN;
+    if (ebm_path[0]) {
+        FCE_TRY(ebm_bpd(ebm_path, ctx, set, B, n_bits, c->seed, &bpd_ebm));
+        fce_log_info("EBM test bits/dim %.4f (%s, with its learned c)", bpd_ebm, ebm_path);
+    }
+    char json[2700];
+    FILE *mem = fmemopen(json, sizeof json, "w");
+    if (!mem) {
+        fce_log_error("out of host memory");
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    fce_json j;
+    fce_json_begin(&j, mem);
+    fce_json_num(&j, "bpd", bpd, 9);
+    if (ebm_path[0]) fce_json_num(&j, "bpd_ebm", bpd_ebm, 9);
+    fce_json_int(&j, "n_images", (long long)set->n);
+    fce_json_str(&j, "dataset", c->dataset);
+    fce_json_int(&j, "step", (long long)s.step);
+    fce_json_int(&j, "n_bits", n_bits);
+    fce_json_end(&j, 1);
+    fclose(mem);
+    if (!c->out_dir[0]) {
+        fputs(json, stdout);
+        fflush(stdout);
+        return isfinite(bpd) ? FCE_STATUS_OK : FCE_STATUS_ERR_NUMERIC;
+    }
+    FCE_TRY(fce_mkdirs(c->out_dir));
+    char path[1100];
+    snprintf(path, sizeof path, "%s/eval.json", c->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(json, f) < 0) {
+        if (f) fclose(f);
+        fce_log_error("cannot write %s", path);
+        return FCE_STATUS_ERR_IO;
+    }
+    if (fclose(f) != 0) {
+        fce_log_error("cannot write %s", path);
+        return FCE_STATUS_ERR_IO;
+    }
+    return isfinite(bpd) ? FCE_STATUS_OK : FCE_STATUS_ERR_NUMERIC;
+}
+
+fce_status fce_image_eval_run(const fce_image_eval_config *c, double *bpd_out) {
+    fce_ctx ctx;
+    int have_ctx = 0;
+    fce_iglow *g = NULL;
+    fce_iglow_tape *tp = NULL;
+    fce_image_set set;
+    memset(&set, 0, sizeof set);
+    uint8_t *h_u8 = NULL, *d_u8 = NULL;
+    float *d_x = NULL, *h_lq = NULL;
+    fce_status st = eval_impl(c, &ctx, &have_ctx, &g, &tp, &set, &h_u8, &d_u8, &d_x, &h_lq, bpd_out);
+    if (have_ctx) {
+        ctx.ops->release(&ctx, d_u8);
+        ctx.ops->release(&ctx, d_x);
+        fce_iglow_tape_free(tp);
+        fce_iglow_free(g);
+        fce_ctx_free(&ctx);
+    }
+    free(h_u8);
+    free(h_lq);
+    fce_image_set_free(&set);
+    return st;
+}

@@ -1,0 +1,17 @@
+/* flow_from_file.h: what eval and sample share: an image flow built from its checkpoint file, on a
+ * backend context made on first use (so that sample --compare's second flow shares it). */
+#ifndef FCE_EVAL_FLOW_FROM_FILE_H
+#define FCE_EVAL_FLOW_FROM_FILE_H
+
+#include "fce/backend.h"
+#include "fce/iglow.h"
+#include "formats/flow_image_file.h"
+
+/* The flow of the checkpoint at path (architecture from its header, parameters from its blobs);
+ * *have_ctx = 0 makes ctx on `device` first and sets it to 1. The caller frees *g and ctx. */
+fce_status fce_flow_from_file(const char *path, const char *device, fce_ctx *ctx, int *have_ctx,
+                              fce_iglow **g, fce_iglow_ckpt_state *s);
+/* Logs msg and returns FCE_STATUS_ERR_CONFIG (a usage error: exit 2). */
+fce_status fce_eval_usage_error(const char *msg);
+
+#endif

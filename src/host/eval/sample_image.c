@@ -1,0 +1,252 @@
+/* sample_image.c: `fce-gpu sample` (eval_image.h): samples of an image flow at a temperature,
+ * as one grid PNG, as two flows side by side from the same noise (--compare: the paper's MLE-vs-FCE
+ * figures), or as numbered PNGs and an optional .npz for FID tools (--out-dir, --npz).
+ *
+ * Noise: ε of every level from Philox(seed) in level order, batch after batch, so two checkpoints
+ * of one architecture see the same noise and a run is a function of its seed. */
+#define _POSIX_C_SOURCE 200809L
+#include "fce/eval_image.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eval/flow_from_file.h"
+#include "fce/backend.h"
+#include "fce/iglow.h"
+#include "fce/image_io.h"
+#include "fce/log.h"
+#include "formats/npz_writer.h"
+#include "util/fs_util.h"
+
+void fce_image_sample_config_defaults(fce_image_sample_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->device, sizeof c->device, "auto");
+    snprintf(c->grid, sizeof c->grid, "samples.png");
+    c->n = 64;
+    c->temperature = 1.0f;
+    c->seed = 1;
+    c->batch = 500;
+}
+
+#define MAX_LEVELS 16
+
+/* Samples of the checkpoint at `path`: ε per level from Philox(seed) in level order (so two
+ * checkpoints of one architecture see the same noise), the inverse at temperature T, and the
+ * uint8 pictures downloaded into *h_u8 (N·D bytes, malloc'd, the caller frees). gc_out receives
+ * the architecture. Everything this allocates on the device is released before returning; the
+ * context (made on first use) stays with the caller. */
+static fce_status sample_u8(fce_ctx *ctx, int *have_ctx, const char *path, const char *device, int N,
+                            float T, uint64_t seed, fce_iglow_config *gc_out, uint8_t **h_u8) {
+    fce_iglow *g = NULL;
+    fce_iglow_tape *tp = NULL;
+    float *d_eps[MAX_LEVELS] = {0};
+    uint8_t *d_u8 = NULL;
+    fce_iglow_ckpt_state s;
+    fce_status st = fce_flow_from_file(path, device, ctx, have_ctx, &g, &s);
+    if (st == FCE_STATUS_OK) {
+        *gc_out = *fce_iglow_cfg(g);
+        if (gc_out->C != 3 || gc_out->L > MAX_LEVELS) {
+            fce_log_error("sample: %s: the grid needs RGB pictures (C = 3); the checkpoint has C = %d",
+                          path, gc_out->C);
+            st = FCE_STATUS_ERR_UNSUPPORTED;
+        }
+    }
+    size_t D = (size_t)gc_out->H * gc_out->W * gc_out->C;
+    if (st == FCE_STATUS_OK) st = fce_iglow_tape_init_inference(&tp, g, N); /* inverse only */
+    uint64_t off = 0;
+    for (int l = 0; st == FCE_STATUS_OK && l < gc_out->L; l++) {
+        size_t nz = (size_t)N * (size_t)fce_iglow_n_z(g, l);
+        st = ctx->ops->alloc(ctx, (void **)&d_eps[l], nz * sizeof(float));
+        if (st == FCE_STATUS_OK) st = ctx->ops->fill_normal(ctx, d_eps[l], nz, seed, off, 1.0f);
+        off += nz;
+    }
+    if (st == FCE_STATUS_OK) st = fce_iglow_inverse(g, tp, (const float *const *)d_eps, T, N);
+    if (st == FCE_STATUS_OK) st = ctx->ops->alloc(ctx, (void **)&d_u8, (size_t)N * D);
+    if (st == FCE_STATUS_OK)
+        st = ctx->ops->postprocess(ctx, d_u8, fce_iglow_tape_x(tp), (size_t)N * D, (int)s.n_bits);
+    if (st == FCE_STATUS_OK && !(*h_u8 = malloc((size_t)N * D))) {
+        fce_log_error("out of host memory");
+        st = FCE_STATUS_ERR_NOMEM;
+    }
+    if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, *h_u8, d_u8, (size_t)N * D);
+    if (*have_ctx) {
+        for (int l = 0; l < MAX_LEVELS; l++) ctx->ops->release(ctx, d_eps[l]);
+        ctx->ops->release(ctx, d_u8);
+        fce_iglow_tape_free(tp);
+        fce_iglow_free(g);
+    }
+    return st;
+}
+
+/* Copies N pictures (H, W, 3) into a cols-wide panel of the grid (gw wide) at column x0, with
+ * 1-pixel gaps between pictures. */
+static void paste_panel(uint8_t *grid, int gw, int x0, const uint8_t *u8, int N, int cols, int H,
+                        int W) {
+    size_t D = (size_t)H * W * 3;
+    for (int i = 0; i < N; i++) {
+        int r0 = (i / cols) * (H + 1), c0 = x0 + (i % cols) * (W + 1);
+        for (int y = 0; y < H; y++)
+            memcpy(grid + ((size_t)(r0 + y) * gw + c0) * 3, u8 + (size_t)i * D + (size_t)y * W * 3,
+                   (size_t)W * 3);
+    }
+}
+
+/* Gap between the two panels of --compare, in pixels (white, so the panels read as two figures). */
+#define COMPARE_GAP 6
+
+static fce_status sample_impl(const fce_image_sample_config *c, fce_ctx *ctx, int *have_ctx,
+                              uint8_t **h_a, uint8_t **h_b, uint8_t **grid) {
+    if (c->n < 1 || c->n > 100000) return fce_eval_usage_error("--n must be in 1..100000");
+    if (!(c->temperature >= 0)) return fce_eval_usage_error("--temperature must be >= 0");
+    if (!c->grid[0]) return fce_eval_usage_error("--grid is required");
+    if (!c->checkpoint[0]) return fce_eval_usage_error("--checkpoint is required");
+    int N = c->n;
+    fce_iglow_config ga, gb;
+    FCE_TRY(sample_u8(ctx, have_ctx, c->checkpoint, c->device, N, c->temperature, c->seed, &ga, h_a));
+    if (c->compare[0]) {
+        /* Same noise needs the same latent sizes: the picture shape and L decide them. */
+        fce_iglow_config peek;
+        fce_iglow_ckpt_state s;
+        FCE_TRY(fce_iglow_ckpt_peek(c->compare, &peek, &s));
+        if (peek.H != ga.H || peek.W != ga.W || peek.C != ga.C || peek.L != ga.L) {
+            fce_log_error("sample --compare: %s is a %dx%dx%d flow with L = %d, %s is %dx%dx%d with "
+                          "L = %d; the same noise needs the same picture shape and number of levels",
+                          c->compare, peek.H, peek.W, peek.C, peek.L, c->checkpoint, ga.H, ga.W,
+                          ga.C, ga.L);
+            return FCE_STATUS_ERR_CONFIG;
+        }
+        FCE_TRY(sample_u8(ctx, have_ctx, c->compare, c->device, N, c->temperature, c->seed, &gb, h_b));
+    }
+    int cols = (int)ceil(sqrt((double)N));
+    while (cols * cols < N) cols++;
+    while (cols > 1 && (cols - 1) * (cols - 1) >= N) cols--;
+    int rows = (N + cols - 1) / cols;
+    int pw = cols * ga.W + (cols - 1), gh = rows * ga.H + (rows - 1);
+    int gw = c->compare[0] ? 2 * pw + COMPARE_GAP : pw;
+    if (!(*grid = calloc((size_t)gw * gh * 3, 1))) {
+        fce_log_error("out of host memory");
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    paste_panel(*grid, gw, 0, *h_a, N, cols, ga.H, ga.W);
+    if (c->compare[0]) {
+        for (int y = 0; y < gh; y++) memset(*grid + ((size_t)y * gw + pw) * 3, 255, COMPARE_GAP * 3);
+        paste_panel(*grid, gw, pw + COMPARE_GAP, *h_b, N, cols, ga.H, ga.W);
+    }
+    FCE_TRY(fce_image_write_rgb(c->grid, *grid, gw, gh));
+    if (c->compare[0])
+        fce_log_info("wrote %d samples at temperature %g from the same noise: %s (left) | %s (right) "
+                     "to %s", N, (double)c->temperature, c->checkpoint, c->compare, c->grid);
+    else
+        fce_log_info("wrote %d samples at temperature %g to %s", N, (double)c->temperature, c->grid);
+    return FCE_STATUS_OK;
+}
+
+/* ---- batched sampling into numbered PNGs (and an optional .npz) ---- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct sample_out {
+    float *d_eps[MAX_LEVELS];
+    uint8_t *d_u8, *h_u8;
+    fce_iglow_tape *tp;
+    fce_npz_writer npz; /* npz.f NULL: no --npz, or closed */
+} sample_out;
+
+static fce_status sample_dir_impl(const fce_image_sample_config *c, fce_ctx *ctx, fce_iglow *g,
+                                  int n_bits, sample_out *o) {
+    const fce_iglow_config *gc = fce_iglow_cfg(g);
+    int N = c->n, B = c->batch < N ? c->batch : N;
+    size_t D = (size_t)gc->H * gc->W * gc->C;
+    FCE_TRY(fce_mkdirs(c->out_dir));
+    FCE_TRY(fce_iglow_tape_init_inference(&o->tp, g, B)); /* inverse only */
+    for (int l = 0; l < gc->L; l++)
+        FCE_TRY(ctx->ops->alloc(ctx, (void **)&o->d_eps[l], (size_t)B * fce_iglow_n_z(g, l) * sizeof(float)));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)&o->d_u8, (size_t)B * D));
+    o->h_u8 = malloc((size_t)B * D);
+    if (!o->h_u8) return FCE_STATUS_ERR_NOMEM;
+    if (c->npz[0]) FCE_TRY(fce_npz_open(&o->npz, c->npz, N, gc->H, gc->W, gc->C));
+    double t0 = now_s();
+    uint64_t off = 0;
+    int nb = 0;
+    for (int start = 0; start < N; start += B, nb++) {
+        int m = N - start < B ? N - start : B;
+        for (int l = 0; l < gc->L; l++) {
+            size_t nz = (size_t)B * (size_t)fce_iglow_n_z(g, l);
+            FCE_TRY(ctx->ops->fill_normal(ctx, o->d_eps[l], nz, c->seed, off, 1.0f));
+            off += nz;
+        }
+        FCE_TRY(fce_iglow_inverse(g, o->tp, (const float *const *)o->d_eps, c->temperature, B));
+        FCE_TRY(ctx->ops->postprocess(ctx, o->d_u8, fce_iglow_tape_x(o->tp), (size_t)B * D, n_bits));
+        FCE_TRY(ctx->ops->download(ctx, o->h_u8, o->d_u8, (size_t)m * D));
+        for (int i = 0; i < m; i++) {
+            char path[1100];
+            snprintf(path, sizeof path, "%s/%06d.png", c->out_dir, start + i);
+            FCE_TRY(fce_image_write_rgb(path, o->h_u8 + (size_t)i * D, gc->W, gc->H));
+        }
+        if (o->npz.f) FCE_TRY(fce_npz_append(&o->npz, o->h_u8, (size_t)m * D));
+        if ((nb + 1) % 5 == 0 && start + m < N) {
+            double dt = now_s() - t0;
+            fce_log_info("sample: %d/%d pictures, %.1f img/s", start + m, N, (start + m) / (dt > 0 ? dt : 1e-9));
+        }
+    }
+    if (o->npz.f) FCE_TRY(fce_npz_close(&o->npz));
+    double dt = now_s() - t0;
+    fce_log_info("sample: wrote %d pictures to %s%s%s in %.3f s (%.1f img/s, batch %d, temperature %g)", N,
+                 c->out_dir, c->npz[0] ? " and " : "", c->npz, dt, N / (dt > 0 ? dt : 1e-9), B,
+                 (double)c->temperature);
+    return FCE_STATUS_OK;
+}
+
+static fce_status sample_dir_run(const fce_image_sample_config *c) {
+    if (c->n < 1 || c->n > 100000) return fce_eval_usage_error("--n must be in 1..100000");
+    if (c->batch < 1 || c->batch > 100000) return fce_eval_usage_error("--batch must be in 1..100000");
+    if (!(c->temperature >= 0)) return fce_eval_usage_error("--temperature must be >= 0");
+    fce_ctx ctx;
+    int have_ctx = 0;
+    fce_iglow *g = NULL;
+    fce_iglow_ckpt_state s;
+    sample_out o;
+    memset(&o, 0, sizeof o);
+    fce_status st = fce_flow_from_file(c->checkpoint, c->device, &ctx, &have_ctx, &g, &s);
+    if (st == FCE_STATUS_OK) {
+        const fce_iglow_config *gc = fce_iglow_cfg(g);
+        if (gc->C != 3 || gc->L > MAX_LEVELS) {
+            fce_log_error("sample: PNG output needs RGB pictures (C = 3); the checkpoint has C = %d", gc->C);
+            st = FCE_STATUS_ERR_UNSUPPORTED;
+        }
+    }
+    if (st == FCE_STATUS_OK) st = sample_dir_impl(c, &ctx, g, (int)s.n_bits, &o);
+    fce_npz_abort(&o.npz); /* a failure left it open: remove the partial file */
+    if (have_ctx) {
+        for (int l = 0; l < MAX_LEVELS; l++) ctx.ops->release(&ctx, o.d_eps[l]);
+        ctx.ops->release(&ctx, o.d_u8);
+        fce_iglow_tape_free(o.tp);
+        fce_iglow_free(g);
+        fce_ctx_free(&ctx);
+    }
+    free(o.h_u8);
+    return st;
+}
+
+fce_status fce_image_sample_run(const fce_image_sample_config *c) {
+    if (c->out_dir[0]) {
+        if (c->compare[0]) return fce_eval_usage_error("--compare makes a grid; it does not go with --out-dir");
+        return sample_dir_run(c);
+    }
+    fce_ctx ctx;
+    int have_ctx = 0;
+    uint8_t *h_a = NULL, *h_b = NULL, *grid = NULL;
+    fce_status st = sample_impl(c, &ctx, &have_ctx, &h_a, &h_b, &grid);
+    if (have_ctx) fce_ctx_free(&ctx);
+    free(h_a);
+    free(h_b);
+    free(grid);
+    return st;
+}
