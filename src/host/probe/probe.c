@@ -34,6 +34,7 @@
 #include "fce/philox.h"
 #include "fce/train_image.h"
 #include "util/fs_util.h"
+#include "util/json.h"
 #include "data/image_common.h"
 #include "probe/probe_internal.h"
 #include "formats/ebm_image_file.h"
@@ -265,38 +266,22 @@ static void probe_free(probe_run *p) {
     fce_image_set_free(&p->test);
 }
 
-static void json_num(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.6g", v);
-    else fputs("null", f);
-}
-
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 /* Records one result: the metrics line and the stderr line. */
 static fce_status record(probe_run *p, int m, int i, const fce_probe_result *r) {
     p->res[m][i] = *r;
     p->acc[m][i] = r->test_acc;
     FILE *f = p->metrics;
-    fprintf(f, "{\"method\": \"%s\", \"k\": %d, \"test_acc\": ", METHOD_NAMES[m], p->budgets[i]);
-    json_num(f, r->test_acc);
-    fputs(", \"test_loss\": ", f);
-    json_num(f, r->test_loss);
-    fputs(", \"train_acc\": ", f);
-    json_num(f, r->train_acc);
-    fputs(", \"train_loss\": ", f);
-    json_num(f, r->train_loss);
-    fprintf(f, ", \"steps\": %ld, \"seconds\": ", r->steps);
-    json_num(f, r->seconds);
-    fputs("}\n", f);
+    fce_json j;
+    fce_json_begin(&j, f);
+    fce_json_str(&j, "method", METHOD_NAMES[m]);
+    fce_json_int(&j, "k", p->budgets[i]);
+    fce_json_num(&j, "test_acc", r->test_acc, 6);
+    fce_json_num(&j, "test_loss", r->test_loss, 6);
+    fce_json_num(&j, "train_acc", r->train_acc, 6);
+    fce_json_num(&j, "train_loss", r->train_loss, 6);
+    fce_json_int(&j, "steps", r->steps);
+    fce_json_num(&j, "seconds", r->seconds, 6);
+    fce_json_end(&j, 1);
     if (fflush(f) != 0) {
         fce_log_error("cannot write %s/metrics.jsonl", p->cfg.out_dir);
         return FCE_STATUS_ERR_IO;
@@ -377,51 +362,74 @@ static fce_status run_supervised(probe_run *p) {
 static void write_json(probe_run *p, FILE *f, double seconds) {
     const fce_probe_config *c = &p->cfg;
     const fce_ebm_image_config *ec = fce_ebm_image_cfg(p->ebm);
-    fputs("{\"checkpoint\": ", f);
-    json_str(f, p->ebm_path);
-    fprintf(f, ", \"dataset\": \"%s\", \"device\": ", c->dataset);
-    json_str(f, p->ctx.device_name);
-    fprintf(f, ", \"feature_layer\": \"lrelu3\", \"feature_layer_desc\": \"output of the third "
-               "lReLU (conv 4x4 stride 2 + lReLU 0.2), NHWC, before the last conv\", "
-               "\"feature_dims\": [%d, %d, %d], \"n_features\": %d, \"standardisation\": \"per "
-               "feature, mean and std of the k labelled training features\", \"n_train\": %zu, "
-               "\"n_test\": %d, \"label_subset\": \"first k of a seeded shuffle of the training "
-               "split, nested, not class-balanced\", \"seed\": %llu, \"n_bits\": %d, \"methods\": [",
-            ec->H / 8, ec->W / 8, fce_ebm_image_width(p->ebm, 2), p->F, p->train.n, p->n_te,
-            (unsigned long long)c->seed, p->n_bits);
-    for (int m = 0, first = 1; m < N_METHODS; m++)
-        if (p->use[m]) fprintf(f, "%s\"%s\"", first ? "" : ", ", METHOD_NAMES[m]), first = 0;
-    fprintf(f, "], \"linear\": {\"epochs\": %d, \"max_steps\": %ld, \"batch\": %d, \"lr\": %g, "
-               "\"wd\": %g, \"optimizer\": \"adam\"}, \"supervised\": {\"epochs\": %d, "
-               "\"max_steps\": %ld, \"batch\": %d, \"lr\": %g, \"optimizer\": \"adam\"}, "
-               "\"budgets\": [", c->epochs, c->max_steps, c->batch, (double)c->lr, (double)c->wd,
-            c->sup_epochs, c->sup_max_steps, c->batch, (double)c->sup_lr);
+    fce_json j;
+    fce_json_begin(&j, f);
+    fce_json_str(&j, "checkpoint", p->ebm_path);
+    fce_json_str(&j, "dataset", c->dataset);
+    fce_json_str(&j, "device", p->ctx.device_name);
+    fce_json_str(&j, "feature_layer", "lrelu3");
+    fce_json_str(&j, "feature_layer_desc", "output of the third lReLU (conv 4x4 stride 2 + lReLU "
+                                           "0.2), NHWC, before the last conv");
+    fce_json_array(&j, "feature_dims");
+    fce_json_int(&j, NULL, ec->H / 8);
+    fce_json_int(&j, NULL, ec->W / 8);
+    fce_json_int(&j, NULL, fce_ebm_image_width(p->ebm, 2));
+    fce_json_close(&j);
+    fce_json_int(&j, "n_features", p->F);
+    fce_json_str(&j, "standardisation", "per feature, mean and std of the k labelled training features");
+    fce_json_int(&j, "n_train", (long long)p->train.n);
+    fce_json_int(&j, "n_test", p->n_te);
+    fce_json_str(&j, "label_subset", "first k of a seeded shuffle of the training split, nested, "
+                                     "not class-balanced");
+    fce_json_int(&j, "seed", (long long)c->seed);
+    fce_json_int(&j, "n_bits", p->n_bits);
+    fce_json_array(&j, "methods");
+    for (int m = 0; m < N_METHODS; m++)
+        if (p->use[m]) fce_json_str(&j, NULL, METHOD_NAMES[m]);
+    fce_json_close(&j);
+    fce_json_object(&j, "linear");
+    fce_json_int(&j, "epochs", c->epochs);
+    fce_json_int(&j, "max_steps", c->max_steps);
+    fce_json_int(&j, "batch", c->batch);
+    fce_json_num(&j, "lr", (double)c->lr, 0);
+    fce_json_num(&j, "wd", (double)c->wd, 0);
+    fce_json_str(&j, "optimizer", "adam");
+    fce_json_close(&j);
+    fce_json_object(&j, "supervised");
+    fce_json_int(&j, "epochs", c->sup_epochs);
+    fce_json_int(&j, "max_steps", c->sup_max_steps);
+    fce_json_int(&j, "batch", c->batch);
+    fce_json_num(&j, "lr", (double)c->sup_lr, 0);
+    fce_json_str(&j, "optimizer", "adam");
+    fce_json_close(&j);
+    fce_json_array(&j, "budgets");
     for (int i = 0; i < p->n_budgets; i++) {
-        fprintf(f, "%s{\"k\": %d", i ? ", " : "", p->budgets[i]);
+        fce_json_object(&j, NULL);
+        fce_json_int(&j, "k", p->budgets[i]);
         double total = 0;
         for (int m = 0; m < N_METHODS; m++) {
             const fce_probe_result *r = &p->res[m][i];
-            fprintf(f, ", \"%s_acc\": ", METHOD_NAMES[m]);
-            json_num(f, p->use[m] ? r->test_acc : NAN);
-            fprintf(f, ", \"%s_train_acc\": ", METHOD_NAMES[m]);
-            json_num(f, p->use[m] ? r->train_acc : NAN);
-            fprintf(f, ", \"%s_steps\": ", METHOD_NAMES[m]);
-            json_num(f, p->use[m] ? (double)r->steps : NAN);
-            fprintf(f, ", \"%s_seconds\": ", METHOD_NAMES[m]);
-            json_num(f, p->use[m] ? r->seconds : NAN);
+            char key[64];
+            snprintf(key, sizeof key, "%s_acc", METHOD_NAMES[m]);
+            fce_json_num(&j, key, p->use[m] ? r->test_acc : NAN, 6);
+            snprintf(key, sizeof key, "%s_train_acc", METHOD_NAMES[m]);
+            fce_json_num(&j, key, p->use[m] ? r->train_acc : NAN, 6);
+            snprintf(key, sizeof key, "%s_steps", METHOD_NAMES[m]);
+            fce_json_num(&j, key, p->use[m] ? (double)r->steps : NAN, 6);
+            snprintf(key, sizeof key, "%s_seconds", METHOD_NAMES[m]);
+            fce_json_num(&j, key, p->use[m] ? r->seconds : NAN, 6);
             if (p->use[m]) total += r->seconds;
         }
-        fputs(", \"seconds\": ", f);
-        json_num(f, total);
-        fputc('}', f);
+        fce_json_num(&j, "seconds", total, 6);
+        fce_json_close(&j);
     }
-    fputs("], \"feature_seconds\": {\"fce\": ", f);
-    json_num(f, p->use[M_FCE] ? p->feature_seconds[M_FCE] : NAN);
-    fputs(", \"random\": ", f);
-    json_num(f, p->use[M_RANDOM] ? p->feature_seconds[M_RANDOM] : NAN);
-    fputs("}, \"seconds\": ", f);
-    json_num(f, seconds);
-    fputs("}\n", f);
+    fce_json_close(&j);
+    fce_json_object(&j, "feature_seconds");
+    fce_json_num(&j, "fce", p->use[M_FCE] ? p->feature_seconds[M_FCE] : NAN, 6);
+    fce_json_num(&j, "random", p->use[M_RANDOM] ? p->feature_seconds[M_RANDOM] : NAN, 6);
+    fce_json_close(&j);
+    fce_json_num(&j, "seconds", seconds, 6);
+    fce_json_end(&j, 1);
 }
 
 static fce_status write_outputs(probe_run *p, double seconds) {

@@ -1,44 +1,49 @@
-/* json.c: the one JSON writer (json.h): flat one-line objects, non-finite numbers as null, escaped
- * strings. */
+/* json.c: the one JSON writer (json.h): one-line objects with nesting, non-finite numbers as null,
+ * escaped strings. */
 #include "util/json.h"
 
 #include <math.h>
 
+#include "fce/log.h"
+
+static void open_level(fce_json *j, char opener, char closer) {
+    FCE_ASSERT(j->depth < FCE_JSON_MAX_DEPTH, "JSON nesting deeper than %d", FCE_JSON_MAX_DEPTH);
+    fputc(opener, j->f);
+    j->fields[j->depth] = 0;
+    j->closer[j->depth] = closer;
+    j->depth++;
+}
+
 void fce_json_begin(fce_json *j, FILE *f) {
     j->f = f;
-    j->fields = 0;
-    fputc('{', f);
+    j->depth = 0;
+    open_level(j, '{', '}');
 }
 
 static void put_string(FILE *f, const char *s) {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
         else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
         else fputc(*p, f);
     }
     fputc('"', f);
 }
 
+/* The separator and, inside an object, the key. */
 static void put_key(fce_json *j, const char *key) {
-    if (j->fields++) fputs(", ", j->f);
-    put_string(j->f, key);
-    fputs(": ", j->f);
-}
-
-const char *fce_json_number_text(char *buf, size_t size, double v, int digits) {
-    if (!isfinite(v)) snprintf(buf, size, "null");
-    else if (digits > 0) snprintf(buf, size, "%.*g", digits, v);
-    else snprintf(buf, size, "%g", v);
-    return buf;
+    if (j->fields[j->depth - 1]++) fputs(", ", j->f);
+    if (key) {
+        put_string(j->f, key);
+        fputs(": ", j->f);
+    }
 }
 
 void fce_json_num(fce_json *j, const char *key, double v, int digits) {
-    char buf[40];
     put_key(j, key);
-    fputs(fce_json_number_text(buf, sizeof buf, v, digits), j->f);
+    if (!isfinite(v)) fputs("null", j->f);
+    else if (digits > 0) fprintf(j->f, "%.*g", digits, v);
+    else fprintf(j->f, "%g", v);
 }
 
 void fce_json_int(fce_json *j, const char *key, long long v) {
@@ -57,12 +62,21 @@ void fce_json_null(fce_json *j, const char *key) {
     fputs("null", j->f);
 }
 
-void fce_json_raw(fce_json *j, const char *key, const char *raw) {
+void fce_json_object(fce_json *j, const char *key) {
     put_key(j, key);
-    fputs(raw, j->f);
+    open_level(j, '{', '}');
+}
+
+void fce_json_array(fce_json *j, const char *key) {
+    put_key(j, key);
+    open_level(j, '[', ']');
+}
+
+void fce_json_close(fce_json *j) {
+    if (j->depth > 0) fputc(j->closer[--j->depth], j->f);
 }
 
 void fce_json_end(fce_json *j, int newline) {
-    fputc('}', j->f);
+    while (j->depth > 0) fce_json_close(j);
     if (newline) fputc('\n', j->f);
 }
