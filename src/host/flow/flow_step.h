@@ -26,19 +26,15 @@
 #include "fce/backend.h"
 #include "fce/params.h"
 #include "flow/coupling_net.h"
+#include "nn/model_params.h"
 
 typedef struct fce_flow_step {
-    /* parameter table indices */
-    int i_actnorm_bias, i_actnorm_logs;
-    int i_lu_perm, i_lu_sign, i_lu_lower, i_lu_upper, i_lu_logs;
+    /* actnorm bias and log-scale (c) */
+    fce_param_view actnorm_bias, actnorm_logs;
+    /* the LU factors of W: frozen permutation and signs of diag(U) (c), L and U (c×c, strictly
+     * lower / upper), log|diag(U)| (c) */
+    fce_param_view lu_perm, lu_sign, lu_lower, lu_upper, lu_logs;
     fce_coupling_net net;
-    /* parameter views (backend memory): actnorm bias and log-scale (c); the LU factors of W:
-     * frozen permutation and signs of diag(U) (c), L and U (c×c, strictly lower / upper),
-     * log|diag(U)| (c) */
-    float *actnorm_bias, *actnorm_logs;
-    float *lu_perm, *lu_sign, *lu_lower, *lu_upper, *lu_logs;
-    /* gradient views (the frozen perm and sign have none) */
-    float *d_actnorm_bias, *d_actnorm_logs, *d_lu_lower, *d_lu_upper, *d_lu_logs;
     /* c×c: W and W⁻¹ (recomputed from the LU parameters by refresh) and their gradients */
     float *W, *W_inv, *dW, *dW_inv;
 } fce_flow_step;

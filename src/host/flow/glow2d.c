@@ -8,12 +8,11 @@
 
 #include "fce/log.h"
 #include "flow/flow_step.h"
+#include "nn/model_params.h"
 
 struct fce_glow {
-    fce_ctx *ctx;
+    fce_model_params params; /* context, table, arena */
     fce_glow_config cfg;
-    fce_param_table table;
-    fce_param_arena arena;
     fce_flow_steps steps;
     int actnorm_initialized;
 };
@@ -29,6 +28,19 @@ struct fce_glow_tape {
 
 /* ---- construction ---- */
 
+/* Declares, allocates and initialises the parameters of g (cfg and ctx set). */
+static fce_status glow_build(fce_glow *g, uint64_t seed) {
+    fce_model_params *mp = &g->params;
+    const fce_coupling_net_config net = {.kind = FCE_COUPLING_NET_DENSE, .width = g->cfg.width,
+                                         .actnorm = g->cfg.nn_actnorm, .name = "coupling"};
+    FCE_TRY(fce_flow_steps_declare(&g->steps, &mp->table, "glow", g->cfg.K, g->cfg.dim, 1, &net));
+    FCE_TRY(fce_model_params_alloc(mp));
+    FCE_TRY(fce_flow_steps_bind(&g->steps, &mp->table, &mp->arena, mp->ctx));
+    fce_flow_steps_init_host(&g->steps, &mp->table, mp->host, seed, 0);
+    FCE_TRY(fce_model_params_upload(mp));
+    return fce_glow_refresh(g);
+}
+
 fce_status fce_glow_init(fce_glow **out, fce_ctx *ctx, const fce_glow_config *cfg, uint64_t seed) {
     *out = NULL;
     if (cfg->dim < 2 || cfg->dim % 2 || cfg->dim > FCE_INVCONV_MAX_C || cfg->K < 1 || cfg->width < 1) {
@@ -36,54 +48,40 @@ fce_status fce_glow_init(fce_glow **out, fce_ctx *ctx, const fce_glow_config *cf
                       "width=%d)", FCE_INVCONV_MAX_C, cfg->dim, cfg->K, cfg->width);
         return FCE_STATUS_ERR_CONFIG;
     }
-    fce_status st = FCE_STATUS_OK;
-    float *host = NULL;
     fce_glow *g = calloc(1, sizeof *g);
     if (!g) return FCE_STATUS_ERR_NOMEM;
-    g->ctx = ctx;
+    g->params.ctx = ctx;
     g->cfg = *cfg;
-    const fce_coupling_net_config net = {.kind = FCE_COUPLING_NET_DENSE, .width = cfg->width,
-                                         .actnorm = cfg->nn_actnorm, .name = "coupling"};
-    FCE_TRY_GOTO(st, fce_flow_steps_declare(&g->steps, &g->table, "glow", cfg->K, cfg->dim, 1, &net));
-    fce_param_table_plan(&g->table);
-    FCE_TRY_GOTO(st, fce_param_arena_init(&g->arena, &g->table, ctx));
-    FCE_TRY_GOTO(st, fce_flow_steps_bind(&g->steps, &g->table, &g->arena, ctx));
-    host = calloc(g->arena.n_total, sizeof *host);
-    if (!host) FCE_TRY_GOTO(st, FCE_STATUS_ERR_NOMEM);
-    fce_flow_steps_init_host(&g->steps, &g->table, host, seed, 0);
-    FCE_TRY_GOTO(st, fce_param_arena_upload(&g->arena, ctx, host));
-    FCE_TRY_GOTO(st, fce_glow_refresh(g));
-    free(host);
+    fce_status st = glow_build(g, seed);
+    if (st != FCE_STATUS_OK) {
+        fce_glow_free(g);
+        return st;
+    }
     *out = g;
     return FCE_STATUS_OK;
-cleanup:
-    free(host);
-    fce_glow_free(g);
-    return st;
 }
 
 void fce_glow_free(fce_glow *g) {
     if (!g) return;
-    fce_param_arena_free(&g->arena, g->ctx);
-    fce_flow_steps_free(&g->steps, g->ctx);
-    fce_param_table_free(&g->table);
+    fce_flow_steps_free(&g->steps, g->params.ctx);
+    fce_model_params_free(&g->params);
     free(g);
 }
 
-const fce_param_table *fce_glow_params(const fce_glow *g) { return &g->table; }
-fce_param_arena *fce_glow_arena(fce_glow *g) { return &g->arena; }
-fce_ctx *fce_glow_ctx(fce_glow *g) { return g->ctx; }
+const fce_param_table *fce_glow_params(const fce_glow *g) { return &g->params.table; }
+fce_param_arena *fce_glow_arena(fce_glow *g) { return &g->params.arena; }
+fce_ctx *fce_glow_ctx(fce_glow *g) { return g->params.ctx; }
 const fce_glow_config *fce_glow_cfg(const fce_glow *g) { return &g->cfg; }
 int fce_glow_actnorm_initialized(const fce_glow *g) { return g->actnorm_initialized; }
 void fce_glow_set_actnorm_initialized(fce_glow *g, int v) { g->actnorm_initialized = v; }
 
-fce_status fce_glow_refresh(fce_glow *g) { return fce_flow_steps_refresh(&g->steps, g->ctx); }
+fce_status fce_glow_refresh(fce_glow *g) { return fce_flow_steps_refresh(&g->steps, g->params.ctx); }
 
 /* ---- tapes ---- */
 
 fce_status fce_glow_tape_init(fce_glow_tape **out, fce_glow *g, int cap) {
     *out = NULL;
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const size_t row_bytes = (size_t)cap * (size_t)g->cfg.dim * sizeof(float);
     fce_status st = FCE_STATUS_OK;
     fce_glow_tape *tp = calloc(1, sizeof *tp);
@@ -106,7 +104,7 @@ cleanup:
 
 void fce_glow_tape_free(fce_glow_tape *tp) {
     if (!tp) return;
-    fce_ctx *ctx = tp->g->ctx;
+    fce_ctx *ctx = tp->g->params.ctx;
     fce_flow_steps_tape_free(&tp->steps, &tp->g->steps, ctx);
     float *bufs[] = {tp->logq, tp->dld, tp->grad.d_cur, tp->grad.d_next, tp->grad.d_net_out,
                      tp->grad.d_net_in};
@@ -128,7 +126,7 @@ static fce_status check_rows(const fce_glow_tape *tp, int N) {
 static fce_status glow_forward_impl(fce_glow *g, fce_glow_tape *tp, const float *x, int N,
                                     int init) {
     FCE_TRY(check_rows(tp, N));
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const int D = g->cfg.dim;
     FCE_TRY(ctx->ops->copy(ctx, tp->steps.x[0], x, (size_t)N * D * sizeof(float)));
     FCE_TRY(ctx->ops->zero(ctx, tp->logq, (size_t)N * sizeof(float)));
@@ -149,7 +147,7 @@ fce_status fce_glow_data_init(fce_glow *g, fce_glow_tape *tp, const float *x, in
 
 fce_status fce_glow_inverse(fce_glow *g, fce_glow_tape *tp, const float *eps, int N) {
     FCE_TRY(check_rows(tp, N));
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const int D = g->cfg.dim, K = g->cfg.K;
     FCE_TRY(ctx->ops->copy(ctx, tp->steps.x[K], eps, (size_t)N * D * sizeof(float)));
     /* The inverse ops accumulate the log-det of the map they apply, log|det ∂x/∂ε| (each subtracts
@@ -161,13 +159,13 @@ fce_status fce_glow_inverse(fce_glow *g, fce_glow_tape *tp, const float *eps, in
 }
 
 fce_status fce_glow_zero_grad(fce_glow *g) {
-    FCE_TRY(fce_param_arena_zero_grad(&g->arena, g->ctx));
-    return fce_flow_steps_zero_grad(&g->steps, g->ctx);
+    FCE_TRY(fce_param_arena_zero_grad(&g->params.arena, g->params.ctx));
+    return fce_flow_steps_zero_grad(&g->steps, g->params.ctx);
 }
 
 fce_status fce_glow_backward(fce_glow *g, fce_glow_tape *tp, const float *dlogq, int N) {
     FCE_TRY(check_rows(tp, N));
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const int D = g->cfg.dim;
     fce_flow_grad_bufs grad = tp->grad;
     /* ∂/∂z of the prior term */
@@ -179,7 +177,7 @@ fce_status fce_glow_backward(fce_glow *g, fce_glow_tape *tp, const float *dlogq,
 fce_status fce_glow_inverse_backward(fce_glow *g, fce_glow_tape *tp, const float *dx,
                                      const float *dlogq, int N) {
     FCE_TRY(check_rows(tp, N));
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const size_t bytes = (size_t)N * (size_t)g->cfg.dim * sizeof(float);
     fce_flow_grad_bufs grad = tp->grad; /* d_cur: gradient w.r.t. x[k] */
     /* ∂L/∂(log|det ∂x/∂ε|) = −∂L/∂log q(x̃); ε is fixed, so the prior term has no gradient */
@@ -190,4 +188,4 @@ fce_status fce_glow_inverse_backward(fce_glow *g, fce_glow_tape *tp, const float
     return fce_flow_steps_inverse_backward(&g->steps, &tp->steps, ctx, N, 1, tp->dld, &grad);
 }
 
-fce_status fce_glow_finish_grad(fce_glow *g) { return fce_flow_steps_finish_grad(&g->steps, g->ctx); }
+fce_status fce_glow_finish_grad(fce_glow *g) { return fce_flow_steps_finish_grad(&g->steps, g->params.ctx); }

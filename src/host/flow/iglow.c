@@ -22,17 +22,17 @@ fce_iglow_config fce_iglow_config_tiny(int affine) {
 
 /* ---- construction ---- */
 
-/* name = "iglow.l<l>.<what>" */
-static fce_status declare_level_tensor(fce_iglow *g, int l, const char *what, int rows, int cols,
-                                       int *index) {
+/* adds the prior tensor "iglow.l<l>.<what>" */
+static fce_status declare_prior(fce_iglow *g, int l, const char *what, int rows, int cols,
+                                fce_param_view *view) {
     char name[FCE_PARAM_NAME_MAX];
     int n = snprintf(name, sizeof name, "iglow.l%d.%s", l, what);
     FCE_ASSERT(n > 0 && n < (int)sizeof name, "iglow: parameter name too long");
-    return fce_param_table_add(&g->table, name, rows, cols, 0, index);
+    return fce_model_params_add(&g->params, name, rows, cols, 0, view);
 }
 
-/* Per level: its K steps, then its prior. The order fixes the arena layout and the checkpoint
- * table hash. */
+/* Per level: its K steps ("iglow.l<l>.k<k>.*"), then its prior. The order fixes the arena layout
+ * and the checkpoint table hash. */
 static fce_status iglow_declare(fce_iglow *g) {
     const fce_iglow_config *cfg = &g->cfg;
     const fce_coupling_net_config net = {.kind = FCE_COUPLING_NET_CONV, .width = cfg->width,
@@ -42,40 +42,35 @@ static fce_status iglow_declare(fce_iglow *g) {
         iglow_level *lv = &g->levels[l];
         const int c = lv->c;
         snprintf(prefix, sizeof prefix, "iglow.l%d", l % 1000);
-        FCE_TRY(fce_flow_steps_declare(&lv->steps, &g->table, prefix, cfg->K, c, cfg->affine, &net));
+        FCE_TRY(fce_flow_steps_declare(&lv->steps, &g->params.table, prefix, cfg->K, c, cfg->affine,
+                                       &net));
         if (l < cfg->L - 1) {
-            FCE_TRY(declare_level_tensor(g, l, "prior.w", c, 9 * (c / 2), &lv->split.i_conv_w));
-            FCE_TRY(declare_level_tensor(g, l, "prior.b", 1, c, &lv->split.i_bias));
-            FCE_TRY(declare_level_tensor(g, l, "prior.logs", 1, c, &lv->split.i_logs));
+            FCE_TRY(declare_prior(g, l, "prior.w", c, 9 * (c / 2), &lv->split.conv_w));
+            FCE_TRY(declare_prior(g, l, "prior.b", 1, c, &lv->split.bias));
+            FCE_TRY(declare_prior(g, l, "prior.logs", 1, c, &lv->split.logs));
         } else {
-            FCE_TRY(declare_level_tensor(g, l, "top.mean", lv->n_z, 1, &lv->top.i_mean));
-            FCE_TRY(declare_level_tensor(g, l, "top.logs", lv->n_z, 1, &lv->top.i_logs));
+            FCE_TRY(declare_prior(g, l, "top.mean", lv->n_z, 1, &lv->top.mean));
+            FCE_TRY(declare_prior(g, l, "top.logs", lv->n_z, 1, &lv->top.logs));
         }
     }
-    fce_param_table_plan(&g->table);
     return FCE_STATUS_OK;
 }
 
 static fce_status iglow_bind(fce_iglow *g) {
-    const fce_param_spec *sp = g->table.specs;
-#define PARAM(i) (g->arena.params + sp[i].offset)
-#define GRAD(i) (g->arena.grads + sp[i].offset)
+    const fce_param_table *t = &g->params.table;
+    const fce_param_arena *a = &g->params.arena;
     for (int l = 0; l < g->cfg.L; l++) {
         iglow_level *lv = &g->levels[l];
-        FCE_TRY(fce_flow_steps_bind(&lv->steps, &g->table, &g->arena, g->ctx));
+        FCE_TRY(fce_flow_steps_bind(&lv->steps, t, a, g->params.ctx));
         if (l < g->cfg.L - 1) {
-            iglow_split_prior *p = &lv->split;
-            p->conv_w = PARAM(p->i_conv_w), p->d_conv_w = GRAD(p->i_conv_w);
-            p->bias = PARAM(p->i_bias), p->d_bias = GRAD(p->i_bias);
-            p->logs = PARAM(p->i_logs), p->d_logs = GRAD(p->i_logs);
+            fce_param_view_bind(&lv->split.conv_w, t, a);
+            fce_param_view_bind(&lv->split.bias, t, a);
+            fce_param_view_bind(&lv->split.logs, t, a);
         } else {
-            iglow_top_prior *p = &lv->top;
-            p->mean = PARAM(p->i_mean), p->d_mean = GRAD(p->i_mean);
-            p->logs = PARAM(p->i_logs), p->d_logs = GRAD(p->i_logs);
+            fce_param_view_bind(&lv->top.mean, t, a);
+            fce_param_view_bind(&lv->top.logs, t, a);
         }
     }
-#undef PARAM
-#undef GRAD
     return FCE_STATUS_OK;
 }
 
@@ -99,6 +94,22 @@ static void plan_levels(fce_iglow *g) {
     }
 }
 
+/* Plans the levels, declares, allocates and initialises the parameters of g (cfg and ctx set). */
+static fce_status iglow_build(fce_iglow *g, uint64_t seed) {
+    fce_model_params *mp = &g->params;
+    g->levels = calloc((size_t)g->cfg.L, sizeof *g->levels);
+    if (!g->levels) return FCE_STATUS_ERR_NOMEM;
+    plan_levels(g);
+    FCE_TRY(iglow_declare(g));
+    FCE_TRY(fce_model_params_alloc(mp));
+    FCE_TRY(iglow_bind(g));
+    /* the steps' maps and networks; actnorms, split priors and the top prior start at 0 */
+    for (int l = 0; l < g->cfg.L; l++)
+        fce_flow_steps_init_host(&g->levels[l].steps, &mp->table, mp->host, seed, l * g->cfg.K);
+    FCE_TRY(fce_model_params_upload(mp));
+    return fce_iglow_refresh(g);
+}
+
 fce_status fce_iglow_init(fce_iglow **out, fce_ctx *ctx, const fce_iglow_config *cfg,
                           uint64_t seed) {
     *out = NULL;
@@ -113,53 +124,38 @@ fce_status fce_iglow_init(fce_iglow **out, fce_ctx *ctx, const fce_iglow_config 
                       cfg->L, cfg->K, cfg->width);
         return FCE_STATUS_ERR_CONFIG;
     }
-    fce_status st = FCE_STATUS_OK;
-    float *host = NULL;
     fce_iglow *g = calloc(1, sizeof *g);
     if (!g) return FCE_STATUS_ERR_NOMEM;
-    g->ctx = ctx;
+    g->params.ctx = ctx;
     g->cfg = *cfg;
-    g->levels = calloc((size_t)cfg->L, sizeof *g->levels);
-    if (!g->levels) FCE_TRY_GOTO(st, FCE_STATUS_ERR_NOMEM);
-    plan_levels(g);
-    FCE_TRY_GOTO(st, iglow_declare(g));
-    FCE_TRY_GOTO(st, fce_param_arena_init(&g->arena, &g->table, ctx));
-    FCE_TRY_GOTO(st, iglow_bind(g));
-    host = calloc(g->arena.n_total, sizeof *host);
-    if (!host) FCE_TRY_GOTO(st, FCE_STATUS_ERR_NOMEM);
-    /* the steps' maps and networks; actnorms, split priors and the top prior start at 0 (calloc) */
-    for (int l = 0; l < cfg->L; l++)
-        fce_flow_steps_init_host(&g->levels[l].steps, &g->table, host, seed, l * cfg->K);
-    FCE_TRY_GOTO(st, fce_param_arena_upload(&g->arena, ctx, host));
-    FCE_TRY_GOTO(st, fce_iglow_refresh(g));
-    free(host);
+    fce_status st = iglow_build(g, seed);
+    if (st != FCE_STATUS_OK) {
+        fce_iglow_free(g);
+        return st;
+    }
     *out = g;
     return FCE_STATUS_OK;
-cleanup:
-    free(host);
-    fce_iglow_free(g);
-    return st;
 }
 
 void fce_iglow_free(fce_iglow *g) {
     if (!g) return;
-    fce_param_arena_free(&g->arena, g->ctx);
-    for (int l = 0; g->levels && l < g->cfg.L; l++) fce_flow_steps_free(&g->levels[l].steps, g->ctx);
-    fce_param_table_free(&g->table);
+    for (int l = 0; g->levels && l < g->cfg.L; l++)
+        fce_flow_steps_free(&g->levels[l].steps, g->params.ctx);
+    fce_model_params_free(&g->params);
     free(g->levels);
     free(g);
 }
 
-const fce_param_table *fce_iglow_params(const fce_iglow *g) { return &g->table; }
-fce_param_arena *fce_iglow_arena(fce_iglow *g) { return &g->arena; }
-fce_ctx *fce_iglow_ctx(fce_iglow *g) { return g->ctx; }
+const fce_param_table *fce_iglow_params(const fce_iglow *g) { return &g->params.table; }
+fce_param_arena *fce_iglow_arena(fce_iglow *g) { return &g->params.arena; }
+fce_ctx *fce_iglow_ctx(fce_iglow *g) { return g->params.ctx; }
 const fce_iglow_config *fce_iglow_cfg(const fce_iglow *g) { return &g->cfg; }
 int fce_iglow_actnorm_initialized(const fce_iglow *g) { return g->actnorm_initialized; }
 void fce_iglow_set_actnorm_initialized(fce_iglow *g, int v) { g->actnorm_initialized = v; }
 int fce_iglow_n_z(const fce_iglow *g, int l) { return g->levels[l].n_z; }
 
 fce_status fce_iglow_refresh(fce_iglow *g) {
-    for (int l = 0; l < g->cfg.L; l++) FCE_TRY(fce_flow_steps_refresh(&g->levels[l].steps, g->ctx));
+    for (int l = 0; l < g->cfg.L; l++) FCE_TRY(fce_flow_steps_refresh(&g->levels[l].steps, g->params.ctx));
     return FCE_STATUS_OK;
 }
 
@@ -184,7 +180,7 @@ static size_t net_scratch_floats(const fce_iglow *g, int N) {
 
 static fce_status level_tape_init(fce_iglow_tape *tp, int l) {
     fce_iglow *g = tp->g;
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const iglow_level *lv = &g->levels[l];
     iglow_level_tape *lt = &tp->level[l];
     const int N = tp->N;
@@ -212,7 +208,7 @@ static fce_status level_tape_init(fce_iglow_tape *tp, int l) {
 static fce_status tape_init(fce_iglow_tape **out, fce_iglow *g, int N, int inference) {
     *out = NULL;
     FCE_ASSERT(N >= 1, "iglow tape: batch %d", N);
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const fce_iglow_config *cfg = &g->cfg;
     const size_t S = (size_t)N * cfg->H * cfg->W * cfg->C; /* the largest tensor of any level */
     fce_status st = FCE_STATUS_OK;
@@ -259,7 +255,7 @@ fce_status fce_iglow_tape_init_inference(fce_iglow_tape **out, fce_iglow *g, int
 
 void fce_iglow_tape_free(fce_iglow_tape *tp) {
     if (!tp) return;
-    fce_ctx *ctx = tp->g->ctx;
+    fce_ctx *ctx = tp->g->params.ctx;
     for (int l = 0; tp->level && l < tp->g->cfg.L; l++) {
         iglow_level_tape *lt = &tp->level[l];
         fce_flow_steps_tape_free(&lt->steps, &tp->g->levels[l].steps, ctx);
@@ -294,7 +290,7 @@ static fce_status check_n(const fce_iglow_tape *tp, int N) {
 
 static fce_status forward_impl(fce_iglow *g, fce_iglow_tape *tp, const float *x, int N, int init) {
     FCE_TRY(check_n(tp, N));
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const int L = g->cfg.L, K = g->cfg.K;
     const iglow_level *l0 = &g->levels[0];
     FCE_TRY(ctx->ops->copy(ctx, tp->level[0].xin, x, (size_t)N * l0->hw * l0->c * sizeof(float)));
@@ -336,7 +332,7 @@ fce_status fce_iglow_data_init(fce_iglow *g, fce_iglow_tape *tp, const float *x,
 fce_status fce_iglow_inverse(fce_iglow *g, fce_iglow_tape *tp, const float *const *eps, float T,
                              int N) {
     FCE_TRY(check_n(tp, N));
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const int L = g->cfg.L, K = g->cfg.K;
     /* Two accumulators: log_prior = Σ log-prior terms at the sampled latents (at T ≠ 1 with the
      * parameter-free correction to N(μ, T²e^{2ρ}), iglow_prior.c), and ld (in tp->logq until the
@@ -371,15 +367,15 @@ fce_status fce_iglow_inverse(fce_iglow *g, fce_iglow_tape *tp, const float *cons
 }
 
 fce_status fce_iglow_zero_grad(fce_iglow *g) {
-    FCE_TRY(fce_param_arena_zero_grad(&g->arena, g->ctx));
-    for (int l = 0; l < g->cfg.L; l++) FCE_TRY(fce_flow_steps_zero_grad(&g->levels[l].steps, g->ctx));
+    FCE_TRY(fce_param_arena_zero_grad(&g->params.arena, g->params.ctx));
+    for (int l = 0; l < g->cfg.L; l++) FCE_TRY(fce_flow_steps_zero_grad(&g->levels[l].steps, g->params.ctx));
     return FCE_STATUS_OK;
 }
 
 /* grad->d_cur = ∂L/∂x[K] of the top level, from its prior term */
 static fce_status top_latent_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dlogq,
                                       float *d_top) {
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const iglow_level *lv = &g->levels[g->cfg.L - 1];
     const iglow_level_tape *lt = &tp->level[g->cfg.L - 1];
     const int N = tp->N;
@@ -394,7 +390,7 @@ static fce_status top_latent_backward(fce_iglow *g, fce_iglow_tape *tp, const fl
  * l+1) from the levels above; the split's prior term adds to it and gives ∂L/∂z2. */
 static fce_status split_backward(fce_iglow *g, fce_iglow_tape *tp, int l, const float *dlogq,
                                  float *d_x) {
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const iglow_level *lv = &g->levels[l];
     const iglow_level_tape *lt = &tp->level[l];
     const int N = tp->N, c = lv->c, half = c / 2;
@@ -411,7 +407,7 @@ static fce_status split_backward(fce_iglow *g, fce_iglow_tape *tp, int l, const 
 fce_status fce_iglow_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dlogq, int N) {
     FCE_TRY(check_n(tp, N));
     FCE_ASSERT(!tp->inference, "iglow backward on an inference tape (use fce_iglow_tape_init)");
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const int L = g->cfg.L;
     fce_flow_grad_bufs grad = tp->grad;
     for (int l = L - 1; l >= 0; l--) {
@@ -430,7 +426,7 @@ fce_status fce_iglow_inverse_backward(fce_iglow *g, fce_iglow_tape *tp, const fl
                                       const float *dlogq, int N) {
     FCE_TRY(check_n(tp, N));
     FCE_ASSERT(!tp->inference, "iglow inverse backward on an inference tape (use fce_iglow_tape_init)");
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const int L = g->cfg.L;
     const iglow_level *l0 = &g->levels[0];
     fce_flow_grad_bufs grad = tp->grad;
@@ -465,6 +461,6 @@ fce_status fce_iglow_inverse_backward(fce_iglow *g, fce_iglow_tape *tp, const fl
 }
 
 fce_status fce_iglow_finish_grad(fce_iglow *g) {
-    for (int l = 0; l < g->cfg.L; l++) FCE_TRY(fce_flow_steps_finish_grad(&g->levels[l].steps, g->ctx));
+    for (int l = 0; l < g->cfg.L; l++) FCE_TRY(fce_flow_steps_finish_grad(&g->levels[l].steps, g->params.ctx));
     return FCE_STATUS_OK;
 }

@@ -6,21 +6,19 @@
 
 #include "fce/iglow.h"
 #include "flow/flow_step.h"
+#include "nn/model_params.h"
 
-/* The conditional prior of a split (levels l < L−1, SPEC a.9): (mean | logs) = (Conv3x3(z1) + b)·
- * e^{3·logs_out}, a zero-initialised 3×3 conv c/2 → c followed by a bias and log-scale per output
- * channel (the actnorm op without log-det). */
+/* The conditional prior of a split (levels l < L−1, SPEC a.9): (mean | logs) = (Conv3x3(z1) + bias)·
+ * e^{3·logs}, a zero-initialised 3×3 conv c/2 → c (weight (c, 9·c/2)) followed by a bias and a
+ * log-scale per output channel (c each; the actnorm op without log-det). */
 typedef struct iglow_split_prior {
-    int i_conv_w, i_bias, i_logs;            /* table indices */
-    float *conv_w, *bias, *logs;             /* (c, 9·c/2), (c), (c) */
-    float *d_conv_w, *d_bias, *d_logs;
+    fce_param_view conv_w, bias, logs;
 } iglow_split_prior;
 
 /* The learned top prior (level L−1, SPEC a.10 learntop): mean and log-std per latent value
  * (h·w·c each), shared by every sample of the batch, zero at init (standard normal). */
 typedef struct iglow_top_prior {
-    int i_mean, i_logs;
-    float *mean, *logs, *d_mean, *d_logs;
+    fce_param_view mean, logs;
 } iglow_top_prior;
 
 typedef struct iglow_level {
@@ -33,10 +31,8 @@ typedef struct iglow_level {
 } iglow_level;
 
 struct fce_iglow {
-    fce_ctx *ctx;
+    fce_model_params params; /* context, table, arena */
     fce_iglow_config cfg;
-    fce_param_table table;
-    fce_param_arena arena;
     iglow_level *levels;
     int actnorm_initialized;
 };

@@ -15,16 +15,15 @@
 /* (mean | logs) of split level l from z1 = the input of level l+1:
  * prior_out = (Conv3x3(z1) + b)·e^{3·logs} (the "conv2d_zeros" of [G]), then its channel halves. */
 fce_status iglow_split_prior_forward(fce_iglow *g, fce_iglow_tape *tp, int l) {
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const iglow_level *lv = &g->levels[l];
-    const iglow_split_prior *p = &lv->split;
     iglow_level_tape *lt = &tp->level[l];
     const int c = lv->c, half = c / 2;
     const size_t rows = (size_t)tp->N * lv->hw;
     FCE_TRY(ctx->ops->conv2d_forward(ctx, lt->prior_plan, tp->conv_scratch, tp->level[l + 1].xin,
-                                     p->conv_w, NULL));
-    FCE_TRY(ctx->ops->actnorm_forward(ctx, lt->prior_out, NULL, tp->conv_scratch, p->bias, p->logs,
-                                      tp->N, lv->hw, c));
+                                     lv->split.conv_w.value, NULL));
+    FCE_TRY(ctx->ops->actnorm_forward(ctx, lt->prior_out, NULL, tp->conv_scratch, lv->split.bias.value,
+                                      lv->split.logs.value, tp->N, lv->hw, c));
     FCE_TRY(ctx->ops->channels_copy(ctx, lt->mean, half, 0, lt->prior_out, c, 0, half, rows, 0));
     return ctx->ops->channels_copy(ctx, lt->logs, half, 0, lt->prior_out, c, half, half, rows, 0);
 }
@@ -33,20 +32,20 @@ fce_status iglow_split_prior_forward(fce_iglow *g, fce_iglow_tape *tp, int l) {
  * d_z1 += the gradient w.r.t. z1. */
 fce_status iglow_split_prior_backward(fce_iglow *g, fce_iglow_tape *tp, int l, const float *d_mean,
                                       const float *d_logs, float *d_z1) {
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const iglow_level *lv = &g->levels[l];
-    const iglow_split_prior *p = &lv->split;
     iglow_level_tape *lt = &tp->level[l];
     const int c = lv->c, half = c / 2;
     const size_t rows = (size_t)tp->N * lv->hw;
     FCE_TRY(ctx->ops->channels_copy(ctx, tp->d_prior_out, c, 0, d_mean, half, 0, half, rows, 0));
     FCE_TRY(ctx->ops->channels_copy(ctx, tp->d_prior_out, c, half, d_logs, half, 0, half, rows, 0));
-    FCE_TRY(ctx->ops->actnorm_backward(ctx, tp->conv_scratch, p->d_bias, p->d_logs, tp->d_prior_out,
-                                       lt->prior_out, NULL, p->bias, p->logs, tp->N, lv->hw, c));
-    FCE_TRY(ctx->ops->conv2d_backward_filter(ctx, lt->prior_plan, p->d_conv_w, NULL,
+    FCE_TRY(ctx->ops->actnorm_backward(ctx, tp->conv_scratch, lv->split.bias.grad, lv->split.logs.grad,
+                                       tp->d_prior_out, lt->prior_out, NULL, lv->split.bias.value,
+                                       lv->split.logs.value, tp->N, lv->hw, c));
+    FCE_TRY(ctx->ops->conv2d_backward_filter(ctx, lt->prior_plan, lv->split.conv_w.grad, NULL,
                                              tp->conv_scratch, tp->level[l + 1].xin));
     FCE_TRY(ctx->ops->conv2d_backward_data(ctx, lt->prior_plan, tp->d_addend, tp->conv_scratch,
-                                           p->conv_w));
+                                           lv->split.conv_w.value));
     return ctx->ops->channels_copy(ctx, d_z1, half, 0, tp->d_addend, half, 0, half, rows, 1);
 }
 
@@ -69,8 +68,8 @@ fce_status iglow_top_prior_forward(fce_iglow *g, fce_iglow_tape *tp) {
     const int L = g->cfg.L;
     const iglow_level *lv = &g->levels[L - 1];
     iglow_level_tape *lt = &tp->level[L - 1];
-    FCE_TRY(broadcast_row(g->ctx, lt->mean, lv->top.mean, tp->N, lv->n_z));
-    return broadcast_row(g->ctx, lt->logs, lv->top.logs, tp->N, lv->n_z);
+    FCE_TRY(broadcast_row(g->params.ctx, lt->mean, lv->top.mean.value, tp->N, lv->n_z));
+    return broadcast_row(g->params.ctx, lt->logs, lv->top.logs.value, tp->N, lv->n_z);
 }
 
 /* Backward of the broadcast: d_top.mean += Σ_n d_mean[n, ·] (the same for logs). The batch sum is
@@ -80,12 +79,12 @@ fce_status iglow_top_prior_forward(fce_iglow *g, fce_iglow_tape *tp) {
  * batch sum would change the trained bits. */
 fce_status iglow_top_prior_backward(fce_iglow *g, fce_iglow_tape *tp, const float *d_mean,
                                     const float *d_logs) {
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const iglow_level *lv = &g->levels[g->cfg.L - 1];
     const iglow_top_prior *p = &lv->top;
-    FCE_TRY(ctx->ops->linear_backward(ctx, NULL, p->d_mean, NULL, d_mean, tp->batch_ones, p->mean,
+    FCE_TRY(ctx->ops->linear_backward(ctx, NULL, p->mean.grad, NULL, d_mean, tp->batch_ones, p->mean.value,
                                       tp->N, 1, lv->n_z));
-    return ctx->ops->linear_backward(ctx, NULL, p->d_logs, NULL, d_logs, tp->batch_ones, p->logs,
+    return ctx->ops->linear_backward(ctx, NULL, p->logs.grad, NULL, d_logs, tp->batch_ones, p->logs.value,
                                      tp->N, 1, lv->n_z);
 }
 
@@ -93,7 +92,7 @@ fce_status iglow_set_temperature(fce_iglow *g, fce_iglow_tape *tp, float T) {
     FCE_ASSERT(T > 0.0f && isfinite(T), "iglow: temperature must be positive (got %g)", (double)T);
     const float log_T = logf(T);
     if (log_T == tp->log_T_host) return FCE_STATUS_OK;
-    FCE_TRY(g->ctx->ops->upload(g->ctx, tp->log_T, &log_T, sizeof log_T));
+    FCE_TRY(g->params.ctx->ops->upload(g->params.ctx, tp->log_T, &log_T, sizeof log_T));
     tp->log_T_host = log_T;
     return FCE_STATUS_OK;
 }
@@ -109,7 +108,7 @@ static const float *level_z(const fce_iglow *g, const fce_iglow_tape *tp, int l)
  * (log q = log_prior − ld). */
 fce_status iglow_sample(fce_iglow *g, fce_iglow_tape *tp, int l, const float *eps, float T, float *z,
                         float *ld) {
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const iglow_level *lv = &g->levels[l];
     iglow_level_tape *lt = &tp->level[l];
     const int N = tp->N, D = lv->n_z, tot = N * D;
@@ -132,7 +131,7 @@ fce_status iglow_sample(fce_iglow *g, fce_iglow_tape *tp, int l, const float *ep
  * log-prior term's ∂/∂z is added to it). Writes d_mean, d_logs = ∂L/∂(μ, ρ) (overwrite). */
 fce_status iglow_sample_backward(fce_iglow *g, fce_iglow_tape *tp, int l, float *dz,
                                  const float *dlogq, float *d_mean, float *d_logs) {
-    fce_ctx *ctx = g->ctx;
+    fce_ctx *ctx = g->params.ctx;
     const iglow_level *lv = &g->levels[l];
     iglow_level_tape *lt = &tp->level[l];
     const int N = tp->N, D = lv->n_z, tot = N * D;
