@@ -51,8 +51,10 @@ typedef struct fce_coupling_net_tape {
 
 /* c_in = c/2 input channels, c_out = c (affine) or c/2 (additive) output channels. */
 fce_status fce_coupling_net_declare(fce_coupling_net *net, const fce_coupling_net_config *cfg,
-                                    fce_param_table *t, const char *step_prefix, int c_in, int c_out);
-void fce_coupling_net_bind(fce_coupling_net *net, const fce_param_table *t, const fce_param_arena *a);
+                                    fce_param_table *t, const char *step_prefix, int c_in,
+                                    int c_out);
+void fce_coupling_net_bind(fce_coupling_net *net, const fce_param_table *t,
+                           const fce_param_arena *a);
 /* Initial values into the host image of the arena (the network's own init rule, seeded). */
 void fce_coupling_net_init_host(const fce_coupling_net *net, const fce_param_table *t, float *host,
                                 uint64_t seed);

@@ -58,7 +58,8 @@ fce_status fce_flow_steps_bind(fce_flow_steps *fs, const fce_param_table *t,
         fce_flow_step *s = &fs->step[k];
         fce_param_view *views[] = {&s->actnorm_bias, &s->actnorm_logs, &s->lu_perm, &s->lu_sign,
                                    &s->lu_lower, &s->lu_upper, &s->lu_logs};
-        for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) fce_param_view_bind(views[i], t, a);
+        for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
+            fce_param_view_bind(views[i], t, a);
         float *scratch = fs->lu_scratch + 4 * (size_t)k * cc;
         s->W = scratch;
         s->W_inv = scratch + cc;
@@ -92,8 +93,9 @@ void fce_flow_steps_free(fce_flow_steps *fs, fce_ctx *ctx) {
 fce_status fce_flow_steps_refresh(fce_flow_steps *fs, fce_ctx *ctx) {
     for (int k = 0; k < fs->K; k++) {
         fce_flow_step *s = &fs->step[k];
-        FCE_TRY(ctx->ops->invconv_lu_weights(ctx, s->W, s->W_inv, s->lu_perm.value, s->lu_sign.value,
-                                             s->lu_lower.value, s->lu_upper.value, s->lu_logs.value, fs->c));
+        FCE_TRY(ctx->ops->invconv_lu_weights(ctx, s->W, s->W_inv, s->lu_perm.value,
+                                             s->lu_sign.value, s->lu_lower.value, s->lu_upper.value,
+                                             s->lu_logs.value, fs->c));
     }
     return FCE_STATUS_OK;
 }
@@ -110,9 +112,10 @@ fce_status fce_flow_steps_zero_grad(fce_flow_steps *fs, fce_ctx *ctx) {
 fce_status fce_flow_steps_finish_grad(fce_flow_steps *fs, fce_ctx *ctx) {
     for (int k = 0; k < fs->K; k++) {
         fce_flow_step *s = &fs->step[k];
-        FCE_TRY(ctx->ops->invconv_lu_backward(ctx, s->lu_lower.grad, s->lu_upper.grad, s->lu_logs.grad, s->dW,
-                                              s->dW_inv, s->W_inv, s->lu_perm.value, s->lu_sign.value,
-                                              s->lu_lower.value, s->lu_upper.value, s->lu_logs.value, fs->c));
+        FCE_TRY(ctx->ops->invconv_lu_backward(ctx, s->lu_lower.grad, s->lu_upper.grad,
+                                              s->lu_logs.grad, s->dW, s->dW_inv, s->W_inv,
+                                              s->lu_perm.value, s->lu_sign.value, s->lu_lower.value,
+                                              s->lu_upper.value, s->lu_logs.value, fs->c));
     }
     return FCE_STATUS_OK;
 }
@@ -175,9 +178,9 @@ typedef struct step_pass {
     fce_flow_steps *fs;
     fce_flow_steps_tape *tp;
     fce_ctx *ctx;
-    int N, hw;       /* samples, pixels per sample */
-    int c, half;     /* channels, the coupling's halves */
-    size_t rows;     /* N·hw: pixels, the rows of the per-pixel ops */
+    int N, hw;   /* samples, pixels per sample */
+    int c, half; /* channels, the coupling's halves */
+    size_t rows; /* N·hw: pixels, the rows of the per-pixel ops */
 } step_pass;
 
 static step_pass pass_of(fce_flow_steps *fs, fce_flow_steps_tape *tp, fce_ctx *ctx, int N, int hw) {
@@ -191,7 +194,9 @@ static fce_status step_forward(const step_pass *p, int k, float *logq, int init)
     fce_flow_steps_tape *tp = p->tp;
     const int N = p->N, hw = p->hw, c = p->c, half = p->half;
     const size_t rows = p->rows;
-    if (init) FCE_TRY(ctx->ops->actnorm_init(ctx, s->actnorm_bias.value, s->actnorm_logs.value, tp->x[k], N, hw, c));
+    if (init)
+        FCE_TRY(ctx->ops->actnorm_init(ctx, s->actnorm_bias.value, s->actnorm_logs.value, tp->x[k],
+                                       N, hw, c));
     FCE_TRY(ctx->ops->actnorm_forward(ctx, tp->y1[k], logq, tp->x[k], s->actnorm_bias.value,
                                       s->actnorm_logs.value, N, hw, c));
     /* per pixel y2 = W·y1, i.e. y2 = y1·Wᵀ over N·hw rows */
@@ -222,8 +227,8 @@ static fce_status step_inverse(const step_pass *p, int k, float *ld) {
     /* per pixel y1 = W⁻¹·y2 */
     FCE_TRY(ctx->ops->linear_forward(ctx, tp->y1[k], tp->y2[k], s->W_inv, NULL, (int)rows, c, c));
     FCE_TRY(ctx->ops->invconv_logdet(ctx, ld, s->lu_logs.value, N, hw, c, -1.0f));
-    return ctx->ops->actnorm_inverse(ctx, tp->x[k], ld, tp->y1[k], s->actnorm_bias.value, s->actnorm_logs.value,
-                                     N, hw, c);
+    return ctx->ops->actnorm_inverse(ctx, tp->x[k], ld, tp->y1[k], s->actnorm_bias.value,
+                                     s->actnorm_logs.value, N, hw, c);
 }
 
 /* Backward of the coupling layer, g->d_cur (w.r.t. its output) → g->d_next (w.r.t. its input), of
@@ -237,17 +242,18 @@ static fce_status coupling_backward(const step_pass *p, int k, int inverse, cons
     const fce_flow_steps_tape *tp = p->tp;
     const float *h = fce_coupling_net_output(&s->net, &tp->net[k]);
     if (!p->fs->affine)
-        FCE_TRY(ctx->ops->coupling_additive_backward(ctx, g->d_next, g->d_net_out, g->d_cur, p->rows,
-                                                     p->c, inverse ? -1.0f : 1.0f));
+        FCE_TRY(ctx->ops->coupling_additive_backward(ctx, g->d_next, g->d_net_out, g->d_cur,
+                                                     p->rows, p->c, inverse ? -1.0f : 1.0f));
     else if (!inverse)
         FCE_TRY(ctx->ops->coupling_affine_backward(ctx, g->d_next, g->d_net_out, g->d_cur,
                                                    tp->x[k + 1], h, dlogdet, p->N, p->hw, p->c));
     else
-        FCE_TRY(ctx->ops->coupling_affine_inverse_backward(ctx, g->d_next, g->d_net_out, g->d_cur,
-                                                           tp->y2[k], h, dlogdet, p->N, p->hw, p->c));
-    FCE_TRY(fce_coupling_net_backward(&s->net, &p->tp->net[k], ctx, g->d_net_out, g->d_net_in, p->N));
-    return ctx->ops->channels_copy(ctx, g->d_next, p->c, 0, g->d_net_in, p->half, 0, p->half, p->rows,
-                                   1);
+        FCE_TRY(ctx->ops->coupling_affine_inverse_backward(
+            ctx, g->d_next, g->d_net_out, g->d_cur, tp->y2[k], h, dlogdet, p->N, p->hw, p->c));
+    FCE_TRY(
+        fce_coupling_net_backward(&s->net, &p->tp->net[k], ctx, g->d_net_out, g->d_net_in, p->N));
+    return ctx->ops->channels_copy(ctx, g->d_next, p->c, 0, g->d_net_in, p->half, 0, p->half,
+                                   p->rows, 1);
 }
 
 /* backward of step_forward: g->d_cur (w.r.t. x[k+1]) → g->d_next (w.r.t. x[k]); d_cur is clobbered */
@@ -263,9 +269,9 @@ static fce_status step_backward(const step_pass *p, int k, const float *dlogq,
                                       (int)p->rows, c, c));
     FCE_TRY(ctx->ops->invconv_logdet_backward(ctx, s->lu_logs.grad, dlogq, N, hw, c, 1.0f));
     /* actnorm: d_cur (w.r.t. y1) → d_next (w.r.t. x[k]) */
-    return ctx->ops->actnorm_backward(ctx, g->d_next, s->actnorm_bias.grad, s->actnorm_logs.grad, g->d_cur,
-                                      p->tp->y1[k], dlogq, s->actnorm_bias.value, s->actnorm_logs.value, N, hw,
-                                      c);
+    return ctx->ops->actnorm_backward(ctx, g->d_next, s->actnorm_bias.grad, s->actnorm_logs.grad,
+                                      g->d_cur, p->tp->y1[k], dlogq, s->actnorm_bias.value,
+                                      s->actnorm_logs.value, N, hw, c);
 }
 
 /* backward of step_inverse: g->d_cur (w.r.t. x[k]) → g->d_next (w.r.t. x[k+1]); dld = ∂L/∂ld */
@@ -275,9 +281,9 @@ static fce_status step_inverse_backward(const step_pass *p, int k, const float *
     fce_flow_step *s = &p->fs->step[k];
     const int N = p->N, hw = p->hw, c = p->c;
     /* actnorm inverse x[k] = y1·e^{−s} − b: d_cur → d_next (w.r.t. y1) */
-    FCE_TRY(ctx->ops->actnorm_inverse_backward(ctx, g->d_next, s->actnorm_bias.grad, s->actnorm_logs.grad,
-                                               g->d_cur, p->tp->x[k], dld, s->actnorm_bias.value,
-                                               s->actnorm_logs.value, N, hw, c));
+    FCE_TRY(ctx->ops->actnorm_inverse_backward(
+        ctx, g->d_next, s->actnorm_bias.grad, s->actnorm_logs.grad, g->d_cur, p->tp->x[k], dld,
+        s->actnorm_bias.value, s->actnorm_logs.value, N, hw, c));
     /* y1 = W⁻¹·y2: d_next → d_cur (w.r.t. y2), dW⁻¹ += */
     FCE_TRY(ctx->ops->linear_backward(ctx, g->d_cur, s->dW_inv, NULL, g->d_next, p->tp->y2[k],
                                       s->W_inv, (int)p->rows, c, c));

@@ -1,7 +1,8 @@
 /* glow2d.c: the 2D Glow (glow.h): one block of K flow steps (flow_step.h) on (N, D) points, with a
  * dense coupling network (coupling_net.h over nn/mlp.h) and a standard normal prior. It owns the
  * flow's parameter arena, its tapes and the prior; the steps themselves are flow_step.c's, shared
- * with the image flow. Tape layout: flow_step.h, with x[0] = data or the sample x̃ and x[K] = z or ε. */
+ * with the image flow. Tape layout: flow_step.h, with x[0] = data or the sample x̃ and x[K] = z
+ * or ε. */
 #include "fce/glow.h"
 
 #include <stdlib.h>
@@ -88,7 +89,9 @@ fce_status fce_glow_tape_init(fce_glow_tape **out, fce_glow *g, int cap) {
     if (!tp) return FCE_STATUS_ERR_NOMEM;
     tp->g = g;
     tp->cap = cap;
-    FCE_TRY_GOTO(st, fce_flow_steps_tape_init(&tp->steps, &g->steps, ctx, cap, 1, 1, 0, NULL, NULL));
+    /* cap rows = cap samples of 1 × 1 pixels */
+    FCE_TRY_GOTO(st, fce_flow_steps_tape_init(&tp->steps, &g->steps, ctx, cap, 1, 1, 0, NULL,
+                                              NULL));
     FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->logq, (size_t)cap * sizeof(float)));
     FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->dld, (size_t)cap * sizeof(float)));
     FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->grad.d_cur, row_bytes));
@@ -170,7 +173,8 @@ fce_status fce_glow_backward(fce_glow *g, fce_glow_tape *tp, const float *dlogq,
     fce_flow_grad_bufs grad = tp->grad;
     /* ∂/∂z of the prior term */
     FCE_TRY(ctx->ops->zero(ctx, grad.d_cur, (size_t)N * D * sizeof(float)));
-    FCE_TRY(ctx->ops->gaussian_logp_backward_acc(ctx, grad.d_cur, tp->steps.x[g->cfg.K], dlogq, N, D));
+    FCE_TRY(ctx->ops->gaussian_logp_backward_acc(ctx, grad.d_cur, tp->steps.x[g->cfg.K], dlogq, N,
+                                                 D));
     return fce_flow_steps_backward(&g->steps, &tp->steps, ctx, N, 1, dlogq, &grad);
 }
 
@@ -188,4 +192,6 @@ fce_status fce_glow_inverse_backward(fce_glow *g, fce_glow_tape *tp, const float
     return fce_flow_steps_inverse_backward(&g->steps, &tp->steps, ctx, N, 1, tp->dld, &grad);
 }
 
-fce_status fce_glow_finish_grad(fce_glow *g) { return fce_flow_steps_finish_grad(&g->steps, g->params.ctx); }
+fce_status fce_glow_finish_grad(fce_glow *g) {
+    return fce_flow_steps_finish_grad(&g->steps, g->params.ctx);
+}

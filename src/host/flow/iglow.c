@@ -155,7 +155,8 @@ void fce_iglow_set_actnorm_initialized(fce_iglow *g, int v) { g->actnorm_initial
 int fce_iglow_n_z(const fce_iglow *g, int l) { return g->levels[l].n_z; }
 
 fce_status fce_iglow_refresh(fce_iglow *g) {
-    for (int l = 0; l < g->cfg.L; l++) FCE_TRY(fce_flow_steps_refresh(&g->levels[l].steps, g->params.ctx));
+    for (int l = 0; l < g->cfg.L; l++)
+        FCE_TRY(fce_flow_steps_refresh(&g->levels[l].steps, g->params.ctx));
     return FCE_STATUS_OK;
 }
 
@@ -264,7 +265,8 @@ void fce_iglow_tape_free(fce_iglow_tape *tp) {
         ctx->ops->conv_plan_free(ctx, lt->prior_plan);
     }
     float **scratch[] = IGLOW_SCRATCH(tp);
-    for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++) ctx->ops->release(ctx, *scratch[i]);
+    for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
+        ctx->ops->release(ctx, *scratch[i]);
     float *bufs[] = {tp->batch_ones, tp->logq, tp->log_prior, tp->dld, tp->log_T, tp->net_scratch0,
                      tp->net_scratch1};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) ctx->ops->release(ctx, bufs[i]);
@@ -308,7 +310,8 @@ static fce_status forward_impl(fce_iglow *g, fce_iglow_tape *tp, const float *x,
             FCE_TRY(ctx->ops->channels_copy(ctx, z1, half, 0, x_steps[K], c, 0, half, rows, 0));
             FCE_TRY(ctx->ops->channels_copy(ctx, lt->z2, half, 0, x_steps[K], c, half, half, rows, 0));
             FCE_TRY(iglow_split_prior_forward(g, tp, l));
-            FCE_TRY(ctx->ops->gaussian_diag_logp(ctx, tp->logq, lt->z2, lt->mean, lt->logs, N, lv->n_z));
+            FCE_TRY(ctx->ops->gaussian_diag_logp(ctx, tp->logq, lt->z2, lt->mean, lt->logs, N,
+                                                 lv->n_z));
         } else {
             FCE_TRY(iglow_top_prior_forward(g, tp));
             FCE_TRY(ctx->ops->gaussian_diag_logp(ctx, tp->logq, x_steps[K], lt->mean, lt->logs, N,
@@ -368,7 +371,8 @@ fce_status fce_iglow_inverse(fce_iglow *g, fce_iglow_tape *tp, const float *cons
 
 fce_status fce_iglow_zero_grad(fce_iglow *g) {
     FCE_TRY(fce_param_arena_zero_grad(&g->params.arena, g->params.ctx));
-    for (int l = 0; l < g->cfg.L; l++) FCE_TRY(fce_flow_steps_zero_grad(&g->levels[l].steps, g->params.ctx));
+    for (int l = 0; l < g->cfg.L; l++)
+        FCE_TRY(fce_flow_steps_zero_grad(&g->levels[l].steps, g->params.ctx));
     return FCE_STATUS_OK;
 }
 
@@ -414,10 +418,12 @@ fce_status fce_iglow_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dlo
         iglow_level *lv = &g->levels[l];
         if (l == L - 1) FCE_TRY(top_latent_backward(g, tp, dlogq, grad.d_cur));
         else FCE_TRY(split_backward(g, tp, l, dlogq, grad.d_cur));
-        FCE_TRY(fce_flow_steps_backward(&lv->steps, &tp->level[l].steps, ctx, N, lv->hw, dlogq, &grad));
+        FCE_TRY(fce_flow_steps_backward(&lv->steps, &tp->level[l].steps, ctx, N, lv->hw, dlogq,
+                                        &grad));
         /* d_cur = ∂L/∂x[0] → ∂L/∂xin (= ∂L/∂z1 of level l−1); the data gradient is not needed */
         if (l > 0)
-            FCE_TRY(ctx->ops->squeeze_inverse(ctx, tp->d_z1, grad.d_cur, N, lv->Hin, lv->Win, lv->Cin));
+            FCE_TRY(ctx->ops->squeeze_inverse(ctx, tp->d_z1, grad.d_cur, N, lv->Hin, lv->Win,
+                                              lv->Cin));
     }
     return FCE_STATUS_OK;
 }
@@ -425,7 +431,8 @@ fce_status fce_iglow_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dlo
 fce_status fce_iglow_inverse_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dx,
                                       const float *dlogq, int N) {
     FCE_TRY(check_n(tp, N));
-    FCE_ASSERT(!tp->inference, "iglow inverse backward on an inference tape (use fce_iglow_tape_init)");
+    FCE_ASSERT(!tp->inference,
+               "iglow inverse backward on an inference tape (use fce_iglow_tape_init)");
     fce_ctx *ctx = g->params.ctx;
     const int L = g->cfg.L;
     const iglow_level *l0 = &g->levels[0];
@@ -448,10 +455,12 @@ fce_status fce_iglow_inverse_backward(fce_iglow *g, fce_iglow_tape *tp, const fl
         } else {
             const iglow_level *next = &g->levels[l + 1];
             FCE_TRY(ctx->ops->channels_copy(ctx, tp->d_z1, half, 0, grad.d_cur, c, 0, half, rows, 0));
-            FCE_TRY(ctx->ops->channels_copy(ctx, tp->d_z2, half, 0, grad.d_cur, c, half, half, rows, 0));
+            FCE_TRY(ctx->ops->channels_copy(ctx, tp->d_z2, half, 0, grad.d_cur, c, half, half, rows,
+                                            0));
             FCE_TRY(iglow_sample_backward(g, tp, l, tp->d_z2, dlogq, tp->d_prior_mean,
                                           tp->d_prior_logs));
-            FCE_TRY(iglow_split_prior_backward(g, tp, l, tp->d_prior_mean, tp->d_prior_logs, tp->d_z1));
+            FCE_TRY(iglow_split_prior_backward(g, tp, l, tp->d_prior_mean, tp->d_prior_logs,
+                                               tp->d_z1));
             /* z1 = unsqueeze(x[0] of level l+1): its gradient squeezed is ∂L/∂x[0] there */
             FCE_TRY(ctx->ops->squeeze_forward(ctx, grad.d_cur, tp->d_z1, N, next->Hin, next->Win,
                                               next->Cin));
@@ -461,6 +470,7 @@ fce_status fce_iglow_inverse_backward(fce_iglow *g, fce_iglow_tape *tp, const fl
 }
 
 fce_status fce_iglow_finish_grad(fce_iglow *g) {
-    for (int l = 0; l < g->cfg.L; l++) FCE_TRY(fce_flow_steps_finish_grad(&g->levels[l].steps, g->params.ctx));
+    for (int l = 0; l < g->cfg.L; l++)
+        FCE_TRY(fce_flow_steps_finish_grad(&g->levels[l].steps, g->params.ctx));
     return FCE_STATUS_OK;
 }

@@ -39,7 +39,7 @@ struct fce_iglow {
 
 typedef struct iglow_level_tape {
     float *xin;                /* (N, Hin, Win, Cin): the level's input */
-    fce_flow_steps_tape steps; /* x[0] = squeeze(xin); x[K] = (z1 | z2) at a split, z_top at the top */
+    fce_flow_steps_tape steps; /* x[0] = squeeze(xin); x[K] = (z1 | z2) at a split, z_top at top */
     float *z2;                 /* split: (N, n_z) = second half of x[K]; NULL at the top */
     float *mean, *logs;        /* prior of the level's latent, (N, n_z) */
     float *u;                  /* inverse pass: T·e^{logs}·ε, (N, n_z) */
@@ -83,8 +83,8 @@ fce_status iglow_top_prior_forward(fce_iglow *g, fce_iglow_tape *tp);
 fce_status iglow_top_prior_backward(fce_iglow *g, fce_iglow_tape *tp, const float *d_mean,
                                     const float *d_logs);
 fce_status iglow_set_temperature(fce_iglow *g, fce_iglow_tape *tp, float T);
-fce_status iglow_sample(fce_iglow *g, fce_iglow_tape *tp, int l, const float *eps, float T, float *z,
-                        float *ld);
+fce_status iglow_sample(fce_iglow *g, fce_iglow_tape *tp, int l, const float *eps, float T,
+                        float *z, float *ld);
 fce_status iglow_sample_backward(fce_iglow *g, fce_iglow_tape *tp, int l, float *dz,
                                  const float *dlogq, float *d_mean, float *d_logs);
 

@@ -22,8 +22,9 @@ fce_status iglow_split_prior_forward(fce_iglow *g, fce_iglow_tape *tp, int l) {
     const size_t rows = (size_t)tp->N * lv->hw;
     FCE_TRY(ctx->ops->conv2d_forward(ctx, lt->prior_plan, tp->conv_scratch, tp->level[l + 1].xin,
                                      lv->split.conv_w.value, NULL));
-    FCE_TRY(ctx->ops->actnorm_forward(ctx, lt->prior_out, NULL, tp->conv_scratch, lv->split.bias.value,
-                                      lv->split.logs.value, tp->N, lv->hw, c));
+    FCE_TRY(ctx->ops->actnorm_forward(ctx, lt->prior_out, NULL, tp->conv_scratch,
+                                      lv->split.bias.value, lv->split.logs.value, tp->N, lv->hw,
+                                      c));
     FCE_TRY(ctx->ops->channels_copy(ctx, lt->mean, half, 0, lt->prior_out, c, 0, half, rows, 0));
     return ctx->ops->channels_copy(ctx, lt->logs, half, 0, lt->prior_out, c, half, half, rows, 0);
 }
@@ -39,9 +40,9 @@ fce_status iglow_split_prior_backward(fce_iglow *g, fce_iglow_tape *tp, int l, c
     const size_t rows = (size_t)tp->N * lv->hw;
     FCE_TRY(ctx->ops->channels_copy(ctx, tp->d_prior_out, c, 0, d_mean, half, 0, half, rows, 0));
     FCE_TRY(ctx->ops->channels_copy(ctx, tp->d_prior_out, c, half, d_logs, half, 0, half, rows, 0));
-    FCE_TRY(ctx->ops->actnorm_backward(ctx, tp->conv_scratch, lv->split.bias.grad, lv->split.logs.grad,
-                                       tp->d_prior_out, lt->prior_out, NULL, lv->split.bias.value,
-                                       lv->split.logs.value, tp->N, lv->hw, c));
+    FCE_TRY(ctx->ops->actnorm_backward(
+        ctx, tp->conv_scratch, lv->split.bias.grad, lv->split.logs.grad, tp->d_prior_out,
+        lt->prior_out, NULL, lv->split.bias.value, lv->split.logs.value, tp->N, lv->hw, c));
     FCE_TRY(ctx->ops->conv2d_backward_filter(ctx, lt->prior_plan, lv->split.conv_w.grad, NULL,
                                              tp->conv_scratch, tp->level[l + 1].xin));
     FCE_TRY(ctx->ops->conv2d_backward_data(ctx, lt->prior_plan, tp->d_addend, tp->conv_scratch,
@@ -82,10 +83,10 @@ fce_status iglow_top_prior_backward(fce_iglow *g, fce_iglow_tape *tp, const floa
     fce_ctx *ctx = g->params.ctx;
     const iglow_level *lv = &g->levels[g->cfg.L - 1];
     const iglow_top_prior *p = &lv->top;
-    FCE_TRY(ctx->ops->linear_backward(ctx, NULL, p->mean.grad, NULL, d_mean, tp->batch_ones, p->mean.value,
-                                      tp->N, 1, lv->n_z));
-    return ctx->ops->linear_backward(ctx, NULL, p->logs.grad, NULL, d_logs, tp->batch_ones, p->logs.value,
-                                     tp->N, 1, lv->n_z);
+    FCE_TRY(ctx->ops->linear_backward(ctx, NULL, p->mean.grad, NULL, d_mean, tp->batch_ones,
+                                      p->mean.value, tp->N, 1, lv->n_z));
+    return ctx->ops->linear_backward(ctx, NULL, p->logs.grad, NULL, d_logs, tp->batch_ones,
+                                     p->logs.value, tp->N, 1, lv->n_z);
 }
 
 fce_status iglow_set_temperature(fce_iglow *g, fce_iglow_tape *tp, float T) {
@@ -106,8 +107,8 @@ static const float *level_z(const fce_iglow *g, const fce_iglow_tape *tp, int l)
  * + [log N(ε; 0, I) − log N(Tε; 0, I) − n_z·log T]; the bracket (parameter-free, 0 at T = 1,
  * skipped there) is split as + log N(ε) into log_prior and + log N(Tε) + n_z·log T into ld
  * (log q = log_prior − ld). */
-fce_status iglow_sample(fce_iglow *g, fce_iglow_tape *tp, int l, const float *eps, float T, float *z,
-                        float *ld) {
+fce_status iglow_sample(fce_iglow *g, fce_iglow_tape *tp, int l, const float *eps, float T,
+                        float *z, float *ld) {
     fce_ctx *ctx = g->params.ctx;
     const iglow_level *lv = &g->levels[l];
     iglow_level_tape *lt = &tp->level[l];
@@ -137,8 +138,8 @@ fce_status iglow_sample_backward(fce_iglow *g, fce_iglow_tape *tp, int l, float 
     const int N = tp->N, D = lv->n_z, tot = N * D;
     const float *z = level_z(g, tp, l);
     /* the prior term gaussian_diag_logp(z | μ, ρ), which receives dlogq */
-    FCE_TRY(ctx->ops->gaussian_diag_logp_backward_acc(ctx, dz, d_mean, d_logs, z, lt->mean, lt->logs,
-                                                      dlogq, N, D));
+    FCE_TRY(ctx->ops->gaussian_diag_logp_backward_acc(ctx, dz, d_mean, d_logs, z, lt->mean,
+                                                      lt->logs, dlogq, N, D));
     /* z = μ + u, u = e^{ρ}·Tε: dμ += dz, dρ += dz·u */
     FCE_TRY(ctx->ops->channels_copy(ctx, d_mean, D, 0, dz, D, 0, D, (size_t)N, 1));
     FCE_TRY(ctx->ops->zero(ctx, tp->d_addend, (size_t)tot * sizeof(float)));
