@@ -29,6 +29,7 @@ typedef struct fce_image_train_config {
     long steps;
     float lr;
     long warmup_steps;  /* linear warm-up length; -1: 10 epochs (SPEC c.4) */
+    float beta1, beta2, adam_eps; /* both optimizers, Adamax (flow) and Adam (EBM): 0.9, 0.999, 1e-7 */
     int n_bits;
     uint64_t seed;
     char device[32];
@@ -85,8 +86,11 @@ void fce_image_sample_config_defaults(fce_image_sample_config *c);
 int fce_is_image_dataset(const char *name);
 
 /* Each returns FCE_STATUS_ERR_CONFIG for a bad configuration (exit 2), another error otherwise. */
+/* `train` for images: --mode mle, --mode fce, or (fce without --init-flow) the pipeline of both. */
 fce_status fce_image_train_run(const fce_image_train_config *cfg);
-/* --mode fce (called by fce_image_train_run). --steps counts FCE steps of either player. */
+/* --mode mle alone (train_image.c). */
+fce_status fce_image_train_mle_run(const fce_image_train_config *cfg);
+/* --mode fce alone (train_image_fce.c). --steps counts FCE steps of either player. */
 fce_status fce_image_train_fce_run(const fce_image_train_config *cfg);
 /* bpd_out (may be NULL) receives the test-split bits/dim. */
 fce_status fce_image_eval_run(const fce_image_eval_config *cfg, double *bpd_out);
