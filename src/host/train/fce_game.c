@@ -59,7 +59,12 @@ cleanup:
 }
 
 fce_status fce_game_forward(fce_game *g, int64_t step) {
-    FCE_TRY(g->models.draw(g->models.self, step, g->in, &g->lq, &g->lqt));
+    fce_ctx *ctx = g->ctx;
+    const size_t half = (size_t)g->n * g->dim;
+    const float *x, *xt;
+    FCE_TRY(g->models.draw(g->models.self, step, &x, &xt, &g->lq, &g->lqt));
+    FCE_TRY(ctx->ops->copy(ctx, g->in, x, half * sizeof(float)));
+    FCE_TRY(ctx->ops->copy(ctx, g->in + half, xt, half * sizeof(float)));
     return g->models.ebm_forward(g->models.self, g->in, 2 * g->n, &g->f);
 }
 
@@ -70,7 +75,7 @@ static fce_status grads_ebm(fce_game *g) {
     FCE_TRY(fce_param_arena_zero_grad(g->models.ebm_arena, ctx));
     FCE_TRY(ctx->ops->nce_loss(ctx, g->stats, g->df, g->df + n, NULL, NULL, g->models.dc, g->f, g->f + n,
                                g->lq, g->lqt, g->models.c, n, 1.0f));
-    return g->models.ebm_param_grads(g->models.self, g->df);
+    return g->models.ebm_backward(g->models.self, g->df, NULL);
 }
 
 /* V over the flow: ∂V/∂f(x̃), ∂V/∂log q(x), ∂V/∂log q(x̃) (gscale −1; c is frozen), ∂V/∂x̃ from the
@@ -80,7 +85,7 @@ static fce_status grads_flow(fce_game *g) {
     const int n = g->n;
     FCE_TRY(ctx->ops->nce_loss(ctx, g->stats, NULL, g->df + n, g->dlq, g->dlqt, NULL, g->f, g->f + n, g->lq,
                                g->lqt, g->models.c, n, -1.0f));
-    FCE_TRY(g->models.ebm_input_grads(g->models.self, g->df, g->dx));
+    FCE_TRY(g->models.ebm_backward(g->models.self, g->df, g->dx));
     return g->models.flow_grads(g->models.self, g->dlq, g->dx + (size_t)n * g->dim, g->dlqt);
 }
 

@@ -34,17 +34,17 @@
  * backend memory; rows hold dim values each. */
 typedef struct fce_game_models {
     void *self;
-    /* The batch of `step`: the data x into rows [0, n) of in, the samples x̃ into rows [n, 2n);
-     * *lq and *lqt point to the noise model's log q at x and at x̃ (n values each). */
-    fce_status (*draw)(void *self, int64_t step, float *in, const float **lq, const float **lqt);
+    /* The batch of `step`: the data x and the noise model's samples x̃ (n rows each), and its
+     * log q at both (n values each); valid until the next draw. */
+    fce_status (*draw)(void *self, int64_t step, const float **x, const float **xt, const float **lq,
+                       const float **lqt);
     /* f at `rows` rows of in; *f stays valid until the next forward. */
     fce_status (*ebm_forward)(void *self, const float *in, int rows, const float **f);
-    /* Accumulates the EBM's parameter gradients from df (2n values, one per row of the last
-     * forward); c's gradient is nce_loss's. */
-    fce_status (*ebm_param_grads)(void *self, const float *df);
-    /* ∂V/∂x̃ = df(x̃)·∇ₓf(x̃) into rows [n, 2n) of dx (2n rows); df's data rows and dx's rows
-     * [0, n) are scratch. No parameter gradients. */
-    fce_status (*ebm_input_grads)(void *self, float *df, float *dx);
+    /* The backward of the last forward over [x; x̃] from df (2n values, one per row). dx NULL:
+     * accumulates the EBM's parameter gradients (c's is nce_loss's). Else ∂V/∂x̃ = df(x̃)·∇ₓf(x̃)
+     * into rows [n, 2n) of dx (2n rows) and no parameter gradients; df's data rows and dx's rows
+     * [0, n) are then scratch. */
+    fce_status (*ebm_backward)(void *self, float *df, float *dx);
     /* The flow's parameter gradients, from scratch, given ∂V/∂log q(x), ∂V/∂x̃ (n rows) and
      * ∂V/∂log q(x̃): backward through the data pass and the sampling pass of the last draw. */
     fce_status (*flow_grads)(void *self, const float *dlq, const float *dxt, const float *dlqt);
@@ -95,7 +95,7 @@ void fce_game_free(fce_game *g); /* releases the buffers; NULL-safe on a zeroed 
  * lq (m) in backend memory; written into c. A non-finite c₀ is FCE_STATUS_ERR_NUMERIC. */
 fce_status fce_game_init_c(fce_game *g, const float *in, int rows, const float *lq, int m);
 
-/* The contrastive forward of `step`: draw, then the EBM over [x; x̃]; sets f, lq, lqt. */
+/* The contrastive forward of `step`: draw, [x; x̃] into in, the EBM over it; sets f, lq, lqt. */
 fce_status fce_game_forward(fce_game *g, int64_t step);
 /* V and the gradients of the player (flow_turn 1: the flow, 0: the EBM and c) from the last
  * forward, into its arena's grads; the other player's parameters are untouched. */

@@ -91,39 +91,36 @@ static fce_status load_data_batch(fce_trainer *t, int64_t step) {
     return t->ctx.ops->upload(&t->ctx, t->d_x, t->h_x, (size_t)t->n * FCE_DIM * sizeof(float));
 }
 
-/* NCE noise batch of step `step`: samples x̃ = μ + Lε into x_samples, their log q into
- * d_lqt_noise, and log q of the current data batch (h_x) into d_lq_noise. */
-static fce_status load_noise_batch(fce_trainer *t, int64_t step, float *x_samples) {
+/* NCE noise batch of step `step`: samples x̃ = μ + Lε into d_noise, their log q into d_lqt_noise,
+ * and log q of the current data batch (h_x) into d_lq_noise. */
+static fce_status load_noise_batch(fce_trainer *t, int64_t step) {
     const int n = t->n;
     fce_gauss2_sample(&t->noise, t->seed_noise, (uint64_t)step * (uint64_t)n * FCE_DIM, n, t->h_noise, t->h_lqt);
     for (int i = 0; i < n; i++) t->h_lq[i] = (float)fce_gauss2_logp(&t->noise, t->h_x[2 * i], t->h_x[2 * i + 1]);
     fce_ctx *ctx = &t->ctx;
-    FCE_TRY(ctx->ops->upload(ctx, x_samples, t->h_noise, (size_t)n * FCE_DIM * sizeof(float)));
+    FCE_TRY(ctx->ops->upload(ctx, t->d_noise, t->h_noise, (size_t)n * FCE_DIM * sizeof(float)));
     FCE_TRY(ctx->ops->upload(ctx, t->d_lqt_noise, t->h_lqt, (size_t)n * sizeof(float)));
     return ctx->ops->upload(ctx, t->d_lq_noise, t->h_lq, (size_t)n * sizeof(float));
 }
 
 /* ---- the 2D networks as the FCE game drives them (fce_game_models) ---- */
 
-static fce_status game_draw(void *self, int64_t step, float *in, const float **lq, const float **lqt) {
+/* The data batch, and the noise model's samples: the flow's x̃ = g(ε), or NCE's Gaussian. */
+static fce_status game_draw(void *self, int64_t step, const float **x, const float **xt, const float **lq,
+                            const float **lqt) {
     fce_trainer *t = self;
-    fce_ctx *ctx = &t->ctx;
-    const int n = t->n;
-    const size_t nD = (size_t)n * FCE_DIM;
+    const size_t nD = (size_t)t->n * FCE_DIM;
     FCE_TRY(load_data_batch(t, step));
-    FCE_TRY(ctx->ops->copy(ctx, in, t->d_x, nD * sizeof(float)));
+    *x = t->d_x;
     if (t->cfg.mode == FCE_MODE_NCE) {
-        FCE_TRY(load_noise_batch(t, step, in + nD));
-        *lq = t->d_lq_noise;
-        *lqt = t->d_lqt_noise;
+        FCE_TRY(load_noise_batch(t, step));
+        *xt = t->d_noise, *lq = t->d_lq_noise, *lqt = t->d_lqt_noise;
         return FCE_STATUS_OK;
     }
-    FCE_TRY(ctx->ops->fill_normal(ctx, t->d_eps, nD, t->seed_noise, (uint64_t)step * nD, 1.0f));
-    FCE_TRY(fce_glow_inverse(t->glow, t->tp_samp, t->d_eps, n));
-    FCE_TRY(fce_glow_forward(t->glow, t->tp_data, t->d_x, n));
-    FCE_TRY(ctx->ops->copy(ctx, in + nD, fce_glow_tape_x(t->tp_samp), nD * sizeof(float)));
-    *lq = fce_glow_tape_logq(t->tp_data);
-    *lqt = fce_glow_tape_logq(t->tp_samp);
+    FCE_TRY(t->ctx.ops->fill_normal(&t->ctx, t->d_eps, nD, t->seed_noise, (uint64_t)step * nD, 1.0f));
+    FCE_TRY(fce_glow_inverse(t->glow, t->tp_samp, t->d_eps, t->n));
+    FCE_TRY(fce_glow_forward(t->glow, t->tp_data, t->d_x, t->n));
+    *xt = fce_glow_tape_x(t->tp_samp), *lq = fce_glow_tape_logq(t->tp_data), *lqt = fce_glow_tape_logq(t->tp_samp);
     return FCE_STATUS_OK;
 }
 
@@ -132,14 +129,11 @@ static fce_status game_ebm_forward(void *self, const float *in, int rows, const 
     return fce_ebm_forward(t->ebm, t->tp_ebm, in, rows, f);
 }
 
-static fce_status game_ebm_param_grads(void *self, const float *df) {
-    fce_trainer *t = self;
-    return fce_ebm_backward(t->ebm, t->tp_ebm, df, NULL, 0, 2 * t->n, 1);
-}
-
-static fce_status game_ebm_input_grads(void *self, float *df, float *dx) {
+/* The MLP's backward takes a row range: ∂V/∂x̃ runs on the sample rows alone. */
+static fce_status game_ebm_backward(void *self, float *df, float *dx) {
     fce_trainer *t = self;
     const int n = t->n;
+    if (!dx) return fce_ebm_backward(t->ebm, t->tp_ebm, df, NULL, 0, 2 * n, 1);
     return fce_ebm_backward(t->ebm, t->tp_ebm, df + n, dx + (size_t)n * FCE_DIM, n, n, 0);
 }
 
@@ -170,8 +164,9 @@ static fce_status alloc_buffers(fce_trainer *t) {
     FCE_TRY(fce_glow_tape_init(&t->tp_data, t->glow, t->cap_flow));
     FCE_TRY(fce_glow_tape_init(&t->tp_samp, t->glow, n));
     FCE_TRY(fce_ebm_tape_init(&t->tp_ebm, t->ebm, t->cap_ebm));
-    float **dev[] = {&t->d_x, &t->d_eps, &t->d_mle_dlq, &t->d_lq_noise, &t->d_lqt_noise};
-    const size_t dev_floats[] = {(size_t)t->cap_ebm * D, (size_t)n * D, (size_t)n, (size_t)max_int(n, m), (size_t)n};
+    float **dev[] = {&t->d_x, &t->d_eps, &t->d_mle_dlq, &t->d_noise, &t->d_lq_noise, &t->d_lqt_noise};
+    const size_t dev_floats[] = {(size_t)t->cap_ebm * D, (size_t)n * D, (size_t)n, (size_t)n * D,
+                                 (size_t)max_int(n, m), (size_t)n};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         FCE_TRY(ctx->ops->alloc(ctx, (void **)dev[i], dev_floats[i] * sizeof(float)));
     const int hmax = max_int(t->cap_ebm, t->cap_flow);
@@ -191,8 +186,8 @@ static fce_status alloc_buffers(fce_trainer *t) {
 
 static fce_status game_setup(fce_trainer *t) {
     const fce_train_config *c = &t->cfg;
-    const fce_game_models models = {t, game_draw, game_ebm_forward, game_ebm_param_grads,
-                                    game_ebm_input_grads, game_flow_grads, game_flow_refresh,
+    const fce_game_models models = {t, game_draw, game_ebm_forward, game_ebm_backward, game_flow_grads,
+                                    game_flow_refresh,
                                     fce_ebm_arena(t->ebm), fce_glow_arena(t->glow), fce_ebm_c(t->ebm),
                                     fce_ebm_dc(t->ebm)};
     const fce_game_settings settings = {c->lr_ebm, 0, c->lr_flow, c->flow_optim, c->beta1, c->beta2,
@@ -241,7 +236,7 @@ void fce_trainer_free(fce_trainer *t) {
     fce_report_2d_free(&t->report);
     if (ctx->ops) {
         fce_game_free(&t->game);
-        float *dev[] = {t->d_x, t->d_eps, t->d_mle_dlq, t->d_lq_noise, t->d_lqt_noise};
+        float *dev[] = {t->d_x, t->d_eps, t->d_mle_dlq, t->d_noise, t->d_lq_noise, t->d_lqt_noise};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) ctx->ops->release(ctx, dev[i]);
         fce_glow_tape_free(t->tp_data);
         fce_glow_tape_free(t->tp_samp);

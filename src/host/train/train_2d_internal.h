@@ -24,8 +24,8 @@ typedef struct fce_trainer {
     fce_ebm_tape *tp_ebm;             /* data rows [0, n), sample rows [n, 2n); evaluation */
     int n, cap_flow, cap_ebm;
     /* backend buffers: points (a batch, the init batch or an evaluation chunk), the flow's noise ε,
-     * MLE's constant ∂(−mean log q)/∂log q, NCE's log q at data and samples */
-    float *d_x, *d_eps, *d_mle_dlq, *d_lq_noise, *d_lqt_noise;
+     * MLE's constant ∂(−mean log q)/∂log q, NCE's samples and log q at data and samples */
+    float *d_x, *d_eps, *d_mle_dlq, *d_noise, *d_lq_noise, *d_lqt_noise;
     /* host buffers */
     float *h_x, *h_noise, *h_lq, *h_lqt;
     fce_gauss2 noise; /* --mode nce: the noise model */

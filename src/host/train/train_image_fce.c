@@ -225,23 +225,22 @@ static fce_status load_x(fce_ifce *t, int64_t step, uint64_t seed) {
     return fce_image_run_batch(&t->ctx, &t->batches, step, t->d_u8, t->d_x, t->cfg.n_bits, seed);
 }
 
-static fce_status game_draw(void *self, int64_t step, float *in, const float **lq, const float **lqt) {
+/* The data batch, and the flow's samples x̃ = g(ε) with ε drawn level by level. */
+static fce_status game_draw(void *self, int64_t step, const float **x, const float **xt, const float **lq,
+                            const float **lqt) {
     fce_ifce *t = self;
-    fce_ctx *ctx = &t->ctx;
-    size_t N = (size_t)t->N, ND = N * t->D;
+    size_t N = (size_t)t->N;
     FCE_TRY(load_x(t, step, t->seed_noise));
-    uint64_t off = (uint64_t)step * ND;
+    uint64_t off = (uint64_t)step * N * t->D;
     for (int l = 0; l < t->L; l++) {
         size_t nz = N * (size_t)fce_iglow_n_z(t->g, l);
-        FCE_TRY(ctx->ops->fill_normal(ctx, t->d_eps[l], nz, t->seed_eps, off, 1.0f));
+        FCE_TRY(t->ctx.ops->fill_normal(&t->ctx, t->d_eps[l], nz, t->seed_eps, off, 1.0f));
         off += nz;
     }
     FCE_TRY(fce_iglow_inverse(t->g, t->tp_samp, (const float *const *)t->d_eps, 1.0f, t->N));
     FCE_TRY(fce_iglow_forward(t->g, t->tp_data, t->d_x, t->N));
-    FCE_TRY(ctx->ops->copy(ctx, in, t->d_x, ND * sizeof(float)));
-    FCE_TRY(ctx->ops->copy(ctx, in + ND, fce_iglow_tape_x(t->tp_samp), ND * sizeof(float)));
-    *lq = fce_iglow_tape_logq(t->tp_data);
-    *lqt = fce_iglow_tape_logq(t->tp_samp);
+    *x = t->d_x, *xt = fce_iglow_tape_x(t->tp_samp);
+    *lq = fce_iglow_tape_logq(t->tp_data), *lqt = fce_iglow_tape_logq(t->tp_samp);
     return FCE_STATUS_OK;
 }
 
@@ -250,16 +249,11 @@ static fce_status game_ebm_forward(void *self, const float *in, int rows, const 
     return fce_ebm_image_forward(t->ebm, t->tp_ebm, in, rows, f);
 }
 
-static fce_status game_ebm_param_grads(void *self, const float *df) {
+/* The conv net's backward takes the whole tape of 2n: for ∂V/∂x̃ the data rows get df = 0. */
+static fce_status game_ebm_backward(void *self, float *df, float *dx) {
     fce_ifce *t = self;
-    return fce_ebm_image_backward(t->ebm, t->tp_ebm, df, NULL, 2 * t->N, 1);
-}
-
-/* The image EBM's backward takes the whole tape of 2n: the data rows get df = 0 (no x̃ path). */
-static fce_status game_ebm_input_grads(void *self, float *df, float *dx) {
-    fce_ifce *t = self;
-    FCE_TRY(t->ctx.ops->zero(&t->ctx, df, (size_t)t->N * sizeof(float)));
-    return fce_ebm_image_backward(t->ebm, t->tp_ebm, df, dx, 2 * t->N, 0);
+    if (dx) FCE_TRY(t->ctx.ops->zero(&t->ctx, df, (size_t)t->N * sizeof(float)));
+    return fce_ebm_image_backward(t->ebm, t->tp_ebm, df, dx, 2 * t->N, !dx);
 }
 
 static fce_status game_flow_grads(void *self, const float *dlq, const float *dxt, const float *dlqt) {
@@ -277,8 +271,8 @@ static fce_status game_flow_refresh(void *self) {
 
 static fce_status game_setup(fce_ifce *t) {
     const fce_image_train_config *c = &t->cfg;
-    const fce_game_models models = {t, game_draw, game_ebm_forward, game_ebm_param_grads,
-                                    game_ebm_input_grads, game_flow_grads, game_flow_refresh,
+    const fce_game_models models = {t, game_draw, game_ebm_forward, game_ebm_backward, game_flow_grads,
+                                    game_flow_refresh,
                                     fce_ebm_image_arena(t->ebm), fce_iglow_arena(t->g),
                                     fce_ebm_image_c(t->ebm), fce_ebm_image_dc(t->ebm)};
     const fce_game_settings settings = {c->lr_ebm, c->lr_c, c->lr_flow, FCE_OPTIM_ADAMAX, c->beta1, c->beta2,
