@@ -231,6 +231,15 @@ fce_status fce_trainer_setup(fce_trainer *t, const fce_train_config *cfg) {
     return report_setup(t);
 }
 
+/* The networks and their tapes (NULL-safe). */
+static void free_models(fce_trainer *t) {
+    fce_glow_tape_free(t->tp_data);
+    fce_glow_tape_free(t->tp_samp);
+    fce_glow_free(t->glow);
+    fce_ebm_tape_free(t->tp_ebm);
+    fce_ebm_free(t->ebm);
+}
+
 void fce_trainer_free(fce_trainer *t) {
     fce_ctx *ctx = &t->ctx;
     fce_report_2d_free(&t->report);
@@ -238,11 +247,7 @@ void fce_trainer_free(fce_trainer *t) {
         fce_game_free(&t->game);
         float *dev[] = {t->d_x, t->d_eps, t->d_mle_dlq, t->d_noise, t->d_lq_noise, t->d_lqt_noise};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) ctx->ops->release(ctx, dev[i]);
-        fce_glow_tape_free(t->tp_data);
-        fce_glow_tape_free(t->tp_samp);
-        fce_ebm_tape_free(t->tp_ebm);
-        fce_glow_free(t->glow);
-        fce_ebm_free(t->ebm);
+        free_models(t);
         fce_ctx_free(ctx);
     }
     float *host[] = {t->h_x, t->h_noise, t->h_lq, t->h_lqt};

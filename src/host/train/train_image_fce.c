@@ -225,6 +225,18 @@ static fce_status load_x(fce_ifce *t, int64_t step, uint64_t seed) {
     return fce_image_run_batch(&t->ctx, &t->batches, step, t->d_u8, t->d_x, t->cfg.n_bits, seed);
 }
 
+static fce_status game_ebm_forward(void *self, const float *in, int rows, const float **f) {
+    fce_ifce *t = self;
+    return fce_ebm_image_forward(t->ebm, t->tp_ebm, in, rows, f);
+}
+
+/* The conv net's backward takes the whole tape of 2n: for ∂V/∂x̃ the data rows get df = 0. */
+static fce_status game_ebm_backward(void *self, float *df, float *dx) {
+    fce_ifce *t = self;
+    if (dx) FCE_TRY(t->ctx.ops->zero(&t->ctx, df, (size_t)t->N * sizeof(float)));
+    return fce_ebm_image_backward(t->ebm, t->tp_ebm, df, dx, 2 * t->N, !dx);
+}
+
 /* The data batch, and the flow's samples x̃ = g(ε) with ε drawn level by level. */
 static fce_status game_draw(void *self, int64_t step, const float **x, const float **xt, const float **lq,
                             const float **lqt) {
@@ -242,18 +254,6 @@ static fce_status game_draw(void *self, int64_t step, const float **x, const flo
     *x = t->d_x, *xt = fce_iglow_tape_x(t->tp_samp);
     *lq = fce_iglow_tape_logq(t->tp_data), *lqt = fce_iglow_tape_logq(t->tp_samp);
     return FCE_STATUS_OK;
-}
-
-static fce_status game_ebm_forward(void *self, const float *in, int rows, const float **f) {
-    fce_ifce *t = self;
-    return fce_ebm_image_forward(t->ebm, t->tp_ebm, in, rows, f);
-}
-
-/* The conv net's backward takes the whole tape of 2n: for ∂V/∂x̃ the data rows get df = 0. */
-static fce_status game_ebm_backward(void *self, float *df, float *dx) {
-    fce_ifce *t = self;
-    if (dx) FCE_TRY(t->ctx.ops->zero(&t->ctx, df, (size_t)t->N * sizeof(float)));
-    return fce_ebm_image_backward(t->ebm, t->tp_ebm, df, dx, 2 * t->N, !dx);
 }
 
 static fce_status game_flow_grads(void *self, const float *dlq, const float *dxt, const float *dlqt) {
@@ -284,20 +284,25 @@ static fce_status game_setup(fce_ifce *t) {
 
 /* ---- setup ---- */
 
+/* The networks and their tapes (NULL-safe). */
+static void free_models(fce_ifce *t) {
+    fce_iglow_tape_free(t->tp_data);
+    fce_iglow_tape_free(t->tp_samp);
+    fce_iglow_free(t->g);
+    fce_ebm_image_tape_free(t->tp_ebm);
+    fce_ebm_image_free(t->ebm);
+}
+
 void fce_ifce_free(fce_ifce *t) {
     if (!t) return;
     if (t->metrics) fclose(t->metrics);
     if (t->have_ctx) {
         fce_ctx *ctx = &t->ctx;
         fce_game_free(&t->game);
-        ctx->ops->release(ctx, t->d_u8);
-        ctx->ops->release(ctx, t->d_x);
         for (int l = 0; l < MAXL; l++) ctx->ops->release(ctx, t->d_eps[l]);
-        fce_iglow_tape_free(t->tp_data);
-        fce_iglow_tape_free(t->tp_samp);
-        fce_iglow_free(t->g);
-        fce_ebm_image_tape_free(t->tp_ebm);
-        fce_ebm_image_free(t->ebm);
+        ctx->ops->release(ctx, t->d_x);
+        ctx->ops->release(ctx, t->d_u8);
+        free_models(t);
         fce_ctx_free(ctx);
     }
     fce_batch_source_free(&t->batches);
