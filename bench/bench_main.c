@@ -28,7 +28,7 @@
 #include "bench_device.h"
 #include "fce/log.h"
 #include "data/image_common.h"
-#include "train/image_run.h" /* fce_image_preset */
+#include "fce/train_image_config.h" /* fce_image_preset */
 
 #ifndef FCE_BENCH_GIT
 #define FCE_BENCH_GIT "unknown"

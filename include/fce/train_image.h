@@ -13,43 +13,11 @@
 #include <stdint.h>
 
 #include "fce/status.h"
+#include "fce/train_image_config.h" /* fce_image_train_config */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct fce_image_train_config {
-    char dataset[32];   /* cifar10 | svhn | folder */
-    char data_dir[1024];
-    char mode[16];      /* fce (default: the paper's pipeline, see pretrain_steps) | mle */
-    char preset[16];    /* cifar10 | svhn | tiny */
-    int L, K, width;    /* 0: from the preset */
-    int affine;         /* 1: affine coupling; 0: the preset's (additive) */
-    int batch;
-    long steps;
-    float lr;
-    long warmup_steps;  /* linear warm-up length; -1: 10 epochs (SPEC c.4) */
-    float beta1, beta2, adam_eps; /* both optimizers, Adamax (flow) and Adam (EBM): 0.9, 0.999, 1e-7 */
-    int n_bits;
-    uint64_t seed;
-    char device[32];
-    char out_dir[1024];
-    int log_every, checkpoint_every;
-    int resume, quiet;
-    float time_limit;   /* seconds of training in this invocation, then checkpoint and stop (0: none) */
-    /* --mode fce only (train_image_fce.c) */
-    char init_flow[1024]; /* MLE image checkpoint the flow starts from ("": pretrain, see below) */
-    /* fce without --init-flow runs the paper's pipeline: MLE pretraining of the flow for this many
-     * steps into <out>/mle (--lr, --warmup-steps), then FCE from it into <out>; 0: FCE from a random
-     * flow. --resume continues whichever stage is unfinished. */
-    long pretrain_steps;
-    float lr_ebm;         /* Adam, EBM and c (1e-3) */
-    float lr_c;           /* Adam rate of c alone (0: lr_ebm, the paper's; SPEC c.3 suggests higher) */
-    float lr_flow;        /* Adamax, flow (1e-5, the paper's for images) */
-    float threshold;      /* the flow plays while acc > threshold (0.5) */
-    int max_mode_steps;   /* cap on consecutive steps of one player (0: none, the images default) */
-    int ebm_width_scale;  /* test-only EBM width reduction (ebm_image.h); 0: the paper's widths */
-} fce_image_train_config;
 
 typedef struct fce_image_eval_config {
     char checkpoint[1024];
@@ -78,12 +46,8 @@ typedef struct fce_image_sample_config {
     char compare[1024];
 } fce_image_sample_config;
 
-void fce_image_train_config_defaults(fce_image_train_config *c);
 void fce_image_eval_config_defaults(fce_image_eval_config *c);
 void fce_image_sample_config_defaults(fce_image_sample_config *c);
-
-/* Is name one of the image datasets (cifar10, svhn, folder)? */
-int fce_is_image_dataset(const char *name);
 
 /* Each returns FCE_STATUS_ERR_CONFIG for a bad configuration (exit 2), another error otherwise. */
 /* `train` for images: --mode mle, --mode fce, or (fce without --init-flow) the pipeline of both. */

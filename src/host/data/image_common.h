@@ -1,5 +1,6 @@
 /* image_common.h: the image data as the trainers, eval and probe read it: the dataset split loader
- * and the per-step batch gather. (The architecture presets are the trainers': train/image_run.h.) */
+ * and the per-step batch gather. (The architecture presets are the trainers':
+ * fce/train_image_config.h.) */
 #ifndef FCE_IMAGE_COMMON_H
 #define FCE_IMAGE_COMMON_H
 

@@ -1,6 +1,6 @@
-/* image_run.h: what the image trainers (train_image.c: MLE, train_image_fce.c: FCE) share: the
- * config defaults, the --preset architectures, the checks of the options both take, the batch of a
- * step on the device, the metrics file and the progress line's clock. */
+/* image_run.h: the run mechanics the image trainers (train_image.c: MLE, train_image_fce.c: FCE)
+ * share: the batch of a step on the device, the metrics file and the progress line's clock. (Their
+ * configuration, presets and option checks: fce/train_image_config.h.) */
 #ifndef FCE_TRAIN_IMAGE_RUN_H
 #define FCE_TRAIN_IMAGE_RUN_H
 
@@ -8,18 +8,7 @@
 #include <stdio.h>
 
 #include "fce/backend.h"
-#include "fce/dataset.h"
-#include "fce/iglow.h"
-#include "fce/train_image.h"
 #include "data/image_common.h"
-
-/* The --preset architecture for pictures of the set's shape, with --L/--K/--width/--affine. */
-fce_iglow_config fce_image_preset(const fce_image_train_config *c, const fce_image_set *s);
-
-/* Fills the defaults that depend on other options (--preset: the dataset's own, tiny for a folder;
- * --out: runs/<dataset>-<mode>), then checks the options both trainers take. A bad option is
- * logged and FCE_STATUS_ERR_CONFIG. */
-fce_status fce_image_run_config(fce_image_train_config *c, const char *mode);
 
 /* The dequantised pictures of `step` into x (backend, N·D floats): the batch source's uint8
  * pictures uploaded through u8 (backend, N·D bytes), noise from stream `seed` at offset step·N·D. */

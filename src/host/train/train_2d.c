@@ -95,8 +95,9 @@ static fce_status load_data_batch(fce_trainer *t, int64_t step) {
  * and log q of the current data batch (h_x) into d_lq_noise. */
 static fce_status load_noise_batch(fce_trainer *t, int64_t step) {
     const int n = t->n;
-    fce_gauss2_sample(&t->noise, t->seed_noise, (uint64_t)step * (uint64_t)n * FCE_DIM, n, t->h_noise, t->h_lqt);
-    for (int i = 0; i < n; i++) t->h_lq[i] = (float)fce_gauss2_logp(&t->noise, t->h_x[2 * i], t->h_x[2 * i + 1]);
+    const fce_gauss2 *g = &t->noise;
+    fce_gauss2_sample(g, t->seed_noise, (uint64_t)step * (uint64_t)n * FCE_DIM, n, t->h_noise, t->h_lqt);
+    for (int i = 0; i < n; i++) t->h_lq[i] = (float)fce_gauss2_logp(g, t->h_x[2 * i], t->h_x[2 * i + 1]);
     fce_ctx *ctx = &t->ctx;
     FCE_TRY(ctx->ops->upload(ctx, t->d_noise, t->h_noise, (size_t)n * FCE_DIM * sizeof(float)));
     FCE_TRY(ctx->ops->upload(ctx, t->d_lqt_noise, t->h_lqt, (size_t)n * sizeof(float)));
@@ -120,7 +121,8 @@ static fce_status game_draw(void *self, int64_t step, const float **x, const flo
     FCE_TRY(t->ctx.ops->fill_normal(&t->ctx, t->d_eps, nD, t->seed_noise, (uint64_t)step * nD, 1.0f));
     FCE_TRY(fce_glow_inverse(t->glow, t->tp_samp, t->d_eps, t->n));
     FCE_TRY(fce_glow_forward(t->glow, t->tp_data, t->d_x, t->n));
-    *xt = fce_glow_tape_x(t->tp_samp), *lq = fce_glow_tape_logq(t->tp_data), *lqt = fce_glow_tape_logq(t->tp_samp);
+    *xt = fce_glow_tape_x(t->tp_samp);
+    *lq = fce_glow_tape_logq(t->tp_data), *lqt = fce_glow_tape_logq(t->tp_samp);
     return FCE_STATUS_OK;
 }
 

@@ -215,7 +215,8 @@ fce_status fce_report_2d_write_density_png(fce_report_2d *r) {
     const char *titles[3] = {"DATA", "FLOW", "EBM"};
     int n_panels = 2;
     if (cfg->mode == FCE_MODE_NCE) {
-        for (size_t i = 0; i < P; i++) panels[1][i] = (float)fce_gauss2_logp(r->noise, grid[2 * i], grid[2 * i + 1]);
+        for (size_t i = 0; i < P; i++)
+            panels[1][i] = (float)fce_gauss2_logp(r->noise, grid[2 * i], grid[2 * i + 1]);
         titles[1] = "NOISE (GAUSSIAN)";
     } else {
         FCE_TRY_GOTO(st, model_logp(&r->models, grid, P, panels[1], 0));

@@ -80,7 +80,7 @@ typedef struct img_trainer {
 } img_trainer;
 
 static fce_status validate_train(fce_image_train_config *c) {
-    FCE_TRY(fce_image_run_config(c, "mle"));
+    FCE_TRY(fce_image_train_config_check(c, "mle"));
     if (!(c->lr > 0)) return config_error("--lr must be > 0");
     if (c->warmup_steps < -1) return config_error("--warmup-steps must be >= 0 (or -1: 10 epochs)");
     return FCE_STATUS_OK;

@@ -82,7 +82,7 @@ static fce_status cfg_err(const char *msg) {
 }
 
 static fce_status validate(fce_image_train_config *c) {
-    FCE_TRY(fce_image_run_config(c, "fce"));
+    FCE_TRY(fce_image_train_config_check(c, "fce"));
     if (!(c->lr_ebm > 0) || !(c->lr_flow > 0)) return cfg_err("--lr-ebm and --lr-flow must be > 0");
     if (!(c->lr_c >= 0 && c->lr_c < 1e6)) return cfg_err("--lr-c must be >= 0 (0: --lr-ebm)");
     if (!(c->threshold > 0 && c->threshold < 1)) return cfg_err("--threshold must be in (0, 1)");
