@@ -2,7 +2,6 @@
 #include "train/image_run.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #include "fce/log.h"
 #include "util/fs_util.h"
