@@ -135,6 +135,12 @@ int fce_test_write_file(const char *path, const void *b, size_t n) {
     return fclose(f) == 0 && ok;
 }
 
+unsigned char fce_test_checker_value(uint32_t *h, int square, int amp, int spread) {
+    *h = *h * 1664525u + 1013904223u;
+    int v = 128 + square * amp + (int)((*h >> 24) % (uint32_t)spread) - spread / 2;
+    return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
 int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed) {
     FILE *f = fopen(path, "wb");
     if (!f) return 0;
@@ -145,10 +151,8 @@ int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed) {
         for (int c = 0; c < 3; c++)
             for (int y = 0; y < 32; y++)
                 for (int x = 0; x < 32; x++) {
-                    h = h * 1664525u + 1013904223u;
-                    int sq = ((x / 8 + y / 8 + k) % 2) * 2 - 1;
-                    int v = 128 + sq * (c == k % 3 ? 100 : 50) + (int)((h >> 24) % 17) - 8;
-                    rec[1 + c * 1024 + y * 32 + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+                    int square = ((x / 8 + y / 8 + k) % 2) * 2 - 1;
+                    rec[1 + c * 1024 + y * 32 + x] = fce_test_checker_value(&h, square, c == k % 3 ? 100 : 50, 17);
                 }
         if (fwrite(rec, 1, sizeof rec, f) != sizeof rec) {
             fclose(f);
@@ -156,6 +160,17 @@ int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed) {
         }
     }
     return fclose(f) == 0;
+}
+
+int fce_test_close_params(const fce_param_table *pt, const float *got, const float *ref, double atol,
+                          double rtol) {
+    int ok = 1;
+    for (int s = 0; s < pt->n; s++) {
+        const fce_param_spec *sp = &pt->specs[s];
+        if (sp->flags & FCE_PARAM_FLAG_FROZEN) continue;
+        ok &= fce_test_close(sp->name, got + sp->offset, ref + sp->offset, sp->numel, atol, rtol);
+    }
+    return ok;
 }
 
 void fce_test_image_cfg(fce_image_train_config *c, const char *data_dir, const char *out_dir,

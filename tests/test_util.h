@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "fce/backend.h"
+#include "fce/params.h"
 #include "fce/train_image.h"
 
 /* x[i] = lo + (hi − lo)·uniform(seed, i), on the host. */
@@ -43,6 +44,9 @@ int fce_test_write_file(const char *path, const void *b, size_t n);
 /* n CIFAR-10 binary records (label k % 10, then 3×32×32 planar bytes): a checkerboard of 8-pixel
  * squares, phase and colour depending on the record, plus a little LCG jitter started at seed. */
 int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed);
+/* One value of those checkerboards: 128 + square·amp (square ±1: the square's colour) plus LCG
+ * jitter in [−spread/2, spread/2] (*h advanced first), clamped to 0..255. */
+unsigned char fce_test_checker_value(uint32_t *h, int square, int amp, int spread);
 
 /* The tiny image run the trainer tests start from: defaults, then data_dir, out_dir, preset tiny on
  * the CPU, width 8, K 1, the batch and steps given, lr 3e-3 without warmup, no periodic
@@ -51,6 +55,11 @@ void fce_test_image_cfg(fce_image_train_config *c, const char *data_dir, const c
                         int batch, long steps);
 
 /* ---- finite differences ---- */
+
+/* fce_test_close on each trainable (not frozen) tensor of the table, under its name: got and ref
+ * hold the table's n_total values. 1 when all pass. */
+int fce_test_close_params(const fce_param_table *pt, const float *got, const float *ref, double atol,
+                          double rtol);
 
 /* A scalar loss of whatever the perturbed coordinate belongs to. */
 typedef double (*fce_test_loss_fn)(void *state);

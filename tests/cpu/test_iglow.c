@@ -354,12 +354,7 @@ static int gradcheck(int affine, int use_forward, int use_inverse) {
     fprintf(stderr, "    %zu of %zu coordinates excluded as ReLU kinks (%zu by h vs h/2, %zu more by the "
             "second differences, noise floor %.3g)\n", kinks, nt, na, nb, floor_b);
     ASSERT_TRUE(kinks <= (size_t)(KINK_MAX_FRAC * (double)nt));
-    int ok = 1;
-    for (int s = 0; s < t->n; s++) {
-        const fce_param_spec *sp = &t->specs[s];
-        if (sp->flags & FCE_PARAM_FLAG_FROZEN) continue;
-        ok &= fce_test_close(sp->name, ana + sp->offset, num + sp->offset, sp->numel, atol, GRAD_RTOL);
-    }
+    int ok = fce_test_close_params(t, ana, num, atol, GRAD_RTOL);
     free(ana);
     free(num);
     free(x);
