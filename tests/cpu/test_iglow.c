@@ -445,20 +445,19 @@ static int inference_tape_check(int affine) {
     ASSERT_TRUE(fce_iglow_config_tiny(affine).K >= 2); /* otherwise nothing is shared */
     flow_fixture f;
     if (flow_setup(&f, fce_iglow_config_tiny(affine), 0.1f, N, N, 1)) return 1;
-    fce_iglow *const g = f.g;
     fce_iglow_tape *const tt = f.a, *const ti = f.b; /* training, inference */
     const int L = f.cfg.L, D = f.D;
     float *x = fce_test_alloc((size_t)N * D);
     fce_test_fill_normal(x, (size_t)N * D, 7, 1.0f);
-    ASSERT_OK(fce_iglow_forward(g, tt, x, N));
-    ASSERT_OK(fce_iglow_forward(g, ti, x, N));
+    ASSERT_OK(fce_iglow_forward(f.g, tt, x, N));
+    ASSERT_OK(fce_iglow_forward(f.g, ti, x, N));
     ASSERT_TRUE(memcmp(fce_iglow_tape_logq(tt), fce_iglow_tape_logq(ti), N * sizeof(float)) == 0);
     for (int l = 0; l < L; l++)
         ASSERT_TRUE(memcmp(fce_iglow_tape_z(tt, l), fce_iglow_tape_z(ti, l),
-                           (size_t)N * fce_iglow_n_z(g, l) * sizeof(float)) == 0);
-    float **e = random_eps(g, N, 41);
-    ASSERT_OK(fce_iglow_inverse(g, tt, (const float *const *)e, 0.8f, N));
-    ASSERT_OK(fce_iglow_inverse(g, ti, (const float *const *)e, 0.8f, N));
+                           (size_t)N * fce_iglow_n_z(f.g, l) * sizeof(float)) == 0);
+    float **e = random_eps(f.g, N, 41);
+    ASSERT_OK(fce_iglow_inverse(f.g, tt, (const float *const *)e, 0.8f, N));
+    ASSERT_OK(fce_iglow_inverse(f.g, ti, (const float *const *)e, 0.8f, N));
     ASSERT_TRUE(memcmp(fce_iglow_tape_x(tt), fce_iglow_tape_x(ti), (size_t)N * D * sizeof(float)) == 0);
     ASSERT_TRUE(memcmp(fce_iglow_tape_logq(tt), fce_iglow_tape_logq(ti), N * sizeof(float)) == 0);
     free_eps(e, L);
