@@ -135,42 +135,33 @@ int fce_test_write_file(const char *path, const void *b, size_t n) {
     return fclose(f) == 0 && ok;
 }
 
-unsigned char fce_test_checker_value(uint32_t *h, int square, int amp, int spread) {
-    *h = *h * 1664525u + 1013904223u;
-    int v = 128 + square * amp + (int)((*h >> 24) % (uint32_t)spread) - spread / 2;
+unsigned char fce_test_checker_value(const fce_test_checker *p, int k, int x, int y, int c,
+                                     uint32_t *lcg) {
+    *lcg = *lcg * 1664525u + 1013904223u;
+    int sq = ((x / p->square + y / p->square + k) % 2) * 2 - 1;
+    int v = 128 + sq * (c == k % 3 ? p->hi : p->lo) +
+            (int)((*lcg >> 24) % (uint32_t)(2 * p->jitter + 1)) - p->jitter;
     return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
 int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed) {
+    const fce_test_checker pattern = {.square = 8, .hi = 100, .lo = 50, .jitter = 8};
     FILE *f = fopen(path, "wb");
     if (!f) return 0;
     uint32_t h = seed;
     for (int k = 0; k < n; k++) {
         unsigned char rec[3073];
         rec[0] = (unsigned char)(k % 10);
-        for (int c = 0; c < 3; c++)
+        for (int c = 0; c < 3; c++) /* planar: all of red, then green, then blue */
             for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++) {
-                    int square = ((x / 8 + y / 8 + k) % 2) * 2 - 1;
-                    rec[1 + c * 1024 + y * 32 + x] = fce_test_checker_value(&h, square, c == k % 3 ? 100 : 50, 17);
-                }
+                for (int x = 0; x < 32; x++)
+                    rec[1 + c * 1024 + y * 32 + x] = fce_test_checker_value(&pattern, k, x, y, c, &h);
         if (fwrite(rec, 1, sizeof rec, f) != sizeof rec) {
             fclose(f);
             return 0;
         }
     }
     return fclose(f) == 0;
-}
-
-int fce_test_close_params(const fce_param_table *pt, const float *got, const float *ref, double atol,
-                          double rtol) {
-    int ok = 1;
-    for (int s = 0; s < pt->n; s++) {
-        const fce_param_spec *sp = &pt->specs[s];
-        if (sp->flags & FCE_PARAM_FLAG_FROZEN) continue;
-        ok &= fce_test_close(sp->name, got + sp->offset, ref + sp->offset, sp->numel, atol, rtol);
-    }
-    return ok;
 }
 
 void fce_test_image_cfg(fce_image_train_config *c, const char *data_dir, const char *out_dir,
@@ -216,6 +207,17 @@ double fce_test_fd_derivative(fce_test_loss_fn f, void *st, float *p, int stenci
     }
     *p = p0;
     return d;
+}
+
+int fce_test_close_params(const fce_param_table *t, const float *ana, const float *num,
+                          double atol, double rtol) {
+    int ok = 1;
+    for (int s = 0; s < t->n; s++) {
+        const fce_param_spec *sp = &t->specs[s];
+        if (sp->flags & FCE_PARAM_FLAG_FROZEN) continue;
+        ok &= fce_test_close(sp->name, ana + sp->offset, num + sp->offset, sp->numel, atol, rtol);
+    }
+    return ok;
 }
 
 int fce_test_check_grad(const char *name, fce_test_loss_fn f, void *st, float *param, size_t n,

@@ -41,12 +41,18 @@ const char *fce_test_path(const char *name);
 int fce_test_rm_tree(const char *dir);
 /* Writes n bytes to path; 1 on success. */
 int fce_test_write_file(const char *path, const void *b, size_t n);
+/* The synthetic pictures' checkerboard: squares of `square` pixels, about 128, amplitude hi in the
+ * picture's own colour and lo in the others, plus LCG jitter in [−jitter, jitter]. */
+typedef struct fce_test_checker {
+    int square, hi, lo, jitter;
+} fce_test_checker;
+/* Colour c at (x, y) of picture k: the squares' phase and the colour that gets hi (k % 3) depend on
+ * k; *lcg advances once per call. Clamped to 0..255. */
+unsigned char fce_test_checker_value(const fce_test_checker *p, int k, int x, int y, int c,
+                                     uint32_t *lcg);
 /* n CIFAR-10 binary records (label k % 10, then 3×32×32 planar bytes): a checkerboard of 8-pixel
  * squares, phase and colour depending on the record, plus a little LCG jitter started at seed. */
 int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed);
-/* One value of those checkerboards: 128 + square·amp (square ±1: the square's colour) plus LCG
- * jitter in [−spread/2, spread/2] (*h advanced first), clamped to 0..255. */
-unsigned char fce_test_checker_value(uint32_t *h, int square, int amp, int spread);
 
 /* The tiny image run the trainer tests start from: defaults, then data_dir, out_dir, preset tiny on
  * the CPU, width 8, K 1, the batch and steps given, lr 3e-3 without warmup, no periodic
@@ -56,10 +62,11 @@ void fce_test_image_cfg(fce_image_train_config *c, const char *data_dir, const c
 
 /* ---- finite differences ---- */
 
-/* fce_test_close on each trainable (not frozen) tensor of the table, under its name: got and ref
- * hold the table's n_total values. 1 when all pass. */
-int fce_test_close_params(const fce_param_table *pt, const float *got, const float *ref, double atol,
-                          double rtol);
+/* fce_test_close on every trainable tensor of t (frozen ones have no gradient), under the tensor's
+ * name: ana[offset, offset + numel) against num there. Each is checked and prints its summary
+ * line; 1 when all are close. */
+int fce_test_close_params(const fce_param_table *t, const float *ana, const float *num,
+                          double atol, double rtol);
 
 /* A scalar loss of whatever the perturbed coordinate belongs to. */
 typedef double (*fce_test_loss_fn)(void *state);

@@ -188,7 +188,7 @@ static int gradcheck(int use_forward, int use_inverse, int nn_actnorm) {
     ASSERT_OK(fce_glow_refresh(g));
     fprintf(stderr, "    %zu of %zu coordinates excluded as ReLU kinks\n", kinks, checked);
     ASSERT_TRUE(kinks <= (size_t)(KINK_MAX_FRAC * (double)checked));
-    int ok = fce_test_close_params(t, ana, num, GRAD_ATOL, GRAD_RTOL);
+    const int ok = fce_test_close_params(t, ana, num, GRAD_ATOL, GRAD_RTOL);
     free(ana);
     free(num);
     fce_glow_tape_free(tf);
