@@ -116,20 +116,11 @@ static fce_status cpu_conv2d_backward_filter(fce_ctx *ctx, const fce_conv_plan *
 }
 
 static const fce_backend_ops fce_cpu_ops = {
-    .alloc = cpu_alloc,
-    .release = cpu_release,
-    .upload = cpu_upload,
-    .download = cpu_download,
-    .copy = cpu_copy,
-    .zero = cpu_zero,
-    .sync = cpu_sync,
-    .conv_plan_init = cpu_conv_plan_init,
-    .conv_plan_free = cpu_conv_plan_free,
-    .conv2d_forward = cpu_conv2d_forward,
-    .conv2d_backward_data = cpu_conv2d_backward_data,
-    .conv2d_backward_filter = cpu_conv2d_backward_filter,
-#define FCE_OP(name, params, args) .name = cpu_##name,
+#define CPU_ENTRY(name) .name = cpu_##name,
+    FCE_BACKEND_WRITTEN_OUT_OPS(CPU_ENTRY)
+#define FCE_OP(name, params, args) CPU_ENTRY(name)
 #include "fce/ops.def"
+#undef CPU_ENTRY
 };
 
 fce_status fce_cpu_backend_init(fce_ctx *ctx) {

@@ -157,20 +157,11 @@ static fce_status cuda_conv2d_backward_filter(fce_ctx *ctx, const fce_conv_plan 
 }
 
 static const fce_backend_ops fce_cuda_ops = {
-    .alloc = cuda_alloc,
-    .release = cuda_release,
-    .upload = cuda_upload,
-    .download = cuda_download,
-    .copy = cuda_copy,
-    .zero = cuda_zero,
-    .sync = cuda_sync,
-    .conv_plan_init = cuda_conv_plan_init,
-    .conv_plan_free = cuda_conv_plan_free,
-    .conv2d_forward = cuda_conv2d_forward,
-    .conv2d_backward_data = cuda_conv2d_backward_data,
-    .conv2d_backward_filter = cuda_conv2d_backward_filter,
-#define FCE_OP(name, params, args) .name = cuda_##name,
+#define CUDA_ENTRY(name) .name = cuda_##name,
+    FCE_BACKEND_WRITTEN_OUT_OPS(CUDA_ENTRY)
+#define FCE_OP(name, params, args) CUDA_ENTRY(name)
 #include "fce/ops.def"
+#undef CUDA_ENTRY
 };
 
 // ---- context ----
