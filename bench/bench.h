@@ -3,8 +3,9 @@
  *   bench_main.c     command line, orchestration, the human table and the --json file
  *   bench_util.c     host RNG fills, statistics, the rep timer (clock_gettime on the CPU backend,
  *                    cudaEvents on the context's stream on CUDA), the L2 flush, JSON helpers
- *   bench_ops.c      the registry of op entries {name, variant, shape, flops, bytes, buffers, run},
- *                    validation against the CPU reference and timing
+ *   bench_ops.c      the registry of op entries {name, variant, tag, shape, flops, bytes, op case}
+ *                    at the preset's shapes, validation against the CPU reference and timing; the
+ *                    buffers, tolerances and calls are the op-case registry's (tests/ops)
  *   bench_phases.c   whole training phases (mle_step, fce_ebm_step, fce_flow_step, sample) and the
  *                    FLOP model of the Glow and the EBM (SPEC f)
  *   bench_device.h   the device hooks: bench_device_cuda.c with CUDA, bench_device_none.c without
@@ -19,9 +20,9 @@
 
 #include "fce/backend.h"
 #include "fce/iglow.h"
+#include "op_cases.h"
 
 #define BENCH_MAX_BATCHES 8
-#define BENCH_MAX_BUFS 8
 
 /* ---- options ---- */
 
@@ -99,46 +100,33 @@ void bench_flush_free(bench_env *env);
 /* JSON writing */
 void bench_json_str(FILE *f, const char *s);
 void bench_json_num(FILE *f, double v); /* null when not finite */
+/* `, "key": value` after an earlier member of the same object */
+void bench_json_field_num(FILE *f, const char *key, double v);
+void bench_json_field_str(FILE *f, const char *key, const char *s);
 void bench_json_stats(FILE *f, const bench_stats *s);
 
 /* ---- op registry (bench_ops.c) ---- */
 
-typedef enum bench_buf_role { BENCH_IN = 0, BENCH_OUT_SET, BENCH_OUT_ACC } bench_buf_role;
-
-typedef struct bench_buf {
-    const char *name;
-    size_t per_item;  /* > 0: batch-major, per_item elements per batch item */
-    size_t fixed;     /* per_item == 0: this many elements */
-    bench_buf_role role;
-    int u8;           /* uint8 elements (else float) */
-    float lo, hi;     /* inputs and accumulated outputs: U(lo, hi); overwritten outputs: garbage */
-} bench_buf;
-
-struct bench_entry;
-typedef fce_status (*bench_run_fn)(fce_ctx *ctx, const struct bench_entry *e, void *const *b, int N,
-                                   const fce_conv_plan *plan);
+/* A candidate's run function: the op-case signature (tests/ops/op_cases.h), the buffers in the
+ * order of the case's bufs, the conv plan for convolutions. */
+typedef op_run_fn bench_run_fn;
 
 typedef struct bench_entry {
     char name[40];     /* the op: actnorm_forward, conv2d_backward_filter, ... */
     char variant[32];  /* prod, or a candidate */
     char tag[40];      /* where the model runs it: glow.l0.nn.conv1x1, ebm.conv2, ... */
     char shape[64];    /* human-readable shape */
-    int N;             /* timed batch (the size of the batch-major buffers) */
+    const op_case *oc; /* the registry case: buffers, tolerances, and the production call */
+    op_shape s;        /* the case's shape at the timed batch (s.KH > 0: a convolution) */
+    int N;             /* timed batch (images) */
     int n_val;         /* batch validated against the reference (≤ N; see bench_ops.c) */
-    int H, W, C, HW;   /* op-specific shape fields */
-    size_t n;          /* flat length (optimizers, elementwise ops) */
-    int has_conv;
-    fce_conv_shape cs; /* conv entries (cs.N is set per run) */
-    bench_buf bufs[BENCH_MAX_BUFS];
-    int n_bufs;
     double flops, bytes; /* per timed call at batch N */
-    double atol, rtol;   /* validation: |got − ref| ≤ atol + rtol·|ref| elementwise */
-    bench_run_fn run;      /* the variant */
-    bench_run_fn ref_run;  /* the production op, run on the CPU reference for validation */
+    bench_run_fn run;  /* the variant (the production one is oc->run, also the reference's) */
     /* results */
     int validated_ok;  /* 1 ok, 0 FAILED */
     char fail_reason[160];
     double max_abs_err, err_ratio; /* err_ratio = max |got − ref|/(atol + rtol·|ref|): ≤ 1 passes */
+    double atol, rtol; /* the tolerance of the output that set err_ratio */
     int timed;
     bench_stats ms;
 } bench_entry;

@@ -22,6 +22,8 @@ typedef struct bench_provenance {
     int sm_count;
 } bench_provenance;
 
+/* Every field "none" or 0 (bench_util.c): the provenance of the CPU backend. */
+void bench_provenance_none(bench_provenance *p);
 /* Fills p; on the CPU backend (or a build without CUDA) every version is "none". */
 void bench_dev_provenance(const fce_ctx *ctx, bench_provenance *p);
 

@@ -60,14 +60,7 @@ static int kernel_module_version(char *out, size_t len) {
 }
 
 void bench_dev_provenance(const fce_ctx *ctx, bench_provenance *p) {
-    memset(p, 0, sizeof *p);
-    snprintf(p->gpu_name, sizeof p->gpu_name, "none");
-    snprintf(p->compute_capability, sizeof p->compute_capability, "none");
-    snprintf(p->driver_version, sizeof p->driver_version, "none");
-    snprintf(p->cuda_driver_api, sizeof p->cuda_driver_api, "none");
-    snprintf(p->cuda_runtime, sizeof p->cuda_runtime, "none");
-    snprintf(p->cudnn_version, sizeof p->cudnn_version, "none");
-    snprintf(p->cublas_version, sizeof p->cublas_version, "none");
+    bench_provenance_none(p);
     if (!ctx || ctx->kind != FCE_BACKEND_KIND_CUDA) return;
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, ctx->device) == cudaSuccess) {
@@ -154,35 +147,76 @@ cleanup:
 
 /* ---- peaks ---- */
 
-fce_status bench_dev_peak_bandwidth(fce_ctx *ctx, double *gbs) {
-    const size_t bytes = (size_t)512 << 20;
-    cudaStream_t s = fce_cuda_ctx_stream(ctx);
-    void *a = NULL, *b = NULL;
+/* The fastest of `reps` calls of fn(arg) on stream s, each timed between two events and waited
+ * for; the first `warmup` calls do not count. */
+typedef fce_status (*dev_call_fn)(void *arg, cudaStream_t s);
+static fce_status best_time_ms(cudaStream_t s, int warmup, int reps, dev_call_fn fn, void *arg,
+                               double *best) {
     cudaEvent_t e0 = NULL, e1 = NULL;
     fce_status st = FCE_STATUS_OK;
-    double best = 1e30;
-    FCE_TRY_GOTO(st, ck(cudaMalloc(&a, bytes), "cudaMalloc (bandwidth source)"));
-    FCE_TRY_GOTO(st, ck(cudaMalloc(&b, bytes), "cudaMalloc (bandwidth destination)"));
+    *best = 1e30;
     FCE_TRY_GOTO(st, ck(cudaEventCreate(&e0), "cudaEventCreate"));
     FCE_TRY_GOTO(st, ck(cudaEventCreate(&e1), "cudaEventCreate"));
-    FCE_TRY_GOTO(st, ck(cudaMemsetAsync(a, 1, bytes, s), "cudaMemsetAsync"));
-    for (int r = 0; r < 12; r++) {
+    for (int r = 0; r < warmup + reps; r++) {
         FCE_TRY_GOTO(st, ck(cudaEventRecord(e0, s), "cudaEventRecord"));
-        FCE_TRY_GOTO(st, ck(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync D2D"));
+        FCE_TRY_GOTO(st, fn(arg, s));
         FCE_TRY_GOTO(st, ck(cudaEventRecord(e1, s), "cudaEventRecord"));
         FCE_TRY_GOTO(st, ck(cudaEventSynchronize(e1), "cudaEventSynchronize"));
         float t = 0;
         FCE_TRY_GOTO(st, ck(cudaEventElapsedTime(&t, e0, e1), "cudaEventElapsedTime"));
-        if (r >= 2 && t > 0 && t < best) best = t; /* 2 warm-up copies */
+        if (r >= warmup && t > 0 && t < *best) *best = t;
     }
-    *gbs = 2.0 * (double)bytes / (best * 1e-3) / 1e9;
 cleanup:
     (void)cudaStreamSynchronize(s);
     if (e0) FCE_CUDA_CHECK_WARN(cudaEventDestroy(e0));
     if (e1) FCE_CUDA_CHECK_WARN(cudaEventDestroy(e1));
-    if (a) FCE_CUDA_CHECK_WARN(cudaFree(a));
-    if (b) FCE_CUDA_CHECK_WARN(cudaFree(b));
     return st;
+}
+
+typedef struct copy_arg {
+    void *dst;
+    const void *src;
+    size_t bytes;
+} copy_arg;
+
+static fce_status copy_d2d(void *arg, cudaStream_t s) {
+    const copy_arg *c = arg;
+    return ck(cudaMemcpyAsync(c->dst, c->src, c->bytes, cudaMemcpyDeviceToDevice, s),
+              "cudaMemcpyAsync D2D");
+}
+
+fce_status bench_dev_peak_bandwidth(fce_ctx *ctx, double *gbs) {
+    const size_t bytes = (size_t)512 << 20;
+    cudaStream_t s = fce_cuda_ctx_stream(ctx);
+    void *buf[2] = {NULL, NULL}; /* source, destination */
+    double best = 1e30;
+    fce_status st = FCE_STATUS_OK;
+    for (int i = 0; i < 2 && st == FCE_STATUS_OK; i++)
+        st = ck(cudaMalloc(&buf[i], bytes), "cudaMalloc (bandwidth buffers)");
+    if (st == FCE_STATUS_OK) st = ck(cudaMemsetAsync(buf[0], 1, bytes, s), "cudaMemsetAsync");
+    copy_arg arg = {buf[1], buf[0], bytes};
+    if (st == FCE_STATUS_OK) st = best_time_ms(s, 2, 10, copy_d2d, &arg, &best); /* 2 warm-ups */
+    if (st == FCE_STATUS_OK) *gbs = 2.0 * (double)bytes / (best * 1e-3) / 1e9;
+    (void)cudaStreamSynchronize(s);
+    for (int i = 0; i < 2; i++)
+        if (buf[i]) FCE_CUDA_CHECK_WARN(cudaFree(buf[i]));
+    return st;
+}
+
+typedef struct gemm_arg {
+    cublasHandle_t h;
+    int n;
+    const float *A, *B;
+    float *C;
+} gemm_arg;
+
+static fce_status sgemm_nn(void *arg, cudaStream_t s) {
+    const gemm_arg *g = arg;
+    const float one = 1.0f, zero = 0.0f;
+    (void)s; /* the handle is bound to the stream */
+    return ck_blas(cublasSgemm(g->h, CUBLAS_OP_N, CUBLAS_OP_N, g->n, g->n, g->n, &one, g->A, g->n,
+                               g->B, g->n, &zero, g->C, g->n),
+                   "cublasSgemm");
 }
 
 fce_status bench_dev_peak_gemm(fce_ctx *ctx, int n, int tf32, double *tflops) {
@@ -190,10 +224,8 @@ fce_status bench_dev_peak_gemm(fce_ctx *ctx, int n, int tf32, double *tflops) {
     cudaStream_t s = fce_cuda_ctx_stream(ctx);
     cublasHandle_t h = NULL;
     float *A = NULL, *B = NULL, *C = NULL;
-    cudaEvent_t e0 = NULL, e1 = NULL;
     fce_status st = FCE_STATUS_OK;
     double best = 1e30;
-    const float one = 1.0f, zero = 0.0f;
     FCE_TRY_GOTO(st, ck_blas(cublasCreate(&h), "cublasCreate"));
     FCE_TRY_GOTO(st, ck_blas(cublasSetStream(h, s), "cublasSetStream"));
     FCE_TRY_GOTO(st, ck_blas(cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
@@ -204,23 +236,11 @@ fce_status bench_dev_peak_gemm(fce_ctx *ctx, int n, int tf32, double *tflops) {
     /* 0x3c3c3c3c = 0.0115f: normal floats, no overflow in a sum of 8192 products */
     FCE_TRY_GOTO(st, ck(cudaMemsetAsync(A, 0x3c, bytes, s), "cudaMemsetAsync"));
     FCE_TRY_GOTO(st, ck(cudaMemsetAsync(B, 0x3c, bytes, s), "cudaMemsetAsync"));
-    FCE_TRY_GOTO(st, ck(cudaEventCreate(&e0), "cudaEventCreate"));
-    FCE_TRY_GOTO(st, ck(cudaEventCreate(&e1), "cudaEventCreate"));
-    for (int r = 0; r < 7; r++) {
-        FCE_TRY_GOTO(st, ck(cudaEventRecord(e0, s), "cudaEventRecord"));
-        FCE_TRY_GOTO(st, ck_blas(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, A, n, B, n,
-                                             &zero, C, n), "cublasSgemm"));
-        FCE_TRY_GOTO(st, ck(cudaEventRecord(e1, s), "cudaEventRecord"));
-        FCE_TRY_GOTO(st, ck(cudaEventSynchronize(e1), "cudaEventSynchronize"));
-        float t = 0;
-        FCE_TRY_GOTO(st, ck(cudaEventElapsedTime(&t, e0, e1), "cudaEventElapsedTime"));
-        if (r >= 2 && t > 0 && t < best) best = t; /* 2 warm-up calls */
-    }
+    gemm_arg arg = {h, n, A, B, C};
+    FCE_TRY_GOTO(st, best_time_ms(s, 2, 5, sgemm_nn, &arg, &best)); /* 2 warm-up calls */
     *tflops = 2.0 * (double)n * (double)n * (double)n / (best * 1e-3) / 1e12;
 cleanup:
     (void)cudaStreamSynchronize(s);
-    if (e0) FCE_CUDA_CHECK_WARN(cudaEventDestroy(e0));
-    if (e1) FCE_CUDA_CHECK_WARN(cudaEventDestroy(e1));
     if (h) FCE_CUBLAS_CHECK_WARN(cublasDestroy(h));
     if (A) FCE_CUDA_CHECK_WARN(cudaFree(A));
     if (B) FCE_CUDA_CHECK_WARN(cudaFree(B));

@@ -8,14 +8,7 @@
 
 void bench_dev_provenance(const fce_ctx *ctx, bench_provenance *p) {
     (void)ctx;
-    memset(p, 0, sizeof *p);
-    snprintf(p->gpu_name, sizeof p->gpu_name, "none");
-    snprintf(p->compute_capability, sizeof p->compute_capability, "none");
-    snprintf(p->driver_version, sizeof p->driver_version, "none");
-    snprintf(p->cuda_driver_api, sizeof p->cuda_driver_api, "none");
-    snprintf(p->cuda_runtime, sizeof p->cuda_runtime, "none");
-    snprintf(p->cudnn_version, sizeof p->cudnn_version, "none");
-    snprintf(p->cublas_version, sizeof p->cublas_version, "none");
+    bench_provenance_none(p);
 }
 
 static fce_status no_cuda(const char *what) {

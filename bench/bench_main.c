@@ -367,19 +367,14 @@ static void json_kv_num(FILE *f, const char *k, double v, int comma) {
     fputs(comma ? ",\n" : "\n", f);
 }
 
-static fce_status write_json(const bench_env *env, const bench_provenance *pv,
-                             const bench_registry *reg, const bench_phase_result *ph, int n_ph,
-                             int n_failed, const char *date) {
-    FILE *f = fopen(env->opt.json, "w");
-    if (!f) {
-        fce_log_error("fce-bench: cannot write %s", env->opt.json);
-        return FCE_STATUS_ERR_IO;
-    }
+/* "provenance": the device and its libraries, the build, the preset and batches, date, host. */
+static void write_json_provenance(FILE *f, const bench_env *env, const bench_provenance *pv,
+                                  const char *date) {
     const bench_opts *o = &env->opt;
     char host[256] = "unknown", batches[96] = "";
     if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
-    fprintf(f, "{\n  \"tool\": \"fce-bench\",\n  \"schema\": 1,\n  \"provenance\": {\n");
+    fprintf(f, "  \"provenance\": {\n");
     json_kv_str(f, "gpu_name", pv->gpu_name, 1);
     json_kv_str(f, "compute_capability", pv->compute_capability, 1);
     json_kv_str(f, "driver_version", pv->driver_version, 1);
@@ -409,7 +404,14 @@ static fce_status write_json(const bench_env *env, const bench_provenance *pv,
     fprintf(f, "    \"op_batch\": %d,\n", o->op_batch);
     json_kv_str(f, "date", date, 1);
     json_kv_str(f, "host", host, 0);
-    fprintf(f, "  },\n  \"settings\": {\n");
+    fprintf(f, "  },\n");
+}
+
+/* "settings", "peaks" and "flop_model". */
+static void write_json_setup(FILE *f, const bench_env *env) {
+    const bench_opts *o = &env->opt;
+    const bench_peaks *pk = &env->peaks;
+    fprintf(f, "  \"settings\": {\n");
     fprintf(f, "    \"reps\": %d, \"warmup\": %d, \"phase_reps\": %d, \"phase_warmup\": %d,\n",
             o->reps, o->warmup, o->phase_reps, o->phase_warmup);
     fprintf(f, "    \"l2_flush_bytes\": %zu,\n", env->flush_bytes);
@@ -422,96 +424,96 @@ static fce_status write_json(const bench_env *env, const bench_provenance *pv,
             "\"affine\": %d, \"edge_channel\": false}\n", env->gc.H, env->gc.W, env->gc.C, env->gc.L,
             env->gc.K, env->gc.width, env->gc.affine);
     fprintf(f, "  },\n  \"peaks\": {\n");
-    json_kv_num(f, "gbs", env->peaks.gbs, 1);
-    json_kv_str(f, "gbs_method", env->peaks.gbs_method, 1);
-    json_kv_num(f, "tflops_fp32", env->peaks.tflops, 1);
-    json_kv_str(f, "tflops_fp32_method", env->peaks.tflops_method, 1);
-    json_kv_num(f, "tflops_tf32_measured", env->peaks.tflops_tf32 > 0 ? env->peaks.tflops_tf32 : NAN, 1);
-    json_kv_num(f, "nominal_tflops_fp32", env->peaks.nominal_tflops_fp32 > 0 ? env->peaks.nominal_tflops_fp32 : NAN, 1);
-    json_kv_num(f, "nominal_tflops_tf32", env->peaks.nominal_tflops_tf32 > 0 ? env->peaks.nominal_tflops_tf32 : NAN, 1);
-    json_kv_num(f, "nominal_gbs", env->peaks.nominal_gbs > 0 ? env->peaks.nominal_gbs : NAN, 0);
+    json_kv_num(f, "gbs", pk->gbs, 1);
+    json_kv_str(f, "gbs_method", pk->gbs_method, 1);
+    json_kv_num(f, "tflops_fp32", pk->tflops, 1);
+    json_kv_str(f, "tflops_fp32_method", pk->tflops_method, 1);
+    json_kv_num(f, "tflops_tf32_measured", pk->tflops_tf32 > 0 ? pk->tflops_tf32 : NAN, 1);
+    json_kv_num(f, "nominal_tflops_fp32", pk->nominal_tflops_fp32 > 0 ? pk->nominal_tflops_fp32 : NAN, 1);
+    json_kv_num(f, "nominal_tflops_tf32", pk->nominal_tflops_tf32 > 0 ? pk->nominal_tflops_tf32 : NAN, 1);
+    json_kv_num(f, "nominal_gbs", pk->nominal_gbs > 0 ? pk->nominal_gbs : NAN, 0);
     fprintf(f, "  },\n  \"flop_model\": {\n");
+    const int H = env->gc.H, W = env->gc.W, C = env->gc.C, ws = env->ebm_width_scale;
     json_kv_num(f, "glow_forward_flops_per_image", bench_glow_forward_flops(&env->gc, 0), 1);
     json_kv_num(f, "glow_forward_flops_per_image_with_edge_channel", bench_glow_forward_flops(&env->gc, 1), 1);
-    json_kv_num(f, "ebm_forward_flops_per_image",
-                bench_ebm_forward_flops(env->gc.H, env->gc.W, env->gc.C, env->ebm_width_scale), 1);
+    json_kv_num(f, "ebm_forward_flops_per_image", bench_ebm_forward_flops(H, W, C, ws), 1);
     json_kv_num(f, "glow_trainable_floats", (double)bench_glow_trainable(&env->gc), 1);
-    json_kv_num(f, "ebm_trainable_floats",
-                (double)bench_ebm_trainable(env->gc.H, env->gc.W, env->gc.C, env->ebm_width_scale), 0);
+    json_kv_num(f, "ebm_trainable_floats", (double)bench_ebm_trainable(H, W, C, ws), 0);
+    fprintf(f, "  },\n");
+}
+
+/* One op entry as a JSON object. */
+static void write_json_entry(FILE *f, const bench_env *env, const bench_entry *e) {
+    fputs("{\"name\": ", f);
+    bench_json_str(f, e->name);
+    bench_json_field_str(f, "variant", e->variant);
+    bench_json_field_str(f, "tag", e->tag);
+    bench_json_field_str(f, "shape", e->shape);
+    fprintf(f, ", \"batch\": %d, \"n_val\": %d, \"validation\": \"%s\"", e->N, e->n_val,
+            e->validated_ok ? "ok" : "FAILED");
+    if (!e->validated_ok) bench_json_field_str(f, "fail_reason", e->fail_reason);
+    bench_json_field_num(f, "max_abs_err", e->max_abs_err);
+    bench_json_field_num(f, "err_ratio", e->err_ratio);
+    bench_json_field_num(f, "atol", e->atol);
+    bench_json_field_num(f, "rtol", e->rtol);
+    bench_json_field_num(f, "flops", e->flops);
+    bench_json_field_num(f, "bytes", e->bytes);
+    fprintf(f, ", \"timed\": %s", e->timed ? "true" : "false");
+    if (e->timed) {
+        fputs(", \"ms\": ", f);
+        bench_json_stats(f, &e->ms);
+        bench_json_field_num(f, "gbs", e->bytes / (e->ms.median * 1e-3) / 1e9);
+        bench_json_field_num(f, "tflops",
+                             e->flops > 0 ? e->flops / (e->ms.median * 1e-3) / 1e12 : NAN);
+        bench_json_field_num(f, "pct_roofline", roof_pct(env, e));
+    }
+    fputc('}', f);
+}
+
+/* One training phase as a JSON object. */
+static void write_json_phase(FILE *f, const bench_phase_result *p) {
+    fputs("{\"name\": ", f);
+    bench_json_str(f, p->name);
+    fprintf(f, ", \"batch\": %d, \"ok\": %s, \"ms\": ", p->batch, p->ok ? "true" : "false");
+    bench_json_stats(f, &p->ms);
+    bench_json_field_num(f, "img_per_s", p->img_per_s);
+    bench_json_field_num(f, "flops", p->flops);
+    bench_json_field_num(f, "floor_ms_fp32", p->floor_ms_fp32);
+    bench_json_field_num(f, "x_floor_fp32", p->ok ? p->ms.median / p->floor_ms_fp32 : NAN);
+    bench_json_field_num(f, "floor_ms_tf32", p->floor_ms_tf32);
+    bench_json_field_str(f, "floor_tf32_basis", p->floor_tf32_basis);
+    bench_json_field_num(f, "x_floor_tf32", p->ok ? p->ms.median / p->floor_ms_tf32 : NAN);
+    bench_json_field_num(f, "mem_bytes", p->mem_bytes);
+    bench_json_field_str(f, "mem_method", p->mem_method);
+    fputc('}', f);
+}
+
+static fce_status write_json(const bench_env *env, const bench_provenance *pv,
+                             const bench_registry *reg, const bench_phase_result *ph, int n_ph,
+                             int n_failed, const char *date) {
+    FILE *f = fopen(env->opt.json, "w");
+    if (!f) {
+        fce_log_error("fce-bench: cannot write %s", env->opt.json);
+        return FCE_STATUS_ERR_IO;
+    }
+    fprintf(f, "{\n  \"tool\": \"fce-bench\",\n  \"schema\": 1,\n");
+    write_json_provenance(f, env, pv, date);
+    write_json_setup(f, env);
     int n_sel = 0;
-    for (int i = 0; i < reg->n; i++) n_sel += bench_entry_selected(o, &reg->e[i]);
-    fprintf(f, "  },\n  \"registry_size\": %d,\n  \"entries_selected\": %d,\n  \"entries\": [",
-            reg->n, n_sel);
+    for (int i = 0; i < reg->n; i++) n_sel += bench_entry_selected(&env->opt, &reg->e[i]);
+    fprintf(f, "  \"registry_size\": %d,\n  \"entries_selected\": %d,\n  \"entries\": [", reg->n,
+            n_sel);
     int first = 1;
     for (int i = 0; i < reg->n; i++) {
-        const bench_entry *e = &reg->e[i];
-        if (!bench_entry_selected(o, e)) continue;
-        fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
+        if (!bench_entry_selected(&env->opt, &reg->e[i])) continue;
+        fputs(first ? "\n    " : ",\n    ", f);
         first = 0;
-        bench_json_str(f, e->name);
-        fputs(", \"variant\": ", f);
-        bench_json_str(f, e->variant);
-        fputs(", \"tag\": ", f);
-        bench_json_str(f, e->tag);
-        fputs(", \"shape\": ", f);
-        bench_json_str(f, e->shape);
-        fprintf(f, ", \"batch\": %d, \"n_val\": %d, \"validation\": \"%s\"", e->N, e->n_val,
-                e->validated_ok ? "ok" : "FAILED");
-        if (!e->validated_ok) {
-            fputs(", \"fail_reason\": ", f);
-            bench_json_str(f, e->fail_reason);
-        }
-        fputs(", \"max_abs_err\": ", f);
-        bench_json_num(f, e->max_abs_err);
-        fputs(", \"err_ratio\": ", f);
-        bench_json_num(f, e->err_ratio);
-        fputs(", \"atol\": ", f);
-        bench_json_num(f, e->atol);
-        fputs(", \"rtol\": ", f);
-        bench_json_num(f, e->rtol);
-        fputs(", \"flops\": ", f);
-        bench_json_num(f, e->flops);
-        fputs(", \"bytes\": ", f);
-        bench_json_num(f, e->bytes);
-        fprintf(f, ", \"timed\": %s", e->timed ? "true" : "false");
-        if (e->timed) {
-            fputs(", \"ms\": ", f);
-            bench_json_stats(f, &e->ms);
-            fputs(", \"gbs\": ", f);
-            bench_json_num(f, e->bytes / (e->ms.median * 1e-3) / 1e9);
-            fputs(", \"tflops\": ", f);
-            bench_json_num(f, e->flops > 0 ? e->flops / (e->ms.median * 1e-3) / 1e12 : NAN);
-            fputs(", \"pct_roofline\": ", f);
-            bench_json_num(f, roof_pct(env, e));
-        }
-        fputc('}', f);
+        write_json_entry(f, env, &reg->e[i]);
     }
     fprintf(f, "\n  ],\n  \"phases\": [");
     for (int i = 0; i < n_ph; i++) {
-        const bench_phase_result *p = &ph[i];
-        fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
-        bench_json_str(f, p->name);
-        fprintf(f, ", \"batch\": %d, \"ok\": %s, \"ms\": ", p->batch, p->ok ? "true" : "false");
-        bench_json_stats(f, &p->ms);
-        fputs(", \"img_per_s\": ", f);
-        bench_json_num(f, p->img_per_s);
-        fputs(", \"flops\": ", f);
-        bench_json_num(f, p->flops);
-        fputs(", \"floor_ms_fp32\": ", f);
-        bench_json_num(f, p->floor_ms_fp32);
-        fputs(", \"x_floor_fp32\": ", f);
-        bench_json_num(f, p->ok ? p->ms.median / p->floor_ms_fp32 : NAN);
-        fputs(", \"floor_ms_tf32\": ", f);
-        bench_json_num(f, p->floor_ms_tf32);
-        fputs(", \"floor_tf32_basis\": ", f);
-        bench_json_str(f, p->floor_tf32_basis);
-        fputs(", \"x_floor_tf32\": ", f);
-        bench_json_num(f, p->ok ? p->ms.median / p->floor_ms_tf32 : NAN);
-        fputs(", \"mem_bytes\": ", f);
-        bench_json_num(f, p->mem_bytes);
-        fputs(", \"mem_method\": ", f);
-        bench_json_str(f, p->mem_method);
-        fputc('}', f);
+        fputs(i ? ",\n    " : "\n    ", f);
+        write_json_phase(f, &ph[i]);
     }
     fprintf(f, "\n  ],\n  \"n_failed\": %d\n}\n", n_failed);
     if (fclose(f) != 0) {

@@ -1,5 +1,6 @@
-/* bench_util.c: host RNG fills, statistics, the rep timer and the L2 flush, JSON helpers
- * (bench.h). The CUDA halves of the timer and the flush are in bench_device_cuda.c. */
+/* bench_util.c: host RNG fills, statistics, the rep timer and the L2 flush, the provenance of the
+ * CPU backend, JSON helpers (bench.h). The CUDA halves of the timer and the flush are in
+ * bench_device_cuda.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
@@ -139,6 +140,20 @@ fce_status bench_time(bench_env *env, fce_ctx *ctx, int warmup, int reps, bench_
     return FCE_STATUS_OK;
 }
 
+/* ---- provenance without a GPU ---- */
+
+void bench_provenance_none(bench_provenance *p) {
+    memset(p, 0, sizeof *p);
+    char *const fields[] = {p->gpu_name,        p->compute_capability, p->driver_version,
+                            p->cuda_driver_api, p->cuda_runtime,       p->cudnn_version,
+                            p->cublas_version};
+    const size_t sizes[] = {sizeof p->gpu_name,        sizeof p->compute_capability,
+                            sizeof p->driver_version,  sizeof p->cuda_driver_api,
+                            sizeof p->cuda_runtime,    sizeof p->cudnn_version,
+                            sizeof p->cublas_version};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) snprintf(fields[i], sizes[i], "none");
+}
+
 /* ---- JSON ---- */
 
 void bench_json_str(FILE *f, const char *s) {
@@ -157,22 +172,21 @@ void bench_json_num(FILE *f, double v) {
     else fputs("null", f);
 }
 
+void bench_json_field_num(FILE *f, const char *key, double v) {
+    fprintf(f, ", \"%s\": ", key);
+    bench_json_num(f, v);
+}
+
+void bench_json_field_str(FILE *f, const char *key, const char *s) {
+    fprintf(f, ", \"%s\": ", key);
+    bench_json_str(f, s);
+}
+
 void bench_json_stats(FILE *f, const bench_stats *s) {
     fputs("{\"median\": ", f);
     bench_json_num(f, s->median);
-    fputs(", \"mean\": ", f);
-    bench_json_num(f, s->mean);
-    fputs(", \"min\": ", f);
-    bench_json_num(f, s->min);
-    fputs(", \"max\": ", f);
-    bench_json_num(f, s->max);
-    fputs(", \"p10\": ", f);
-    bench_json_num(f, s->p10);
-    fputs(", \"p25\": ", f);
-    bench_json_num(f, s->p25);
-    fputs(", \"p75\": ", f);
-    bench_json_num(f, s->p75);
-    fputs(", \"p90\": ", f);
-    bench_json_num(f, s->p90);
+    const char *const keys[] = {"mean", "min", "max", "p10", "p25", "p75", "p90"};
+    const double vals[] = {s->mean, s->min, s->max, s->p10, s->p25, s->p75, s->p90};
+    for (int i = 0; i < 7; i++) bench_json_field_num(f, keys[i], vals[i]);
     fprintf(f, ", \"n\": %d}", s->n);
 }

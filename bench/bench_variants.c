@@ -1,8 +1,9 @@
 /* bench_variants.c: candidate variants next to the production ops (STYLE 6.12, 6.4).
  *
  * A candidate is a kernel + launcher in bench/variants/<op>_v<N>_<idea>.cu (compiled only with
- * CUDA), a run function with the bench_run_fn signature that calls its launcher on the context's
- * stream (cuda_bench_hooks.h), and one row in the table below: the op, a substring of the tags it
+ * CUDA), a run function with the bench_run_fn signature (the op case's: the entry's buffers in
+ * the case's order, its shape and conv plan) that calls its launcher on the context's stream
+ * (cuda_bench_hooks.h), and one row in the table below: the op, a substring of the tags it
  * applies to (NULL: every entry of that op), its variant name and its run function. Every row is
  * added to each matching production entry by bench_registry_add_variant: it is validated against
  * the same CPU reference with the same tolerance and timed the same way, and a variant that fails

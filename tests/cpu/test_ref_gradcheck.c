@@ -15,13 +15,12 @@
 #include <string.h>
 
 #include "fce_test.h"
+#include "op_cases.h"
 #include "ref/ref.h"
 #include "test_util.h"
 
-/* STYLE 6.11 table, "finite-difference grad check (float, 4-point stencil)". The analytic value is
- * compared with the FD value as reference: |ana − fd| ≤ atol + rtol·|fd|. */
-#define GRAD_ATOL 1e-3
-#define GRAD_RTOL 1e-2
+/* The analytic value is compared with the FD value as reference: |ana − fd| ≤ atol + rtol·|fd|,
+ * with the finite-difference class of the op tolerances (TOL_FD_*, tests/ops/op_cases.h). */
 /* Step sizes are powers of two so x ± h and x ± 2h are exact in float for the |x| < 2 inputs
  * used here. 2^-7 ≈ 7.8e-3 for the 4-point stencil (truncation O(h⁴) ≈ 4e-9 times the fifth
  * derivative; rounding noise ≈ 1e-7/h ≈ 1e-5); 2^-8 for linear maps where only rounding counts. */
@@ -36,7 +35,8 @@
  * check covers ≤ 200 evenly spread coordinates (fce_test_check_grad). */
 #define CHECK_GRAD(name, f, st, param, n, analytic, stencil)                                       \
     FCE_TEST_CHECK_GRAD(name, f, st, param, n, analytic, stencil,                                  \
-                        (stencil) == FCE_TEST_FD4 ? FD_H_CURVED : FD_H_LINEAR, GRAD_ATOL, GRAD_RTOL)
+                        (stencil) == FCE_TEST_FD4 ? FD_H_CURVED : FD_H_LINEAR, TOL_FD_ATOL,         \
+                        TOL_FD_RTOL)
 
 /* A tensor of n values in ±[lo, hi]: magnitude uniform in [lo, hi], random sign. Keeps inputs
  * away from 0 where that matters (the ReLU kink). */
@@ -208,70 +208,94 @@ static int check_channels_copy(int accumulate) {
 TEST(channels_copy_overwrite) { return check_channels_copy(0); }
 TEST(channels_copy_accumulate) { return check_channels_copy(1); }
 
-// ---- actnorm ----
+// ---- flow layers with a log-det: actnorm, affine coupling ----
 
-typedef struct {
-    float *in, *bias, *logs, *out, *logdet, *w, *wl;
+/* A flow layer's loss: L = Σ w⊙out + Σ wl⊙logdet (the log-det term only with use_logdet), with
+ * the log-det accumulator starting at LOGDET_START. run computes out and logdet from in and the
+ * layer's parameters (the forward, or the inverse with `inverse`). */
+typedef struct layer_io layer_io;
+struct layer_io {
+    float *in, *out, *logdet, *w, *wl;
+    float *param[2]; /* actnorm: bias, logs; affine coupling: h */
     int N, HW, C, inverse, use_logdet;
-} actnorm_case;
+    void (*run)(const layer_io *io);
+};
 
 #define LOGDET_START 0.75f /* log-det accumulators start nonzero: the ops add to them */
 
-static double actnorm_loss(void *st) {
-    actnorm_case *s = st;
-    fce_test_fill_const(s->logdet, (size_t)s->N, LOGDET_START);
-    if (s->inverse)
-        fce_ref_actnorm_inverse(s->out, s->logdet, s->in, s->bias, s->logs, s->N, s->HW, s->C);
-    else
-        fce_ref_actnorm_forward(s->out, s->logdet, s->in, s->bias, s->logs, s->N, s->HW, s->C);
-    double L = fce_test_dot(s->w, s->out, (size_t)s->N * s->HW * s->C);
-    if (s->use_logdet) L += fce_test_dot(s->wl, s->logdet, (size_t)s->N);
+/* in, w, wl ~ N(0, 1) from seeds seed, seed + w_off, seed + w_off + 1. */
+static void layer_io_init(layer_io *io, uint64_t seed, uint64_t w_off) {
+    size_t n = (size_t)io->N * io->HW * io->C, N = (size_t)io->N;
+    io->in = fce_test_alloc(n);
+    io->out = fce_test_alloc(n);
+    io->logdet = fce_test_alloc(N);
+    io->w = fce_test_alloc(n);
+    io->wl = fce_test_alloc(N);
+    fce_test_fill_normal(io->in, n, seed, 1.0f);
+    fce_test_fill_normal(io->w, n, seed + w_off, 1.0f);
+    fce_test_fill_normal(io->wl, N, seed + w_off + 1, 1.0f);
+}
+
+static void layer_io_free(layer_io *io) {
+    free(io->in); free(io->out); free(io->logdet); free(io->w); free(io->wl);
+    free(io->param[0]); free(io->param[1]);
+}
+
+static double layer_loss(void *st) {
+    layer_io *io = st;
+    fce_test_fill_const(io->logdet, (size_t)io->N, LOGDET_START);
+    io->run(io);
+    double L = fce_test_dot(io->w, io->out, (size_t)io->N * io->HW * io->C);
+    if (io->use_logdet) L += fce_test_dot(io->wl, io->logdet, (size_t)io->N);
     return L;
 }
 
-static int check_actnorm(int inverse, int use_logdet) {
-    actnorm_case s = {.N = 2, .HW = 3, .C = 3, .inverse = inverse, .use_logdet = use_logdet};
-    size_t n = (size_t)s.N * s.HW * s.C;
-    s.in = fce_test_alloc(n);
-    s.out = fce_test_alloc(n);
-    s.bias = fce_test_alloc((size_t)s.C);
-    s.logs = fce_test_alloc((size_t)s.C);
-    s.logdet = fce_test_alloc((size_t)s.N);
-    s.w = fce_test_alloc(n);
-    s.wl = fce_test_alloc((size_t)s.N);
-    fce_test_fill_normal(s.in, n, 41, 1.0f);
-    fce_test_fill_normal(s.bias, (size_t)s.C, 42, 0.5f);
-    fce_test_fill_normal(s.logs, (size_t)s.C, 43, 0.15f);
-    fce_test_fill_normal(s.w, n, 44, 1.0f);
-    fce_test_fill_normal(s.wl, (size_t)s.N, 45, 1.0f);
+/* "<op> <what>" and " (no logdet)" without the log-det term, e.g. "actnorm_inv dbias". */
+static const char *layer_grad_name(char *buf, size_t len, const layer_io *io, const char *op,
+                                   const char *what) {
+    snprintf(buf, len, "%s%s %s%s", op, io->inverse ? "_inv" : "", what,
+             io->use_logdet ? "" : " (no logdet)");
+    return buf;
+}
 
-    actnorm_loss(&s); /* s.out = the op's output at the base point */
-    float *din = fce_test_alloc(n), *dbias = fce_test_alloc((size_t)s.C);
-    float *dlogs = fce_test_alloc((size_t)s.C);
+/* din: the gradient w.r.t. the layer's input, the name of which depends on the direction. */
+#define LAYER_DIN_NAME(io) ((io)->inverse ? "dy" : "dx")
+
+static void actnorm_run(const layer_io *io) {
+    (io->inverse ? fce_ref_actnorm_inverse : fce_ref_actnorm_forward)(
+        io->out, io->logdet, io->in, io->param[0], io->param[1], io->N, io->HW, io->C);
+}
+
+static int check_actnorm(int inverse, int use_logdet) {
+    layer_io s = {.N = 2, .HW = 3, .C = 3, .inverse = inverse, .use_logdet = use_logdet,
+                  .run = actnorm_run};
+    layer_io *io = &s;
+    const size_t n = (size_t)io->N * io->HW * io->C, C = (size_t)io->C;
+    layer_io_init(io, 41, 3);
+    float *bias = io->param[0] = fce_test_alloc(C), *logs = io->param[1] = fce_test_alloc(C);
+    fce_test_fill_normal(bias, C, 42, 0.5f);
+    fce_test_fill_normal(logs, C, 43, 0.15f);
+
+    layer_loss(io); /* io->out = the op's output at the base point */
+    float *din = fce_test_alloc(n), *dbias = fce_test_alloc(C), *dlogs = fce_test_alloc(C);
     fce_test_fill_const(din, n, PREFILL_GARBAGE);
-    fce_test_fill_const(dbias, (size_t)s.C, PREFILL_ACC);
-    fce_test_fill_const(dlogs, (size_t)s.C, PREFILL_ACC);
-    const float *dlogdet = use_logdet ? s.wl : NULL;
-    if (inverse)
-        fce_ref_actnorm_inverse_backward(din, dbias, dlogs, s.w, s.out, dlogdet, s.bias, s.logs,
-                                         s.N, s.HW, s.C);
-    else
-        fce_ref_actnorm_backward(din, dbias, dlogs, s.w, s.out, dlogdet, s.bias, s.logs, s.N, s.HW,
-                                 s.C);
-    fce_test_sub_const(dbias, (size_t)s.C, PREFILL_ACC);
-    fce_test_sub_const(dlogs, (size_t)s.C, PREFILL_ACC);
+    fce_test_fill_const(dbias, C, PREFILL_ACC);
+    fce_test_fill_const(dlogs, C, PREFILL_ACC);
+    const float *dlogdet = use_logdet ? io->wl : NULL;
+    (inverse ? fce_ref_actnorm_inverse_backward : fce_ref_actnorm_backward)(
+        din, dbias, dlogs, io->w, io->out, dlogdet, bias, logs, io->N, io->HW, io->C);
+    fce_test_sub_const(dbias, C, PREFILL_ACC);
+    fce_test_sub_const(dlogs, C, PREFILL_ACC);
 
     char name[64];
-    const char *op = inverse ? "actnorm_inv" : "actnorm";
-    const char *ld = use_logdet ? "" : " (no logdet)";
-    snprintf(name, sizeof name, "%s %s%s", op, inverse ? "dy" : "dx", ld);
-    CHECK_GRAD(name, actnorm_loss, &s, s.in, n, din, FCE_TEST_FD4);
-    snprintf(name, sizeof name, "%s dbias%s", op, ld);
-    CHECK_GRAD(name, actnorm_loss, &s, s.bias, (size_t)s.C, dbias, FCE_TEST_FD4);
-    snprintf(name, sizeof name, "%s dlogs%s", op, ld);
-    CHECK_GRAD(name, actnorm_loss, &s, s.logs, (size_t)s.C, dlogs, FCE_TEST_FD4);
+    CHECK_GRAD(layer_grad_name(name, sizeof name, io, "actnorm", LAYER_DIN_NAME(io)), layer_loss,
+               io, io->in, n, din, FCE_TEST_FD4);
+    CHECK_GRAD(layer_grad_name(name, sizeof name, io, "actnorm", "dbias"), layer_loss, io, bias, C,
+               dbias, FCE_TEST_FD4);
+    CHECK_GRAD(layer_grad_name(name, sizeof name, io, "actnorm", "dlogs"), layer_loss, io, logs, C,
+               dlogs, FCE_TEST_FD4);
 
-    free(s.in); free(s.out); free(s.bias); free(s.logs); free(s.logdet); free(s.w); free(s.wl);
+    layer_io_free(io);
     free(din); free(dbias); free(dlogs);
     return 0;
 }
@@ -436,56 +460,35 @@ TEST(invconv_logdet_backward_inv) { return check_invconv_logdet(-1.0f); }
 
 // ---- affine coupling ----
 
-typedef struct {
-    float *in, *h, *out, *logdet, *w, *wl;
-    int N, HW, C, inverse, use_logdet;
-} coupling_case;
-
-static double coupling_loss(void *st) {
-    coupling_case *s = st;
-    fce_test_fill_const(s->logdet, (size_t)s->N, LOGDET_START);
-    if (s->inverse)
-        fce_ref_coupling_affine_inverse(s->out, s->logdet, s->in, s->h, s->N, s->HW, s->C);
-    else
-        fce_ref_coupling_affine_forward(s->out, s->logdet, s->in, s->h, s->N, s->HW, s->C);
-    double L = fce_test_dot(s->w, s->out, (size_t)s->N * s->HW * s->C);
-    if (s->use_logdet) L += fce_test_dot(s->wl, s->logdet, (size_t)s->N);
-    return L;
+static void coupling_run(const layer_io *io) {
+    (io->inverse ? fce_ref_coupling_affine_inverse : fce_ref_coupling_affine_forward)(
+        io->out, io->logdet, io->in, io->param[0], io->N, io->HW, io->C);
 }
 
 static int check_coupling(int inverse, int use_logdet) {
-    coupling_case s = {.N = 2, .HW = 3, .C = 4, .inverse = inverse, .use_logdet = use_logdet};
-    size_t n = (size_t)s.N * s.HW * s.C;
-    s.in = fce_test_alloc(n);
-    s.h = fce_test_alloc(n);
-    s.out = fce_test_alloc(n);
-    s.logdet = fce_test_alloc((size_t)s.N);
-    s.w = fce_test_alloc(n);
-    s.wl = fce_test_alloc((size_t)s.N);
-    fce_test_fill_normal(s.in, n, 71, 1.0f);
-    fce_test_fill_normal(s.h, n, 72, 1.0f); /* r + 2 spans roughly [−1, 5]: s from 0.27 to 0.99 */
-    fce_test_fill_normal(s.w, n, 73, 1.0f);
-    fce_test_fill_normal(s.wl, (size_t)s.N, 74, 1.0f);
+    layer_io s = {.N = 2, .HW = 3, .C = 4, .inverse = inverse, .use_logdet = use_logdet,
+                  .run = coupling_run};
+    layer_io *io = &s;
+    const size_t n = (size_t)io->N * io->HW * io->C;
+    layer_io_init(io, 71, 2);
+    float *h = io->param[0] = fce_test_alloc(n);
+    fce_test_fill_normal(h, n, 72, 1.0f); /* r + 2 spans roughly [−1, 5]: s from 0.27 to 0.99 */
 
-    coupling_loss(&s);
+    layer_loss(io);
     float *din = fce_test_alloc(n), *dh = fce_test_alloc(n);
     fce_test_fill_const(din, n, PREFILL_GARBAGE);
     fce_test_fill_const(dh, n, PREFILL_GARBAGE);
-    const float *dlogdet = use_logdet ? s.wl : NULL;
-    if (inverse)
-        fce_ref_coupling_affine_inverse_backward(din, dh, s.w, s.out, s.h, dlogdet, s.N, s.HW, s.C);
-    else
-        fce_ref_coupling_affine_backward(din, dh, s.w, s.out, s.h, dlogdet, s.N, s.HW, s.C);
+    const float *dlogdet = use_logdet ? io->wl : NULL;
+    (inverse ? fce_ref_coupling_affine_inverse_backward : fce_ref_coupling_affine_backward)(
+        din, dh, io->w, io->out, h, dlogdet, io->N, io->HW, io->C);
 
     char name[64];
-    const char *op = inverse ? "coupling_inv" : "coupling";
-    const char *ld = use_logdet ? "" : " (no logdet)";
-    snprintf(name, sizeof name, "%s %s%s", op, inverse ? "dy" : "dx", ld);
-    CHECK_GRAD(name, coupling_loss, &s, s.in, n, din, FCE_TEST_FD4);
-    snprintf(name, sizeof name, "%s dh%s", op, ld);
-    CHECK_GRAD(name, coupling_loss, &s, s.h, n, dh, FCE_TEST_FD4);
+    CHECK_GRAD(layer_grad_name(name, sizeof name, io, "coupling", LAYER_DIN_NAME(io)), layer_loss,
+               io, io->in, n, din, FCE_TEST_FD4);
+    CHECK_GRAD(layer_grad_name(name, sizeof name, io, "coupling", "dh"), layer_loss, io, h, n, dh,
+               FCE_TEST_FD4);
 
-    free(s.in); free(s.h); free(s.out); free(s.logdet); free(s.w); free(s.wl);
+    layer_io_free(io);
     free(din); free(dh);
     return 0;
 }
@@ -590,6 +593,50 @@ static int check_nce(float gscale) {
 TEST(nce_loss_gscale_plus1) { return check_nce(+1.0f); }
 TEST(nce_loss_gscale_minus1) { return check_nce(-1.0f); }
 
+// ---- every gradient op of the one op list is checked ----
+
+/* Where each op of include/fce/ops.def that computes a gradient is checked against finite
+ * differences: a test of this file, or another file. */
+static const struct {
+    const char *op, *checked_by;
+} FD_CHECKED[] = {
+    {"linear_backward", "linear"},
+    {"leaky_relu_backward", "leaky_relu_slope_0_2, relu_slope_0"},
+    {"actnorm_backward", "actnorm_backward*"},
+    {"actnorm_inverse_backward", "actnorm_inverse_backward*"},
+    {"invconv_lu_backward", "invconv_lu_backward_*"},
+    {"invconv_logdet_backward", "invconv_logdet_backward_*"},
+    {"coupling_affine_backward", "coupling_affine_backward*"},
+    {"coupling_affine_inverse_backward", "coupling_affine_inverse_backward*"},
+    {"coupling_additive_backward", "tests/cpu/test_ref_image_ops.c"},
+    {"gaussian_diag_logp_backward_acc", "tests/cpu/test_ref_image_ops.c"},
+    {"gaussian_logp_backward_acc", "gaussian_logp_backward_acc"},
+    {"nce_loss", "nce_loss_gscale_*"},
+    {"softmax_xent", "tests/cpu/test_softmax.c"},
+};
+
+/* An op whose name says it is a backward must have a row above: adding one to fce/ops.def
+ * without its finite-difference check fails here. */
+TEST(every_backward_op_is_fd_checked) {
+#define FCE_OP(name, params, args) #name,
+    static const char *const ops[] = {
+#include "fce/ops.def"
+    };
+    int missing = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (!strstr(ops[i], "backward")) continue;
+        int found = 0;
+        for (size_t k = 0; k < sizeof FD_CHECKED / sizeof FD_CHECKED[0]; k++)
+            found |= !strcmp(FD_CHECKED[k].op, ops[i]);
+        if (!found) {
+            fprintf(stderr, "  op %s has no finite-difference check listed\n", ops[i]);
+            missing++;
+        }
+    }
+    ASSERT_EQ_INT(missing, 0);
+    return 0;
+}
+
 FCE_TEST_MAIN_BEGIN
 RUN_TEST(linear);
 RUN_TEST(leaky_relu_slope_0_2);
@@ -615,4 +662,5 @@ RUN_TEST(coupling_affine_inverse_backward_no_logdet);
 RUN_TEST(gaussian_logp_backward_acc);
 RUN_TEST(nce_loss_gscale_plus1);
 RUN_TEST(nce_loss_gscale_minus1);
+RUN_TEST(every_backward_op_is_fd_checked);
 FCE_TEST_MAIN_END

@@ -20,27 +20,14 @@
 
 #include "fce/backend.h"
 #include "fce_test.h"
+#include "gpu_test_pair.h"
+#include "op_cases.h"
 #include "test_util.h"
 
-/* ---- tolerances (STYLE 6.11) ----
- * cuDNN in exact FP32 (CUDNN_FMA_MATH: no TF32) versus the reference, which sums each output in
- * double and rounds once. The data keep every result O(1)–O(10): x, dy ~ U(−1, 1) and
- * w ~ U(−1, 1)/√fan_in (fan_in = Cin·KH·KW, as the models initialise). The GPU error of one output
- * is then the FP32 rounding of a sum of K products (K = Cin·KH·KW for y, ≤ Cout·KH·KW for dx,
- * N·Ho·Wo for dw and db), whose rounding errors have random signs and add up like a random walk:
- * it grows like √K·u·(size of the partial sums), u = 6e−8; the GEMM-, FFT- or Winograd-based
- * algorithms cuDNN may pick block the sum but do not change that growth. So the absolute part is
- * 1e−5 at K ≤ 64 (the GEMM class of test_gpu_ops.c) and grows as √(K/64): 8.5e−5 at the largest
- * sum, K = 512·3·3 = 4608. The relative part, 1e−4, covers the few outputs of size 10 and more. */
-#define TOL_CONV_ATOL 1e-5
-#define TOL_CONV_RTOL 1e-4
-#define TOL_CONV_K0 64.0
-
-static double conv_atol(long long K) {
-    double k = (double)K / TOL_CONV_K0;
-    return k > 1.0 ? TOL_CONV_ATOL * sqrt(k) : TOL_CONV_ATOL;
-}
-
+/* Tolerances: the conv class of the op tolerances (tests/ops/op_cases.h, where their derivation
+ * is written): TOL_CONV_ATOL at a sum of K ≤ 64 products, growing as √(K/64); TOL_CONV_RTOL.
+ * The data keep every result O(1)–O(10), as that derivation assumes: x, dy ~ U(−1, 1) and
+ * w ~ U(−1, 1)/√fan_in (fan_in = Cin·KH·KW, as the models initialise). */
 static fce_ctx g_cpu, g_gpu;
 
 #define SH(N_, H_, W_, CI, CO, KH_, KW_, S, P)                                                     \
@@ -97,7 +84,7 @@ static int bitwise_equal(fce_ctx *ctx, const float *a_dev, const float *b_dev, s
 static int close_to_cpu(const char *name, const float *gpu_dev, const float *cpu_host, size_t n,
                         long long K) {
     float *got = fce_test_host_from_dev(&g_gpu, gpu_dev, n);
-    int ok = fce_test_close(name, got, cpu_host, n, conv_atol(K), TOL_CONV_RTOL);
+    int ok = fce_test_close(name, got, cpu_host, n, op_tol_conv_atol((double)K), TOL_CONV_RTOL);
     free(got);
     return ok;
 }
@@ -173,32 +160,11 @@ static int check_shape(const fce_conv_shape *s, uint64_t seed) {
     ASSERT_TRUE(bitwise_equal(&g_gpu, gdx[0], gdx[1], nx, "dx", label));
     ASSERT_TRUE(bitwise_equal(&g_gpu, gdw[0], gdw[1], nw, "dw", label));
 
-    for (int r = 0; r < 2; r++) {
-        g_gpu.ops->release(&g_gpu, gy[r]);
-        g_gpu.ops->release(&g_gpu, gyb[r]);
-        g_gpu.ops->release(&g_gpu, gdx[r]);
-        g_gpu.ops->release(&g_gpu, gdw[r]);
-    }
-    g_gpu.ops->release(&g_gpu, gdb);
-    g_gpu.ops->release(&g_gpu, gx);
-    g_gpu.ops->release(&g_gpu, gw);
-    g_gpu.ops->release(&g_gpu, gb);
-    g_gpu.ops->release(&g_gpu, gdy);
+    for (int r = 0; r < 2; r++) FCE_TEST_RELEASE(&g_gpu, gy[r], gyb[r], gdx[r], gdw[r]);
+    FCE_TEST_RELEASE(&g_gpu, gdb, gx, gw, gb, gdy);
     g_gpu.ops->conv_plan_free(&g_gpu, pg);
     g_cpu.ops->conv_plan_free(&g_cpu, pc);
-    free(cy);
-    free(cyb);
-    free(cdx);
-    free(cdw);
-    free(cdb);
-    free(hx);
-    free(hw);
-    free(hb);
-    free(hdy);
-    free(hdw0);
-    free(hdb0);
-    free(hy_garbage);
-    free(hx_garbage);
+    FCE_TEST_FREE(cy, cyb, cdx, cdw, cdb, hx, hw, hb, hdy, hdw0, hdb0, hy_garbage, hx_garbage);
     return 0;
 }
 
@@ -279,12 +245,10 @@ static int check_tf32_shape(const fce_conv_shape *s, uint64_t seed) {
     int ok = within_bound("tf32 conv2d_forward y", gy, cy, by, ny) &
              within_bound("tf32 conv2d_backward_data", gdx, cdx, bdx, nx) &
              within_bound("tf32 conv2d_backward_filter", gdw, cdw, bdw, nw);
-    float *bufs[] = {gx, gw, gdy, gy, gdx, gdw};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) g_tf32.ops->release(&g_tf32, bufs[i]);
+    FCE_TEST_RELEASE(&g_tf32, gx, gw, gdy, gy, gdx, gdw);
     g_tf32.ops->conv_plan_free(&g_tf32, pg);
     g_cpu.ops->conv_plan_free(&g_cpu, pc);
-    float *hb[] = {hx, hw, hdy, ax, aw, ady, cy, cdx, cdw, by, bdx, bdw};
-    for (size_t i = 0; i < sizeof hb / sizeof hb[0]; i++) free(hb[i]);
+    FCE_TEST_FREE(hx, hw, hdy, ax, aw, ady, cy, cdx, cdw, by, bdx, bdw);
     return ok ? 0 : 1;
 }
 
@@ -304,11 +268,8 @@ static int check_tf32_linear(void) {
     float *gy = fce_test_dev_from_host(&g_tf32, cy, (size_t)R * OUT);
     ASSERT_OK(g_tf32.ops->linear_forward(&g_tf32, gy, gx, gw, NULL, R, IN, OUT));
     int ok = within_bound("tf32 linear_forward", gy, cy, by, (size_t)R * OUT);
-    g_tf32.ops->release(&g_tf32, gx);
-    g_tf32.ops->release(&g_tf32, gw);
-    g_tf32.ops->release(&g_tf32, gy);
-    float *hb[] = {hx, hw, ax, aw, cy, by};
-    for (size_t i = 0; i < sizeof hb / sizeof hb[0]; i++) free(hb[i]);
+    FCE_TEST_RELEASE(&g_tf32, gx, gw, gy);
+    FCE_TEST_FREE(hx, hw, ax, aw, cy, by);
     return ok ? 0 : 1;
 }
 
@@ -337,17 +298,8 @@ TEST(conv_bad_shape) {
 }
 
 FCE_TEST_MAIN_BEGIN
-    char reason[256] = "";
-    if (!fce_gpu_usable(reason, sizeof reason)) FCE_TEST_SKIP_NO_GPU(reason);
-    if (fce_ctx_init_cpu(&g_cpu) != FCE_STATUS_OK) {
-        fprintf(stderr, "  FAIL: cannot create the CPU context\n");
-        return 1;
-    }
-    if (fce_ctx_init(&g_gpu, "0") != FCE_STATUS_OK) {
-        fprintf(stderr, "  FAIL: a GPU is usable (%s) but the CUDA context failed\n", reason);
-        fce_ctx_free(&g_cpu);
-        return 1;
-    }
+    int rc = fce_test_gpu_pair_open(&g_cpu, &g_gpu);
+    if (rc) return rc;
     g_gpu.deterministic = 1; /* before any plan: deterministic cuDNN algorithms only */
     fprintf(stderr, "comparing %s (cuDNN, deterministic) against %s\n", g_gpu.device_name,
             g_cpu.device_name);

@@ -1,9 +1,11 @@
 /* backend_cpu.c: the CPU reference backend: fce_backend_ops filled with the fce_ref_* functions.
  *
- * Every compute entry is a thin wrapper that drops the context and returns FCE_STATUS_OK (the
- * reference ops cannot fail). Memory is ordinary host memory: alloc is calloc (zero-filled, as the
- * table promises), release is free, upload/download/copy are memcpy, zero is memset and sync does
- * nothing because every op has finished when it returns. */
+ * Every compute entry of include/fce/ops.def is generated from that list: cpu_<op> drops the
+ * context, calls fce_ref_<op> with the same arguments and returns FCE_STATUS_OK (the reference ops
+ * cannot fail). Written out here: memory, which is ordinary host memory (alloc is calloc,
+ * zero-filled as the table promises; release is free; upload/download/copy are memcpy; zero is
+ * memset; sync does nothing because every op has finished when it returns), and the convolution,
+ * whose plan is the validated shape. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,216 +49,15 @@ static fce_status cpu_zero(fce_ctx *ctx, void *p, size_t bytes) {
 
 static fce_status cpu_sync(fce_ctx *ctx) { return FCE_STATUS_OK; }
 
-// ---- random numbers ----
+// ---- the compute ops of fce/ops.def: cpu_<op>(ctx, params) calls fce_ref_<op>(args) ----
 
-static fce_status cpu_fill_normal(fce_ctx *ctx, float *x, size_t n, uint64_t seed, uint64_t offset,
-                                  float std) {
-    fce_ref_fill_normal(x, n, seed, offset, std);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_fill_uniform(fce_ctx *ctx, float *x, size_t n, uint64_t seed,
-                                   uint64_t offset, float lo, float hi) {
-    fce_ref_fill_uniform(x, n, seed, offset, lo, hi);
-    return FCE_STATUS_OK;
-}
-
-// ---- dense layer and activations ----
-
-static fce_status cpu_linear_forward(fce_ctx *ctx, float *y, const float *x, const float *W,
-                                     const float *b, int N, int in, int out) {
-    fce_ref_linear_forward(y, x, W, b, N, in, out);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_linear_backward(fce_ctx *ctx, float *dx, float *dW, float *db,
-                                      const float *dy, const float *x, const float *W, int N,
-                                      int in, int out) {
-    fce_ref_linear_backward(dx, dW, db, dy, x, W, N, in, out);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_leaky_relu_forward(fce_ctx *ctx, float *y, const float *x, size_t n,
-                                         float slope) {
-    fce_ref_leaky_relu_forward(y, x, n, slope);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_leaky_relu_backward(fce_ctx *ctx, float *dx, const float *dy,
-                                          const float *x, size_t n, float slope) {
-    fce_ref_leaky_relu_backward(dx, dy, x, n, slope);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_scale(fce_ctx *ctx, float *y, const float *x, size_t n, float alpha) {
-    (void)ctx;
-    fce_ref_scale(y, x, n, alpha);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_channels_copy(fce_ctx *ctx, float *dst, int dst_C, int dst_c0,
-                                    const float *src, int src_C, int src_c0, int count,
-                                    size_t rows, int accumulate) {
-    fce_ref_channels_copy(dst, dst_C, dst_c0, src, src_C, src_c0, count, rows, accumulate);
-    return FCE_STATUS_OK;
-}
-
-// ---- actnorm ----
-
-static fce_status cpu_actnorm_forward(fce_ctx *ctx, float *y, float *logdet, const float *x,
-                                      const float *bias, const float *logs, int N, int HW, int C) {
-    fce_ref_actnorm_forward(y, logdet, x, bias, logs, N, HW, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_actnorm_inverse(fce_ctx *ctx, float *x, float *logdet, const float *y,
-                                      const float *bias, const float *logs, int N, int HW, int C) {
-    fce_ref_actnorm_inverse(x, logdet, y, bias, logs, N, HW, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_actnorm_backward(fce_ctx *ctx, float *dx, float *dbias, float *dlogs,
-                                       const float *dy, const float *y, const float *dlogdet,
-                                       const float *bias, const float *logs, int N, int HW,
-                                       int C) {
-    fce_ref_actnorm_backward(dx, dbias, dlogs, dy, y, dlogdet, bias, logs, N, HW, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_actnorm_inverse_backward(fce_ctx *ctx, float *dy, float *dbias,
-                                               float *dlogs, const float *dx, const float *x,
-                                               const float *dlogdet, const float *bias,
-                                               const float *logs, int N, int HW, int C) {
-    fce_ref_actnorm_inverse_backward(dy, dbias, dlogs, dx, x, dlogdet, bias, logs, N, HW, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_actnorm_init(fce_ctx *ctx, float *bias, float *logs, const float *x, int N,
-                                   int HW, int C) {
-    fce_ref_actnorm_init(bias, logs, x, N, HW, C);
-    return FCE_STATUS_OK;
-}
-
-// ---- invertible C×C map (LU) ----
-
-static fce_status cpu_invconv_lu_weights(fce_ctx *ctx, float *W, float *Winv, const float *perm,
-                                         const float *sign, const float *L, const float *U,
-                                         const float *logs, int C) {
-    fce_ref_invconv_lu_weights(W, Winv, perm, sign, L, U, logs, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_invconv_lu_backward(fce_ctx *ctx, float *dL, float *dU, float *dlogs,
-                                          const float *dW, const float *dWinv, const float *Winv,
-                                          const float *perm, const float *sign, const float *L,
-                                          const float *U, const float *logs, int C) {
-    fce_ref_invconv_lu_backward(dL, dU, dlogs, dW, dWinv, Winv, perm, sign, L, U, logs, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_invconv_logdet(fce_ctx *ctx, float *logdet, const float *logs, int N, int HW,
-                                     int C, float dir) {
-    fce_ref_invconv_logdet(logdet, logs, N, HW, C, dir);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_invconv_logdet_backward(fce_ctx *ctx, float *dlogs, const float *dlogdet,
-                                              int N, int HW, int C, float dir) {
-    fce_ref_invconv_logdet_backward(dlogs, dlogdet, N, HW, C, dir);
-    return FCE_STATUS_OK;
-}
-
-// ---- affine coupling ----
-
-static fce_status cpu_coupling_affine_forward(fce_ctx *ctx, float *y, float *logdet,
-                                              const float *x, const float *h, int N, int HW,
-                                              int C) {
-    fce_ref_coupling_affine_forward(y, logdet, x, h, N, HW, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_coupling_affine_inverse(fce_ctx *ctx, float *x, float *logdet,
-                                              const float *y, const float *h, int N, int HW,
-                                              int C) {
-    fce_ref_coupling_affine_inverse(x, logdet, y, h, N, HW, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_coupling_affine_backward(fce_ctx *ctx, float *dx, float *dh,
-                                               const float *dy, const float *y, const float *h,
-                                               const float *dlogdet, int N, int HW, int C) {
-    fce_ref_coupling_affine_backward(dx, dh, dy, y, h, dlogdet, N, HW, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_coupling_affine_inverse_backward(fce_ctx *ctx, float *dy, float *dh,
-                                                       const float *dx, const float *x,
-                                                       const float *h, const float *dlogdet,
-                                                       int N, int HW, int C) {
-    fce_ref_coupling_affine_inverse_backward(dy, dh, dx, x, h, dlogdet, N, HW, C);
-    return FCE_STATUS_OK;
-}
-
-// ---- image Glow layers: squeeze, additive coupling, diagonal Gaussian prior ----
-
-static fce_status cpu_squeeze_forward(fce_ctx *ctx, float *y, const float *x, int N, int H, int W,
-                                      int C) {
-    fce_ref_squeeze_forward(y, x, N, H, W, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_squeeze_inverse(fce_ctx *ctx, float *x, const float *y, int N, int H, int W,
-                                      int C) {
-    fce_ref_squeeze_inverse(x, y, N, H, W, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_coupling_additive_forward(fce_ctx *ctx, float *y, const float *x,
-                                                const float *h, size_t rows, int C) {
-    fce_ref_coupling_additive_forward(y, x, h, rows, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_coupling_additive_inverse(fce_ctx *ctx, float *x, const float *y,
-                                                const float *h, size_t rows, int C) {
-    fce_ref_coupling_additive_inverse(x, y, h, rows, C);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_coupling_additive_backward(fce_ctx *ctx, float *din, float *dh,
-                                                 const float *dout, size_t rows, int C,
-                                                 float dir) {
-    fce_ref_coupling_additive_backward(din, dh, dout, rows, C, dir);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_gaussian_diag_logp(fce_ctx *ctx, float *logp, const float *z,
-                                         const float *mean, const float *logs, int N, int D) {
-    fce_ref_gaussian_diag_logp(logp, z, mean, logs, N, D);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_gaussian_diag_logp_backward_acc(fce_ctx *ctx, float *dz, float *dmean,
-                                                      float *dlogs, const float *z,
-                                                      const float *mean, const float *logs,
-                                                      const float *dlogp, int N, int D) {
-    fce_ref_gaussian_diag_logp_backward_acc(dz, dmean, dlogs, z, mean, logs, dlogp, N, D);
-    return FCE_STATUS_OK;
-}
-
-// ---- image pre/post-processing ----
-
-static fce_status cpu_dequantize(fce_ctx *ctx, float *x, const uint8_t *u8, size_t n, int n_bits,
-                                 uint64_t seed, uint64_t offset) {
-    fce_ref_dequantize(x, u8, n, n_bits, seed, offset);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_postprocess(fce_ctx *ctx, uint8_t *u8, const float *x, size_t n,
-                                  int n_bits) {
-    fce_ref_postprocess(u8, x, n, n_bits);
-    return FCE_STATUS_OK;
-}
+#define FCE_OP(name, params, args)                                                                 \
+    static fce_status cpu_##name FCE_OP_CTX_PARAMS params {                                        \
+        (void)ctx;                                                                                 \
+        fce_ref_##name args;                                                                       \
+        return FCE_STATUS_OK;                                                                      \
+    }
+#include "fce/ops.def"
 
 // ---- 2D convolution: the plan is the validated shape ----
 
@@ -314,94 +115,12 @@ static fce_status cpu_conv2d_backward_filter(fce_ctx *ctx, const fce_conv_plan *
     return FCE_STATUS_OK;
 }
 
-// ---- prior, NCE, optimizers ----
-
-static fce_status cpu_gaussian_logp(fce_ctx *ctx, float *logp, const float *z, int N, int D) {
-    fce_ref_gaussian_logp(logp, z, N, D);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_gaussian_logp_backward_acc(fce_ctx *ctx, float *dz, const float *z,
-                                                 const float *dlogp, int N, int D) {
-    fce_ref_gaussian_logp_backward_acc(dz, z, dlogp, N, D);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_nce_loss(fce_ctx *ctx, float *stats, float *dfx, float *dfxt, float *dlq,
-                               float *dlqt, float *dc, const float *fx, const float *fxt,
-                               const float *lq, const float *lqt, const float *c, int n,
-                               float gscale) {
-    fce_ref_nce_loss(stats, dfx, dfxt, dlq, dlqt, dc, fx, fxt, lq, lqt, c, n, gscale);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_softmax_xent(fce_ctx *ctx, float *stats, float *dlogits, const float *logits,
-                                   const int32_t *labels, int N, int K, float gscale) {
-    fce_ref_softmax_xent(stats, dlogits, logits, labels, N, K, gscale);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_adam_step(fce_ctx *ctx, float *p, const float *g, float *m, float *v,
-                                size_t n, float lr, float b1, float b2, float eps, int t) {
-    fce_ref_adam_step(p, g, m, v, n, lr, b1, b2, eps, t);
-    return FCE_STATUS_OK;
-}
-
-static fce_status cpu_adamax_step(fce_ctx *ctx, float *p, const float *g, float *m, float *u,
-                                  size_t n, float lr, float b1, float b2, float eps, int t) {
-    fce_ref_adamax_step(p, g, m, u, n, lr, b1, b2, eps, t);
-    return FCE_STATUS_OK;
-}
-
 static const fce_backend_ops fce_cpu_ops = {
-    .alloc = cpu_alloc,
-    .release = cpu_release,
-    .upload = cpu_upload,
-    .download = cpu_download,
-    .copy = cpu_copy,
-    .zero = cpu_zero,
-    .sync = cpu_sync,
-    .fill_normal = cpu_fill_normal,
-    .fill_uniform = cpu_fill_uniform,
-    .linear_forward = cpu_linear_forward,
-    .linear_backward = cpu_linear_backward,
-    .leaky_relu_forward = cpu_leaky_relu_forward,
-    .leaky_relu_backward = cpu_leaky_relu_backward,
-    .scale = cpu_scale,
-    .channels_copy = cpu_channels_copy,
-    .actnorm_forward = cpu_actnorm_forward,
-    .actnorm_inverse = cpu_actnorm_inverse,
-    .actnorm_backward = cpu_actnorm_backward,
-    .actnorm_inverse_backward = cpu_actnorm_inverse_backward,
-    .actnorm_init = cpu_actnorm_init,
-    .invconv_lu_weights = cpu_invconv_lu_weights,
-    .invconv_lu_backward = cpu_invconv_lu_backward,
-    .invconv_logdet = cpu_invconv_logdet,
-    .invconv_logdet_backward = cpu_invconv_logdet_backward,
-    .coupling_affine_forward = cpu_coupling_affine_forward,
-    .coupling_affine_inverse = cpu_coupling_affine_inverse,
-    .coupling_affine_backward = cpu_coupling_affine_backward,
-    .coupling_affine_inverse_backward = cpu_coupling_affine_inverse_backward,
-    .squeeze_forward = cpu_squeeze_forward,
-    .squeeze_inverse = cpu_squeeze_inverse,
-    .coupling_additive_forward = cpu_coupling_additive_forward,
-    .coupling_additive_inverse = cpu_coupling_additive_inverse,
-    .coupling_additive_backward = cpu_coupling_additive_backward,
-    .gaussian_diag_logp = cpu_gaussian_diag_logp,
-    .gaussian_diag_logp_backward_acc = cpu_gaussian_diag_logp_backward_acc,
-    .conv_plan_init = cpu_conv_plan_init,
-    .conv_plan_free = cpu_conv_plan_free,
-    .conv2d_forward = cpu_conv2d_forward,
-    .conv2d_backward_data = cpu_conv2d_backward_data,
-    .conv2d_backward_filter = cpu_conv2d_backward_filter,
-    .dequantize = cpu_dequantize,
-    .postprocess = cpu_postprocess,
-    .gaussian_logp = cpu_gaussian_logp,
-    .gaussian_logp_backward_acc = cpu_gaussian_logp_backward_acc,
-    .nce_loss = cpu_nce_loss,
-    .softmax_xent = cpu_softmax_xent,
-    .adam_step = cpu_adam_step,
-    .adamax_step = cpu_adamax_step,
+#define CPU_ENTRY(name) .name = cpu_##name,
+    FCE_BACKEND_WRITTEN_OUT_OPS(CPU_ENTRY)
+#define FCE_OP(name, params, args) CPU_ENTRY(name)
+#include "fce/ops.def"
+#undef CPU_ENTRY
 };
 
 fce_status fce_cpu_backend_init(fce_ctx *ctx) {

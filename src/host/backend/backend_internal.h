@@ -1,4 +1,5 @@
-/* backend_internal.h: how backend.c reaches the two backends (not a public header). */
+/* backend_internal.h: how backend.c reaches the two backends, and the table entries both write
+ * out (not a public header). */
 #ifndef FCE_BACKEND_INTERNAL_H
 #define FCE_BACKEND_INTERNAL_H
 
@@ -6,7 +7,13 @@
 
 #include "fce/backend.h"
 
-/* ref/backend_cpu.c: fills ctx with the CPU reference table. */
+/* The table entries each backend writes out itself (the compute ops are generated from
+ * fce/ops.def): X(name) for each; backend_cpu.c defines cpu_<name>, backend_cuda.c cuda_<name>. */
+#define FCE_BACKEND_WRITTEN_OUT_OPS(X)                                                             \
+    X(alloc) X(release) X(upload) X(download) X(copy) X(zero) X(sync) X(conv_plan_init)            \
+        X(conv_plan_free) X(conv2d_forward) X(conv2d_backward_data) X(conv2d_backward_filter)
+
+/* backend/backend_cpu.c: fills ctx with the CPU reference table. */
 fce_status fce_cpu_backend_init(fce_ctx *ctx);
 void fce_cpu_backend_free(fce_ctx *ctx);
 
