@@ -23,7 +23,7 @@ PUBLIC = {
     'ebm_image.h': 'ebm/ebm_image', 'data2d.h': 'data/data2d', 'dataset.h': 'data/dataset',
     'image_io.h': 'data/image_io', 'checkpoint.h': 'formats/checkpoint2d',
     'train.h': 'train/train_2d', 'train_image.h': 'train/train_image',
-    'eval_image.h': 'eval/eval_image', 'density_png.h': 'eval/density_png', 'probe.h': 'probe/probe',
+    'eval_image.h': 'eval/eval_image', 'export.h': 'eval/export', 'density_png.h': 'eval/density_png', 'probe.h': 'probe/probe',
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

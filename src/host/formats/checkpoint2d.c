@@ -160,6 +160,30 @@ static fce_status load_impl(const char *path, fce_glow *g, fce_ebm *e, fce_train
     return fce_glow_refresh(g);
 }
 
+fce_status fce_checkpoint_peek(const char *path, fce_glow_config *gc, fce_ebm_config *ec,
+                               uint64_t *flow_hash, fce_train_state *s) {
+    uint64_t content = 0;
+    fce_status st = FCE_STATUS_OK;
+    FILE *f = fce_ckpt_open(path, &content, &st);
+    if (!f) return st;
+    ckpt_header h;
+    st = read_header(path, f, &h);
+    fclose(f);
+    if (st != FCE_STATUS_OK) return st;
+    if (h.flow_dim < 2 || h.flow_dim > 64 || h.flow_dim % 2 || h.flow_K < 1 || h.flow_K > 1024 ||
+        h.flow_width < 1 || h.flow_width > 65536 || h.ebm_dim != h.flow_dim || h.ebm_width < 1 ||
+        h.ebm_width > 65536 || h.ebm_hidden < 1 || h.ebm_hidden > 64) {
+        fce_log_error("checkpoint %s: the architecture fields (flow_dim, flow_K, flow_width, "
+                      "ebm_width, ebm_hidden) are out of range", path);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    *gc = (fce_glow_config){(int)h.flow_dim, (int)h.flow_K, (int)h.flow_width, 0};
+    *ec = (fce_ebm_config){(int)h.ebm_dim, (int)h.ebm_width, (int)h.ebm_hidden};
+    *flow_hash = h.flow_hash;
+    if (s) *s = h.state;
+    return FCE_STATUS_OK;
+}
+
 fce_status fce_checkpoint_load(const char *path, fce_glow *g, fce_ebm *e, fce_train_state *s) {
     return load_impl(path, g, e, s);
 }
