@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static fce_glow *g;
     static fce_ebm *e;
     if (!g) fuzz_check_setup(fuzz_models_2d(fuzz_cpu_ctx(), &g, &e), "the 2D models");
-    const char *path = fuzz_write("run.ckpt", data, size);
+    const char *path = fuzz_write_checkpoint("run.ckpt", data, size);
     fce_train_state s;
     fuzz_expect_reject(fce_checkpoint_load(path, g, e, &s), "fce_checkpoint_load");
     fuzz_expect_reject(fce_checkpoint_load_flow(path, g), "fce_checkpoint_load_flow");

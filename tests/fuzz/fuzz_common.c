@@ -10,6 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
+#include "formats/ckpt_io.h"
+
 /* Process-wide harness state: libFuzzer calls LLVMFuzzerTestOneInput with no user pointer, so the
  * scratch folder and context made at first use live here (harness code only, never in src/). */
 static char scratch_dir[256];
@@ -62,6 +66,34 @@ const char *fuzz_write(const char *name, const uint8_t *data, size_t size) {
     return path;
 }
 
+void fuzz_fix_trailer(uint8_t *p, size_t n) {
+    if (n < FCE_CKPT_TRAILER_BYTES || memcmp(p + n - FCE_CKPT_TRAILER_BYTES, "FCECRC32", 8) != 0) return;
+    uint64_t content = n - FCE_CKPT_TRAILER_BYTES;
+    uint64_t crc = crc32(crc32(0L, Z_NULL, 0), p, (uInt)content);
+    memcpy(p + content + 8, &content, 8);
+    memcpy(p + content + 16, &crc, 8);
+}
+
+static int expect_reject_mode(void) {
+    static int mode = -1;
+    if (mode < 0) {
+        const char *e = getenv("FCE_FUZZ_EXPECT_REJECT");
+        mode = e && e[0] == '1';
+    }
+    return mode;
+}
+
+const char *fuzz_write_checkpoint(const char *name, const uint8_t *data, size_t size) {
+    if (expect_reject_mode() || size < FCE_CKPT_TRAILER_BYTES) return fuzz_write(name, data, size);
+    uint8_t *copy = malloc(size);
+    if (!copy) abort();
+    memcpy(copy, data, size);
+    fuzz_fix_trailer(copy, size);
+    const char *path = fuzz_write(name, copy, size);
+    free(copy);
+    return path;
+}
+
 void fuzz_check_setup(fce_status st, const char *what) {
     if (st == FCE_STATUS_OK) return;
     fprintf(stderr, "fuzz: harness setup failed: %s (%s)\n", what, fce_status_str(st));
@@ -77,12 +109,7 @@ fce_ctx *fuzz_cpu_ctx(void) {
 }
 
 void fuzz_expect_reject(fce_status st, const char *what) {
-    static int mode = -1;
-    if (mode < 0) {
-        const char *e = getenv("FCE_FUZZ_EXPECT_REJECT");
-        mode = e && e[0] == '1';
-    }
-    if (!mode || st != FCE_STATUS_OK) return;
+    if (!expect_reject_mode() || st != FCE_STATUS_OK) return;
     fprintf(stderr, "fuzz: %s ACCEPTED an input that must be refused (expect-reject mode)\n", what);
     abort();
 }

@@ -22,6 +22,14 @@ const char *fuzz_path(const char *name);
 const char *fuzz_dir(const char *name);
 /* Writes the input to fuzz_path(name) and returns that path; aborts on I/O failure. */
 const char *fuzz_write(const char *name, const uint8_t *data, size_t size);
+/* Checkpoint inputs: when the last 24 bytes are an integrity trailer (formats/ckpt_io.h: "FCECRC32",
+ * content length, CRC-32), rewrites its length and CRC to match the bytes before it, so a mutation
+ * of the content is parsed past the integrity check (the range checks behind it are what the
+ * fuzzer should reach); a mutation that breaks the trailer itself still tests the check. */
+void fuzz_fix_trailer(uint8_t *p, size_t n);
+/* fuzz_write for a checkpoint: the trailer repaired as above, except in expect-reject mode, where
+ * regress/<harness>/reject/ files (truncated, flipped bytes) must reach the reader as they are. */
+const char *fuzz_write_checkpoint(const char *name, const uint8_t *data, size_t size);
 /* The process's CPU backend context (made on first use). */
 fce_ctx *fuzz_cpu_ctx(void);
 /* In expect-reject mode, aborts (a crash libFuzzer reports, with `what` named) when st is OK. */

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fce_ebm_image_config c = fuzz_ebm_image_config();
         fuzz_check_setup(fce_ebm_image_init(&resumed, ctx, &c, 1), "the image EBM");
     }
-    const char *path = fuzz_write("ebm.fce", data, size);
+    const char *path = fuzz_write_checkpoint("ebm.fce", data, size);
 
     int n_bits = 0; /* a header peek: a file that is cut short may pass it, even hardened */
     (void)fce_ebm_image_file_n_bits(path, &n_bits);

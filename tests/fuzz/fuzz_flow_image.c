@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fce_iglow_config c = fuzz_iglow_config(affine);
         fuzz_check_setup(fce_iglow_init(&resumed[affine], ctx, &c, 1), "the image flow");
     }
-    const char *path = fuzz_write("checkpoint.fce", data, size);
+    const char *path = fuzz_write_checkpoint("checkpoint.fce", data, size);
 
     int have_ctx = 1;
     fce_iglow *g = NULL;

@@ -45,6 +45,7 @@ static void write_with_f32(const gen_bytes *b, size_t off, float v, const char *
     gen_bytes c = {0};
     gen_put(&c, b->p, b->n);
     set_f32(&c, off, v);
+    fuzz_fix_trailer(c.p, c.n); /* a valid CRC: the range check, not the integrity check, must refuse it */
     gen_write(dir, name, c.p, c.n);
     gen_free(&c);
 }
@@ -54,6 +55,7 @@ static void write_with_i64(const gen_bytes *b, size_t off, int64_t was, int64_t 
     gen_bytes c = {0};
     gen_put(&c, b->p, b->n);
     gen_set_i64(&c, off, was, v, field);
+    fuzz_fix_trailer(c.p, c.n); /* a valid CRC: the range check, not the integrity check, must refuse it */
     gen_write(dir, name, c.p, c.n);
     gen_free(&c);
 }
@@ -119,7 +121,7 @@ void gen_ckpt2d(const char *root, const char *scratch) {
     fuzz_check_setup(fce_checkpoint_save(tmp, g, e, &s), "fce_checkpoint_save");
     gen_bytes b = gen_read_file(tmp);
     const size_t nf = fce_glow_arena(g)->n_total, ne = fce_ebm_arena(e)->n_total;
-    const size_t header = b.n - 12 * (nf + ne);
+    const size_t header = b.n - FCE_CKPT_TRAILER_BYTES - 12 * (nf + ne);
     const seed_dirs d = dirs_of(root, "ckpt2d");
     const char *regress = d.regress, *reject = d.reject;
     write_seeds(&d, &b, header, "valid.ckpt", "ckpt");
@@ -131,6 +133,8 @@ void gen_ckpt2d(const char *root, const char *scratch) {
     gen_put(&big, b.p, header + 12 * nf);
     gen_set_i64(&big, CK2_EBM_N_TOTAL, (int64_t)ne, (int64_t)(8 * ne), "ebm_n_total");
     for (size_t i = 0; i < 3 * 8 * ne; i++) gen_put(&big, b.p + header + 12 * nf + 4 * (i % ne), 4);
+    gen_put(&big, b.p + b.n - FCE_CKPT_TRAILER_BYTES, FCE_CKPT_TRAILER_BYTES); /* then fixed */
+    fuzz_fix_trailer(big.p, big.n);
     gen_write(regress, "ebm_n_total_8x.ckpt", big.p, big.n);
     gen_free(&big);
     write_with_i64(&b, CK2_EBM_N_TOTAL, (int64_t)ne, (int64_t)1 << 30, "ebm_n_total", regress,
@@ -189,6 +193,7 @@ void gen_flow_image(const char *root, const char *scratch) {
     gen_put(&hw, b.p, b.n);
     gen_set_i64(&hw, IMG_H, c.H, 65536, "H");
     gen_set_i64(&hw, IMG_W, c.W, 65536, "W");
+    fuzz_fix_trailer(hw.p, hw.n);
     gen_write(regress, "HW_65536.fce", hw.p, hw.n);
     gen_free(&hw);
     write_with_i64(&b, IMG_N_TOTAL, gen_get_i64(&b, IMG_N_TOTAL), (int64_t)1 << 33, "n_total",
@@ -212,7 +217,7 @@ void gen_ebm_image(const char *root, const char *scratch) {
     fuzz_check_setup(fce_ckpt_commit(tmp), "fce_ckpt_commit");
     gen_bytes b = gen_read_file(tmp);
     const int64_t n = (int64_t)fce_ebm_image_arena(e)->n_total;
-    const size_t header = b.n - 12 * (size_t)n;
+    const size_t header = b.n - FCE_CKPT_TRAILER_BYTES - 12 * (size_t)n;
     fce_ebm_image_free(e);
     const seed_dirs d = dirs_of(root, "ebm_image");
     const char *regress = d.regress, *reject = d.reject;
@@ -229,6 +234,7 @@ void gen_ebm_image(const char *root, const char *scratch) {
     gen_set_i64(&huge, EBM_W, c.W, 4096, "W");
     gen_set_i64(&huge, EBM_C, c.C, 64, "C");
     gen_set_i64(&huge, EBM_WIDTH_SCALE, c.width_scale, 0, "width_scale");
+    fuzz_fix_trailer(huge.p, huge.n);
     gen_write(regress, "shape_4096x4096x64_paper_widths.fce", huge.p, huge.n);
     gen_free(&huge);
     write_integrity_cases(&b, header, reject, "fce");
