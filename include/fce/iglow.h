@@ -10,9 +10,8 @@
  *          contiguous halves, not [G]'s interleaving (a parameterisation choice: equivalent up to a
  *          permutation of the conv's output channels).
  *     l = L−1: learned top prior (a.10, learntop): μ_top and ρ_top of shape (h, w, c) each, shared
- *          over the batch, zero at init (standard normal). They are broadcast to (N, ·) with
- *          linear_forward(y, ones(N,1), μ_top as an (hwc × 1) weight): y[n, j] = 1·μ_top[j]; its
- *          backward gives dμ_top += dyᵀ·ones = Σ_n dy[n, ·] (the sum over the batch).
+ *          over the batch, zero at init (standard normal). They are copied into every row of the
+ *          batch; their gradients are the sums over the batch (src/host/flow/iglow_prior.c).
  *   log q(x) = Σ log-dets + Σ split log-densities + top log-density.
  *
  * The latent of level l (fce_iglow_tape_z) is z2 (N, h·w·c/2) for l < L−1 and z_top (N, h·w·c) for

@@ -1,4 +1,5 @@
-/* convnet.c: the conv coupling network (convnet.h, SPEC a.6) on the op table. */
+/* convnet.c: the conv coupling network (convnet.h, SPEC a.6): its parameter declarations and views,
+ * init, tapes with their conv plans, and the forward and backward passes on the op table. */
 #include "nn/convnet.h"
 
 #include <stdio.h>

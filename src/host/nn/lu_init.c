@@ -1,4 +1,4 @@
-/* lu_init.c: see lu_init.h. */
+/* lu_init.c: the random orthogonal LU init of an invertible D×D map (lu_init.h), on the host. */
 #include "nn/lu_init.h"
 
 #include <math.h>

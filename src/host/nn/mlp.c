@@ -1,4 +1,5 @@
-/* mlp.c: dense stack forward/backward on the op table (mlp.h). */
+/* mlp.c: the dense stack (mlp.h): its parameter declarations and views, Glorot init, tapes, and
+ * the forward and backward passes on the op table. */
 #include "nn/mlp.h"
 
 #include <math.h>
