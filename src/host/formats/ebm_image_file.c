@@ -101,7 +101,18 @@ fce_status fce_ebm_image_load_file(const char *path, fce_ctx *ctx, fce_ebm_image
     ebm_header h;
     FCE_TRY(open_file(path, &f, &h));
     fce_ebm_image_config ec = {(int)h.H, (int)h.W, (int)h.C, (int)h.state.width_scale, 0};
-    fce_status st = fce_ebm_image_init(e, ctx, &ec, 0);
+    size_t n = 0; /* the EBM the header describes, counted before anything is allocated */
+    fce_status st = fce_ebm_image_param_count(&ec, &n);
+    if (st == FCE_STATUS_OK && (int64_t)n != h.n_total) {
+        fce_log_error("%s: n_total %lld differs from the parameter count %zu of the EBM its header "
+                      "describes", path, (long long)h.n_total, n);
+        st = FCE_STATUS_ERR_FORMAT;
+    }
+    if (st != FCE_STATUS_OK) {
+        fclose(f);
+        return st == FCE_STATUS_ERR_CONFIG ? FCE_STATUS_ERR_FORMAT : st;
+    }
+    st = fce_ebm_image_init(e, ctx, &ec, 0);
     fce_param_arena *a = st == FCE_STATUS_OK ? fce_ebm_image_arena(*e) : NULL;
     if (st == FCE_STATUS_OK && (h.n_total != (int64_t)a->n_total ||
                                 h.hash != fce_param_table_hash(fce_ebm_image_params(*e)))) {

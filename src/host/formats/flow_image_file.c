@@ -55,7 +55,8 @@ fce_status fce_iglow_ckpt_save_tmp(const char *path, fce_iglow *g, const fce_igl
 /* What a header may hold, so that no field can truncate, overflow or reach an assertion when the
  * flow is built from it: H, W up to 4096 and divisible by 2^L; every level's squeezed channels
  * (4·C·2^l) within the invertible map's limit; L, K, width within what any preset uses, with room.
- * Returns the first bad field or NULL. */
+ * (read_header then checks n_total against the parameter count of that flow, counted without
+ * allocating it.) Returns the first bad field or NULL. */
 static const char *bad_shape(const ickpt_header *h) {
     if (h->L < 1 || h->L > 8) return "L (levels) is outside 1..8";
     if (h->K < 1 || h->K > 1024) return "K (steps per level) is outside 1..1024";
@@ -69,13 +70,6 @@ static const char *bad_shape(const ickpt_header *h) {
     for (int64_t l = 0, c = 4 * h->C; l < h->L; l++, c *= 2)
         if (c > FCE_INVCONV_MAX_C) return "the channels of a level exceed the invertible map's limit";
     if (h->n_total <= 0 || h->n_total > ((int64_t)1 << 34)) return "n_total (parameter count) is out of range";
-    /* Lower bounds of the parameter count the shape implies (each coupling network has a
-     * width×width 1×1 conv and at least width weights in and out; the top prior holds a mean and a
-     * log-scale per latent value, H·W·C/2^(L−1) of them): a header whose shape needs more
-     * parameters than the file holds is refused before any model memory is allocated. */
-    if (h->K * h->L * (h->width * h->width + 2 * h->width) > h->n_total ||
-        2 * h->H * h->W * h->C / (scale / 2) > h->n_total)
-        return "the shape (K, L, width, H, W, C) needs more parameters than n_total";
     if (h->actnorm_initialized != 0 && h->actnorm_initialized != 1) return "actnorm_initialized is not 0 or 1";
     const fce_iglow_ckpt_state *s = &h->state;
     if (s->step < 0 || s->n_bits < 1 || s->n_bits > 8 || s->batch < 1 || s->batch > 1000000 ||
@@ -94,6 +88,15 @@ static fce_status read_header(const char *path, FILE **fp, uint64_t *content, ic
     else if (h->endian != ICKPT_ENDIAN) bad = "written on a machine of other byte order";
     else if (h->version != ICKPT_VERSION) bad = "unsupported format version";
     else bad = bad_shape(h);
+    if (!bad) {
+        /* the flow this header describes, counted without allocating it: a header whose shape
+         * needs more (or fewer) parameters than the file holds builds nothing */
+        fce_iglow_config gc = {(int)h->H, (int)h->W, (int)h->C, (int)h->L, (int)h->K, (int)h->width,
+                               (int)h->affine};
+        size_t n = 0;
+        if (fce_iglow_param_count(&gc, &n) != FCE_STATUS_OK || (int64_t)n != h->n_total)
+            bad = "n_total differs from the parameter count of the flow its header describes";
+    }
     if (bad) {
         fce_log_error("checkpoint %s: %s", path, bad);
         fclose(f);
