@@ -28,6 +28,7 @@
 #include "bench_device.h"
 #include "fce/log.h"
 #include "data/image_common.h"
+#include "fce/train_image_config.h" /* fce_image_preset */
 
 #ifndef FCE_BENCH_GIT
 #define FCE_BENCH_GIT "unknown"

@@ -28,64 +28,51 @@ else
   die "C compiler" "MISSING: install one with: sudo apt-get install -y build-essential"
 fi
 
-# ---- zlib ----
-have_zlib() {
-  if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists zlib; then
-    echo "zlib $(pkg-config --modversion zlib) via pkg-config"; return 0
+# ---- zlib and libpng ----
+# have_dev PC_NAME DEB_PACKAGE HEADER LIB_GLOB: prints how the library was found (pkg-config, the
+# Debian package, or the header and shared library in the usual places); fails if it was not.
+have_dev() {
+  local pc=$1 deb=$2 header=$3 lib=$4
+  if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$pc"; then
+    echo "$pc $(pkg-config --modversion "$pc") via pkg-config"; return 0
   fi
-  if command -v dpkg >/dev/null 2>&1 && dpkg -s zlib1g-dev >/dev/null 2>&1; then
-    echo "zlib1g-dev package"; return 0
+  if command -v dpkg >/dev/null 2>&1 && dpkg -s "$deb" >/dev/null 2>&1; then
+    echo "$deb package"; return 0
   fi
-  if [ -f /usr/include/zlib.h ] &&
-     { compgen -G '/usr/lib/*/libz.so' || compgen -G '/usr/lib*/libz.so'; } >/dev/null; then
-    echo "/usr/include/zlib.h"; return 0
+  if [ -f "/usr/include/$header" ] &&
+     { compgen -G "/usr/lib/*/$lib" || compgen -G "/usr/lib*/$lib"; } >/dev/null; then
+    echo "/usr/include/$header"; return 0
   fi
   return 1
 }
-if info=$(have_zlib); then
-  say zlib "ok ($info)"
-elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say zlib "missing: installing zlib1g-dev with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq zlib1g-dev
-  if info=$(have_zlib); then
-    say zlib "ok ($info, just installed)"
-  else
-    die zlib "still missing after apt-get install zlib1g-dev"
-  fi
-else
-  die zlib "MISSING: run: sudo apt-get install -y zlib1g-dev"
-fi
 
-# ---- libpng ----
-have_libpng() {
-  if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libpng; then
-    echo "libpng $(pkg-config --modversion libpng) via pkg-config"; return 0
+# ensure_dev LABEL "APT PACKAGES" PC_NAME DEB_PACKAGE HEADER LIB_GLOB: one line saying the library
+# is there; if it is not, installs the packages when root with apt-get, else exits 1 saying how.
+ensure_dev() {
+  local label=$1 packages=$2 deb=$4 info
+  shift 2
+  if info=$(have_dev "$@"); then
+    say "$label" "ok ($info)"
+  elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "$label" "missing: installing $packages with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086 # the package list is meant to split
+    apt-get update -qq && apt-get install -y -qq $packages
+    if info=$(have_dev "$@"); then
+      say "$label" "ok ($info, just installed)"
+    else
+      die "$label" "still missing after apt-get install $deb"
+    fi
+  else
+    die "$label" "MISSING: run: sudo apt-get install -y $packages"
   fi
-  if command -v dpkg >/dev/null 2>&1 && dpkg -s libpng-dev >/dev/null 2>&1; then
-    echo "libpng-dev package"; return 0
-  fi
-  if [ -f /usr/include/png.h ] &&
-     { compgen -G '/usr/lib/*/libpng*.so' || compgen -G '/usr/lib*/libpng*.so'; } >/dev/null; then
-    echo "/usr/include/png.h"; return 0
-  fi
-  return 1
 }
+
+ensure_dev zlib "zlib1g-dev" zlib zlib1g-dev zlib.h 'libz.so'
 if [ "${FCE_WITH_PNG:-}" = "OFF" ] || [[ "${CMAKE_ARGS:-}" == *"FCE_WITH_PNG=OFF"* ]]; then
   say libpng "skipped (FCE_WITH_PNG=OFF: pictures will be written as PPM)"
-elif info=$(have_libpng); then
-  say libpng "ok ($info)"
-elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say libpng "missing: installing libpng-dev zlib1g-dev with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq libpng-dev zlib1g-dev
-  if info=$(have_libpng); then
-    say libpng "ok ($info, just installed)"
-  else
-    die libpng "still missing after apt-get install libpng-dev"
-  fi
 else
-  die libpng "MISSING: run: sudo apt-get install -y libpng-dev zlib1g-dev"
+  ensure_dev libpng "libpng-dev zlib1g-dev" libpng libpng-dev png.h 'libpng*.so'
 fi
 
 # ---- CUDA (optional) ----

@@ -135,21 +135,27 @@ int fce_test_write_file(const char *path, const void *b, size_t n) {
     return fclose(f) == 0 && ok;
 }
 
+unsigned char fce_test_checker_value(const fce_test_checker *p, int k, int x, int y, int c,
+                                     uint32_t *lcg) {
+    *lcg = *lcg * 1664525u + 1013904223u;
+    int sq = ((x / p->square + y / p->square + k) % 2) * 2 - 1;
+    int v = 128 + sq * (c == k % 3 ? p->hi : p->lo) +
+            (int)((*lcg >> 24) % (uint32_t)(2 * p->jitter + 1)) - p->jitter;
+    return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
 int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed) {
+    const fce_test_checker pattern = {.square = 8, .hi = 100, .lo = 50, .jitter = 8};
     FILE *f = fopen(path, "wb");
     if (!f) return 0;
     uint32_t h = seed;
     for (int k = 0; k < n; k++) {
         unsigned char rec[3073];
         rec[0] = (unsigned char)(k % 10);
-        for (int c = 0; c < 3; c++)
+        for (int c = 0; c < 3; c++) /* planar: all of red, then green, then blue */
             for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++) {
-                    h = h * 1664525u + 1013904223u;
-                    int sq = ((x / 8 + y / 8 + k) % 2) * 2 - 1;
-                    int v = 128 + sq * (c == k % 3 ? 100 : 50) + (int)((h >> 24) % 17) - 8;
-                    rec[1 + c * 1024 + y * 32 + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-                }
+                for (int x = 0; x < 32; x++)
+                    rec[1 + c * 1024 + y * 32 + x] = fce_test_checker_value(&pattern, k, x, y, c, &h);
         if (fwrite(rec, 1, sizeof rec, f) != sizeof rec) {
             fclose(f);
             return 0;
@@ -201,6 +207,17 @@ double fce_test_fd_derivative(fce_test_loss_fn f, void *st, float *p, int stenci
     }
     *p = p0;
     return d;
+}
+
+int fce_test_close_params(const fce_param_table *t, const float *ana, const float *num,
+                          double atol, double rtol) {
+    int ok = 1;
+    for (int s = 0; s < t->n; s++) {
+        const fce_param_spec *sp = &t->specs[s];
+        if (sp->flags & FCE_PARAM_FLAG_FROZEN) continue;
+        ok &= fce_test_close(sp->name, ana + sp->offset, num + sp->offset, sp->numel, atol, rtol);
+    }
+    return ok;
 }
 
 int fce_test_check_grad(const char *name, fce_test_loss_fn f, void *st, float *param, size_t n,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "fce/backend.h"
+#include "fce/params.h"
 #include "fce/train_image.h"
 
 /* x[i] = lo + (hi − lo)·uniform(seed, i), on the host. */
@@ -40,6 +41,15 @@ const char *fce_test_path(const char *name);
 int fce_test_rm_tree(const char *dir);
 /* Writes n bytes to path; 1 on success. */
 int fce_test_write_file(const char *path, const void *b, size_t n);
+/* The synthetic pictures' checkerboard: squares of `square` pixels, about 128, amplitude hi in the
+ * picture's own colour and lo in the others, plus LCG jitter in [−jitter, jitter]. */
+typedef struct fce_test_checker {
+    int square, hi, lo, jitter;
+} fce_test_checker;
+/* Colour c at (x, y) of picture k: the squares' phase and the colour that gets hi (k % 3) depend on
+ * k; *lcg advances once per call. Clamped to 0..255. */
+unsigned char fce_test_checker_value(const fce_test_checker *p, int k, int x, int y, int c,
+                                     uint32_t *lcg);
 /* n CIFAR-10 binary records (label k % 10, then 3×32×32 planar bytes): a checkerboard of 8-pixel
  * squares, phase and colour depending on the record, plus a little LCG jitter started at seed. */
 int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed);
@@ -51,6 +61,12 @@ void fce_test_image_cfg(fce_image_train_config *c, const char *data_dir, const c
                         int batch, long steps);
 
 /* ---- finite differences ---- */
+
+/* fce_test_close on every trainable tensor of t (frozen ones have no gradient), under the tensor's
+ * name: ana[offset, offset + numel) against num there. Each is checked and prints its summary
+ * line; 1 when all are close. */
+int fce_test_close_params(const fce_param_table *t, const float *ana, const float *num,
+                          double atol, double rtol);
 
 /* A scalar loss of whatever the perturbed coordinate belongs to. */
 typedef double (*fce_test_loss_fn)(void *state);

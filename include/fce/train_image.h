@@ -1,5 +1,6 @@
-/* train_image.h: the image commands (issue 3): MLE training of the multi-scale Glow (iglow.h) with
- * bits/dim. Test-split evaluation and sampling are in eval_image.h.
+/* train_image.h: the image training commands (issue 3): MLE training of the multi-scale Glow
+ * (iglow.h) with bits/dim, image FCE, and the MLE -> FCE pipeline. Test-split evaluation and
+ * sampling are in eval_image.h; the configuration is in train_image_config.h.
  *
  * Data (SPEC §1): uint8 HWC pictures from dataset.h; per step a batch is gathered on the host in a
  * seeded per-epoch shuffle order (fce_image_set_shuffle_order), uploaded and dequantised on the
@@ -13,51 +14,18 @@
 #include <stdint.h>
 
 #include "fce/status.h"
+#include "fce/train_image_config.h" /* fce_image_train_config */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct fce_image_train_config {
-    char dataset[32];   /* cifar10 | svhn | folder */
-    char data_dir[1024];
-    char mode[16];      /* fce (default: the paper's pipeline, see pretrain_steps) | mle */
-    char preset[16];    /* cifar10 | svhn | tiny */
-    int L, K, width;    /* 0: from the preset */
-    int affine;         /* 1: affine coupling; 0: the preset's (additive) */
-    int batch;
-    long steps;
-    float lr;
-    long warmup_steps;  /* linear warm-up length; -1: 10 epochs (SPEC c.4) */
-    int n_bits;
-    uint64_t seed;
-    char device[32];
-    char out_dir[1024];
-    int log_every, checkpoint_every;
-    int resume, quiet;
-    float time_limit;   /* seconds of training in this invocation, then checkpoint and stop (0: none) */
-    /* --mode fce only (train_image_fce.c) */
-    char init_flow[1024]; /* MLE image checkpoint the flow starts from ("": pretrain, see below) */
-    /* fce without --init-flow runs the paper's pipeline: MLE pretraining of the flow for this many
-     * steps into <out>/mle (--lr, --warmup-steps), then FCE from it into <out>; 0: FCE from a random
-     * flow. --resume continues whichever stage is unfinished. */
-    long pretrain_steps;
-    float lr_ebm;         /* Adam, EBM and c (1e-3) */
-    float lr_c;           /* Adam rate of c alone (0: lr_ebm, the paper's; SPEC c.3 suggests higher) */
-    float lr_flow;        /* Adamax, flow (1e-5, the paper's for images) */
-    float threshold;      /* the flow plays while acc > threshold (0.5) */
-    int max_mode_steps;   /* cap on consecutive steps of one player (0: none, the images default) */
-    int ebm_width_scale;  /* test-only EBM width reduction (ebm_image.h); 0: the paper's widths */
-} fce_image_train_config;
-
-void fce_image_train_config_defaults(fce_image_train_config *c);
-
-/* Is name one of the image datasets (cifar10, svhn, folder)? */
-int fce_is_image_dataset(const char *name);
-
 /* Each returns FCE_STATUS_ERR_CONFIG for a bad configuration (exit 2), another error otherwise. */
+/* `train` for images: --mode mle, --mode fce, or (fce without --init-flow) the pipeline of both. */
 fce_status fce_image_train_run(const fce_image_train_config *cfg);
-/* --mode fce (called by fce_image_train_run). --steps counts FCE steps of either player. */
+/* --mode mle alone (train_image.c). */
+fce_status fce_image_train_mle_run(const fce_image_train_config *cfg);
+/* --mode fce alone (train_image_fce.c). --steps counts FCE steps of either player. */
 fce_status fce_image_train_fce_run(const fce_image_train_config *cfg);
 
 #ifdef __cplusplus

@@ -22,8 +22,10 @@ PUBLIC = {
     'glow.h': 'flow/glow2d', 'iglow.h': 'flow/iglow', 'ebm.h': 'ebm/ebm2d',
     'ebm_image.h': 'ebm/ebm_image', 'data2d.h': 'data/data2d', 'dataset.h': 'data/dataset',
     'image_io.h': 'data/image_io', 'checkpoint.h': 'formats/checkpoint2d',
-    'train.h': 'train/train_2d', 'train_image.h': 'train/train_image',
-    'eval_image.h': 'eval/eval_image', 'export.h': 'eval/export', 'density_png.h': 'eval/density_png', 'probe.h': 'probe/probe',
+    'train.h': 'train/train_2d', 'train_config.h': 'train/train_2d_config',
+    'train_image.h': 'train/train_image', 'train_image_config.h': 'train/train_image_config',
+    'eval_image.h': 'eval/eval_image', 'export.h': 'eval/export', 'density_png.h': 'eval/density_png',
+    'probe.h': 'probe/probe',
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

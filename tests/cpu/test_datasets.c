@@ -54,12 +54,18 @@ static unsigned char *cifar_bytes(size_t nrec, size_t *len) {
     return b;
 }
 
-static int check_cifar(const fce_image_set *s, size_t nrec) {
-    ASSERT_EQ_INT(s->n, nrec);
+/* n labelled 32×32×3 pictures, as CIFAR-10 and SVHN hold. */
+static int check_labelled_32x32(const fce_image_set *s, size_t n) {
+    ASSERT_EQ_INT(s->n, n);
     ASSERT_EQ_INT(s->H, 32);
     ASSERT_EQ_INT(s->W, 32);
     ASSERT_EQ_INT(s->C, 3);
     ASSERT_TRUE(s->labels != NULL);
+    return 0;
+}
+
+static int check_cifar(const fce_image_set *s, size_t nrec) {
+    if (check_labelled_32x32(s, nrec)) return 1;
     for (size_t r = 0; r < nrec; r++) {
         ASSERT_EQ_INT(s->labels[r], (r * 3) % 10);
         for (int p = 0; p < 1024; p++)
@@ -332,11 +338,7 @@ static bytes svhn_file(const svhn_opts *o) {
 }
 
 static int check_svhn(const fce_image_set *s, int n, const double *labels) {
-    ASSERT_EQ_INT(s->n, n);
-    ASSERT_EQ_INT(s->H, 32);
-    ASSERT_EQ_INT(s->W, 32);
-    ASSERT_EQ_INT(s->C, 3);
-    ASSERT_TRUE(s->labels != NULL);
+    if (check_labelled_32x32(s, (size_t)n)) return 1;
     for (int i = 0; i < n; i++) {
         ASSERT_EQ_INT(s->labels[i], (int)labels[i] % 10);
         for (int h = 0; h < 32; h++)

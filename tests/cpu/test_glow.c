@@ -188,12 +188,7 @@ static int gradcheck(int use_forward, int use_inverse, int nn_actnorm) {
     ASSERT_OK(fce_glow_refresh(g));
     fprintf(stderr, "    %zu of %zu coordinates excluded as ReLU kinks\n", kinks, checked);
     ASSERT_TRUE(kinks <= (size_t)(KINK_MAX_FRAC * (double)checked));
-    int ok = 1;
-    for (int s = 0; s < t->n; s++) {
-        const fce_param_spec *sp = &t->specs[s];
-        if (sp->flags & FCE_PARAM_FLAG_FROZEN) continue;
-        ok &= fce_test_close(sp->name, ana + sp->offset, num + sp->offset, sp->numel, GRAD_ATOL, GRAD_RTOL);
-    }
+    const int ok = fce_test_close_params(t, ana, num, GRAD_ATOL, GRAD_RTOL);
     free(ana);
     free(num);
     fce_glow_tape_free(tf);

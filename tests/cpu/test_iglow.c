@@ -53,6 +53,36 @@ static fce_status make_flow(fce_ctx *ctx, fce_iglow **g, const fce_iglow_config 
     return fce_iglow_refresh(*g);
 }
 
+/* What the flow tests start from: a CPU context, a perturbed flow (make_flow) and two tapes, a of
+ * na samples and b of nb (an inference tape when b_inference is set). */
+typedef struct flow_fixture {
+    fce_ctx ctx;
+    fce_iglow_config cfg;
+    fce_iglow *g;
+    fce_iglow_tape *a, *b;
+    int D; /* values per picture: H·W·C */
+} flow_fixture;
+
+static int flow_setup(flow_fixture *f, fce_iglow_config cfg, float perturb, int na, int nb,
+                      int b_inference) {
+    memset(f, 0, sizeof *f);
+    f->cfg = cfg;
+    f->D = cfg.H * cfg.W * cfg.C;
+    ASSERT_OK(fce_ctx_init_cpu(&f->ctx));
+    ASSERT_OK(make_flow(&f->ctx, &f->g, &f->cfg, perturb));
+    ASSERT_OK(fce_iglow_tape_init(&f->a, f->g, na));
+    if (b_inference) ASSERT_OK(fce_iglow_tape_init_inference(&f->b, f->g, nb));
+    else ASSERT_OK(fce_iglow_tape_init(&f->b, f->g, nb));
+    return 0;
+}
+
+static void flow_teardown(flow_fixture *f) {
+    fce_iglow_tape_free(f->a);
+    fce_iglow_tape_free(f->b);
+    fce_iglow_free(f->g);
+    fce_ctx_free(&f->ctx);
+}
+
 /* ε_l = (z_l − μ_l)·e^{−ρ_l} of the last pass (T = 1) */
 static float **eps_from_tape(const fce_iglow *g, const fce_iglow_tape *tp, int N) {
     const int L = fce_iglow_cfg(g)->L;
@@ -85,15 +115,11 @@ static void free_eps(float **e, int L) {
 
 static int invert_check(int affine) {
     enum { N = 3 };
-    fce_ctx ctx;
-    ASSERT_OK(fce_ctx_init_cpu(&ctx));
-    fce_iglow_config cfg = fce_iglow_config_tiny(affine);
-    fce_iglow *g;
-    fce_iglow_tape *tf, *ti;
-    ASSERT_OK(make_flow(&ctx, &g, &cfg, 0.1f));
-    ASSERT_OK(fce_iglow_tape_init(&tf, g, N));
-    ASSERT_OK(fce_iglow_tape_init(&ti, g, N));
-    const int L = cfg.L, D = cfg.H * cfg.W * cfg.C;
+    flow_fixture f;
+    if (flow_setup(&f, fce_iglow_config_tiny(affine), 0.1f, N, N, 0)) return 1;
+    fce_iglow *const g = f.g;
+    fce_iglow_tape *const tf = f.a, *const ti = f.b; /* forward, inverse */
+    const int L = f.cfg.L, D = f.D;
     float *x = fce_test_alloc((size_t)N * D);
     fce_test_fill_normal(x, (size_t)N * D, 5, 1.0f);
     ASSERT_OK(fce_iglow_forward(g, tf, x, N));
@@ -132,10 +158,7 @@ static int invert_check(int affine) {
     free_eps(e, L);
     free(x);
     free(xs);
-    fce_iglow_tape_free(tf);
-    fce_iglow_tape_free(ti);
-    fce_iglow_free(g);
-    fce_ctx_free(&ctx);
+    flow_teardown(&f);
     return 0;
 }
 
@@ -172,15 +195,12 @@ static void gather_z(const fce_iglow *g, const fce_iglow_tape *tp, int i, double
 
 static int logdet_check(int affine) {
     enum { NP = 2, D = 48 };
-    fce_ctx ctx;
-    ASSERT_OK(fce_ctx_init_cpu(&ctx));
-    fce_iglow_config cfg = small_cfg(affine);
-    fce_iglow *g;
-    fce_iglow_tape *tp, *tb;
-    ASSERT_OK(make_flow(&ctx, &g, &cfg, 0.2f));
-    ASSERT_TRUE(cfg.H * cfg.W * cfg.C == D);
-    ASSERT_OK(fce_iglow_tape_init(&tp, g, NP));
-    ASSERT_OK(fce_iglow_tape_init(&tb, g, NP * 2 * D));
+    flow_fixture f;
+    if (flow_setup(&f, small_cfg(affine), 0.2f, NP, NP * 2 * D, 0)) return 1;
+    ASSERT_TRUE(f.D == D);
+    fce_iglow *const g = f.g;
+    const fce_iglow_config cfg = f.cfg;
+    fce_iglow_tape *const tp = f.a, *const tb = f.b; /* the samples; their perturbed copies */
     float x[NP * D];
     fce_test_fill_normal(x, NP * D, 11, 1.0f);
     ASSERT_OK(fce_iglow_forward(g, tp, x, NP));
@@ -234,10 +254,7 @@ static int logdet_check(int affine) {
     free(J);
     free(zp);
     free(zm);
-    fce_iglow_tape_free(tp);
-    fce_iglow_tape_free(tb);
-    fce_iglow_free(g);
-    fce_ctx_free(&ctx);
+    flow_teardown(&f);
     return 0;
 }
 
@@ -285,15 +302,11 @@ static double refreshed_loss(void *st) {
 
 static int gradcheck(int affine, int use_forward, int use_inverse) {
     enum { N = 2 };
-    fce_ctx ctx;
-    ASSERT_OK(fce_ctx_init_cpu(&ctx));
-    fce_iglow_config cfg = small_cfg(affine);
-    fce_iglow *g;
-    ASSERT_OK(make_flow(&ctx, &g, &cfg, 0.1f));
-    const int D = cfg.H * cfg.W * cfg.C;
-    gc_ctx c = {.g = g, .N = N, .D = D, .T = 0.8f};
-    ASSERT_OK(fce_iglow_tape_init(&c.tf, g, N));
-    ASSERT_OK(fce_iglow_tape_init(&c.ti, g, N));
+    flow_fixture f;
+    if (flow_setup(&f, small_cfg(affine), 0.1f, N, N, 0)) return 1;
+    fce_iglow *const g = f.g;
+    const int D = f.D;
+    gc_ctx c = {.g = g, .tf = f.a, .ti = f.b, .N = N, .D = D, .T = 0.8f};
     float *x = fce_test_alloc((size_t)N * D), *v = fce_test_alloc((size_t)N * D), w[N], u[N];
     fce_test_fill_normal(x, (size_t)N * D, 21, 1.0f);
     fce_test_fill_uniform(w, N, 23, -1.0f, 1.0f);
@@ -354,21 +367,13 @@ static int gradcheck(int affine, int use_forward, int use_inverse) {
     fprintf(stderr, "    %zu of %zu coordinates excluded as ReLU kinks (%zu by h vs h/2, %zu more by the "
             "second differences, noise floor %.3g)\n", kinks, nt, na, nb, floor_b);
     ASSERT_TRUE(kinks <= (size_t)(KINK_MAX_FRAC * (double)nt));
-    int ok = 1;
-    for (int s = 0; s < t->n; s++) {
-        const fce_param_spec *sp = &t->specs[s];
-        if (sp->flags & FCE_PARAM_FLAG_FROZEN) continue;
-        ok &= fce_test_close(sp->name, ana + sp->offset, num + sp->offset, sp->numel, atol, GRAD_RTOL);
-    }
+    const int ok = fce_test_close_params(t, ana, num, atol, GRAD_RTOL);
     free(ana);
     free(num);
     free(x);
     free(v);
-    free_eps(c.eps, cfg.L);
-    fce_iglow_tape_free(c.tf);
-    fce_iglow_tape_free(c.ti);
-    fce_iglow_free(g);
-    fce_ctx_free(&ctx);
+    free_eps(c.eps, f.cfg.L);
+    flow_teardown(&f);
     ASSERT_TRUE(ok);
     return 0;
 }
@@ -437,35 +442,27 @@ TEST(invert_affine) { return invert_check(1); }
  * before the next step starts. */
 static int inference_tape_check(int affine) {
     enum { N = 3 };
-    fce_ctx ctx;
-    ASSERT_OK(fce_ctx_init_cpu(&ctx));
-    fce_iglow_config cfg = fce_iglow_config_tiny(affine);
-    ASSERT_TRUE(cfg.K >= 2); /* otherwise nothing is shared */
-    fce_iglow *g;
-    fce_iglow_tape *tt, *ti;
-    ASSERT_OK(make_flow(&ctx, &g, &cfg, 0.1f));
-    ASSERT_OK(fce_iglow_tape_init(&tt, g, N));
-    ASSERT_OK(fce_iglow_tape_init_inference(&ti, g, N));
-    const int L = cfg.L, D = cfg.H * cfg.W * cfg.C;
+    ASSERT_TRUE(fce_iglow_config_tiny(affine).K >= 2); /* otherwise nothing is shared */
+    flow_fixture f;
+    if (flow_setup(&f, fce_iglow_config_tiny(affine), 0.1f, N, N, 1)) return 1;
+    fce_iglow_tape *const tt = f.a, *const ti = f.b; /* training, inference */
+    const int L = f.cfg.L, D = f.D;
     float *x = fce_test_alloc((size_t)N * D);
     fce_test_fill_normal(x, (size_t)N * D, 7, 1.0f);
-    ASSERT_OK(fce_iglow_forward(g, tt, x, N));
-    ASSERT_OK(fce_iglow_forward(g, ti, x, N));
+    ASSERT_OK(fce_iglow_forward(f.g, tt, x, N));
+    ASSERT_OK(fce_iglow_forward(f.g, ti, x, N));
     ASSERT_TRUE(memcmp(fce_iglow_tape_logq(tt), fce_iglow_tape_logq(ti), N * sizeof(float)) == 0);
     for (int l = 0; l < L; l++)
         ASSERT_TRUE(memcmp(fce_iglow_tape_z(tt, l), fce_iglow_tape_z(ti, l),
-                           (size_t)N * fce_iglow_n_z(g, l) * sizeof(float)) == 0);
-    float **e = random_eps(g, N, 41);
-    ASSERT_OK(fce_iglow_inverse(g, tt, (const float *const *)e, 0.8f, N));
-    ASSERT_OK(fce_iglow_inverse(g, ti, (const float *const *)e, 0.8f, N));
+                           (size_t)N * fce_iglow_n_z(f.g, l) * sizeof(float)) == 0);
+    float **e = random_eps(f.g, N, 41);
+    ASSERT_OK(fce_iglow_inverse(f.g, tt, (const float *const *)e, 0.8f, N));
+    ASSERT_OK(fce_iglow_inverse(f.g, ti, (const float *const *)e, 0.8f, N));
     ASSERT_TRUE(memcmp(fce_iglow_tape_x(tt), fce_iglow_tape_x(ti), (size_t)N * D * sizeof(float)) == 0);
     ASSERT_TRUE(memcmp(fce_iglow_tape_logq(tt), fce_iglow_tape_logq(ti), N * sizeof(float)) == 0);
     free_eps(e, L);
     free(x);
-    fce_iglow_tape_free(tt);
-    fce_iglow_tape_free(ti);
-    fce_iglow_free(g);
-    fce_ctx_free(&ctx);
+    flow_teardown(&f);
     return 0;
 }
 TEST(inference_tape_additive) { return inference_tape_check(0); }

@@ -27,17 +27,14 @@
 #define EPS_F 5.96e-8 /* 2^-24: float rounding, relative */
 
 static int write_pictures(const char *dir, int n) {
+    const fce_test_checker pattern = {.square = 4, .hi = 90, .lo = 40, .jitter = 15};
     uint32_t s = 777u;
     for (int k = 0; k < n; k++) {
         unsigned char rgb[8 * 8 * 3];
         for (int y = 0; y < 8; y++)
             for (int x = 0; x < 8; x++)
-                for (int c = 0; c < 3; c++) {
-                    s = s * 1664525u + 1013904223u;
-                    int sq = ((x / 4 + y / 4 + k) % 2) * 2 - 1;
-                    int v = 128 + sq * (c == k % 3 ? 90 : 40) + (int)((s >> 24) % 31) - 15;
-                    rgb[(y * 8 + x) * 3 + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-                }
+                for (int c = 0; c < 3; c++)
+                    rgb[(y * 8 + x) * 3 + c] = fce_test_checker_value(&pattern, k, x, y, c, &s);
         char p[600];
         snprintf(p, sizeof p, "%.400s/img%03d.png", dir, k);
         if (fce_image_write_rgb(p, rgb, 8, 8) != FCE_STATUS_OK) return 0;
@@ -144,12 +141,7 @@ TEST(flow_grad_matches_finite_differences) {
     free(kd);
     fprintf(stderr, "    %zu of %zu coordinates excluded as kinks (floor %.3g); max |ana − fd| %.3g, "
             "max error / (atol + rtol·|fd|) %.3g\n", kinks, nt, floor_b, maxerr, maxrel);
-    int ok = 1;
-    for (int s = 0; s < pt->n; s++) {
-        const fce_param_spec *sp = &pt->specs[s];
-        if (sp->flags & FCE_PARAM_FLAG_FROZEN) continue;
-        ok &= fce_test_close(sp->name, ana + sp->offset, num + sp->offset, sp->numel, atol, GRAD_RTOL);
-    }
+    const int ok = fce_test_close_params(pt, ana, num, atol, GRAD_RTOL);
     free(ana);
     free(num);
     fce_ifce_free(t);

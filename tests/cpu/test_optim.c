@@ -24,6 +24,17 @@
 #define NP 3
 static const float P0[NP] = {1.0f, -0.5f, 0.25f};
 
+/* One optimizer state array after step t against its double-precision oracle, as
+ * EXPECT_CLOSE "<what> (t=<t>)". Returns 0 when close, 1 (after the message) when not. */
+static int state_close(const char *what, int t, const float *got, const double *oracle) {
+    float ref[NP];
+    for (int i = 0; i < NP; i++) ref[i] = (float)oracle[i];
+    char name[32];
+    snprintf(name, sizeof name, "%s (t=%d)", what, t);
+    EXPECT_CLOSE(name, got, ref, NP, OPTIM_ATOL, OPTIM_RTOL);
+    return 0;
+}
+
 TEST(adam_three_steps) {
     const float lr = 0.01f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
     const float g[3][NP] = {{0.5f, -2.0f, 1e-3f}, {0.3f, 1.0f, -2e-3f}, {-0.1f, 0.5f, 5e-3f}};
@@ -53,19 +64,9 @@ TEST(adam_three_steps) {
             ASSERT_NEAR(p[1], -0.49, LITERAL_ATOL);        /* −0.5 + 0.01 */
             ASSERT_NEAR(p[2], 0.2400001, LITERAL_ATOL);    /* 0.25 − 0.01/(1 + 1e−5): eps shows */
         }
-        float pf[NP], mf[NP], vf[NP];
-        for (int i = 0; i < NP; i++) {
-            pf[i] = (float)pd[i];
-            mf[i] = (float)md[i];
-            vf[i] = (float)vd[i];
-        }
-        char name[32];
-        snprintf(name, sizeof name, "adam p (t=%d)", t);
-        EXPECT_CLOSE(name, p, pf, NP, OPTIM_ATOL, OPTIM_RTOL);
-        snprintf(name, sizeof name, "adam m (t=%d)", t);
-        EXPECT_CLOSE(name, m, mf, NP, OPTIM_ATOL, OPTIM_RTOL);
-        snprintf(name, sizeof name, "adam v (t=%d)", t);
-        EXPECT_CLOSE(name, v, vf, NP, OPTIM_ATOL, OPTIM_RTOL);
+        if (state_close("adam p", t, p, pd) || state_close("adam m", t, m, md) ||
+            state_close("adam v", t, v, vd))
+            return 1;
     }
     return 0;
 }
@@ -100,19 +101,9 @@ TEST(adamax_three_steps) {
             ASSERT_NEAR(u[0], 1.996002, LITERAL_ATOL);
             ASSERT_NEAR(u[1], 1.5, 0.0);
         }
-        float pf[NP], mf[NP], uf[NP];
-        for (int i = 0; i < NP; i++) {
-            pf[i] = (float)pd[i];
-            mf[i] = (float)md[i];
-            uf[i] = (float)ud[i];
-        }
-        char name[32];
-        snprintf(name, sizeof name, "adamax p (t=%d)", t);
-        EXPECT_CLOSE(name, p, pf, NP, OPTIM_ATOL, OPTIM_RTOL);
-        snprintf(name, sizeof name, "adamax m (t=%d)", t);
-        EXPECT_CLOSE(name, m, mf, NP, OPTIM_ATOL, OPTIM_RTOL);
-        snprintf(name, sizeof name, "adamax u (t=%d)", t);
-        EXPECT_CLOSE(name, u, uf, NP, OPTIM_ATOL, OPTIM_RTOL);
+        if (state_close("adamax p", t, p, pd) || state_close("adamax m", t, m, md) ||
+            state_close("adamax u", t, u, ud))
+            return 1;
     }
     return 0;
 }

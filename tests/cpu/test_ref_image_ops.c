@@ -51,16 +51,24 @@
 
 // ---- squeeze ----
 
+/* Squeezing the one 2×2×C picture x (C ≤ 2) gives expect, and unsqueezing that gives x back, bit
+ * for bit. */
+static int check_squeeze_2x2(const float *x, const float *expect, int C) {
+    const size_t bytes = (size_t)4 * C * sizeof(float);
+    float y[8], back[8];
+    ASSERT_TRUE(C <= 2);
+    fce_ref_squeeze_forward(y, x, 1, 2, 2, C);
+    ASSERT_TRUE(memcmp(y, expect, bytes) == 0);
+    fce_ref_squeeze_inverse(back, y, 1, 2, 2, C);
+    ASSERT_TRUE(memcmp(back, x, bytes) == 0);
+    return 0;
+}
+
 TEST(squeeze_hand_c1) {
     /* x (1, 2, 2, 1) = [[a, b], [c, d]]: y[0, 0, 0, 2dy + dx] = x[dy, dx]. */
     const float x[4] = {1.0f, 2.0f, 3.0f, 4.0f};
     const float expect[4] = {1.0f, 2.0f, 3.0f, 4.0f};
-    float y[4], back[4];
-    fce_ref_squeeze_forward(y, x, 1, 2, 2, 1);
-    ASSERT_TRUE(memcmp(y, expect, sizeof y) == 0);
-    fce_ref_squeeze_inverse(back, y, 1, 2, 2, 1);
-    ASSERT_TRUE(memcmp(back, x, sizeof x) == 0);
-    return 0;
+    return check_squeeze_2x2(x, expect, 1);
 }
 
 TEST(squeeze_hand_c2) {
@@ -68,12 +76,7 @@ TEST(squeeze_hand_c2) {
     const float x[8] = {0.0f, 100.0f, 1.0f, 101.0f, 10.0f, 110.0f, 11.0f, 111.0f};
     /* y[0, 0, 0, 4c + 2dy + dx] = x[dy, dx, c] = 100c + 10dy + dx. */
     const float expect[8] = {0.0f, 1.0f, 10.0f, 11.0f, 100.0f, 101.0f, 110.0f, 111.0f};
-    float y[8], back[8];
-    fce_ref_squeeze_forward(y, x, 1, 2, 2, 2);
-    ASSERT_TRUE(memcmp(y, expect, sizeof y) == 0);
-    fce_ref_squeeze_inverse(back, y, 1, 2, 2, 2);
-    ASSERT_TRUE(memcmp(back, x, sizeof x) == 0);
-    return 0;
+    return check_squeeze_2x2(x, expect, 2);
 }
 
 TEST(squeeze_general) {
@@ -419,36 +422,13 @@ static int check_conv(conv_shape c, uint64_t seed) {
     return 0;
 }
 
-TEST(conv2d_3x3_pad1) {
-    return check_conv((conv_shape){.N = 1, .H = 4, .W = 4, .Cin = 2, .Cout = 2, .KH = 3, .KW = 3,
-                                   .stride = 1, .pad = 1},
-                      101);
-}
-TEST(conv2d_3x3_pad1_odd_n2) {
-    return check_conv((conv_shape){.N = 2, .H = 5, .W = 7, .Cin = 3, .Cout = 4, .KH = 3, .KW = 3,
-                                   .stride = 1, .pad = 1},
-                      111);
-}
-TEST(conv2d_1x1) {
-    return check_conv((conv_shape){.N = 2, .H = 3, .W = 5, .Cin = 4, .Cout = 6, .KH = 1, .KW = 1,
-                                   .stride = 1, .pad = 0},
-                      121);
-}
-TEST(conv2d_4x4_stride2_pad1) {
-    return check_conv((conv_shape){.N = 2, .H = 8, .W = 6, .Cin = 3, .Cout = 5, .KH = 4, .KW = 4,
-                                   .stride = 2, .pad = 1},
-                      131);
-}
-TEST(conv2d_3x3_stride2_pad0_odd) {
-    return check_conv((conv_shape){.N = 1, .H = 7, .W = 5, .Cin = 2, .Cout = 3, .KH = 3, .KW = 3,
-                                   .stride = 2, .pad = 0},
-                      141);
-}
-TEST(conv2d_3x2_nonsquare_kernel) {
-    return check_conv((conv_shape){.N = 2, .H = 5, .W = 6, .Cin = 2, .Cout = 3, .KH = 3, .KW = 2,
-                                   .stride = 1, .pad = 1},
-                      151);
-}
+/* One test per shape: check_conv((conv_shape){N, H, W, Cin, Cout, KH, KW, stride, pad}, seed). */
+TEST(conv2d_3x3_pad1)             { return check_conv((conv_shape){1, 4, 4, 2, 2, 3, 3, 1, 1}, 101); }
+TEST(conv2d_3x3_pad1_odd_n2)      { return check_conv((conv_shape){2, 5, 7, 3, 4, 3, 3, 1, 1}, 111); }
+TEST(conv2d_1x1)                  { return check_conv((conv_shape){2, 3, 5, 4, 6, 1, 1, 1, 0}, 121); }
+TEST(conv2d_4x4_stride2_pad1)     { return check_conv((conv_shape){2, 8, 6, 3, 5, 4, 4, 2, 1}, 131); }
+TEST(conv2d_3x3_stride2_pad0_odd) { return check_conv((conv_shape){1, 7, 5, 2, 3, 3, 3, 2, 0}, 141); }
+TEST(conv2d_3x2_nonsquare_kernel) { return check_conv((conv_shape){2, 5, 6, 2, 3, 3, 2, 1, 1}, 151); }
 
 // ---- the CPU op table routes to the reference ops ----
 

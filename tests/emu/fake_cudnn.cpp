@@ -92,6 +92,23 @@ bool tensor_ok(cudnnTensorDescriptor_t t) { return alive(t) && t->set; }
 bool filter_ok(cudnnFilterDescriptor_t f) { return alive(f) && f->set; }
 bool conv_ok(cudnnConvolutionDescriptor_t c) { return alive(c) && c->set; }
 
+/* Tensor and filter descriptors are set alike: four sizes >= 1, and only the format and data type
+ * the emulation implements (NHWC, FLOAT). */
+template <typename T>
+cudnnStatus_t set_4d(T *d, cudnnTensorFormat_t format, cudnnDataType_t type, int a, int b, int c,
+                     int e) {
+    if (!alive(d)) return CUDNN_STATUS_BAD_PARAM;
+    if (a < 1 || b < 1 || c < 1 || e < 1) return CUDNN_STATUS_BAD_PARAM;
+    if (format != CUDNN_TENSOR_NHWC || type != CUDNN_DATA_FLOAT) return CUDNN_STATUS_NOT_SUPPORTED;
+    *d = T{true, format, a, b, c, e};
+    return CUDNN_STATUS_SUCCESS;
+}
+
+bool math_type_known(cudnnMathType_t m) {
+    return m == CUDNN_DEFAULT_MATH || m == CUDNN_TENSOR_OP_MATH ||
+           m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION || m == CUDNN_FMA_MATH;
+}
+
 size_t tensor_count(cudnnTensorDescriptor_t t) { return (size_t)t->n * t->c * t->h * t->w; }
 size_t filter_count(cudnnFilterDescriptor_t f) { return (size_t)f->k * f->c * f->r * f->s; }
 /* NHWC offset of (n, c, h, w). */
@@ -177,8 +194,11 @@ bool check_memory(const char *what, const void *alpha, const void *beta, std::ve
     return true;
 }
 
-/* out = alpha·acc + beta·out (beta = 0: out not read). */
-void blend(float *out, const std::vector<double> &acc, float alpha, float beta) {
+/* out = alpha·acc + beta·out (beta = 0: out not read); out is FLOAT data, alpha and beta the
+ * calls' host pointers to float. */
+void blend(void *out_data, const std::vector<double> &acc, const void *alpha_p, const void *beta_p) {
+    float *out = static_cast<float *>(out_data);
+    const float alpha = *static_cast<const float *>(alpha_p), beta = *static_cast<const float *>(beta_p);
     for (size_t i = 0; i < acc.size(); i++) {
         double r = (double)alpha * acc[i];
         if (beta != 0.0f) r += (double)beta * (double)out[i];
@@ -208,6 +228,61 @@ void for_taps(cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
                         f(n, oh, ow, r, s, ih, iw);
                     }
                 }
+}
+
+/* The three convolution sums share one loop: for every tap inside the image and every output
+ * channel k, f(xi, yi, wi) gets the offsets of the tap's input pixel (its C channels), of output
+ * element k, and of w[k, ·, r, s] (its C channels). */
+template <typename F>
+void for_tap_channels(cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+                      cudnnConvolutionDescriptor_t cv, cudnnTensorDescriptor_t y, F f) {
+    for_taps(x, w, cv, y, [&](int n, int oh, int ow, int r, int s, int ih, int iw) {
+        const size_t xi = at(x, n, 0, ih, iw), yi = at(y, n, 0, oh, ow);
+        for (int k = 0; k < w->k; k++) f(xi, yi + k, w_at(w, cv, k, r, s));
+    });
+}
+
+/* The ...MaxCount queries: every algorithm of the direction may be asked for. */
+cudnnStatus_t algo_max_count(cudnnHandle_t h, int *count, int n) {
+    if (!alive(h) || !count) return CUDNN_STATUS_BAD_PARAM;
+    *count = n;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* The *_v7 queries: after cuDNN's checks, the one candidate of the direction (see the top).
+ * x, w, cv, y are the query's descriptors in check_shapes' roles. */
+template <typename Perf, typename Algo>
+cudnnStatus_t one_candidate(cudnnHandle_t h, int requested, int *returned, Perf *perf,
+                            cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+                            cudnnConvolutionDescriptor_t cv, cudnnTensorDescriptor_t y,
+                            Algo algo, size_t workspace) {
+    if (!alive(h) || !returned || !perf || requested < 1) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = check_shapes(x, w, cv, y);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
+    std::memset(perf, 0, sizeof *perf);
+    perf->algo = algo;
+    perf->status = CUDNN_STATUS_SUCCESS;
+    perf->time = -1.0f;
+    perf->memory = workspace;
+    perf->determinism = CUDNN_DETERMINISTIC;
+    perf->mathType = CUDNN_FMA_MATH;
+    *returned = 1;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* What a convolution call checks before its memory (check_memory) and its sums, in this order: a
+ * live handle and stream, the pointers set, descriptors of one convolution (x, w, cv, y in
+ * check_shapes' roles), an algorithm of the direction (0 <= algo < n_algos) and at least the
+ * workspace it reported (need). */
+cudnnStatus_t conv_call_ok(const char *what, cudnnHandle_t h, bool pointers_set,
+                           cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+                           cudnnConvolutionDescriptor_t cv, cudnnTensorDescriptor_t y, int algo,
+                           int n_algos, size_t ws_size, size_t need) {
+    if (!handle_ok(h, what) || !pointers_set) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = check_shapes(x, w, cv, y);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
+    if (algo < 0 || algo >= n_algos || ws_size < need) return CUDNN_STATUS_BAD_PARAM;
+    return CUDNN_STATUS_SUCCESS;
 }
 
 }  // namespace
@@ -246,24 +321,14 @@ cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *d) { return m
 cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) { return destroy(d); }
 cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t format,
                                          cudnnDataType_t dataType, int n, int c, int h, int w) {
-    if (!alive(d)) return CUDNN_STATUS_BAD_PARAM;
-    if (n < 1 || c < 1 || h < 1 || w < 1) return CUDNN_STATUS_BAD_PARAM;
-    if (format != CUDNN_TENSOR_NHWC || dataType != CUDNN_DATA_FLOAT)
-        return CUDNN_STATUS_NOT_SUPPORTED; /* only what the emulation implements */
-    *d = cudnnTensorStruct{true, format, n, c, h, w};
-    return CUDNN_STATUS_SUCCESS;
+    return set_4d(d, format, dataType, n, c, h, w);
 }
 
 cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t *d) { return make(d); }
 cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) { return destroy(d); }
 cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t dataType,
                                          cudnnTensorFormat_t format, int k, int c, int h, int w) {
-    if (!alive(d)) return CUDNN_STATUS_BAD_PARAM;
-    if (k < 1 || c < 1 || h < 1 || w < 1) return CUDNN_STATUS_BAD_PARAM;
-    if (format != CUDNN_TENSOR_NHWC || dataType != CUDNN_DATA_FLOAT)
-        return CUDNN_STATUS_NOT_SUPPORTED;
-    *d = cudnnFilterStruct{true, format, k, c, h, w};
-    return CUDNN_STATUS_SUCCESS;
+    return set_4d(d, format, dataType, k, c, h, w);
 }
 
 cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t *d) {
@@ -286,10 +351,7 @@ cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, in
     return CUDNN_STATUS_SUCCESS;
 }
 cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t d, cudnnMathType_t m) {
-    if (!alive(d)) return CUDNN_STATUS_BAD_PARAM;
-    if (m != CUDNN_DEFAULT_MATH && m != CUDNN_TENSOR_OP_MATH &&
-        m != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && m != CUDNN_FMA_MATH)
-        return CUDNN_STATUS_BAD_PARAM;
+    if (!alive(d) || !math_type_known(m)) return CUDNN_STATUS_BAD_PARAM;
     d->math = m;
     return CUDNN_STATUS_SUCCESS;
 }
@@ -314,64 +376,32 @@ cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(const cudnnConvolutionDescri
 }
 
 cudnnStatus_t cudnnGetConvolutionForwardAlgorithmMaxCount(cudnnHandle_t h, int *count) {
-    if (!alive(h) || !count) return CUDNN_STATUS_BAD_PARAM;
-    *count = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
-    return CUDNN_STATUS_SUCCESS;
+    return algo_max_count(h, count, CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
 }
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithmMaxCount(cudnnHandle_t h, int *count) {
-    if (!alive(h) || !count) return CUDNN_STATUS_BAD_PARAM;
-    *count = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
-    return CUDNN_STATUS_SUCCESS;
+    return algo_max_count(h, count, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
 }
 cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(cudnnHandle_t h, int *count) {
-    if (!alive(h) || !count) return CUDNN_STATUS_BAD_PARAM;
-    *count = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
-    return CUDNN_STATUS_SUCCESS;
+    return algo_max_count(h, count, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
 }
-
-#define FILL_PERF(perf, a, ws)                                                                     \
-    do {                                                                                           \
-        std::memset(&(perf)[0], 0, sizeof (perf)[0]);                                              \
-        (perf)[0].algo = (a);                                                                      \
-        (perf)[0].status = CUDNN_STATUS_SUCCESS;                                                   \
-        (perf)[0].time = -1.0f;                                                                    \
-        (perf)[0].memory = (ws);                                                                   \
-        (perf)[0].determinism = CUDNN_DETERMINISTIC;                                               \
-        (perf)[0].mathType = CUDNN_FMA_MATH;                                                       \
-    } while (0)
 
 cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(
     cudnnHandle_t h, const cudnnTensorDescriptor_t x, const cudnnFilterDescriptor_t w,
     const cudnnConvolutionDescriptor_t cv, const cudnnTensorDescriptor_t y, const int requested,
     int *returned, cudnnConvolutionFwdAlgoPerf_t *perf) {
-    if (!alive(h) || !returned || !perf || requested < 1) return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t st = check_shapes(x, w, cv, y);
-    if (st != CUDNN_STATUS_SUCCESS) return st;
-    FILL_PERF(perf, FWD_ALGO, FWD_WS);
-    *returned = 1;
-    return CUDNN_STATUS_SUCCESS;
+    return one_candidate(h, requested, returned, perf, x, w, cv, y, FWD_ALGO, FWD_WS);
 }
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(
     cudnnHandle_t h, const cudnnFilterDescriptor_t w, const cudnnTensorDescriptor_t dy,
     const cudnnConvolutionDescriptor_t cv, const cudnnTensorDescriptor_t dx, const int requested,
     int *returned, cudnnConvolutionBwdDataAlgoPerf_t *perf) {
-    if (!alive(h) || !returned || !perf || requested < 1) return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t st = check_shapes(dx, w, cv, dy);
-    if (st != CUDNN_STATUS_SUCCESS) return st;
-    FILL_PERF(perf, BWD_DATA_ALGO, BWD_DATA_WS);
-    *returned = 1;
-    return CUDNN_STATUS_SUCCESS;
+    return one_candidate(h, requested, returned, perf, dx, w, cv, dy, BWD_DATA_ALGO, BWD_DATA_WS);
 }
 cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(
     cudnnHandle_t h, const cudnnTensorDescriptor_t x, const cudnnTensorDescriptor_t dy,
     const cudnnConvolutionDescriptor_t cv, const cudnnFilterDescriptor_t dw, const int requested,
     int *returned, cudnnConvolutionBwdFilterAlgoPerf_t *perf) {
-    if (!alive(h) || !returned || !perf || requested < 1) return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t st = check_shapes(x, dw, cv, dy);
-    if (st != CUDNN_STATUS_SUCCESS) return st;
-    FILL_PERF(perf, BWD_FILTER_ALGO, BWD_FILTER_WS);
-    *returned = 1;
-    return CUDNN_STATUS_SUCCESS;
+    return one_candidate(h, requested, returned, perf, x, dw, cv, dy, BWD_FILTER_ALGO, BWD_FILTER_WS);
 }
 
 cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void *alpha,
@@ -380,32 +410,24 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void *alpha,
                                       const cudnnConvolutionDescriptor_t cv,
                                       cudnnConvolutionFwdAlgo_t algo, void *ws, size_t ws_size,
                                       const void *beta, const cudnnTensorDescriptor_t yd, void *y) {
-    if (!handle_ok(h, "cudnnConvolutionForward")) return CUDNN_STATUS_BAD_PARAM;
-    if (!alpha || !beta || !x || !w || !y) return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t st = check_shapes(xd, wd, cv, yd);
-    if (st != CUDNN_STATUS_SUCCESS) return st;
-    if ((int)algo < 0 || algo >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT) return CUDNN_STATUS_BAD_PARAM;
     const size_t need = algo == FWD_ALGO ? FWD_WS : 0;
-    if (ws_size < need) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = conv_call_ok("cudnnConvolutionForward", h, alpha && beta && x && w && y,
+                                    xd, wd, cv, yd, (int)algo, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                    ws_size, need);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
     if (!check_memory("cudnnConvolutionForward", alpha, beta,
                       {{x, tensor_count(xd) * 4, "x"}, {w, filter_count(wd) * 4, "w"}},
                       {y, tensor_count(yd) * 4, "y"}, ws, ws_size, need))
         return CUDNN_STATUS_EXECUTION_FAILED;
     const float *X = static_cast<const float *>(x), *W = static_cast<const float *>(w);
-    float *Y = static_cast<float *>(y);
-    const int C = xd->c, K = wd->k;
+    const int C = xd->c;
     std::vector<double> acc(tensor_count(yd), 0.0);
-    for_taps(xd, wd, cv, yd, [&](int n, int oh, int ow, int r, int s, int ih, int iw) {
-        const float *xp = X + at(xd, n, 0, ih, iw);
-        double *yp = &acc[at(yd, n, 0, oh, ow)];
-        for (int k = 0; k < K; k++) {
-            const float *wp = W + w_at(wd, cv, k, r, s);
-            double t = 0.0;
-            for (int c = 0; c < C; c++) t += (double)xp[c] * (double)wp[c];
-            yp[k] += t;
-        }
+    for_tap_channels(xd, wd, cv, yd, [&](size_t xi, size_t yi, size_t wi) {
+        double t = 0.0;
+        for (int c = 0; c < C; c++) t += (double)X[xi + c] * (double)W[wi + c];
+        acc[yi] += t;
     });
-    blend(Y, acc, *static_cast<const float *>(alpha), *static_cast<const float *>(beta));
+    blend(y, acc, alpha, beta);
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -416,31 +438,23 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void *alpha,
                                            cudnnConvolutionBwdDataAlgo_t algo, void *ws,
                                            size_t ws_size, const void *beta,
                                            const cudnnTensorDescriptor_t dxd, void *dx) {
-    if (!handle_ok(h, "cudnnConvolutionBackwardData")) return CUDNN_STATUS_BAD_PARAM;
-    if (!alpha || !beta || !w || !dy || !dx) return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t st = check_shapes(dxd, wd, cv, dyd);
-    if (st != CUDNN_STATUS_SUCCESS) return st;
-    if ((int)algo < 0 || algo >= CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT) return CUDNN_STATUS_BAD_PARAM;
     const size_t need = algo == BWD_DATA_ALGO ? BWD_DATA_WS : 0;
-    if (ws_size < need) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = conv_call_ok("cudnnConvolutionBackwardData", h,
+                                    alpha && beta && w && dy && dx, dxd, wd, cv, dyd, (int)algo,
+                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, ws_size, need);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
     if (!check_memory("cudnnConvolutionBackwardData", alpha, beta,
                       {{w, filter_count(wd) * 4, "w"}, {dy, tensor_count(dyd) * 4, "dy"}},
                       {dx, tensor_count(dxd) * 4, "dx"}, ws, ws_size, need))
         return CUDNN_STATUS_EXECUTION_FAILED;
     const float *W = static_cast<const float *>(w), *DY = static_cast<const float *>(dy);
-    const int C = dxd->c, K = wd->k;
+    const int C = dxd->c;
     std::vector<double> acc(tensor_count(dxd), 0.0);
-    for_taps(dxd, wd, cv, dyd, [&](int n, int oh, int ow, int r, int s, int ih, int iw) {
-        const float *gp = DY + at(dyd, n, 0, oh, ow);
-        double *xp = &acc[at(dxd, n, 0, ih, iw)];
-        for (int k = 0; k < K; k++) {
-            const double g = gp[k];
-            const float *wp = W + w_at(wd, cv, k, r, s);
-            for (int c = 0; c < C; c++) xp[c] += g * (double)wp[c];
-        }
+    for_tap_channels(dxd, wd, cv, dyd, [&](size_t xi, size_t yi, size_t wi) {
+        const double g = DY[yi];
+        for (int c = 0; c < C; c++) acc[xi + c] += g * (double)W[wi + c];
     });
-    blend(static_cast<float *>(dx), acc, *static_cast<const float *>(alpha),
-          *static_cast<const float *>(beta));
+    blend(dx, acc, alpha, beta);
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -451,32 +465,23 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void *alpha,
                                              cudnnConvolutionBwdFilterAlgo_t algo, void *ws,
                                              size_t ws_size, const void *beta,
                                              const cudnnFilterDescriptor_t dwd, void *dw) {
-    if (!handle_ok(h, "cudnnConvolutionBackwardFilter")) return CUDNN_STATUS_BAD_PARAM;
-    if (!alpha || !beta || !x || !dy || !dw) return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t st = check_shapes(xd, dwd, cv, dyd);
-    if (st != CUDNN_STATUS_SUCCESS) return st;
-    if ((int)algo < 0 || algo >= CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT)
-        return CUDNN_STATUS_BAD_PARAM;
     const size_t need = algo == BWD_FILTER_ALGO ? BWD_FILTER_WS : 0;
-    if (ws_size < need) return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = conv_call_ok("cudnnConvolutionBackwardFilter", h,
+                                    alpha && beta && x && dy && dw, xd, dwd, cv, dyd, (int)algo,
+                                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, ws_size, need);
+    if (st != CUDNN_STATUS_SUCCESS) return st;
     if (!check_memory("cudnnConvolutionBackwardFilter", alpha, beta,
                       {{x, tensor_count(xd) * 4, "x"}, {dy, tensor_count(dyd) * 4, "dy"}},
                       {dw, filter_count(dwd) * 4, "dw"}, ws, ws_size, need))
         return CUDNN_STATUS_EXECUTION_FAILED;
     const float *X = static_cast<const float *>(x), *DY = static_cast<const float *>(dy);
-    const int C = xd->c, K = dwd->k;
+    const int C = xd->c;
     std::vector<double> acc(filter_count(dwd), 0.0);
-    for_taps(xd, dwd, cv, dyd, [&](int n, int oh, int ow, int r, int s, int ih, int iw) {
-        const float *gp = DY + at(dyd, n, 0, oh, ow);
-        const float *xp = X + at(xd, n, 0, ih, iw);
-        for (int k = 0; k < K; k++) {
-            const double g = gp[k];
-            double *wp = &acc[w_at(dwd, cv, k, r, s)];
-            for (int c = 0; c < C; c++) wp[c] += g * (double)xp[c];
-        }
+    for_tap_channels(xd, dwd, cv, dyd, [&](size_t xi, size_t yi, size_t wi) {
+        const double g = DY[yi];
+        for (int c = 0; c < C; c++) acc[wi + c] += g * (double)X[xi + c];
     });
-    blend(static_cast<float *>(dw), acc, *static_cast<const float *>(alpha),
-          *static_cast<const float *>(beta));
+    blend(dw, acc, alpha, beta);
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -497,8 +502,7 @@ cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t h, const void *alpha,
     const size_t rows = (size_t)dyd->n * dyd->h * dyd->w;
     for (size_t i = 0; i < rows; i++)
         for (int c = 0; c < dyd->c; c++) acc[(size_t)c] += (double)DY[i * dyd->c + c];
-    blend(static_cast<float *>(db), acc, *static_cast<const float *>(alpha),
-          *static_cast<const float *>(beta));
+    blend(db, acc, alpha, beta);
     return CUDNN_STATUS_SUCCESS;
 }
 

@@ -137,62 +137,43 @@ static fce_status no_algorithm(const char *which, const fce_conv_plan *p, int re
     return FCE_STATUS_ERR_CUDNN;
 }
 
-static fce_status choose_fwd(fce_cudnn_state *st, fce_conv_plan *p, int deterministic) {
-    cudnnConvolutionFwdAlgoPerf_t perf[MAX_CANDIDATES];
-    int max_count = 0, returned = 0;
-    FCE_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(st->handle, &max_count));
-    if (max_count > MAX_CANDIDATES || max_count < 1) max_count = MAX_CANDIDATES;
-    FCE_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(st->handle, p->x_desc, p->w_desc,
-                                                           p->conv_desc, p->y_desc, max_count,
-                                                           &returned, perf));
-    for (int i = 0; i < returned; i++)
-        if (candidate_ok(perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType,
-                         deterministic, p->tf32)) {
-            p->fwd_algo = perf[i].algo;
-            p->fwd_bytes = perf[i].memory;
-            p->fwd_math = p->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
-            return FCE_STATUS_OK;
-        }
-    return no_algorithm("forward", p, returned, deterministic);
-}
+/* choose_fwd, choose_bwd_data, choose_bwd_filter: each direction has its own query functions
+ * and its own perf struct type, but the structs share the fields read here (algo, status, memory,
+ * determinism, mathType), so one body, written once, serves all three. The first qualifying
+ * candidate goes into the plan's algo_field, bytes_field and math_field; the trailing arguments
+ * are the query's four descriptors, in the order that direction's query takes them. */
+#define DEFINE_ALGO_CHOOSER(name, which, perf_type, max_count_fn, query_fn, algo_field,             \
+                            bytes_field, math_field, ...)                                            \
+    static fce_status name(fce_cudnn_state *st, fce_conv_plan *p, int deterministic) {              \
+        perf_type perf[MAX_CANDIDATES];                                                              \
+        int max_count = 0, returned = 0;                                                             \
+        FCE_CUDNN_CHECK(max_count_fn(st->handle, &max_count));                                       \
+        if (max_count > MAX_CANDIDATES || max_count < 1) max_count = MAX_CANDIDATES;                 \
+        FCE_CUDNN_CHECK(query_fn(st->handle, __VA_ARGS__, max_count, &returned, perf));              \
+        for (int i = 0; i < returned; i++)                                                           \
+            if (candidate_ok(perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType,  \
+                             deterministic, p->tf32)) {                                              \
+                p->algo_field = perf[i].algo;                                                        \
+                p->bytes_field = perf[i].memory;                                                     \
+                p->math_field = p->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;                         \
+                return FCE_STATUS_OK;                                                                \
+            }                                                                                        \
+        return no_algorithm(which, p, returned, deterministic);                                      \
+    }
 
-static fce_status choose_bwd_data(fce_cudnn_state *st, fce_conv_plan *p, int deterministic) {
-    cudnnConvolutionBwdDataAlgoPerf_t perf[MAX_CANDIDATES];
-    int max_count = 0, returned = 0;
-    FCE_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(st->handle, &max_count));
-    if (max_count > MAX_CANDIDATES || max_count < 1) max_count = MAX_CANDIDATES;
-    FCE_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(st->handle, p->w_desc, p->y_desc,
-                                                                p->conv_desc, p->x_desc, max_count,
-                                                                &returned, perf));
-    for (int i = 0; i < returned; i++)
-        if (candidate_ok(perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType,
-                         deterministic, p->tf32)) {
-            p->bwd_data_algo = perf[i].algo;
-            p->bwd_data_bytes = perf[i].memory;
-            p->bwd_data_math = p->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
-            return FCE_STATUS_OK;
-        }
-    return no_algorithm("backward-data", p, returned, deterministic);
-}
-
-static fce_status choose_bwd_filter(fce_cudnn_state *st, fce_conv_plan *p, int deterministic) {
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[MAX_CANDIDATES];
-    int max_count = 0, returned = 0;
-    FCE_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(st->handle, &max_count));
-    if (max_count > MAX_CANDIDATES || max_count < 1) max_count = MAX_CANDIDATES;
-    FCE_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(st->handle, p->x_desc, p->y_desc,
-                                                                  p->conv_desc, p->w_desc,
-                                                                  max_count, &returned, perf));
-    for (int i = 0; i < returned; i++)
-        if (candidate_ok(perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType,
-                         deterministic, p->tf32)) {
-            p->bwd_filter_algo = perf[i].algo;
-            p->bwd_filter_bytes = perf[i].memory;
-            p->bwd_filter_math = p->tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
-            return FCE_STATUS_OK;
-        }
-    return no_algorithm("backward-filter", p, returned, deterministic);
-}
+DEFINE_ALGO_CHOOSER(choose_fwd, "forward", cudnnConvolutionFwdAlgoPerf_t,
+                    cudnnGetConvolutionForwardAlgorithmMaxCount,
+                    cudnnGetConvolutionForwardAlgorithm_v7, fwd_algo, fwd_bytes, fwd_math,
+                    p->x_desc, p->w_desc, p->conv_desc, p->y_desc)
+DEFINE_ALGO_CHOOSER(choose_bwd_data, "backward-data", cudnnConvolutionBwdDataAlgoPerf_t,
+                    cudnnGetConvolutionBackwardDataAlgorithmMaxCount,
+                    cudnnGetConvolutionBackwardDataAlgorithm_v7, bwd_data_algo, bwd_data_bytes,
+                    bwd_data_math, p->w_desc, p->y_desc, p->conv_desc, p->x_desc)
+DEFINE_ALGO_CHOOSER(choose_bwd_filter, "backward-filter", cudnnConvolutionBwdFilterAlgoPerf_t,
+                    cudnnGetConvolutionBackwardFilterAlgorithmMaxCount,
+                    cudnnGetConvolutionBackwardFilterAlgorithm_v7, bwd_filter_algo,
+                    bwd_filter_bytes, bwd_filter_math, p->x_desc, p->y_desc, p->conv_desc, p->w_desc)
+#undef DEFINE_ALGO_CHOOSER
 
 /* Logs the plan's algorithms the first time its shape is seen. */
 static void log_plan_once(fce_cudnn_state *st, const fce_conv_plan *p, int deterministic) {

@@ -22,17 +22,6 @@ fce_status fce_image_load_split(const char *dataset, const char *dir, int train,
     return fce_folder_load(dir, s);
 }
 
-fce_iglow_config fce_image_preset(const fce_image_train_config *c, const fce_image_set *s) {
-    fce_iglow_config g = {s->H, s->W, s->C, 3, 32, 512, 0}; /* cifar10: SPEC e */
-    if (!strcmp(c->preset, "svhn")) g.K = 8;
-    else if (!strcmp(c->preset, "tiny")) g.L = 2, g.K = 2, g.width = 16;
-    if (c->L) g.L = c->L;
-    if (c->K) g.K = c->K;
-    if (c->width) g.width = c->width;
-    if (c->affine) g.affine = 1;
-    return g;
-}
-
 fce_status fce_batch_source_init(fce_batch_source *b, const fce_image_set *set, int N, uint64_t seed) {
     memset(b, 0, sizeof *b);
     b->set = set, b->N = N, b->seed = seed;

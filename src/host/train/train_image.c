@@ -1,5 +1,5 @@
-/* train_image.c: the image commands (train_image.h): MLE training of the image Glow in bits/dim,
- * test-split evaluation and sampling.
+/* train_image.c: `train --mode mle` for images (train_image.h): MLE training of the image Glow in
+ * bits/dim. Test-split evaluation and sampling are in eval/.
  *
  * One MLE step (SPEC §1, c.4), batch N, D = H·W·C:
  *   gather N uint8 pictures on the host in the shuffle order of the epoch, upload;
@@ -14,10 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-
-#include <zlib.h>
 
 #include "fce/backend.h"
 #include "fce/dataset.h"
@@ -26,33 +23,12 @@
 #include "data/image_common.h"
 #include "fce/log.h"
 #include "util/fs_util.h"
+#include "util/json.h"
 #include "formats/flow_image_file.h"
-#include "train/train_image_fce.h"
+#include "train/image_run.h"
+#include "train/optimizer.h"
 
 #define LN2 0.69314718055994530942
-
-void fce_image_train_config_defaults(fce_image_train_config *c) {
-    memset(c, 0, sizeof *c);
-    snprintf(c->dataset, sizeof c->dataset, "cifar10");
-    snprintf(c->mode, sizeof c->mode, "fce");
-    snprintf(c->device, sizeof c->device, "auto");
-    c->batch = 64;
-    c->steps = 100000;
-    c->pretrain_steps = 100000;
-    c->lr = 1e-3f;
-    c->warmup_steps = -1;
-    c->n_bits = 8;
-    c->seed = 1;
-    c->log_every = 100;
-    c->checkpoint_every = 1000;
-    c->lr_ebm = 1e-3f;
-    c->lr_flow = 1e-5f;
-    c->threshold = 0.5f;
-}
-
-int fce_is_image_dataset(const char *name) {
-    return !strcmp(name, "cifar10") || !strcmp(name, "svhn") || !strcmp(name, "folder");
-}
 
 static fce_status config_error(const char *msg) {
     fce_log_error("%s", msg);
@@ -81,26 +57,10 @@ typedef struct img_trainer {
     FILE *metrics;
 } img_trainer;
 
-static fce_status validate_train(const fce_image_train_config *c) {
-    if (!fce_is_image_dataset(c->dataset))
-        return config_error("--dataset: not one of cifar10, svhn, folder");
-    if (strcmp(c->mode, "mle") != 0) {
-        fce_log_error("--mode: '%s' is not supported for images (mle or fce)", c->mode);
-        return FCE_STATUS_ERR_CONFIG;
-    }
-    if (strcmp(c->preset, "cifar10") && strcmp(c->preset, "svhn") && strcmp(c->preset, "tiny")) {
-        fce_log_error("--preset: '%s' is not one of cifar10, svhn, tiny", c->preset);
-        return FCE_STATUS_ERR_CONFIG;
-    }
-    if (!c->data_dir[0]) return config_error("--data-dir is required");
-    if (c->steps < 1) return config_error("--steps must be >= 1");
-    if (c->batch < 1 || c->batch > 100000) return config_error("--batch must be in 1..100000");
-    if (c->L < 0 || c->K < 0 || c->width < 0) return config_error("--L, --K, --width must be >= 1");
+static fce_status validate_train(fce_image_train_config *c) {
+    FCE_TRY(fce_image_train_config_check(c, "mle"));
     if (!(c->lr > 0)) return config_error("--lr must be > 0");
     if (c->warmup_steps < -1) return config_error("--warmup-steps must be >= 0 (or -1: 10 epochs)");
-    if (c->n_bits < 1 || c->n_bits > 8) return config_error("--n-bits must be in 1..8");
-    if (c->log_every < 1) return config_error("--log-every must be >= 1");
-    if (c->checkpoint_every < 0) return config_error("--checkpoint-every must be >= 0");
     return FCE_STATUS_OK;
 }
 
@@ -117,9 +77,8 @@ static void trainer_free(img_trainer *t) {
     if (t->metrics) fclose(t->metrics);
     if (t->have_ctx) {
         fce_ctx *ctx = &t->ctx;
-        ctx->ops->release(ctx, t->d_u8);
-        ctx->ops->release(ctx, t->d_x);
-        ctx->ops->release(ctx, t->d_dlogq);
+        void *bufs[] = {t->d_u8, t->d_x, t->d_dlogq};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) ctx->ops->release(ctx, bufs[i]);
         fce_iglow_tape_free(t->tp);
         fce_iglow_free(t->g);
         fce_ctx_free(ctx);
@@ -131,12 +90,7 @@ static void trainer_free(img_trainer *t) {
 
 static fce_status trainer_setup(img_trainer *t) {
     const fce_image_train_config *c = &t->cfg;
-    if (!t->cfg.preset[0]) /* default: the dataset's own preset; tiny for a folder */
-        snprintf(t->cfg.preset, sizeof t->cfg.preset, "%.15s",
-                 strcmp(c->dataset, "folder") ? c->dataset : "tiny");
-    FCE_TRY(validate_train(c));
-    if (!t->cfg.out_dir[0])
-        snprintf(t->cfg.out_dir, sizeof t->cfg.out_dir, "runs/%s-%s", c->dataset, c->mode);
+    FCE_TRY(validate_train(&t->cfg));
     snprintf(t->path_ckpt, sizeof t->path_ckpt, "%s/checkpoint.fce", t->cfg.out_dir);
     FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 1, &t->set));
     fce_iglow_config gc = fce_image_preset(c, &t->set);
@@ -198,57 +152,72 @@ static float lr_at(const img_trainer *t, int64_t step) {
     return (float)(t->cfg.lr * (f < 1 ? f : 1));
 }
 
+static fce_status diverged(const img_trainer *t, int64_t step, double bpd) {
+    /* Nothing is saved from here on: a checkpoint on disk stays the last good one. */
+    if (fce_file_exists(t->path_ckpt))
+        fce_log_error("step %lld: the loss is %g (not finite); stopping. The last good checkpoint "
+                      "is kept unchanged: %s; try a lower --lr or a longer --warmup-steps, then "
+                      "--resume", (long long)step, bpd, t->path_ckpt);
+    else
+        fce_log_error("step %lld: the loss is %g (not finite); stopping. No checkpoint was written "
+                      "yet (--checkpoint-every N saves one every N steps); try a lower --lr or a "
+                      "longer --warmup-steps", (long long)step, bpd);
+    return FCE_STATUS_ERR_NUMERIC;
+}
+
 /* One step; *bpd receives the batch's bits/dim (before the update). */
 static fce_status train_step(img_trainer *t, int fresh, double *bpd) {
     fce_ctx *ctx = &t->ctx;
+    const fce_image_train_config *c = &t->cfg;
     int64_t step = t->st.step;
-    size_t ND = (size_t)t->N * t->D;
-    FCE_TRY(ctx->ops->upload(ctx, t->d_u8, fce_batch_source_get(&t->batches, step), ND));
-    FCE_TRY(ctx->ops->dequantize(ctx, t->d_x, t->d_u8, ND, t->cfg.n_bits, t->seed_noise,
-                                 (uint64_t)step * ND));
+    FCE_TRY(fce_image_run_batch(ctx, &t->batches, step, t->d_u8, t->d_x, c->n_bits, t->seed_noise));
     if (fresh && step == 0 && !fce_iglow_actnorm_initialized(t->g))
         FCE_TRY(fce_iglow_data_init(t->g, t->tp, t->d_x, t->N));
     FCE_TRY(fce_iglow_zero_grad(t->g));
     FCE_TRY(fce_iglow_forward(t->g, t->tp, t->d_x, t->N));
     /* the next batch is gathered on the host while the device runs the forward pass */
-    if (step + 1 < t->cfg.steps) fce_batch_source_prefetch(&t->batches, step + 1);
+    if (step + 1 < c->steps) fce_batch_source_prefetch(&t->batches, step + 1);
     FCE_TRY(ctx->ops->download(ctx, t->h_logq, fce_iglow_tape_logq(t->tp),
                                (size_t)t->N * sizeof(float)));
     double s = 0;
     for (int i = 0; i < t->N; i++) s += t->h_logq[i];
     double D = (double)t->D;
-    *bpd = (-s / t->N + D * log((double)(1 << t->cfg.n_bits))) / (D * LN2);
-    if (!isfinite(*bpd)) {
-        /* Nothing is saved from here on: a checkpoint on disk stays the last good one. */
-        if (fce_file_exists(t->path_ckpt))
-            fce_log_error("step %lld: the loss is %g (not finite); stopping. The last good checkpoint "
-                          "is kept unchanged: %s; try a lower --lr or a longer --warmup-steps, then "
-                          "--resume", (long long)step, *bpd, t->path_ckpt);
-        else
-            fce_log_error("step %lld: the loss is %g (not finite); stopping. No checkpoint was written "
-                          "yet (--checkpoint-every N saves one every N steps); try a lower --lr or a "
-                          "longer --warmup-steps", (long long)step, *bpd);
-        return FCE_STATUS_ERR_NUMERIC;
-    }
+    *bpd = (-s / t->N + D * log((double)(1 << c->n_bits))) / (D * LN2);
+    if (!isfinite(*bpd)) return diverged(t, step, *bpd);
     FCE_TRY(fce_iglow_backward(t->g, t->tp, t->d_dlogq, t->N));
     FCE_TRY(fce_iglow_finish_grad(t->g));
+    const fce_optimizer adamax = {FCE_OPTIM_ADAMAX, c->beta1, c->beta2, c->adam_eps};
     fce_param_arena *a = fce_iglow_arena(t->g);
-    FCE_TRY(ctx->ops->adamax_step(ctx, a->params, a->grads, a->m, a->v, a->n_trainable,
-                                  lr_at(t, step), 0.9f, 0.999f, 1e-7f, (int)(step + 1)));
+    FCE_TRY(fce_optimizer_step(ctx, &adamax, a, 0, a->n_trainable, lr_at(t, step), step + 1));
     FCE_TRY(fce_iglow_refresh(t->g));
     t->st.step = step + 1;
     return FCE_STATUS_OK;
 }
 
+static void log_interval(img_trainer *t, fce_image_clock *k, double now, double bpd, long n, float lr) {
+    const fce_image_train_config *c = &t->cfg;
+    double ips = fce_image_clock_interval(k, now, n, t->N);
+    fce_json j;
+    fce_json_begin(&j, t->metrics);
+    fce_json_int(&j, "step", (long long)t->st.step);
+    fce_json_num(&j, "bpd", bpd, 9);
+    fce_json_num(&j, "img_per_s", ips, 6);
+    fce_json_num(&j, "seconds", t->st.seconds, 6);
+    fce_json_num(&j, "lr", lr, 6);
+    fce_json_end(&j, 1);
+    fflush(t->metrics);
+    if (!c->quiet) {
+        char eta[32];
+        fce_image_clock_eta(k, now, t->st.step, c->steps - t->st.step, eta, sizeof eta);
+        fprintf(stderr, "step %6lld/%ld | bpd %.4f | %.1f img/s | ETA %s\n", (long long)t->st.step,
+                c->steps, bpd, ips, eta);
+    }
+}
+
 static fce_status train_loop(img_trainer *t, int fresh) {
     const fce_image_train_config *c = &t->cfg;
-    char mpath[1100];
-    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out_dir);
-    t->metrics = fopen(mpath, fresh ? "w" : "a");
-    if (!t->metrics) {
-        fce_log_error("cannot write %s", mpath);
-        return FCE_STATUS_ERR_IO;
-    }
+    t->metrics = fce_image_run_metrics(c->out_dir, !fresh);
+    if (!t->metrics) return FCE_STATUS_ERR_IO;
     if (!c->quiet) {
         const fce_iglow_config *gc = fce_iglow_cfg(t->g);
         fce_log_info("train mle on %s (%zu images %dx%dx%d) | L %d K %d width %d %s | device %s | "
@@ -256,8 +225,9 @@ static fce_status train_loop(img_trainer *t, int fresh) {
                      gc->W, gc->C, gc->L, gc->K, gc->width, gc->affine ? "affine" : "additive",
                      t->ctx.device_name, t->N, c->steps, t->warmup, c->out_dir);
     }
-    double t0 = fce_now_seconds(), seconds0 = t->st.seconds, t_int = t0, sum_bpd = 0;
-    int64_t step0 = t->st.step;
+    fce_image_clock k;
+    fce_image_clock_start(&k, t->st.seconds, t->st.step, c->time_limit);
+    double sum_bpd = 0;
     long n_int = 0;
     int first = fresh;
     while (t->st.step < c->steps) {
@@ -268,28 +238,15 @@ static fce_status train_loop(img_trainer *t, int fresh) {
         sum_bpd += bpd;
         n_int++;
         double now = fce_now_seconds();
-        t->st.seconds = seconds0 + (now - t0);
-        int out_of_time = c->time_limit > 0 && now - t0 >= c->time_limit;
+        int out_of_time;
+        t->st.seconds = fce_image_clock_tick(&k, now, &out_of_time);
         if (t->st.step % c->log_every == 0 || t->st.step == c->steps || out_of_time) {
-            double ips = (double)n_int * t->N / (now - t_int > 1e-9 ? now - t_int : 1e-9);
-            fprintf(t->metrics, "{\"step\": %lld, \"bpd\": %.9g, \"img_per_s\": %.6g, "
-                    "\"seconds\": %.6g, \"lr\": %.6g}\n", (long long)t->st.step, sum_bpd / n_int,
-                    ips, t->st.seconds, (double)lr_at(t, s));
-            fflush(t->metrics);
-            if (!c->quiet) {
-                double rate = (double)(t->st.step - step0) / (now - t0 > 1e-9 ? now - t0 : 1e-9);
-                char eta[32];
-                fce_format_duration((double)(c->steps - t->st.step) / rate, eta, sizeof eta);
-                fprintf(stderr, "step %6lld/%ld | bpd %.4f | %.1f img/s | ETA %s\n",
-                        (long long)t->st.step, c->steps, sum_bpd / n_int, ips, eta);
-            }
+            log_interval(t, &k, now, sum_bpd / n_int, n_int, lr_at(t, s));
             sum_bpd = 0;
             n_int = 0;
-            t_int = now;
         }
         if (out_of_time) {
-            fce_log_info("--time-limit %gs reached at step %lld of %ld; --resume goes on from here",
-                         (double)c->time_limit, (long long)t->st.step, c->steps);
+            fce_image_clock_stopped(&k, t->st.step, c->steps);
             break;
         }
         if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 &&
@@ -301,64 +258,7 @@ static fce_status train_loop(img_trainer *t, int fresh) {
     return FCE_STATUS_OK;
 }
 
-/* The paper's image pipeline (issue 4): MLE pretraining of the flow into <out>/mle, then FCE from
- * that checkpoint into <out>. Each stage is an ordinary run of its mode, so its checkpoints,
- * metrics and --resume behave as they do alone; --resume picks up the unfinished stage. A
- * --time-limit covers both stages together. */
-static fce_status pipeline_run(const fce_image_train_config *cfg) {
-    if (cfg->pretrain_steps < 0) return config_error("--pretrain-steps must be >= 0");
-    if (!cfg->data_dir[0]) return config_error("--data-dir is required");
-    fce_image_train_config f = *cfg;
-    if (!f.out_dir[0]) snprintf(f.out_dir, sizeof f.out_dir, "runs/%s-fce", cfg->dataset);
-    fce_image_train_config m = f;
-    snprintf(m.mode, sizeof m.mode, "mle");
-    m.steps = cfg->pretrain_steps;
-    snprintf(m.out_dir, sizeof m.out_dir, "%.1000s/mle", f.out_dir);
-    char mle_ckpt[1100], fce_ckpt[1100];
-    snprintf(mle_ckpt, sizeof mle_ckpt, "%s/checkpoint.fce", m.out_dir);
-    snprintf(fce_ckpt, sizeof fce_ckpt, "%s/checkpoint.fce", f.out_dir);
-    double t0 = fce_now_seconds();
-    int64_t mle_done = -1; /* steps in <out>/mle/checkpoint.fce, −1: none */
-    fce_iglow_config gc;
-    fce_iglow_ckpt_state s;
-    if (cfg->resume && fce_file_exists(mle_ckpt) && fce_iglow_ckpt_peek(mle_ckpt, &gc, &s) == FCE_STATUS_OK)
-        mle_done = s.step;
-    if (mle_done < cfg->pretrain_steps) {
-        m.resume = mle_done >= 0;
-        if (!cfg->quiet)
-            fce_log_info("pipeline stage 1 of 2: MLE pretraining of the flow, %ld steps, into %s%s",
-                         cfg->pretrain_steps, m.out_dir, m.resume ? " (resumed)" : "");
-        FCE_TRY(fce_image_train_run(&m));
-        FCE_TRY(fce_iglow_ckpt_peek(mle_ckpt, &gc, &s));
-        if (s.step < cfg->pretrain_steps) { /* --time-limit ended it */
-            fce_log_info("pipeline: pretraining stopped at step %lld of %ld; --resume goes on",
-                         (long long)s.step, cfg->pretrain_steps);
-            return FCE_STATUS_OK;
-        }
-    }
-    if (cfg->time_limit > 0) {
-        double left = cfg->time_limit - (fce_now_seconds() - t0);
-        if (left <= 0) {
-            fce_log_info("pipeline: --time-limit reached after pretraining; --resume starts FCE");
-            return FCE_STATUS_OK;
-        }
-        f.time_limit = (float)left;
-    }
-    f.resume = cfg->resume && fce_file_exists(fce_ckpt);
-    if (!f.resume) snprintf(f.init_flow, sizeof f.init_flow, "%.1000s/checkpoint.fce", m.out_dir);
-    if (!cfg->quiet)
-        fce_log_info("pipeline stage 2 of 2: FCE from %s into %s%s", mle_ckpt, f.out_dir,
-                     f.resume ? " (resumed)" : "");
-    return fce_image_train_fce_run(&f);
-}
-
-fce_status fce_image_train_run(const fce_image_train_config *cfg) {
-    if (!(cfg->time_limit >= 0 && cfg->time_limit < 1e9))
-        return config_error("--time-limit must be a number of seconds >= 0 (0: none)");
-    if (!strcmp(cfg->mode, "fce")) {
-        if (!cfg->init_flow[0] && cfg->pretrain_steps != 0) return pipeline_run(cfg);
-        return fce_image_train_fce_run(cfg);
-    }
+fce_status fce_image_train_mle_run(const fce_image_train_config *cfg) {
     img_trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = *cfg;

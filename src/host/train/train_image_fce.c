@@ -1,24 +1,22 @@
 /* train_image_fce.c: `train --dataset cifar10|svhn|folder --mode fce`: joint training of the image
- * EBM (ebm_image.h) and the image Glow (iglow.h) by flow contrastive estimation, SPEC c.3, with the
- * same rules as the 2D loop (fce_train.c).
+ * EBM (ebm_image.h) and the image Glow (iglow.h) by flow contrastive estimation, SPEC c.3. The game
+ * (the contrastive forward, the value and its gradients, c's initialisation, the optimizers and the
+ * turn rule) is fce_game.c, the same as the 2D trainer's; this file drives it with the image
+ * networks and owns the run: data, checkpoints, metrics.
  *
  * One step, n data + n samples, T = 1 (all on the device; the read-back is the 2 stats, c and the n
  * values of f(x) and log q(x) for the bits/dim metrics):
  *   x ← dequantise(batch of step, noise offset step·n·D);  ε_l ~ N(0, 1) per level (Philox,
  *   stream seed_eps, offset step·n·D + the earlier levels' values);
  *   (x̃, log q(x̃)) ← inverse(ε);  log q(x) ← forward(x);  f ← EBM([x; x̃]) (one tape of 2n);
- *   EBM turn:  nce_loss gscale +1 (dfx, dfx̃, dc), EBM backward (param grads), Adam (--lr-ebm);
- *   flow turn: nce_loss gscale −1 (dfx̃, dlq, dlq̃), EBM backward of [0; dfx̃] with dx only
- *              (∂V/∂x̃), iglow backward (x, dlq) + inverse_backward (dx̃, dlq̃) + finish_grad,
- *              Adamax (--lr-flow, 1e-5 as the paper for images), refresh.
- *   Next turn from the accuracy before the update: the flow while acc > --threshold, the EBM
- *   otherwise; --max-mode-steps caps consecutive steps of one player (0 = no cap, the images
- *   default: unlike 2D, the paper's rule is used as is). --steps counts steps of either player.
+ *   EBM turn:  Adam (--lr-ebm, c at --lr-c when set); flow turn: Adamax (--lr-flow, 1e-5 as the
+ *   paper for images); β1, β2, ε from the config.
+ *   --max-mode-steps caps consecutive steps of one player (0 = no cap, the images default: unlike
+ *   2D, the paper's rule is used as is). --steps counts steps of either player.
  * Fresh start: the flow from --init-flow (an MLE image checkpoint: its architecture and parameters,
  * fresh Adamax moments; the paper's pipeline) or, without it, a random flow with data-dependent
- * actnorm init (a notice says so); then c₀ = mean(f(x) − log q(x)) on an init batch (the step-0
- * pictures with their own dequantisation noise), so that acc ≈ 0.5 at the start (SPEC c.3).
- * A non-finite value stops the run (exit code of FCE_STATUS_ERR_NUMERIC).
+ * actnorm init (a notice says so); then c₀ on an init batch (the step-0 pictures with their own
+ * dequantisation noise). A non-finite value stops the run (exit code of FCE_STATUS_ERR_NUMERIC).
  *
  * Checkpoints: <out>/checkpoint.fce is the flow in the image MLE format (iglow_checkpoint.h; its
  * step field is the flow's Adamax count), so eval and sample take it as is; <out>/ebm.fce holds the
@@ -37,12 +35,14 @@
 
 #include "fce/backend.h"
 #include "fce/dataset.h"
-#include "data/image_common.h"
 #include "fce/log.h"
 #include "util/fs_util.h"
+#include "util/json.h"
 #include "formats/ckpt_io.h"
 #include "formats/ebm_image_file.h"
 #include "formats/flow_image_file.h"
+#include "train/fce_game.h"
+#include "train/image_run.h"
 
 #define LN2 0.69314718055994530942
 #define MAXL 16
@@ -61,11 +61,12 @@ struct fce_ifce {
     int N, L;
     size_t D;
     uint8_t *d_u8;
-    float *d_x, *d_eps[MAXL], *d_ebm_in, *d_df, *d_dx, *d_dlq, *d_dlqt, *d_stats;
+    float *d_x, *d_eps[MAXL];
     float *h_f, *h_lq;
     fce_batch_source batches; /* host batches, one step of look-ahead (image_common.h) */
     uint64_t seed_data, seed_noise, seed_eps, seed_init;
     ifce_state st;
+    fce_game game; /* its counters are st's */
     char path_ckpt[1100], path_ebm[1100];
     int64_t saved_step; /* step of the checkpoint pair on disk, −1 while none was written */
     FILE *metrics;
@@ -76,16 +77,8 @@ static fce_status cfg_err(const char *msg) {
     return FCE_STATUS_ERR_CONFIG;
 }
 
-static fce_status validate(const fce_image_train_config *c) {
-    if (!fce_is_image_dataset(c->dataset)) return cfg_err("--dataset: not one of cifar10, svhn, folder");
-    if (strcmp(c->preset, "cifar10") && strcmp(c->preset, "svhn") && strcmp(c->preset, "tiny")) {
-        fce_log_error("--preset: '%s' is not one of cifar10, svhn, tiny", c->preset);
-        return FCE_STATUS_ERR_CONFIG;
-    }
-    if (!c->data_dir[0]) return cfg_err("--data-dir is required");
-    if (c->steps < 1) return cfg_err("--steps must be >= 1");
-    if (c->batch < 1 || c->batch > 100000) return cfg_err("--batch must be in 1..100000");
-    if (c->L < 0 || c->K < 0 || c->width < 0) return cfg_err("--L, --K, --width must be >= 1");
+static fce_status validate(fce_image_train_config *c) {
+    FCE_TRY(fce_image_train_config_check(c, "fce"));
     if (!(c->lr_ebm > 0) || !(c->lr_flow > 0)) return cfg_err("--lr-ebm and --lr-flow must be > 0");
     if (!(c->lr_c >= 0 && c->lr_c < 1e6)) return cfg_err("--lr-c must be >= 0 (0: --lr-ebm)");
     if (!(c->threshold > 0 && c->threshold < 1)) return cfg_err("--threshold must be in (0, 1)");
@@ -93,29 +86,94 @@ static fce_status validate(const fce_image_train_config *c) {
     if (c->ebm_width_scale < 0 || c->ebm_width_scale > 64 ||
         (c->ebm_width_scale & (c->ebm_width_scale - 1)))
         return cfg_err("--ebm-width-scale must be 0 or a power of two <= 64");
-    if (c->n_bits < 1 || c->n_bits > 8) return cfg_err("--n-bits must be in 1..8");
-    if (c->log_every < 1) return cfg_err("--log-every must be >= 1");
-    if (c->checkpoint_every < 0) return cfg_err("--checkpoint-every must be >= 0");
     return FCE_STATUS_OK;
+}
+
+/* ---- the image networks as the FCE game drives them (fce_game_models) ---- */
+
+/* The dequantised batch of `step` into d_x (noise stream `seed`). */
+static fce_status load_x(fce_ifce *t, int64_t step, uint64_t seed) {
+    return fce_image_run_batch(&t->ctx, &t->batches, step, t->d_u8, t->d_x, t->cfg.n_bits, seed);
+}
+
+static fce_status game_ebm_forward(void *self, const float *in, int rows, const float **f) {
+    fce_ifce *t = self;
+    return fce_ebm_image_forward(t->ebm, t->tp_ebm, in, rows, f);
+}
+
+/* The conv net's backward takes the whole tape of 2n: for ∂V/∂x̃ the data rows get df = 0. */
+static fce_status game_ebm_backward(void *self, float *df, float *dx) {
+    fce_ifce *t = self;
+    if (dx) FCE_TRY(t->ctx.ops->zero(&t->ctx, df, (size_t)t->N * sizeof(float)));
+    return fce_ebm_image_backward(t->ebm, t->tp_ebm, df, dx, 2 * t->N, !dx);
+}
+
+/* The data batch, and the flow's samples x̃ = g(ε) with ε drawn level by level. */
+static fce_status game_draw(void *self, int64_t step, const float **x, const float **xt, const float **lq,
+                            const float **lqt) {
+    fce_ifce *t = self;
+    size_t N = (size_t)t->N;
+    FCE_TRY(load_x(t, step, t->seed_noise));
+    uint64_t off = (uint64_t)step * N * t->D;
+    for (int l = 0; l < t->L; l++) {
+        size_t nz = N * (size_t)fce_iglow_n_z(t->g, l);
+        FCE_TRY(t->ctx.ops->fill_normal(&t->ctx, t->d_eps[l], nz, t->seed_eps, off, 1.0f));
+        off += nz;
+    }
+    FCE_TRY(fce_iglow_inverse(t->g, t->tp_samp, (const float *const *)t->d_eps, 1.0f, t->N));
+    FCE_TRY(fce_iglow_forward(t->g, t->tp_data, t->d_x, t->N));
+    *x = t->d_x, *xt = fce_iglow_tape_x(t->tp_samp);
+    *lq = fce_iglow_tape_logq(t->tp_data), *lqt = fce_iglow_tape_logq(t->tp_samp);
+    return FCE_STATUS_OK;
+}
+
+static fce_status game_flow_grads(void *self, const float *dlq, const float *dxt, const float *dlqt) {
+    fce_ifce *t = self;
+    FCE_TRY(fce_iglow_zero_grad(t->g));
+    FCE_TRY(fce_iglow_backward(t->g, t->tp_data, dlq, t->N));
+    FCE_TRY(fce_iglow_inverse_backward(t->g, t->tp_samp, dxt, dlqt, t->N));
+    return fce_iglow_finish_grad(t->g);
+}
+
+static fce_status game_flow_refresh(void *self) {
+    fce_ifce *t = self;
+    return fce_iglow_refresh(t->g);
+}
+
+static fce_status game_setup(fce_ifce *t) {
+    const fce_image_train_config *c = &t->cfg;
+    const fce_game_models models = {t, game_draw, game_ebm_forward, game_ebm_backward, game_flow_grads,
+                                    game_flow_refresh,
+                                    fce_ebm_image_arena(t->ebm), fce_iglow_arena(t->g),
+                                    fce_ebm_image_c(t->ebm), fce_ebm_image_dc(t->ebm)};
+    const fce_game_settings settings = {c->lr_ebm, c->lr_c, c->lr_flow, FCE_OPTIM_ADAMAX, c->beta1, c->beta2,
+                                        c->adam_eps, c->threshold, c->max_mode_steps};
+    const fce_game_counters counters = {&t->st.flow_turn, &t->st.consecutive, &t->st.ebm_updates,
+                                        &t->st.flow_updates};
+    return fce_game_init(&t->game, &t->ctx, &models, &settings, &counters, t->N, t->D);
 }
 
 /* ---- setup ---- */
 
-#define DEV(ptr, bytes) FCE_TRY(ctx->ops->alloc(ctx, (void **)&(ptr), (bytes)))
+/* The networks and their tapes (NULL-safe). */
+static void free_models(fce_ifce *t) {
+    fce_iglow_tape_free(t->tp_data);
+    fce_iglow_tape_free(t->tp_samp);
+    fce_iglow_free(t->g);
+    fce_ebm_image_tape_free(t->tp_ebm);
+    fce_ebm_image_free(t->ebm);
+}
 
 void fce_ifce_free(fce_ifce *t) {
     if (!t) return;
     if (t->metrics) fclose(t->metrics);
     if (t->have_ctx) {
         fce_ctx *ctx = &t->ctx;
-        void *bufs[] = {t->d_u8, t->d_x, t->d_ebm_in, t->d_df, t->d_dx, t->d_dlq, t->d_dlqt, t->d_stats};
-        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) ctx->ops->release(ctx, bufs[i]);
+        fce_game_free(&t->game);
         for (int l = 0; l < MAXL; l++) ctx->ops->release(ctx, t->d_eps[l]);
-        fce_iglow_tape_free(t->tp_data);
-        fce_iglow_tape_free(t->tp_samp);
-        fce_iglow_free(t->g);
-        fce_ebm_image_tape_free(t->tp_ebm);
-        fce_ebm_image_free(t->ebm);
+        ctx->ops->release(ctx, t->d_x);
+        ctx->ops->release(ctx, t->d_u8);
+        free_models(t);
         fce_ctx_free(ctx);
     }
     fce_batch_source_free(&t->batches);
@@ -125,34 +183,32 @@ void fce_ifce_free(fce_ifce *t) {
     free(t);
 }
 
-/* The dequantised batch of `step` into d_x (noise stream `seed`). */
-static fce_status load_x(fce_ifce *t, int64_t step, uint64_t seed) {
-    size_t ND = (size_t)t->N * t->D;
-    FCE_TRY(t->ctx.ops->upload(&t->ctx, t->d_u8, fce_batch_source_get(&t->batches, step), ND));
-    return t->ctx.ops->dequantize(&t->ctx, t->d_x, t->d_u8, ND, t->cfg.n_bits, seed, (uint64_t)step * ND);
+/* The flow's architecture: the preset's, or that of the checkpoint the run starts from. */
+static fce_status flow_architecture(fce_ifce *t, fce_iglow_config *gc) {
+    const fce_image_train_config *c = &t->cfg;
+    *gc = fce_image_preset(c, &t->set);
+    fce_iglow_ckpt_state cs;
+    const char *arch_from = c->resume ? t->path_ckpt : c->init_flow[0] ? c->init_flow : NULL;
+    if (arch_from) FCE_TRY(fce_iglow_ckpt_peek(arch_from, gc, &cs));
+    if (gc->H != t->set.H || gc->W != t->set.W || gc->C != t->set.C) {
+        fce_log_error("%s: its flow takes %dx%dx%d pictures, the data are %dx%dx%d", arch_from ? arch_from : "preset",
+                      gc->H, gc->W, gc->C, t->set.H, t->set.W, t->set.C);
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    if (gc->L < 1 || gc->L > MAXL || gc->H % (1 << gc->L) || gc->W % (1 << gc->L))
+        return cfg_err("--L: the pictures are not divisible by 2^L");
+    if (gc->H % 8 || gc->W % 8) return cfg_err("the image EBM needs H and W multiples of 8");
+    return FCE_STATUS_OK;
 }
 
 static fce_status setup(fce_ifce *t) {
     fce_image_train_config *c = &t->cfg;
-    if (!c->preset[0])
-        snprintf(c->preset, sizeof c->preset, "%.15s", strcmp(c->dataset, "folder") ? c->dataset : "tiny");
     FCE_TRY(validate(c));
-    if (!c->out_dir[0]) snprintf(c->out_dir, sizeof c->out_dir, "runs/%s-fce", c->dataset);
     snprintf(t->path_ckpt, sizeof t->path_ckpt, "%s/checkpoint.fce", c->out_dir);
     snprintf(t->path_ebm, sizeof t->path_ebm, "%s/ebm.fce", c->out_dir);
     FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 1, &t->set));
-    fce_iglow_config gc = fce_image_preset(c, &t->set);
-    fce_iglow_ckpt_state cs;
-    const char *arch_from = c->resume ? t->path_ckpt : c->init_flow[0] ? c->init_flow : NULL;
-    if (arch_from) FCE_TRY(fce_iglow_ckpt_peek(arch_from, &gc, &cs));
-    if (gc.H != t->set.H || gc.W != t->set.W || gc.C != t->set.C) {
-        fce_log_error("%s: its flow takes %dx%dx%d pictures, the data are %dx%dx%d", arch_from ? arch_from : "preset",
-                      gc.H, gc.W, gc.C, t->set.H, t->set.W, t->set.C);
-        return FCE_STATUS_ERR_CONFIG;
-    }
-    if (gc.L < 1 || gc.L > MAXL || gc.H % (1 << gc.L) || gc.W % (1 << gc.L))
-        return cfg_err("--L: the pictures are not divisible by 2^L");
-    if (gc.H % 8 || gc.W % 8) return cfg_err("the image EBM needs H and W multiples of 8");
+    fce_iglow_config gc;
+    FCE_TRY(flow_architecture(t, &gc));
     FCE_TRY(fce_ctx_init(&t->ctx, c->device));
     t->have_ctx = 1;
     FCE_TRY(fce_mkdirs(c->out_dir));
@@ -171,15 +227,11 @@ static fce_status setup(fce_ifce *t) {
     FCE_TRY(fce_iglow_tape_init(&t->tp_samp, t->g, t->N));
     FCE_TRY(fce_ebm_image_tape_init(&t->tp_ebm, t->ebm, 2 * t->N));
     size_t N = (size_t)t->N, ND = N * t->D;
-    DEV(t->d_u8, ND);
-    DEV(t->d_x, ND * sizeof(float));
-    for (int l = 0; l < t->L; l++) DEV(t->d_eps[l], N * (size_t)fce_iglow_n_z(t->g, l) * sizeof(float));
-    DEV(t->d_ebm_in, 2 * ND * sizeof(float));
-    DEV(t->d_dx, 2 * ND * sizeof(float));
-    DEV(t->d_df, 2 * N * sizeof(float));
-    DEV(t->d_dlq, N * sizeof(float));
-    DEV(t->d_dlqt, N * sizeof(float));
-    DEV(t->d_stats, 2 * sizeof(float));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_u8, ND));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_x, ND * sizeof(float)));
+    for (int l = 0; l < t->L; l++)
+        FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_eps[l], N * (size_t)fce_iglow_n_z(t->g, l) * sizeof(float)));
+    FCE_TRY(game_setup(t));
     FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
     t->h_f = malloc(2 * N * sizeof(float));
     t->h_lq = malloc(N * sizeof(float));
@@ -212,23 +264,13 @@ static fce_status fresh_start(fce_ifce *t) {
                      "MLE-pretrained one: train --mode mle first, then --init-flow <out>/checkpoint.fce)");
     }
     if (!fce_iglow_actnorm_initialized(t->g)) FCE_TRY(fce_iglow_data_init(t->g, t->tp_data, t->d_x, t->N));
-    /* c₀ = mean(f(x) − log q(x)) on the init batch (SPEC c.3); the EBM tape takes 2n: [x; x] */
+    /* c₀ on the init batch; the EBM tape takes 2n: [x; x] */
     size_t ND = (size_t)t->N * t->D;
+    float *in = t->game.in;
     FCE_TRY(fce_iglow_forward(t->g, t->tp_data, t->d_x, t->N));
-    FCE_TRY(ctx->ops->copy(ctx, t->d_ebm_in, t->d_x, ND * sizeof(float)));
-    FCE_TRY(ctx->ops->copy(ctx, t->d_ebm_in + ND, t->d_x, ND * sizeof(float)));
-    const float *f;
-    FCE_TRY(fce_ebm_image_forward(t->ebm, t->tp_ebm, t->d_ebm_in, 2 * t->N, &f));
-    FCE_TRY(ctx->ops->download(ctx, t->h_f, f, (size_t)t->N * sizeof(float)));
-    FCE_TRY(ctx->ops->download(ctx, t->h_lq, fce_iglow_tape_logq(t->tp_data), (size_t)t->N * sizeof(float)));
-    double s = 0;
-    for (int i = 0; i < t->N; i++) s += (double)t->h_f[i] - (double)t->h_lq[i];
-    float c0 = (float)(s / t->N);
-    if (!isfinite(c0)) {
-        fce_log_error("c initialisation: mean(f - log q) is %g (not finite)", (double)c0);
-        return FCE_STATUS_ERR_NUMERIC;
-    }
-    return ctx->ops->upload(ctx, fce_ebm_image_c(t->ebm), &c0, sizeof c0);
+    FCE_TRY(ctx->ops->copy(ctx, in, t->d_x, ND * sizeof(float)));
+    FCE_TRY(ctx->ops->copy(ctx, in + ND, t->d_x, ND * sizeof(float)));
+    return fce_game_init_c(&t->game, in, 2 * t->N, fce_iglow_tape_logq(t->tp_data), t->N);
 }
 
 static fce_status resume(fce_ifce *t) {
@@ -270,73 +312,11 @@ fce_status fce_ifce_create(fce_ifce **out, const fce_image_train_config *cfg) {
 
 /* ---- the step ---- */
 
-/* Adam over the EBM's arena at --lr-ebm, with c at --lr-c when that is set: SPEC c.3 notes that
- * Adam moves c by about lr per step while log q of images differs by hundreds of nats between
- * models, so c may need a faster rate than the network. The ranges before and after c are
- * updated separately so every element gets exactly one Adam step. */
-static fce_status ebm_update(fce_ifce *t, fce_param_arena *a) {
-    fce_ctx *ctx = &t->ctx;
-    const int step = (int)t->st.ebm_updates;
-    const float lr = t->cfg.lr_ebm, lr_c = t->cfg.lr_c > 0 ? t->cfg.lr_c : lr;
-    if (lr_c == lr)
-        return ctx->ops->adam_step(ctx, a->params, a->grads, a->m, a->v, a->n_trainable, lr, 0.9f,
-                                   0.999f, 1e-7f, step);
-    const size_t ic = (size_t)(fce_ebm_image_c(t->ebm) - a->params), n = a->n_trainable;
-    FCE_ASSERT(ic < n, "ebm_update: c is not in the trainable range");
-    FCE_TRY(ctx->ops->adam_step(ctx, a->params, a->grads, a->m, a->v, ic, lr, 0.9f, 0.999f, 1e-7f, step));
-    FCE_TRY(ctx->ops->adam_step(ctx, a->params + ic, a->grads + ic, a->m + ic, a->v + ic, 1, lr_c, 0.9f,
-                                0.999f, 1e-7f, step));
-    if (ic + 1 < n)
-        FCE_TRY(ctx->ops->adam_step(ctx, a->params + ic + 1, a->grads + ic + 1, a->m + ic + 1,
-                                    a->v + ic + 1, n - ic - 1, lr, 0.9f, 0.999f, 1e-7f, step));
-    return FCE_STATUS_OK;
-}
-
-static fce_status contrastive_forward(fce_ifce *t, int64_t step, const float **f) {
-    fce_ctx *ctx = &t->ctx;
-    size_t N = (size_t)t->N, ND = N * t->D;
-    FCE_TRY(load_x(t, step, t->seed_noise));
-    uint64_t off = (uint64_t)step * ND;
-    for (int l = 0; l < t->L; l++) {
-        size_t nz = N * (size_t)fce_iglow_n_z(t->g, l);
-        FCE_TRY(ctx->ops->fill_normal(ctx, t->d_eps[l], nz, t->seed_eps, off, 1.0f));
-        off += nz;
-    }
-    FCE_TRY(fce_iglow_inverse(t->g, t->tp_samp, (const float *const *)t->d_eps, 1.0f, t->N));
-    FCE_TRY(fce_iglow_forward(t->g, t->tp_data, t->d_x, t->N));
-    FCE_TRY(ctx->ops->copy(ctx, t->d_ebm_in, t->d_x, ND * sizeof(float)));
-    FCE_TRY(ctx->ops->copy(ctx, t->d_ebm_in + ND, fce_iglow_tape_x(t->tp_samp), ND * sizeof(float)));
-    return fce_ebm_image_forward(t->ebm, t->tp_ebm, t->d_ebm_in, 2 * t->N, f);
-}
-
-static fce_status grad_flow(fce_ifce *t, const float *f) {
-    fce_ctx *ctx = &t->ctx;
-    int n = t->N;
-    size_t ND = (size_t)n * t->D;
-    FCE_TRY(ctx->ops->nce_loss(ctx, t->d_stats, NULL, t->d_df + n, t->d_dlq, t->d_dlqt, NULL, f, f + n,
-                               fce_iglow_tape_logq(t->tp_data), fce_iglow_tape_logq(t->tp_samp),
-                               fce_ebm_image_c(t->ebm), n, -1.0f));
-    FCE_TRY(ctx->ops->zero(ctx, t->d_df, (size_t)n * sizeof(float))); /* data rows: no x̃ path */
-    FCE_TRY(fce_ebm_image_backward(t->ebm, t->tp_ebm, t->d_df, t->d_dx, 2 * n, 0));
-    FCE_TRY(fce_iglow_zero_grad(t->g));
-    FCE_TRY(fce_iglow_backward(t->g, t->tp_data, t->d_dlq, n));
-    FCE_TRY(fce_iglow_inverse_backward(t->g, t->tp_samp, t->d_dx + ND, t->d_dlqt, n));
-    return fce_iglow_finish_grad(t->g);
-}
-
 fce_status fce_ifce_flow_value(fce_ifce *t, int64_t step, int grads, float *value) {
-    const float *f;
-    FCE_TRY(contrastive_forward(t, step, &f));
-    if (grads) {
-        FCE_TRY(grad_flow(t, f));
-    } else {
-        int n = t->N;
-        FCE_TRY(t->ctx.ops->nce_loss(&t->ctx, t->d_stats, NULL, NULL, NULL, NULL, NULL, f, f + n,
-                                     fce_iglow_tape_logq(t->tp_data), fce_iglow_tape_logq(t->tp_samp),
-                                     fce_ebm_image_c(t->ebm), n, -1.0f));
-    }
+    FCE_TRY(fce_game_forward(&t->game, step));
+    FCE_TRY(grads ? fce_game_grads(&t->game, 1) : fce_game_value(&t->game));
     float stats[2];
-    FCE_TRY(t->ctx.ops->download(&t->ctx, stats, t->d_stats, sizeof stats));
+    FCE_TRY(fce_game_read_stats(&t->game, stats));
     *value = stats[0];
     return FCE_STATUS_OK;
 }
@@ -347,66 +327,52 @@ typedef struct ifce_acc {
     long n, n_ebm;
 } ifce_acc;
 
+static fce_status fill_probe(fce_ifce *t, fce_ifce_probe *p, float c, const float stats[2], int flow_turn) {
+    size_t b = (size_t)t->N * sizeof(float);
+    if (p->fx) memcpy(p->fx, t->h_f, b);
+    if (p->fxt) memcpy(p->fxt, t->h_f + t->N, b);
+    if (p->lq) memcpy(p->lq, t->h_lq, b);
+    if (p->lqt) FCE_TRY(t->ctx.ops->download(&t->ctx, p->lqt, t->game.lqt, b));
+    p->c = c;
+    p->value = stats[0];
+    p->acc = stats[1];
+    p->flow_turn = flow_turn;
+    return FCE_STATUS_OK;
+}
+
+static fce_status diverged(const fce_ifce *t, int64_t step, double value) {
+    /* Nothing is saved from here on, so the pair on disk (if any) stays the last good one. */
+    if (t->saved_step >= 0)
+        fce_log_error("training diverged at step %lld: the value function is %g. The last good "
+                      "checkpoint (step %lld) is kept unchanged: %s and %s; try lower --lr-ebm / "
+                      "--lr-flow, then --resume", (long long)step, value, (long long)t->saved_step,
+                      t->path_ckpt, t->path_ebm);
+    else
+        fce_log_error("training diverged at step %lld: the value function is %g. No checkpoint was "
+                      "written yet (--checkpoint-every N saves one every N steps); try lower "
+                      "--lr-ebm / --lr-flow", (long long)step, value);
+    return FCE_STATUS_ERR_NUMERIC;
+}
+
 static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
     fce_ctx *ctx = &t->ctx;
+    fce_game *game = &t->game;
     const int n = t->N;
     const int64_t step = t->st.step;
     const int flow_turn = (int)t->st.flow_turn;
-    const float *f;
-    float c;
-    FCE_TRY(contrastive_forward(t, step, &f));
+    float c, stats[2];
+    FCE_TRY(fce_game_forward(game, step));
     /* the next batch is gathered on the host while the device runs this step's passes */
     if (step + 1 < t->cfg.steps) fce_batch_source_prefetch(&t->batches, step + 1);
-    FCE_TRY(ctx->ops->download(ctx, &c, fce_ebm_image_c(t->ebm), sizeof c));
-    if (flow_turn) {
-        FCE_TRY(grad_flow(t, f));
-    } else {
-        fce_param_arena *a = fce_ebm_image_arena(t->ebm);
-        FCE_TRY(fce_param_arena_zero_grad(a, ctx));
-        FCE_TRY(ctx->ops->nce_loss(ctx, t->d_stats, t->d_df, t->d_df + n, NULL, NULL, fce_ebm_image_dc(t->ebm),
-                                   f, f + n, fce_iglow_tape_logq(t->tp_data),
-                                   fce_iglow_tape_logq(t->tp_samp), fce_ebm_image_c(t->ebm), n, 1.0f));
-        FCE_TRY(fce_ebm_image_backward(t->ebm, t->tp_ebm, t->d_df, NULL, 2 * n, 1));
-    }
-    float stats[2];
-    FCE_TRY(ctx->ops->download(ctx, stats, t->d_stats, sizeof stats));
-    FCE_TRY(ctx->ops->download(ctx, t->h_f, f, 2 * (size_t)n * sizeof(float)));
-    FCE_TRY(ctx->ops->download(ctx, t->h_lq, fce_iglow_tape_logq(t->tp_data), (size_t)n * sizeof(float)));
-    if (p) {
-        size_t b = (size_t)n * sizeof(float);
-        if (p->fx) memcpy(p->fx, t->h_f, b);
-        if (p->fxt) memcpy(p->fxt, t->h_f + n, b);
-        if (p->lq) memcpy(p->lq, t->h_lq, b);
-        if (p->lqt) FCE_TRY(ctx->ops->download(ctx, p->lqt, fce_iglow_tape_logq(t->tp_samp), b));
-        p->c = c;
-        p->value = stats[0];
-        p->acc = stats[1];
-        p->flow_turn = flow_turn;
-    }
-    if (!isfinite(stats[0])) {
-        /* Nothing is saved from here on, so the pair on disk (if any) stays the last good one. */
-        if (t->saved_step >= 0)
-            fce_log_error("training diverged at step %lld: the value function is %g. The last good "
-                          "checkpoint (step %lld) is kept unchanged: %s and %s; try lower --lr-ebm / "
-                          "--lr-flow, then --resume", (long long)step, (double)stats[0],
-                          (long long)t->saved_step, t->path_ckpt, t->path_ebm);
-        else
-            fce_log_error("training diverged at step %lld: the value function is %g. No checkpoint was "
-                          "written yet (--checkpoint-every N saves one every N steps); try lower "
-                          "--lr-ebm / --lr-flow", (long long)step, (double)stats[0]);
-        return FCE_STATUS_ERR_NUMERIC;
-    }
-    if (flow_turn) {
-        fce_param_arena *a = fce_iglow_arena(t->g);
-        t->st.flow_updates++;
-        FCE_TRY(ctx->ops->adamax_step(ctx, a->params, a->grads, a->m, a->v, a->n_trainable, t->cfg.lr_flow,
-                                      0.9f, 0.999f, 1e-7f, (int)t->st.flow_updates));
-        FCE_TRY(fce_iglow_refresh(t->g));
-    } else {
-        fce_param_arena *a = fce_ebm_image_arena(t->ebm);
-        t->st.ebm_updates++;
-        FCE_TRY(ebm_update(t, a));
-    }
+    FCE_TRY(ctx->ops->download(ctx, &c, game->models.c, sizeof c));
+    FCE_TRY(fce_game_grads(game, flow_turn));
+    FCE_TRY(fce_game_read_stats(game, stats));
+    FCE_TRY(ctx->ops->download(ctx, t->h_f, game->f, 2 * (size_t)n * sizeof(float)));
+    FCE_TRY(ctx->ops->download(ctx, t->h_lq, game->lq, (size_t)n * sizeof(float)));
+    if (p) FCE_TRY(fill_probe(t, p, c, stats, flow_turn));
+    if (!isfinite(stats[0])) return diverged(t, step, stats[0]);
+    if (flow_turn) FCE_TRY(fce_game_update_flow(game, 1.0f));
+    else FCE_TRY(fce_game_update_ebm(game, 1.0f));
     if (m) {
         m->value += stats[0];
         m->acc += stats[1];
@@ -414,12 +380,7 @@ static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
         m->n++;
         m->n_ebm += !flow_turn;
     }
-    /* whose turn next: the accuracy before this update decides (SPEC c.3, as fce_train.c) */
-    int next = stats[1] > t->cfg.threshold;
-    if (t->cfg.max_mode_steps > 0 && next == flow_turn && t->st.consecutive >= t->cfg.max_mode_steps)
-        next = !flow_turn;
-    t->st.consecutive = next == flow_turn ? t->st.consecutive + 1 : 1;
-    t->st.flow_turn = next;
+    fce_game_next_turn(game, flow_turn, stats[1]);
     t->st.step = step + 1;
     return FCE_STATUS_OK;
 }
@@ -453,15 +414,43 @@ static fce_status save(fce_ifce *t) {
     return FCE_STATUS_OK;
 }
 
+/* The metrics row and the progress line of the interval m, which ends now. */
+static fce_status log_interval(fce_ifce *t, fce_image_clock *k, double now, const ifce_acc *m) {
+    const fce_image_train_config *c = &t->cfg;
+    float cc;
+    FCE_TRY(t->ctx.ops->download(&t->ctx, &cc, fce_ebm_image_c(t->ebm), sizeof cc));
+    double D = (double)t->D, lnb = D * log((double)(1 << c->n_bits));
+    double n = (double)m->n, ips = fce_image_clock_interval(k, now, m->n, t->N);
+    double bpd_flow = (-m->lq / n + lnb) / (D * LN2), bpd_ebm = (-m->fc / n + lnb) / (D * LN2);
+    fce_json j;
+    fce_json_begin(&j, t->metrics);
+    fce_json_int(&j, "step", (long long)t->st.step);
+    fce_json_num(&j, "value", m->value / n, 9);
+    fce_json_num(&j, "acc", m->acc / n, 9);
+    fce_json_num(&j, "c", cc, 9);
+    fce_json_num(&j, "frac_ebm", m->n_ebm / n, 6);
+    fce_json_num(&j, "bpd_flow", bpd_flow, 9);
+    fce_json_num(&j, "bpd_ebm", bpd_ebm, 9);
+    fce_json_int(&j, "ebm_updates", (long long)t->st.ebm_updates);
+    fce_json_int(&j, "flow_updates", (long long)t->st.flow_updates);
+    fce_json_num(&j, "img_per_s", ips, 6);
+    fce_json_num(&j, "seconds", t->st.seconds, 6);
+    fce_json_end(&j, 1);
+    fflush(t->metrics);
+    if (!c->quiet) {
+        char eta[32];
+        fce_image_clock_eta(k, now, t->st.step, c->steps - t->st.step, eta, sizeof eta);
+        fprintf(stderr, "step %6lld/%ld | V %.4f | acc %.3f | c %.4g | ebm %.0f%% | bpd flow %.4f "
+                "ebm %.4f | %.1f img/s | ETA %s\n", (long long)t->st.step, c->steps, m->value / n,
+                m->acc / n, (double)cc, 100.0 * m->n_ebm / n, bpd_flow, bpd_ebm, ips, eta);
+    }
+    return FCE_STATUS_OK;
+}
+
 static fce_status run_loop(fce_ifce *t) {
     const fce_image_train_config *c = &t->cfg;
-    char mpath[1100];
-    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out_dir);
-    t->metrics = fopen(mpath, c->resume ? "a" : "w");
-    if (!t->metrics) {
-        fce_log_error("cannot write %s", mpath);
-        return FCE_STATUS_ERR_IO;
-    }
+    t->metrics = fce_image_run_metrics(c->out_dir, c->resume);
+    if (!t->metrics) return FCE_STATUS_ERR_IO;
     if (!c->quiet) {
         const fce_iglow_config *gc = fce_iglow_cfg(t->g);
         fce_log_info("train fce on %s (%zu images %dx%dx%d) | flow L %d K %d width %d | EBM widths %d/%d/%d | "
@@ -470,42 +459,22 @@ static fce_status run_loop(fce_ifce *t) {
                      fce_ebm_image_width(t->ebm, 1), fce_ebm_image_width(t->ebm, 2), t->ctx.device_name,
                      t->N, c->steps, (double)c->lr_ebm, (double)c->lr_flow, c->out_dir);
     }
-    double D = (double)t->D, lnb = D * log((double)(1 << c->n_bits));
-    double t0 = fce_now_seconds(), sec0 = t->st.seconds, t_int = t0;
-    int64_t step0 = t->st.step;
+    fce_image_clock k;
+    fce_image_clock_start(&k, t->st.seconds, t->st.step, c->time_limit);
     ifce_acc m;
     memset(&m, 0, sizeof m);
     while (t->st.step < c->steps) {
         FCE_TRY(step_impl(t, NULL, &m));
         double now = fce_now_seconds();
-        t->st.seconds = sec0 + (now - t0);
-        int out_of_time = c->time_limit > 0 && now - t0 >= c->time_limit;
+        int out_of_time;
+        t->st.seconds = fce_image_clock_tick(&k, now, &out_of_time);
         int last = t->st.step == c->steps || out_of_time;
         if (t->st.step % c->log_every == 0 || last) {
-            float cc;
-            FCE_TRY(t->ctx.ops->download(&t->ctx, &cc, fce_ebm_image_c(t->ebm), sizeof cc));
-            double k = (double)m.n, ips = k * t->N / (now - t_int > 1e-9 ? now - t_int : 1e-9);
-            double bpd_flow = (-m.lq / k + lnb) / (D * LN2), bpd_ebm = (-m.fc / k + lnb) / (D * LN2);
-            fprintf(t->metrics, "{\"step\": %lld, \"value\": %.9g, \"acc\": %.9g, \"c\": %.9g, "
-                    "\"frac_ebm\": %.6g, \"bpd_flow\": %.9g, \"bpd_ebm\": %.9g, \"ebm_updates\": %lld, "
-                    "\"flow_updates\": %lld, \"img_per_s\": %.6g, \"seconds\": %.6g}\n",
-                    (long long)t->st.step, m.value / k, m.acc / k, (double)cc, m.n_ebm / k, bpd_flow,
-                    bpd_ebm, (long long)t->st.ebm_updates, (long long)t->st.flow_updates, ips, t->st.seconds);
-            fflush(t->metrics);
-            if (!c->quiet) {
-                double rate = (double)(t->st.step - step0) / (now - t0 > 1e-9 ? now - t0 : 1e-9);
-                char eta[32];
-                fce_format_duration((double)(c->steps - t->st.step) / rate, eta, sizeof eta);
-                fprintf(stderr, "step %6lld/%ld | V %.4f | acc %.3f | c %.4g | ebm %.0f%% | bpd flow %.4f "
-                        "ebm %.4f | %.1f img/s | ETA %s\n", (long long)t->st.step, c->steps, m.value / k,
-                        m.acc / k, (double)cc, 100.0 * m.n_ebm / k, bpd_flow, bpd_ebm, ips, eta);
-            }
+            FCE_TRY(log_interval(t, &k, now, &m));
             memset(&m, 0, sizeof m);
-            t_int = now;
         }
         if (out_of_time) {
-            fce_log_info("--time-limit %gs reached at step %lld of %ld; --resume goes on from here",
-                         (double)c->time_limit, (long long)t->st.step, c->steps);
+            fce_image_clock_stopped(&k, t->st.step, c->steps);
             break;
         }
         if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 && !last) FCE_TRY(save(t));

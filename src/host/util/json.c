@@ -51,6 +51,11 @@ void fce_json_int(fce_json *j, const char *key, long long v) {
     fprintf(j->f, "%lld", v);
 }
 
+void fce_json_uint(fce_json *j, const char *key, unsigned long long v) {
+    put_key(j, key);
+    fprintf(j->f, "%llu", v);
+}
+
 void fce_json_str(fce_json *j, const char *key, const char *s) {
     put_key(j, key);
     if (s) put_string(j->f, s);

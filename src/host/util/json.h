@@ -28,6 +28,7 @@ void fce_json_begin(fce_json *j, FILE *f);
 /* "key": v printed with %.<digits>g (digits 0: %g); null when v is NaN or ±Inf. */
 void fce_json_num(fce_json *j, const char *key, double v, int digits);
 void fce_json_int(fce_json *j, const char *key, long long v);
+void fce_json_uint(fce_json *j, const char *key, unsigned long long v); /* seeds: all 64 bits */
 void fce_json_str(fce_json *j, const char *key, const char *s); /* s NULL: null */
 void fce_json_null(fce_json *j, const char *key);
 /* Opens a nested object / array as the value of key; fce_json_close closes the innermost one. */

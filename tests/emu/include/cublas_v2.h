@@ -7,8 +7,6 @@
 
 #include "cuda_runtime_api.h"
 
-typedef struct cublasContext *cublasHandle_t;
-
 /* The values are cuBLAS's own. */
 typedef enum {
     CUBLAS_STATUS_SUCCESS = 0,
@@ -34,6 +32,9 @@ typedef enum {
     CUBLAS_PEDANTIC_MATH = 2,
     CUBLAS_TF32_TENSOR_OP_MATH = 3,
 } cublasMath_t;
+
+/* The handle (opaque) and the calls on it. */
+typedef struct cublasContext *cublasHandle_t;
 
 EMU_EXTERN_C cublasStatus_t cublasCreate(cublasHandle_t *handle);
 EMU_EXTERN_C cublasStatus_t cublasDestroy(cublasHandle_t handle);

@@ -25,8 +25,6 @@
 #define EMU_EXTERN_C
 #endif
 
-typedef struct CUstream_st *cudaStream_t;
-
 /* The values are CUDA's own. */
 enum cudaError {
     cudaSuccess = 0,
@@ -63,6 +61,9 @@ struct cudaDeviceProp {
     int multiProcessorCount;
     int warpSize;
 };
+
+/* Streams are opaque handles. */
+typedef struct CUstream_st *cudaStream_t;
 
 EMU_EXTERN_C cudaError_t cudaGetLastError(void);
 EMU_EXTERN_C cudaError_t cudaPeekAtLastError(void);

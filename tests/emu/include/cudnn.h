@@ -8,11 +8,6 @@
 
 #include "cuda_runtime_api.h"
 
-typedef struct cudnnContext *cudnnHandle_t;
-typedef struct cudnnTensorStruct *cudnnTensorDescriptor_t;
-typedef struct cudnnFilterStruct *cudnnFilterDescriptor_t;
-typedef struct cudnnConvolutionStruct *cudnnConvolutionDescriptor_t;
-
 typedef enum {
     CUDNN_STATUS_SUCCESS = 0,
     CUDNN_STATUS_NOT_INITIALIZED = 1001,
@@ -115,6 +110,12 @@ typedef struct {
     cudnnMathType_t mathType;
     int reserved[3];
 } cudnnConvolutionBwdFilterAlgoPerf_t;
+
+/* The handle and the descriptors are opaque. */
+typedef struct cudnnContext *cudnnHandle_t;
+typedef struct cudnnTensorStruct *cudnnTensorDescriptor_t;
+typedef struct cudnnFilterStruct *cudnnFilterDescriptor_t;
+typedef struct cudnnConvolutionStruct *cudnnConvolutionDescriptor_t;
 
 EMU_EXTERN_C const char *cudnnGetErrorString(cudnnStatus_t status);
 EMU_EXTERN_C size_t cudnnGetVersion(void);

@@ -398,19 +398,18 @@ inline T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = 32) {
     return emu::shuffle(mask, var, src < width ? src : -1, width, "__shfl_xor_sync");
 }
 
-/* Correctly rounded single operations (round to nearest even), never contracted. */
-inline float __fadd_rn(float a, float b) { return emu::opaque(emu::opaque(a) + emu::opaque(b)); }
-inline float __fsub_rn(float a, float b) { return emu::opaque(emu::opaque(a) - emu::opaque(b)); }
-inline float __fmul_rn(float a, float b) { return emu::opaque(emu::opaque(a) * emu::opaque(b)); }
-inline float __fdiv_rn(float a, float b) { return emu::opaque(emu::opaque(a) / emu::opaque(b)); }
-inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
-inline float __fsqrt_rn(float a) { return emu::opaque(std::sqrt(emu::opaque(a))); }
-inline double __dadd_rn(double a, double b) { return emu::opaque(emu::opaque(a) + emu::opaque(b)); }
-inline double __dsub_rn(double a, double b) { return emu::opaque(emu::opaque(a) - emu::opaque(b)); }
-inline double __dmul_rn(double a, double b) { return emu::opaque(emu::opaque(a) * emu::opaque(b)); }
-inline double __ddiv_rn(double a, double b) { return emu::opaque(emu::opaque(a) / emu::opaque(b)); }
-inline double __fma_rn(double a, double b, double c) { return std::fma(a, b, c); }
-inline double __dsqrt_rn(double a) { return emu::opaque(std::sqrt(emu::opaque(a))); }
+/* Correctly rounded single operations (round to nearest even), never contracted: the same six in
+ * float (__fadd_rn ... __fsqrt_rn) and in double (__dadd_rn ... __dsqrt_rn). */
+#define EMU_ROUNDED_OPS(T, add_rn, sub_rn, mul_rn, div_rn, fma_rn, sqrt_rn)                        \
+    inline T add_rn(T a, T b) { return emu::opaque(emu::opaque(a) + emu::opaque(b)); }             \
+    inline T sub_rn(T a, T b) { return emu::opaque(emu::opaque(a) - emu::opaque(b)); }             \
+    inline T mul_rn(T a, T b) { return emu::opaque(emu::opaque(a) * emu::opaque(b)); }             \
+    inline T div_rn(T a, T b) { return emu::opaque(emu::opaque(a) / emu::opaque(b)); }             \
+    inline T fma_rn(T a, T b, T c) { return std::fma(a, b, c); }                                   \
+    inline T sqrt_rn(T a) { return emu::opaque(std::sqrt(emu::opaque(a))); }
+EMU_ROUNDED_OPS(float, __fadd_rn, __fsub_rn, __fmul_rn, __fdiv_rn, __fmaf_rn, __fsqrt_rn)
+EMU_ROUNDED_OPS(double, __dadd_rn, __dsub_rn, __dmul_rn, __ddiv_rn, __fma_rn, __dsqrt_rn)
+#undef EMU_ROUNDED_OPS
 /* Round to nearest even (the default rounding mode). Out-of-range inputs are not emulated. */
 inline int __float2int_rn(float x) { return (int)std::lrint(x); }
 inline int __double2int_rn(double x) { return (int)std::lrint(x); }

@@ -1,0 +1,11 @@
+/* optimizer.c: one Adam or Adamax step over a range of an arena (optimizer.h). */
+#include "train/optimizer.h"
+
+fce_status fce_optimizer_step(fce_ctx *ctx, const fce_optimizer *o, fce_param_arena *a, size_t first,
+                              size_t count, float lr, int64_t step_count) {
+    float *p = a->params + first, *m = a->m + first, *v = a->v + first;
+    const float *g = a->grads + first;
+    if (o->rule == FCE_OPTIM_ADAM)
+        return ctx->ops->adam_step(ctx, p, g, m, v, count, lr, o->beta1, o->beta2, o->eps, (int)step_count);
+    return ctx->ops->adamax_step(ctx, p, g, m, v, count, lr, o->beta1, o->beta2, o->eps, (int)step_count);
+}

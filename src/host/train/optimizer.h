@@ -1,0 +1,25 @@
+/* optimizer.h: the optimizer settings of a training run (which rule, β1, β2, ε, all from the run's
+ * config) and one step of it over a range of a parameter arena. The FCE game (fce_game.h) steps both
+ * players with it and the MLE trainers their flow, so no trainer writes the constants itself. */
+#ifndef FCE_TRAIN_OPTIMIZER_H
+#define FCE_TRAIN_OPTIMIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fce/backend.h"
+#include "fce/params.h"
+#include "fce/train_config.h" /* fce_flow_optim: Adam or Adamax */
+
+typedef struct fce_optimizer {
+    fce_flow_optim rule;
+    float beta1, beta2, eps;
+} fce_optimizer;
+
+/* One step of the rule over entries [first, first + count) of the arena (params, grads, m, v) at
+ * rate lr; step_count is the 1-based count of steps taken so far, this one included (bias
+ * correction). */
+fce_status fce_optimizer_step(fce_ctx *ctx, const fce_optimizer *o, fce_param_arena *a, size_t first,
+                              size_t count, float lr, int64_t step_count);
+
+#endif
