@@ -34,6 +34,11 @@ typedef struct fce_train_state {
 fce_status fce_checkpoint_save(const char *path, fce_glow *g, fce_ebm *e, const fce_train_state *s);
 /* Loads everything; the models must have the architecture of the file. */
 fce_status fce_checkpoint_load(const char *path, fce_glow *g, fce_ebm *e, fce_train_state *s);
+/* The architecture recorded in a checkpoint's header (integrity and ranges checked), to build
+ * matching models before loading (export). The coupling networks' inner actnorm is not recorded:
+ * *flow_hash lets the caller tell (the parameter tables differ). */
+fce_status fce_checkpoint_peek(const char *path, fce_glow_config *gc, fce_ebm_config *ec,
+                               uint64_t *flow_hash, fce_train_state *s);
 /* Loads only the flow's parameters (not its optimizer state) from any 2D checkpoint (--init-flow). */
 fce_status fce_checkpoint_load_flow(const char *path, fce_glow *g);
 

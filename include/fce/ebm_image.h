@@ -43,6 +43,9 @@ typedef struct fce_ebm_image_tape fce_ebm_image_tape;
 
 fce_status fce_ebm_image_init(fce_ebm_image **e, fce_ctx *ctx, const fce_ebm_image_config *cfg,
                               uint64_t seed);
+/* The parameter count (the arena's n_total) of an EBM of this configuration, without allocating
+ * it: file readers compare it with a file's before building a model from a header. */
+fce_status fce_ebm_image_param_count(const fce_ebm_image_config *cfg, size_t *n_total);
 void fce_ebm_image_free(fce_ebm_image *e); /* NULL-safe */
 const fce_param_table *fce_ebm_image_params(const fce_ebm_image *e);
 fce_ctx *fce_ebm_image_ctx(fce_ebm_image *e);

@@ -55,6 +55,9 @@ typedef struct fce_iglow_tape fce_iglow_tape;
  * identity actnorms (not yet data-initialised), zero coupling output layers, zero split priors and
  * a zero top prior. Refreshes W and W⁻¹. */
 fce_status fce_iglow_init(fce_iglow **g, fce_ctx *ctx, const fce_iglow_config *cfg, uint64_t seed);
+/* The parameter count (the arena's n_total) of a flow of this configuration, without allocating
+ * it: file readers compare it with a file's before building a model from a header. */
+fce_status fce_iglow_param_count(const fce_iglow_config *cfg, size_t *n_total);
 void fce_iglow_free(fce_iglow *g);
 
 const fce_param_table *fce_iglow_params(const fce_iglow *g);

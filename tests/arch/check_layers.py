@@ -24,7 +24,8 @@ PUBLIC = {
     'image_io.h': 'data/image_io', 'checkpoint.h': 'formats/checkpoint2d',
     'train.h': 'train/train_2d', 'train_config.h': 'train/train_2d_config',
     'train_image.h': 'train/train_image', 'train_image_config.h': 'train/train_image_config',
-    'eval_image.h': 'eval/eval_image', 'density_png.h': 'eval/density_png', 'probe.h': 'probe/probe',
+    'eval_image.h': 'eval/eval_image', 'export.h': 'eval/export', 'density_png.h': 'eval/density_png',
+    'probe.h': 'probe/probe',
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -88,7 +88,7 @@ expect epochs_zero 2 "--epochs must be >= 1" -- "${P[@]}" --checkpoint "$frun" -
 mkdir -p "$OUT/pics"
 expect folder_unlabelled 1 "needs class labels" -- probe --dataset folder --data-dir "$OUT/pics" --checkpoint "$frun" --device cpu --out "$OUT/e"
 expect flow_ckpt 1 "$frun/checkpoint.fce: not an image EBM file" -- "${P[@]}" --checkpoint "$frun/checkpoint.fce" --out "$OUT/e"
-expect missing_ckpt 1 "cannot open $OUT/none.fce" -- "${P[@]}" --checkpoint "$OUT/none.fce" --out "$OUT/e"
+expect missing_ckpt 1 "cannot open checkpoint $OUT/none.fce" -- "${P[@]}" --checkpoint "$OUT/none.fce" --out "$OUT/e"
 expect missing_data 1 "$OUT/none.bin" -- probe --dataset cifar10 --data-dir "$OUT/none.bin" --checkpoint "$frun" --device cpu --out "$OUT/e"
 expect no_checkpoint 2 "--checkpoint is required" -- probe --dataset cifar10 --data-dir "$OUT/train.bin"
 

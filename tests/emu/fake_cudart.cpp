@@ -89,8 +89,8 @@ void install_hooks_locked() {
     if (hooks_installed) return;
     hooks_installed = true;
     /* Grid cap of the grid-stride kernels (FCE_GRID_MAX of common.cuh, made overridable by
-     * cu2cpp.py): every CUDA thread is a std::thread here, and a GPU-sized grid of thousands of
-     * blocks costs minutes of thread creation. FCE_EMU_GRID_MAX=N caps grids at N blocks (0: the
+     * cu2cpp.py): every CUDA thread is a fiber here (emu_cuda.h), and a GPU-sized grid of
+     * thousands of blocks still costs minutes on the CPU. FCE_EMU_GRID_MAX=N caps grids at N blocks (0: the
      * kernels' own cap); the default 4 makes the grid-stride loops iterate, which the kernel
      * test (test_emu_kernels, grid cap 3) shows gives the same results. */
     if (emu::grid_max_override == 0) {

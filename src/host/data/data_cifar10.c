@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "fce/dataset.h"
@@ -85,7 +86,19 @@ cleanup:
     return st;
 }
 
-fce_status fce_cifar10_load(const char *dir, int train, fce_image_set *out) {
+/* "<dir>/cifar-10-batches-bin" when dir holds no batch files but that folder (what the official
+ * archive unpacks to, and where scripts/get-data.sh leaves it) does; dir otherwise. */
+static const char *batches_dir(const char *dir, const char *first_file, char *buf, size_t cap) {
+    struct stat sb;
+    snprintf(buf, cap, "%s/%s", dir, first_file);
+    if (stat(buf, &sb) == 0) return dir;
+    snprintf(buf, cap, "%s/cifar-10-batches-bin/%s", dir, first_file);
+    if (stat(buf, &sb) != 0) return dir; /* neither: the error names the file in dir */
+    snprintf(buf, cap, "%s/cifar-10-batches-bin", dir);
+    return buf;
+}
+
+fce_status fce_cifar10_load(const char *dir_arg, int train, fce_image_set *out) {
     static const char *const train_files[] = {"data_batch_1.bin", "data_batch_2.bin",
                                               "data_batch_3.bin", "data_batch_4.bin",
                                               "data_batch_5.bin"};
@@ -93,6 +106,8 @@ fce_status fce_cifar10_load(const char *dir, int train, fce_image_set *out) {
     const char *const *files = train ? train_files : test_files;
     size_t nfiles = train ? 5 : 1;
     memset(out, 0, sizeof *out);
+    char dir_buf[4096];
+    const char *dir = batches_dir(dir_arg, files[0], dir_buf, sizeof dir_buf);
 
     fce_status st = FCE_STATUS_OK;
     char *path = NULL;

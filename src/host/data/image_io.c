@@ -4,13 +4,20 @@
  * Writes go to "<file>.tmp" and are renamed over the target, so a reader never sees half a file.
  * Reads detect the format from the first bytes: the 8-byte PNG signature, or "P6" (PPM, maxval 255,
  * '#' comments allowed in the header). Pictures larger than FCE_IMAGE_MAX_SIDE per side are
- * refused as malformed, which also keeps w·h·3 far from overflowing. */
+ * refused as malformed, which also keeps w·h·3 far from overflowing; and a picture is refused
+ * before its buffer is allocated when the file is too small to hold it (a 69-byte PNG claiming
+ * 65536×65536 pixels must not cost a 12.9 GB calloc): a PPM stores 3 bytes per pixel, and a PNG's
+ * deflate stream expands at most 1032-fold (deflate's limit) into rows of at least 1/8 byte per
+ * pixel (1-bit greyscale), so it holds at most 8·1032 pixels per byte of file. */
 #include "fce/image_io.h"
 
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fce/log.h"
 
@@ -19,6 +26,13 @@
 #endif
 
 #define FCE_IMAGE_MAX_SIDE 65536
+#define PNG_MAX_PIXELS_PER_BYTE (8 * 1032)
+
+/* Bytes in the file behind f (0 when unknown: the size checks then refuse everything non-empty). */
+static uint64_t file_bytes(FILE *f) {
+    struct stat sb;
+    return fstat(fileno(f), &sb) == 0 && sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
+}
 
 static const unsigned char fce_png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
@@ -175,6 +189,11 @@ static fce_status read_ppm(FILE *f, const char *file, unsigned char **rgb, int *
         return FCE_STATUS_ERR_FORMAT;
     }
     size_t bytes = (size_t)pw * (size_t)ph * 3;
+    if (bytes > file_bytes(f)) {
+        fce_log_error("cannot read %s: truncated PPM (its header claims %ldx%ld pixels, %zu bytes, "
+                      "more than the file holds)", file, pw, ph, bytes);
+        return FCE_STATUS_ERR_FORMAT;
+    }
     unsigned char *buf = malloc(bytes);
     if (!buf) {
         fce_log_error("out of memory reading %s (%zu bytes)", file, bytes);
@@ -206,6 +225,14 @@ static fce_status read_png(FILE *f, const char *file, unsigned char **rgb, int *
         image.height > FCE_IMAGE_MAX_SIDE) {
         fce_log_error("cannot read PNG %s: unsupported size %ux%u", file, (unsigned)image.width,
                       (unsigned)image.height);
+        png_image_free(&image);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    uint64_t pixels = (uint64_t)image.width * image.height;
+    if (pixels > PNG_MAX_PIXELS_PER_BYTE * file_bytes(f)) {
+        fce_log_error("cannot read PNG %s: its header claims %ux%u pixels, more than a file of %llu "
+                      "bytes can hold (corrupt or hostile file)", file, (unsigned)image.width,
+                      (unsigned)image.height, (unsigned long long)file_bytes(f));
         png_image_free(&image);
         return FCE_STATUS_ERR_FORMAT;
     }

@@ -74,8 +74,8 @@ static void init_weights_host(const fce_ebm_image *e, float *host, uint64_t seed
     }
 }
 
-/* Declares, allocates and initialises the parameters of e (cfg and ctx set). */
-static fce_status ebm_image_build(fce_ebm_image *e, uint64_t seed) {
+/* Plans the layers and declares the parameters of e (cfg set). */
+static fce_status ebm_image_declare(fce_ebm_image *e) {
     fce_model_params *mp = &e->params;
     plan_layers(e);
     char name[FCE_PARAM_NAME_MAX];
@@ -86,7 +86,13 @@ static fce_status ebm_image_build(fce_ebm_image *e, uint64_t seed) {
         snprintf(name, sizeof name, "ebm.conv%d.b", l);
         FCE_TRY(fce_model_params_add(mp, name, 1, sh->Cout, 0, &e->b[l]));
     }
-    FCE_TRY(fce_model_params_add(mp, "ebm.c", 1, 1, 0, &e->c));
+    return fce_model_params_add(mp, "ebm.c", 1, 1, 0, &e->c);
+}
+
+/* Declares, allocates and initialises the parameters of e (cfg and ctx set). */
+static fce_status ebm_image_build(fce_ebm_image *e, uint64_t seed) {
+    fce_model_params *mp = &e->params;
+    FCE_TRY(ebm_image_declare(e));
     FCE_TRY(fce_model_params_alloc(mp));
     for (int l = 0; l < EBMI_LAYERS; l++) {
         fce_param_view_bind(&e->w[l], &mp->table, &mp->arena);
@@ -97,9 +103,7 @@ static fce_status ebm_image_build(fce_ebm_image *e, uint64_t seed) {
     return fce_model_params_upload(mp);
 }
 
-fce_status fce_ebm_image_init(fce_ebm_image **out, fce_ctx *ctx, const fce_ebm_image_config *cfg,
-                              uint64_t seed) {
-    *out = NULL;
+static fce_status check_config(const fce_ebm_image_config *cfg) {
     const int s = cfg->width_scale == 0 ? 1 : cfg->width_scale;
     if (cfg->H < 8 || cfg->W < 8 || cfg->H % 8 || cfg->W % 8 || cfg->C < 1 || s < 1 || s > 64 ||
         (s & (s - 1)) || cfg->n_out < 0 || cfg->n_out > 65536) {
@@ -108,6 +112,27 @@ fce_status fce_ebm_image_init(fce_ebm_image **out, fce_ctx *ctx, const fce_ebm_i
                       cfg->H, cfg->W, cfg->C, cfg->width_scale, cfg->n_out);
         return FCE_STATUS_ERR_CONFIG;
     }
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_ebm_image_param_count(const fce_ebm_image_config *cfg, size_t *n_total) {
+    FCE_TRY(check_config(cfg));
+    fce_ebm_image *e = calloc(1, sizeof *e);
+    if (!e) return FCE_STATUS_ERR_NOMEM;
+    e->cfg = *cfg;
+    fce_status st = ebm_image_declare(e); /* the table only: nothing is allocated on a backend */
+    if (st == FCE_STATUS_OK) {
+        fce_param_table_plan(&e->params.table);
+        *n_total = e->params.table.n_total;
+    }
+    fce_ebm_image_free(e);
+    return st;
+}
+
+fce_status fce_ebm_image_init(fce_ebm_image **out, fce_ctx *ctx, const fce_ebm_image_config *cfg,
+                              uint64_t seed) {
+    *out = NULL;
+    FCE_TRY(check_config(cfg));
     fce_ebm_image *e = calloc(1, sizeof *e);
     if (!e) return FCE_STATUS_ERR_NOMEM;
     e->params.ctx = ctx;

@@ -110,9 +110,7 @@ static fce_status iglow_build(fce_iglow *g, uint64_t seed) {
     return fce_iglow_refresh(g);
 }
 
-fce_status fce_iglow_init(fce_iglow **out, fce_ctx *ctx, const fce_iglow_config *cfg,
-                          uint64_t seed) {
-    *out = NULL;
+static fce_status check_config(const fce_iglow_config *cfg) {
     int ok = cfg->L >= 1 && cfg->K >= 1 && cfg->width >= 1 && cfg->C >= 1 && cfg->H >= 2 &&
              cfg->W >= 2 && cfg->L < 16;
     if (ok) ok = cfg->H % (1 << cfg->L) == 0 && cfg->W % (1 << cfg->L) == 0;
@@ -124,6 +122,32 @@ fce_status fce_iglow_init(fce_iglow **out, fce_ctx *ctx, const fce_iglow_config 
                       cfg->L, cfg->K, cfg->width);
         return FCE_STATUS_ERR_CONFIG;
     }
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_iglow_param_count(const fce_iglow_config *cfg, size_t *n_total) {
+    FCE_TRY(check_config(cfg));
+    fce_iglow *g = calloc(1, sizeof *g);
+    if (!g) return FCE_STATUS_ERR_NOMEM;
+    g->cfg = *cfg;
+    g->levels = calloc((size_t)cfg->L, sizeof *g->levels);
+    fce_status st = g->levels ? FCE_STATUS_OK : FCE_STATUS_ERR_NOMEM;
+    if (st == FCE_STATUS_OK) {
+        plan_levels(g);
+        st = iglow_declare(g); /* the table only: nothing is allocated on a backend */
+    }
+    if (st == FCE_STATUS_OK) {
+        fce_param_table_plan(&g->params.table);
+        *n_total = g->params.table.n_total;
+    }
+    fce_iglow_free(g);
+    return st;
+}
+
+fce_status fce_iglow_init(fce_iglow **out, fce_ctx *ctx, const fce_iglow_config *cfg,
+                          uint64_t seed) {
+    *out = NULL;
+    FCE_TRY(check_config(cfg));
     fce_iglow *g = calloc(1, sizeof *g);
     if (!g) return FCE_STATUS_ERR_NOMEM;
     g->params.ctx = ctx;

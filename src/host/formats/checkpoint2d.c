@@ -11,7 +11,7 @@
 #include "fce/log.h"
 
 #define CKPT_MAGIC "FCE2D\0\0\0"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u /* 2: the CRC-32 trailer (ckpt_io.h) */
 #define CKPT_ENDIAN 0x0102030405060708ull
 
 typedef struct ckpt_header {
@@ -55,7 +55,7 @@ fce_status fce_checkpoint_save(const char *path, fce_glow *g, fce_ebm *e, const 
 }
 
 static fce_status read_header(const char *path, FILE *f, ckpt_header *h) {
-    if (fread(h, sizeof *h, 1, f) != 1) {
+    if (fread(h, sizeof *h, 1, f) != 1) { /* (the integrity check has passed: a short file) */
         fce_log_error("checkpoint %s: file is shorter than its %zu-byte header (truncated, or not a "
                       "checkpoint)", path, sizeof *h);
         return FCE_STATUS_ERR_FORMAT;
@@ -90,10 +90,12 @@ static fce_status check_flow(const char *path, const ckpt_header *hp, fce_glow *
 }
 
 static fce_status load_impl(const char *path, fce_glow *g, fce_ebm *e, fce_train_state *s) {
-    FILE *f = fce_ckpt_open(path);
-    if (!f) return FCE_STATUS_ERR_IO;
+    uint64_t content = 0;
+    fce_status st = FCE_STATUS_OK;
+    FILE *f = fce_ckpt_open(path, &content, &st);
+    if (!f) return st;
     ckpt_header h;
-    fce_status st = read_header(path, f, &h);
+    st = read_header(path, f, &h);
     float *host = NULL;
     if (st == FCE_STATUS_OK) st = check_flow(path, &h, g);
     if (st == FCE_STATUS_OK && e) {
@@ -104,9 +106,33 @@ static fce_status load_impl(const char *path, fce_glow *g, fce_ebm *e, fce_train
                           "width %d with %d (set them with --ebm-width / --ebm-hidden)", path,
                           (long long)h.ebm_width, (long long)h.ebm_hidden, ec->width, ec->hidden);
             st = FCE_STATUS_ERR_FORMAT;
+        } else {
+            st = fce_ckpt_check_field(path, "ebm_n_total", h.ebm_n_total,
+                                      (int64_t)fce_ebm_arena(e)->n_total, "--ebm-width / --ebm-hidden");
         }
     }
-    size_t nf = (size_t)h.flow_n_total, ne = (size_t)h.ebm_n_total;
+    if (st == FCE_STATUS_OK && (h.flow_actnorm_initialized < 0 || h.flow_actnorm_initialized > 1)) {
+        fce_log_error("checkpoint %s: field flow_actnorm_initialized is %lld (0 or 1)", path,
+                      (long long)h.flow_actnorm_initialized);
+        st = FCE_STATUS_ERR_FORMAT;
+    }
+    const fce_train_state *ts = &h.state;
+    if (st == FCE_STATUS_OK &&
+        (ts->step < 0 || ts->ebm_updates < 0 || ts->flow_updates < 0 || ts->ebm_t < 0 ||
+         ts->flow_t < 0 || ts->consecutive < 0 || (ts->flow_turn != 0 && ts->flow_turn != 1) ||
+         ts->mode < 0 || ts->mode > 2 || (ts->c_initialized != 0 && ts->c_initialized != 1) ||
+         !memchr(ts->dataset, 0, sizeof ts->dataset))) {
+        fce_log_error("checkpoint %s: the training state (step counters, turn, mode, dataset name) "
+                      "is out of range", path);
+        st = FCE_STATUS_ERR_FORMAT;
+    }
+    /* sizes come from this run's models (their n_total equals the header's, checked above) */
+    size_t nf = fce_glow_arena(g)->n_total, ne = e ? fce_ebm_arena(e)->n_total : 0;
+    if (st == FCE_STATUS_OK) {
+        /* the file always holds both models with their moments, also when only the flow is read */
+        uint64_t blobs[2] = {3 * (uint64_t)nf, 3 * (uint64_t)(h.ebm_n_total < 0 ? 0 : h.ebm_n_total)};
+        st = fce_ckpt_check_size(path, content, sizeof h, blobs, 2);
+    }
     if (st == FCE_STATUS_OK) {
         host = malloc((nf > ne ? nf : ne) * sizeof(float) + 1);
         if (!host) st = FCE_STATUS_ERR_NOMEM;
@@ -114,7 +140,7 @@ static fce_status load_impl(const char *path, fce_glow *g, fce_ebm *e, fce_train
     if (st == FCE_STATUS_OK) {
         fce_param_arena *a = fce_glow_arena(g);
         fce_ctx *gc = fce_glow_ctx(g);
-        st = fce_ckpt_read_blob(path, f, gc, a->params, host, nf);
+        st = fce_ckpt_read_params(path, f, gc, fce_glow_params(g), a->params, host, nf);
         /* --init-flow takes the parameters only: the new run starts its own optimizer state */
         if (st == FCE_STATUS_OK && e) st = fce_ckpt_read_blob(path, f, gc, a->m, host, nf);
         if (st == FCE_STATUS_OK && e) st = fce_ckpt_read_blob(path, f, gc, a->v, host, nf);
@@ -132,6 +158,30 @@ static fce_status load_impl(const char *path, fce_glow *g, fce_ebm *e, fce_train
     fce_glow_set_actnorm_initialized(g, (int)h.flow_actnorm_initialized);
     if (s) *s = h.state;
     return fce_glow_refresh(g);
+}
+
+fce_status fce_checkpoint_peek(const char *path, fce_glow_config *gc, fce_ebm_config *ec,
+                               uint64_t *flow_hash, fce_train_state *s) {
+    uint64_t content = 0;
+    fce_status st = FCE_STATUS_OK;
+    FILE *f = fce_ckpt_open(path, &content, &st);
+    if (!f) return st;
+    ckpt_header h;
+    st = read_header(path, f, &h);
+    fclose(f);
+    if (st != FCE_STATUS_OK) return st;
+    if (h.flow_dim < 2 || h.flow_dim > 64 || h.flow_dim % 2 || h.flow_K < 1 || h.flow_K > 1024 ||
+        h.flow_width < 1 || h.flow_width > 65536 || h.ebm_dim != h.flow_dim || h.ebm_width < 1 ||
+        h.ebm_width > 65536 || h.ebm_hidden < 1 || h.ebm_hidden > 64) {
+        fce_log_error("checkpoint %s: the architecture fields (flow_dim, flow_K, flow_width, "
+                      "ebm_width, ebm_hidden) are out of range", path);
+        return FCE_STATUS_ERR_FORMAT;
+    }
+    *gc = (fce_glow_config){(int)h.flow_dim, (int)h.flow_K, (int)h.flow_width, 0};
+    *ec = (fce_ebm_config){(int)h.ebm_dim, (int)h.ebm_width, (int)h.ebm_hidden};
+    *flow_hash = h.flow_hash;
+    if (s) *s = h.state;
+    return FCE_STATUS_OK;
 }
 
 fce_status fce_checkpoint_load(const char *path, fce_glow *g, fce_ebm *e, fce_train_state *s) {

@@ -1,6 +1,14 @@
-/* ckpt_io.h: the file handling the checkpoint formats share (checkpoint.c, iglow_checkpoint.c):
- * the atomic write of a header and parameter arenas, opening for reading, reading a blob, and the
- * architecture checks, each logging its error with the file's path. */
+/* ckpt_io.h: the file handling the checkpoint formats share (checkpoint2d.c, flow_image_file.c,
+ * ebm_image_file.c): the atomic write of a header and parameter arenas, the integrity trailer,
+ * opening for reading with the integrity check, reading a blob, and the architecture and range
+ * checks, each logging its error with the file's path and the field.
+ *
+ * Integrity: every checkpoint ends in a 24-byte trailer: the magic "FCECRC32", the number of
+ * content bytes before the trailer (uint64) and the zlib CRC-32 of those bytes (uint64). A reader
+ * opens a file with fce_ckpt_open, which refuses a file without a trailer, of another length, or
+ * whose bytes do not match the CRC (truncated, flipped, or appended-to), before a single header
+ * field is believed. The formats then check the content length against what their header implies
+ * (fce_ckpt_check_size), so a file whose header and blobs disagree is refused too. */
 #ifndef FCE_CKPT_IO_H
 #define FCE_CKPT_IO_H
 
@@ -25,8 +33,22 @@ fce_status fce_ckpt_write_tmp(const char *path, const void *header, size_t heade
 fce_status fce_ckpt_commit(const char *path);
 void fce_ckpt_discard(const char *path);
 
-/* fopen(path, "rb"); NULL (logged: "cannot open checkpoint …") on failure. */
-FILE *fce_ckpt_open(const char *path);
+#define FCE_CKPT_TRAILER_BYTES 24
+
+/* Opens path for reading after checking its trailer and CRC; *content_bytes receives the length
+ * before the trailer. NULL on failure (logged, naming the file and what is wrong); *st receives
+ * FCE_STATUS_ERR_IO (cannot open) or FCE_STATUS_ERR_FORMAT (corrupt). */
+FILE *fce_ckpt_open(const char *path, uint64_t *content_bytes, fce_status *st);
+
+/* FCE_STATUS_ERR_FORMAT unless content_bytes == header_bytes + 4·Σ floats[i] (i < n). */
+fce_status fce_ckpt_check_size(const char *path, uint64_t content_bytes, uint64_t header_bytes,
+                               const uint64_t *floats, int n);
+
+/* Reads the n-float parameter blob of a model with table t into host, checks that every tensor
+ * named "*.perm" holds a permutation of 0..numel−1 (it indexes rows in the invertible maps), and
+ * uploads it to dst. */
+fce_status fce_ckpt_read_params(const char *path, FILE *f, fce_ctx *ctx, const fce_param_table *t,
+                                float *dst, float *host, size_t n);
 
 /* Reads n float32 into host and uploads them to dst; a short read is FCE_STATUS_ERR_FORMAT. */
 fce_status fce_ckpt_read_blob(const char *path, FILE *f, fce_ctx *ctx, float *dst, float *host,

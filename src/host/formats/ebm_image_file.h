@@ -1,9 +1,9 @@
 /* ebm_image_file.h: the image EBM's file, <run>/ebm.fce, written by image FCE training beside the
  * flow's checkpoint.fce and read by --resume, eval (the EBM's bits/dim) and probe.
  *
- * Format (8-byte fields, no padding): magic "FCEEBMI\0", version 1, H, W, C, n_total, the
+ * Format (8-byte fields, no padding): magic "FCEEBMI\0", version 2, H, W, C, n_total, the
  * parameter-table hash, the run state below, then three float32 blobs of n_total each: params
- * (c included), Adam m, Adam v. */
+ * (c included), Adam m, Adam v, and the integrity trailer (formats/ckpt_io.h). */
 #ifndef FCE_FORMATS_EBM_IMAGE_FILE_H
 #define FCE_FORMATS_EBM_IMAGE_FILE_H
 

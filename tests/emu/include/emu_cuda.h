@@ -6,12 +6,19 @@
  *     emu::launch("k", k, grid, block, shmem, stream, args). The arguments are converted to the
  *     kernel's parameter types once, at the launch (as CUDA does), and every thread gets a copy.
  *   - Blocks run one after another (no concurrency between blocks, no inter-block ordering bugs
- *     can show). The threads of a block are real std::threads running concurrently (a pool,
- *     emu::thread_pool, reused from block to block; thread_locals are reset per CUDA thread).
- *   - __syncthreads() is a std::barrier over the block. A thread that returns drops out of the
- *     barrier, so a uniform early return cannot hang; but every thread's barrier count is recorded
- *     and a block whose threads passed __syncthreads a different number of times is reported as a
- *     violation (divergent barrier: undefined behaviour on the device).
+ *     can show). The threads of a block are fibers (user-level contexts, ucontext) on the one host
+ *     thread that launched the kernel: a fiber runs until it returns or reaches a barrier, then
+ *     the next one runs (emu::fiber_block). This keeps the whole emulation on one OS thread, so it
+ *     costs the machine one core however large the block, and stays fast when other processes
+ *     load the machine (it used to run a block's threads as up to 1024 OS threads, whose barriers
+ *     took minutes on a loaded 2-core machine). Threads run in index order between barriers; the
+ *     kernels are race-free by construction, so no ordering should matter, and none is emulated.
+ *   - __syncthreads() is a barrier over the block's live fibers: it releases when every thread that
+ *     has not returned is waiting at it. A thread that returns drops out, so a uniform early return
+ *     cannot hang; but every thread's barrier count is recorded and a block whose threads passed
+ *     __syncthreads a different number of times is reported as a violation (divergent barrier:
+ *     undefined behaviour on the device). Fibers stuck at different barriers (a hang on a GPU) are
+ *     a violation too, reported and then aborted.
  *   - Warp shuffles (__shfl_sync, __shfl_down_sync, __shfl_xor_sync; width 32 only) go through a
  *     per-warp buffer between two per-warp barriers, so every lane must call them, as the
  *     0xffffffff mask promises; a warp whose lanes made different numbers of shuffle calls is a
@@ -35,7 +42,6 @@
 
 #include <array>
 #include <atomic>
-#include <barrier>
 #include <cmath>
 #include <cstdarg>
 #include <cstddef>
@@ -45,12 +51,13 @@
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <semaphore>
-#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <setjmp.h>
+#include <ucontext.h>
 
 #include "cuda_runtime_api.h"
 
@@ -72,7 +79,7 @@ struct dim3 {
         : x(vx), y(vy), z(vz) {}
 };
 
-inline thread_local uint3 threadIdx;
+inline thread_local uint3 threadIdx; /* set by the fiber scheduler before each fiber runs */
 inline thread_local uint3 blockIdx;
 inline dim3 blockDim;
 inline dim3 gridDim;
@@ -80,14 +87,135 @@ constexpr int warpSize = 32;
 
 namespace emu {
 
-using barrier = std::barrier<>;
+/* Fiber switches: a fiber's first entry goes through setcontext (its fresh stack); every later
+ * switch, in either direction, through _setjmp/_longjmp, which unlike swapcontext makes no system
+ * call (swapcontext saves and restores the signal mask each time: a third of the emulation's time
+ * went to it). Under _FORTIFY_SOURCE, glibc's _longjmp checks that it does not jump to another
+ * stack, which fibers do by design, so those builds switch with swapcontext only. */
+#if defined(_FORTIFY_SOURCE) && _FORTIFY_SOURCE > 0
+#define EMU_FIBER_LONGJMP 0
+#else
+#define EMU_FIBER_LONGJMP 1
+#endif
+
+/* The threads of one block as fibers, run by the launching host thread (see the header comment). */
+class fiber_block {
+  public:
+    enum state : unsigned char { RUNNABLE, AT_BLOCK_BARRIER, AT_WARP_BARRIER, DONE };
+    /* Calls f(t) for t = 0 .. nt-1, each on its own fiber, and returns when all have returned.
+     * Returns 0, or −1 when the fibers deadlocked at different barriers (reported by the caller). */
+    template <typename F>
+    int run(unsigned nt, F &f) {
+        job_ = [&f](unsigned t) { f(t); };
+        nt_ = nt;
+        st_.assign(nt, RUNNABLE);
+        while (stacks_.size() < nt) stacks_.emplace_back(new char[STACK_BYTES]);
+        ctx_.resize(nt);
+        jb_.resize(nt);
+        started_.assign(nt, 0);
+        for (unsigned t = 0; t < nt; t++) {
+            getcontext(&ctx_[t]);
+            ctx_[t].uc_stack.ss_sp = stacks_[t].get();
+            ctx_[t].uc_stack.ss_size = STACK_BYTES;
+            ctx_[t].uc_link = &sched_;
+            makecontext(&ctx_[t], (void (*)())entry, 0);
+        }
+        current_runner = this;
+        unsigned done = 0;
+        int rc = 0;
+        while (done < nt) {
+            for (unsigned t = 0; t < nt; t++) {
+                if (st_[t] != RUNNABLE) continue;
+                cur_ = t;
+                threadIdx = uint3{t, 0, 0};
+                resume(t); /* back here when t waits or returns */
+                if (st_[t] == DONE) done++;
+            }
+            if (done < nt && !release()) { rc = -1; break; }
+        }
+        current_runner = nullptr;
+        job_ = nullptr;
+        return rc;
+    }
+    /* From a fiber: wait at the block barrier (warp = false) or at its warp's barrier. */
+    void wait(bool warp) {
+        unsigned t = cur_;
+        st_[t] = warp ? AT_WARP_BARRIER : AT_BLOCK_BARRIER;
+#if EMU_FIBER_LONGJMP
+        if (_setjmp(jb_[t].buf) == 0) _longjmp(sched_jb_.buf, 1);
+#else
+        swapcontext(&ctx_[t], &sched_);
+#endif
+        threadIdx = uint3{t, 0, 0};
+    }
+    static inline fiber_block *current_runner = nullptr;
+
+  private:
+    static constexpr size_t STACK_BYTES = 256 * 1024; /* kernels keep small frames; generous */
+    struct jump_buf {
+        jmp_buf buf;
+    };
+    void resume(unsigned t) {
+#if EMU_FIBER_LONGJMP
+        if (_setjmp(sched_jb_.buf) == 0) {
+            if (started_[t]) _longjmp(jb_[t].buf, 1);
+            started_[t] = 1;
+            setcontext(&ctx_[t]);
+        }
+#else
+        swapcontext(&sched_, &ctx_[t]);
+#endif
+    }
+    static void entry() {
+        fiber_block *r = current_runner;
+        r->job_(r->cur_);
+        r->st_[r->cur_] = DONE;
+#if EMU_FIBER_LONGJMP
+        _longjmp(r->sched_jb_.buf, 1);
+#endif /* else uc_link returns to the scheduler */
+    }
+    /* Every live fiber waits: opens each warp barrier all of whose live lanes wait at it, and the
+     * block barrier when every live fiber waits at it. False when nothing could be released. */
+    bool release() {
+        bool any = false;
+        for (unsigned w0 = 0; w0 < nt_; w0 += 32) {
+            unsigned end = w0 + 32 < nt_ ? w0 + 32 : nt_, waiting = 0, live = 0;
+            for (unsigned t = w0; t < end; t++) {
+                live += st_[t] != DONE;
+                waiting += st_[t] == AT_WARP_BARRIER;
+            }
+            if (live && waiting == live) {
+                for (unsigned t = w0; t < end; t++)
+                    if (st_[t] == AT_WARP_BARRIER) st_[t] = RUNNABLE;
+                any = true;
+            }
+        }
+        if (any) return true;
+        unsigned live = 0, waiting = 0;
+        for (unsigned t = 0; t < nt_; t++) {
+            live += st_[t] != DONE;
+            waiting += st_[t] == AT_BLOCK_BARRIER;
+        }
+        if (!live || waiting != live) return false;
+        for (unsigned t = 0; t < nt_; t++)
+            if (st_[t] == AT_BLOCK_BARRIER) st_[t] = RUNNABLE;
+        return true;
+    }
+    std::function<void(unsigned)> job_;
+    unsigned nt_ = 0, cur_ = 0;
+    std::vector<state> st_;
+    std::vector<ucontext_t> ctx_;
+    std::vector<std::unique_ptr<char[]>> stacks_;
+    std::vector<jump_buf> jb_;
+    std::vector<unsigned char> started_;
+    ucontext_t sched_;
+    jump_buf sched_jb_;
+};
 
 /* State of the block being run. */
 struct block_ctx {
     const char *kernel;
     unsigned block;
-    std::unique_ptr<barrier> bar;
-    std::vector<std::unique_ptr<barrier>> warp_bar;
     std::vector<std::array<unsigned char, 8 * 32>> warp_buf;
     std::vector<unsigned long> syncs, shfls; /* per thread: __syncthreads and shuffle calls */
     std::vector<unsigned> warp_lanes;        /* threads in each warp (32 but for a last partial) */
@@ -156,62 +284,16 @@ T shuffle(unsigned mask, T v, int src, int width, const char *what) {
     b->shfls[tid]++;
     unsigned char *buf = b->warp_buf[w].data();
     std::memcpy(buf + 8 * lane, &v, sizeof v);
-    b->warp_bar[w]->arrive_and_wait();
+    fiber_block::current_runner->wait(true);
     T out = v;
     if (src >= 0 && (unsigned)src < lanes) std::memcpy(&out, buf + 8 * (unsigned)src, sizeof out);
-    b->warp_bar[w]->arrive_and_wait();
+    fiber_block::current_runner->wait(true);
     return out;
 }
 
-/* The OS threads that run the CUDA threads of a block: created once and reused for every block
- * (creating a std::thread per CUDA thread per block made GPU-sized launches take minutes). run(nt,
- * f) calls f(t) for t = 0 .. nt-1, each on its own thread, all concurrently, and returns when all
- * have returned. One launch at a time (launches come from one host thread). */
-class thread_pool {
-  public:
-    ~thread_pool() {
-        stop_.store(true);
-        for (auto &w : workers_) w->go.release();
-        for (auto &w : workers_) w->th.join();
-    }
-    template <typename F>
-    void run(unsigned nt, F &f) {
-        while (workers_.size() < nt) {
-            auto w = std::make_unique<worker>();
-            worker *wp = w.get();
-            unsigned i = (unsigned)workers_.size();
-            w->th = std::thread([this, wp, i] { work(wp, i); });
-            workers_.push_back(std::move(w));
-        }
-        job_ = [&f](unsigned t) { f(t); };
-        pending_.store(nt);
-        for (unsigned t = 0; t < nt; t++) workers_[t]->go.release(); /* wakes exactly nt */
-        for (unsigned p = pending_.load(); p != 0; p = pending_.load()) pending_.wait(p);
-        job_ = nullptr;
-    }
+inline fiber_block fibers;
 
-  private:
-    struct worker {
-        std::binary_semaphore go{0};
-        std::thread th;
-    };
-    void work(worker *w, unsigned i) {
-        for (;;) {
-            w->go.acquire();
-            if (stop_.load()) return;
-            job_(i);
-            if (pending_.fetch_sub(1) == 1) pending_.notify_one();
-        }
-    }
-    std::vector<std::unique_ptr<worker>> workers_;
-    std::function<void(unsigned)> job_;
-    std::atomic<unsigned> pending_{0};
-    std::atomic<bool> stop_{false};
-};
-
-inline thread_pool pool;
-
-/* Runs kernel k over grid × block threads (1-D), blocks in order, threads of a block concurrently. */
+/* Runs kernel k over grid × block threads (1-D), blocks in order, the threads of a block as fibers. */
 template <typename... P, typename... A>
 void launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, size_t shmem,
             cudaStream_t stream, A &&...args) {
@@ -248,25 +330,20 @@ void launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, size_t shm
         block_ctx b;
         b.kernel = name;
         b.block = bx;
-        b.bar = std::make_unique<barrier>((std::ptrdiff_t)nt);
-        for (unsigned w = 0; w < nw; w++) {
-            unsigned lanes = nt - 32 * w < 32 ? nt - 32 * w : 32;
-            b.warp_lanes.push_back(lanes);
-            b.warp_bar.push_back(std::make_unique<barrier>((std::ptrdiff_t)lanes));
-        }
+        for (unsigned w = 0; w < nw; w++) b.warp_lanes.push_back(nt - 32 * w < 32 ? nt - 32 * w : 32);
         b.warp_buf.resize(nw);
         b.syncs.assign(nt, 0);
         b.shfls.assign(nt, 0);
-        auto body = [&b, &params, k, bx](unsigned t) {
-            cur_block = &b;
-            threadIdx = uint3{t, 0, 0};
-            blockIdx = uint3{bx, 0, 0};
+        cur_block = &b;
+        blockIdx = uint3{bx, 0, 0};
+        auto body = [&params, k](unsigned) {
             std::apply(k, params); /* k takes its parameters by value: a copy per thread */
-            b.warp_bar[t / 32]->arrive_and_drop();
-            b.bar->arrive_and_drop();
-            cur_block = nullptr;
         };
-        pool.run(nt, body);
+        if (fibers.run(nt, body) != 0) {
+            violation(name, bx, "threads wait at different barriers (a deadlock on the device)");
+            std::abort();
+        }
+        cur_block = nullptr;
         for (unsigned t = 1; t < nt; t++)
             if (b.syncs[t] != b.syncs[0]) {
                 violation(name, bx, "threads 0 and %u passed __syncthreads %lu and %lu times "
@@ -296,7 +373,7 @@ inline T opaque(T v) {
 inline void __syncthreads(void) {
     emu::block_ctx *b = emu::need_block("__syncthreads");
     b->syncs[threadIdx.x]++;
-    b->bar->arrive_and_wait();
+    emu::fiber_block::current_runner->wait(false);
 }
 
 template <typename T>
