@@ -112,9 +112,10 @@ for k in range(512):
     b += bytes(((x // 8 + y // 8 + k) % 2) * 160 + r.randrange(60) for c in range(3) for y in range(32) for x in range(32))
 open(sys.argv[1], "wb").write(b)
 PY
-E=(--dataset cifar10 --data-dir "$W/pics.bin" --device "$DEV" --preset "$PRESET" --batch "$BATCH" --quiet)
-[ "$DRY_RUN" = 1 ] && E+=(--width 8 --K 1) && FCEX=(--ebm-width-scale 16) || FCEX=()
-step e2e_mle 60 "$BIN" train "${E[@]}" --mode mle --steps 30 --warmup-steps 10 --out "$W/mle"
+E=(--dataset cifar10 --data-dir "$W/pics.bin" --device "$DEV" --batch "$BATCH" --quiet)
+FLOW_ARCH=(--preset "$PRESET") # the MLE run's; FCE takes the flow's architecture from --init-flow
+[ "$DRY_RUN" = 1 ] && FLOW_ARCH+=(--width 8 --K 1) && FCEX=(--ebm-width-scale 16) || FCEX=()
+step e2e_mle 60 "$BIN" train "${E[@]}" "${FLOW_ARCH[@]}" --mode mle --steps 30 --warmup-steps 10 --out "$W/mle"
 step e2e_fce 60 "$BIN" train "${E[@]}" --mode fce "${FCEX[@]}" --steps 30 --init-flow "$W/mle/checkpoint.fce" --out "$W/fce"
 step e2e_eval 30 "$BIN" eval --checkpoint "$W/fce/checkpoint.fce" --dataset cifar10 --data-dir "$W/pics.bin" --device "$DEV"
 step e2e_sample 30 "$BIN" sample --checkpoint "$W/fce/checkpoint.fce" --n 64 --grid "$OUT/samples.png" --device "$DEV"

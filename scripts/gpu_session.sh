@@ -99,7 +99,7 @@ run)
   stage_step mle 130 "$BIN" train $P --mode mle --preset $PRESET --batch 64 --steps "${MLE_STEPS:-3000}" \
     --warmup-steps 100 --lr 1e-3 --log-every 50 --time-limit 90 --out "$W/mle"
   tail -3 "$W/mle.log"
-  stage_step fce 190 "$BIN" train $P --mode fce --preset $PRESET --batch 64 --steps "${FCE_STEPS:-20000}" \
+  stage_step fce 190 "$BIN" train $P --mode fce --batch 64 --steps "${FCE_STEPS:-20000}" \
     --init-flow "$W/mle/checkpoint.fce" --log-every 50 --checkpoint-every 1000 --time-limit 150 --out "$W/fce"
   tail -12 "$W/fce.log"
   for m in mle fce; do

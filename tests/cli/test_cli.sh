@@ -10,7 +10,7 @@ expect unknown_flag 2 "unknown option '--bogus'" -- train --bogus 1
 expect malformed_int 2 "--steps: '12x' is not a valid integer" -- train --steps 12x
 expect malformed_float 2 "--lr-ebm: 'fast' is not a valid number" -- train --lr-ebm fast
 expect negative_seed 2 "--seed: '-3'" -- train --seed -3
-expect unknown_dataset 2 "unknown 2D dataset 'cifar11'" -- train --dataset cifar11 --device cpu --out "$OUT/x"
+expect unknown_dataset 2 "unknown dataset 'cifar11'" -- train --dataset cifar11 --device cpu --out "$OUT/x"
 expect unknown_mode 2 "--mode: 'gan'" -- train --mode gan
 expect missing_value 2 "--out needs a value" -- train --out
 expect unknown_command 2 "unknown command 'trian'" -- trian

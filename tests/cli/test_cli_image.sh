@@ -14,14 +14,7 @@ check image_help bash -c "'$BIN' train --dataset cifar10 --help | grep -q -- --w
 check sample_help bash -c "'$BIN' sample --help | grep -q -- --temperature"
 
 # 24 CIFAR records (1 label byte + 3072 pixel bytes each) of a simple pattern
-python3 - "$OUT/train.bin" <<'PY' 2>/dev/null || head -c $((24 * 3073)) /dev/urandom >"$OUT/train.bin"
-import sys
-b = bytearray()
-for k in range(24):
-    b.append(k % 10)
-    b += bytes(((x // 8 + y // 8 + k) % 2) * 160 + 40 for c in range(3) for y in range(32) for x in range(32))
-open(sys.argv[1], "wb").write(b)
-PY
+cifar_file "$OUT/train.bin" 24
 run="$OUT/run"
 "$BIN" train --dataset cifar10 --mode mle --data-dir "$OUT/train.bin" --preset tiny --width 8 --K 1 --batch 8 \
   --steps 3 --device cpu --out "$run" --quiet 2>"$OUT/err" || { echo "FAIL tiny_train: $(cat "$OUT/err")"; fail=$((fail + 1)); }
@@ -48,15 +41,15 @@ size_ok() { # every picture is 32x32 (PNG IHDR width/height, or the PPM header)
 check sample_dir_32x32 size_ok
 check sample_dir_seeded bash -c "for f in '$OUT'/s1/*; do cmp -s \"\$f\" '$OUT'/s2/\$(basename \"\$f\") || exit 1; done"
 check sample_progress grep -q "wrote 10 pictures.*img/s" "$OUT/err"
-# npz: 30 + 5 (local) + 128 (NPY header) + 10*3072 + 46 + 5 (central) + 22 (end)
-check npz_size test "$(wc -c <"$OUT/s1.npz")" -eq $((35 + 128 + 30720 + 51 + 22))
+# npz, one entry arr_0.npy: 30 + 9 (local) + 128 (NPY header) + 10*3072 + 46 + 9 (central) + 22 (end)
+check npz_size test "$(wc -c <"$OUT/s1.npz")" -eq $((39 + 128 + 30720 + 55 + 22))
 check npz_zip_magic test "$(head -c 4 "$OUT/s1.npz" | od -An -tx1 | tr -d ' \n')" = "504b0304"
-check npz_npy_header bash -c "head -c 163 '$OUT/s1.npz' | tail -c 128 | grep -a -q \"'descr': '|u1', 'fortran_order': False, 'shape': (10, 32, 32, 3)\""
+check npz_npy_header bash -c "head -c 167 '$OUT/s1.npz' | tail -c 128 | grep -a -q \"'descr': '|u1', 'fortran_order': False, 'shape': (10, 32, 32, 3)\""
 if python3 -c 'import zipfile' 2>/dev/null; then
-  check npz_crc python3 -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); sys.exit(z.testzip() is not None or z.namelist() != ['x.npy'])" "$OUT/s1.npz"
+  check npz_crc python3 -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); sys.exit(z.testzip() is not None or z.namelist() != ['arr_0.npy'])" "$OUT/s1.npz"
 fi
 if python3 -c 'import numpy' 2>/dev/null; then
-  check npz_numpy python3 -c "import sys, numpy as np; a = np.load(sys.argv[1])['x']; sys.exit(a.shape != (10, 32, 32, 3) or a.dtype != np.uint8)" "$OUT/s1.npz"
+  check npz_numpy python3 -c "import sys, numpy as np; a = np.load(sys.argv[1])['arr_0']; sys.exit(a.shape != (10, 32, 32, 3) or a.dtype != np.uint8)" "$OUT/s1.npz"
 fi
 
 # eval of a tiny FCE run also reports the EBM's bits/dim (ebm.fce next to checkpoint.fce)

@@ -1,8 +1,9 @@
-/* cli.c: subcommands (train, eval, sample, probe, info, help) and the table-driven long-option parser (cli.h):
- * one table, OPTIONS, lists every command's options and drives both parsing and --help.
- * Unknown options, missing values, malformed numbers and out-of-range enums are usage errors
- * (exit 2) with a message naming the option; numbers are read with strtol/strtod and must be
- * consumed whole. */
+/* cli.c: subcommands (train, eval, sample, probe, export, info, help) and the table-driven long-option
+ * parser (cli.h): one table, OPTIONS, lists every command's options and drives both parsing and
+ * --help; a second, RULES, lists the options that need or exclude another.
+ * Unknown options (with the closest known one), missing values, malformed numbers, out-of-range
+ * enums, unknown datasets and conflicting options are usage errors (exit 2) with a message naming
+ * the arguments; numbers are read with strtol/strtod and must be consumed whole. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -11,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_suggest.h"
 #include "fce/backend.h"
 #include "fce/data2d.h"
+#include "fce/export.h"
 #include "fce/log.h"
 #include "fce/probe.h"
 #include "fce/train.h"
@@ -23,7 +26,9 @@ typedef enum opt_type { OPT_INT, OPT_LONG, OPT_U64, OPT_FLOAT, OPT_STR, OPT_FLAG
 
 /* The commands that take options. `train` is two: the 2D trainer, or the image one when its
  * --dataset is an image dataset. */
-typedef enum command_id { CMD_TRAIN_2D, CMD_IMAGE_TRAIN, CMD_EVAL, CMD_SAMPLE, CMD_PROBE, N_COMMANDS } command_id;
+typedef enum command_id {
+    CMD_TRAIN_2D, CMD_IMAGE_TRAIN, CMD_EVAL, CMD_SAMPLE, CMD_PROBE, CMD_EXPORT, N_COMMANDS
+} command_id;
 
 /* Each command's options are read into its own config struct; this holds whichever it is. */
 typedef union any_config {
@@ -32,6 +37,7 @@ typedef union any_config {
     fce_image_eval_config eval;
     fce_image_sample_config sample;
     fce_probe_config probe;
+    fce_export_config export_weights;
 } any_config;
 
 typedef struct opt_def {
@@ -51,9 +57,10 @@ typedef struct opt_def {
 #define EVAL(...) OPT_OF(CMD_EVAL, fce_image_eval_config, __VA_ARGS__)
 #define SAMPLE(...) OPT_OF(CMD_SAMPLE, fce_image_sample_config, __VA_ARGS__)
 #define PROBE(...) OPT_OF(CMD_PROBE, fce_probe_config, __VA_ARGS__)
+#define EXPORT(...) OPT_OF(CMD_EXPORT, fce_export_config, __VA_ARGS__)
 
 /* Every option of every command, each command's in its --help order. The image commands'
- * configs are in train_image.h, eval_image.h and probe.h. */
+ * configs are in train_image.h, eval_image.h and probe.h; export's in export.h. */
 static const opt_def OPTIONS[] = {
     TRAIN_2D("dataset", OPT_STR, dataset, "gmm8 | gmm25 | pinwheel | spiral | 2spirals | rings | checkerboard | moons"),
     TRAIN_2D("mode", OPT_MODE, mode, "fce (joint) | mle (flow alone) | nce (EBM vs a Gaussian)"),
@@ -122,6 +129,8 @@ static const opt_def OPTIONS[] = {
     EVAL("device", OPT_STR, device, "auto | cpu | N (GPU ordinal)"),
     EVAL("out", OPT_STR, out_dir, "write <out>/eval.json (default: JSON on stdout)"),
     EVAL("ebm", OPT_STR, ebm, "ebm.fce for bpd_ebm (default: next to the checkpoint, if there)"),
+    EVAL("quiet", OPT_FLAG, quiet, "no progress lines"),
+    EVAL("progress-every", OPT_FLOAT, progress_every, "seconds between progress lines (0: after every batch)"),
     SAMPLE("checkpoint", OPT_STR, checkpoint, "image checkpoint"),
     SAMPLE("n", OPT_INT, n, "number of samples"),
     SAMPLE("temperature", OPT_FLOAT, temperature, "prior temperature T"),
@@ -131,7 +140,10 @@ static const opt_def OPTIONS[] = {
     SAMPLE("device", OPT_STR, device, "auto | cpu | N (GPU ordinal)"),
     SAMPLE("out-dir", OPT_STR, out_dir, "batched: numbered PNGs DIR/000000.png ... instead of the grid"),
     SAMPLE("batch", OPT_INT, batch, "with --out-dir: pictures per batch (capped by --n)"),
-    SAMPLE("npz", OPT_STR, npz, "with --out-dir: also an uncompressed .npz with x.npy uint8 (n,H,W,C)"),
+    SAMPLE("npz", OPT_STR, npz, "with --out-dir: also an uncompressed .npz, key arr_0: uint8 (n,H,W,C)"),
+    SAMPLE("force", OPT_FLAG, force, "with --out-dir: replace the numbered pictures of an earlier sample run"),
+    SAMPLE("quiet", OPT_FLAG, quiet, "no progress lines"),
+    SAMPLE("progress-every", OPT_FLOAT, progress_every, "with --out-dir: seconds between progress lines (0: every batch)"),
     PROBE("checkpoint", OPT_STR, checkpoint, "ebm.fce of an image FCE run, or the run folder"),
     PROBE("dataset", OPT_STR, dataset, "cifar10 | svhn (labelled data)"),
     PROBE("data-dir", OPT_STR, data_dir, "the dataset's folder (training split) or one file"),
@@ -152,14 +164,49 @@ static const opt_def OPTIONS[] = {
     PROBE("test-n", OPT_INT, test_n, "test pictures used, the first N (0: all)"),
     PROBE("feature-batch", OPT_INT, feature_batch, "pictures per EBM pass for the features"),
     PROBE("quiet", OPT_FLAG, quiet, "no progress lines"),
+    EXPORT("checkpoint", OPT_STR, checkpoint, "checkpoint.fce of a 2D or image run, or an image run's ebm.fce"),
+    EXPORT("ebm", OPT_STR, ebm, "image run: its EBM file (default: ebm.fce next to the checkpoint, if there)"),
+    EXPORT("format", OPT_STR, format, "output format: safetensors"),
+    EXPORT("out", OPT_STR, out, "the file to write, e.g. weights.safetensors"),
 };
 #undef TRAIN_2D
 #undef IMAGE_TRAIN
 #undef EVAL
 #undef SAMPLE
 #undef PROBE
+#undef EXPORT
 #undef OPT_OF
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
+
+/* An option that only makes sense with another (NEEDS) or contradicts it (EXCLUDES): given both
+ * (or the first alone), the input would be ignored or overridden silently, so it is a usage error. */
+typedef enum rule_kind { RULE_NEEDS, RULE_EXCLUDES } rule_kind;
+
+typedef struct opt_rule {
+    command_id cmd;
+    const char *a;
+    rule_kind kind;
+    const char *b;
+    const char *why;
+} opt_rule;
+
+#define ARCH_FROM_FILE "the flow's architecture comes from the --init-flow file"
+static const opt_rule RULES[] = {
+    {CMD_SAMPLE, "npz", RULE_NEEDS, "out-dir", "the .npz holds the numbered pictures --out-dir writes"},
+    {CMD_SAMPLE, "batch", RULE_NEEDS, "out-dir", "a grid is sampled in one batch of --n"},
+    {CMD_SAMPLE, "force", RULE_NEEDS, "out-dir", "it lets --out-dir replace an earlier sample run's pictures"},
+    {CMD_SAMPLE, "progress-every", RULE_NEEDS, "out-dir", "a grid is sampled in one batch"},
+    {CMD_SAMPLE, "grid", RULE_EXCLUDES, "out-dir", "--out-dir writes numbered pictures instead of a grid"},
+    {CMD_SAMPLE, "compare", RULE_EXCLUDES, "out-dir", "--compare makes a grid; --out-dir writes numbered pictures"},
+    {CMD_IMAGE_TRAIN, "preset", RULE_EXCLUDES, "init-flow", ARCH_FROM_FILE},
+    {CMD_IMAGE_TRAIN, "L", RULE_EXCLUDES, "init-flow", ARCH_FROM_FILE},
+    {CMD_IMAGE_TRAIN, "K", RULE_EXCLUDES, "init-flow", ARCH_FROM_FILE},
+    {CMD_IMAGE_TRAIN, "width", RULE_EXCLUDES, "init-flow", ARCH_FROM_FILE},
+    {CMD_IMAGE_TRAIN, "affine", RULE_EXCLUDES, "init-flow", ARCH_FROM_FILE},
+    {CMD_IMAGE_TRAIN, "pretrain-steps", RULE_EXCLUDES, "init-flow", "FCE starts from the --init-flow flow, with no pretraining"},
+};
+#undef ARCH_FROM_FILE
+#define N_RULES (sizeof RULES / sizeof RULES[0])
 
 typedef struct command {
     const char *name;  /* as typed, and in messages ("see fce-gpu <name> --help") */
@@ -188,7 +235,10 @@ static const command COMMANDS[N_COMMANDS] = {
         "usage: fce-gpu sample --checkpoint C [--n 64] [--temperature T] [--grid out.png] [options]\n"
         "       fce-gpu sample --checkpoint MLE.fce --compare FCE.fce --grid side_by_side.png [options]\n"
         "       fce-gpu sample --checkpoint C --n N --out-dir DIR [--batch 500] [--npz FILE] [options]\n\n"
-        "Samples of an image checkpoint at temperature T, as one grid picture.\n"},
+        "Samples of an image checkpoint at temperature T, as one grid picture, or as numbered PNGs\n"
+        "(and an .npz) for FID tools. --out-dir refuses a folder that already holds pictures (FID would\n"
+        "score old and new samples together) unless --force, which first removes the numbered pictures\n"
+        "an earlier run wrote.\n"},
     [CMD_PROBE] = {
         "probe",
         "usage: fce-gpu probe --checkpoint RUN/ebm.fce --dataset cifar10|svhn --data-dir DIR\n"
@@ -205,6 +255,16 @@ static const command COMMANDS[N_COMMANDS] = {
         "mean softmax cross-entropy. Writes probe.json (also on stdout), metrics.jsonl and probe.png.\n"
         "Exit 2: a bad flag, or a budget above the training split's size; exit 1: unlabelled data, a\n"
         "checkpoint that is not an EBM file, or another runtime failure.\n"},
+    [CMD_EXPORT] = {
+        "export",
+        "usage: fce-gpu export --checkpoint FILE [--ebm FILE] --format safetensors --out FILE.safetensors\n\n"
+        "Writes a run's trained weights to a file other tools read (safetensors: F32 tensors named by the\n"
+        "models' parameter tables, \"glow.*\" / \"iglow.*\" for the flow and \"ebm.*\" for the EBM, with\n"
+        "the kind, architecture, step and source file in the metadata; README \"Exported weights\").\n"
+        "A 2D checkpoint holds both models; an image checkpoint.fce takes its run's ebm.fce along when it\n"
+        "is beside it (or --ebm names one); an ebm.fce alone exports the EBM. Optimizer state is not\n"
+        "exported. Exit 2: a bad flag or format; exit 1: a missing, corrupt or unknown checkpoint, or a\n"
+        "write failure.\n"},
 };
 
 /* The command's config, set to its defaults. */
@@ -215,6 +275,7 @@ static void config_defaults(command_id id, any_config *cfg) {
     case CMD_EVAL: fce_image_eval_config_defaults(&cfg->eval); break;
     case CMD_SAMPLE: fce_image_sample_config_defaults(&cfg->sample); break;
     case CMD_PROBE: fce_probe_config_defaults(&cfg->probe); break;
+    case CMD_EXPORT: fce_export_config_defaults(&cfg->export_weights); break;
     case N_COMMANDS: break;
     }
 }
@@ -227,6 +288,7 @@ static fce_status command_run(command_id id, const any_config *cfg) {
     case CMD_EVAL: return fce_image_eval_run(&cfg->eval, NULL);
     case CMD_SAMPLE: return fce_image_sample_run(&cfg->sample);
     case CMD_PROBE: return fce_probe_run(&cfg->probe);
+    case CMD_EXPORT: return fce_export_run(&cfg->export_weights);
     case N_COMMANDS: break;
     }
     return FCE_STATUS_ERR_CONFIG;
@@ -272,8 +334,11 @@ static void print_usage(FILE *f) {
                "  eval    test-split bits/dim of an image checkpoint\n"
                "  sample  samples of an image checkpoint: a grid, two flows side by side, or numbered PNGs for FID\n"
                "  probe   linear-probe accuracy of an image EBM's features vs labels (paper Fig. 4)\n"
-               "  info    build options and whether a GPU is usable\n"
-               "  help    this text; `fce-gpu train --help` lists the training options\n");
+               "  export  a run's weights as a .safetensors file\n"
+               "  info    version, build options and whether a GPU is usable\n"
+               "  help    this text; `fce-gpu help COMMAND` or `fce-gpu COMMAND --help` lists its options\n"
+               "\n--version prints the version and git commit. Exit codes: 0 success, 1 runtime failure,\n"
+               "2 usage error.\n");
 }
 
 static int parse_value(const opt_def *o, const char *v, void *cfg) {
@@ -337,8 +402,34 @@ bad_number:
     return 2;
 }
 
-/* Returns 0 ok, 2 usage error, -1 help printed. cfg holds the defaults. */
-static int parse_opts(int argc, char **argv, command_id id, void *cfg) {
+/* The index in OPTIONS of command id's option name[0..len), or -1. */
+static int find_option(command_id id, const char *name, size_t len) {
+    for (size_t k = 0; k < N_OPTIONS; k++)
+        if (OPTIONS[k].cmd == id && strlen(OPTIONS[k].name) == len && !strncmp(OPTIONS[k].name, name, len))
+            return (int)k;
+    return -1;
+}
+
+/* Logs an unknown option with the closest of the command's options, or the command it belongs to. */
+static void report_unknown_option(command_id id, const char *name, size_t len) {
+    const char *cmd = COMMANDS[id].name;
+    fce_cli_suggest s;
+    fce_cli_suggest_begin(&s, name, len);
+    for (size_t k = 0; k < N_OPTIONS; k++)
+        if (OPTIONS[k].cmd == id) fce_cli_suggest_add(&s, OPTIONS[k].name);
+    if (s.best)
+        fce_log_error("unknown option '--%.*s' (did you mean --%s? see fce-gpu %s --help)", (int)len, name,
+                      s.best, cmd);
+    else if (id == CMD_TRAIN_2D && find_option(CMD_IMAGE_TRAIN, name, len) >= 0)
+        fce_log_error("unknown option '--%.*s' for a 2D dataset: it is an option of image training "
+                      "(train --dataset cifar10|svhn|folder)", (int)len, name);
+    else
+        fce_log_error("unknown option '--%.*s' (see fce-gpu %s --help)", (int)len, name, cmd);
+}
+
+/* Returns 0 ok, 2 usage error, -1 help printed. cfg holds the defaults; seen[k] is set for each
+ * option OPTIONS[k] given. */
+static int parse_opts(int argc, char **argv, command_id id, void *cfg, unsigned char seen[N_OPTIONS]) {
     const char *cmd = COMMANDS[id].name;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -352,14 +443,13 @@ static int parse_opts(int argc, char **argv, command_id id, void *cfg) {
         }
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const opt_def *o = NULL;
-        for (size_t k = 0; k < N_OPTIONS; k++)
-            if (OPTIONS[k].cmd == id && strlen(OPTIONS[k].name) == len && !strncmp(OPTIONS[k].name, name, len))
-                o = &OPTIONS[k];
-        if (!o) {
-            fce_log_error("unknown option '%.*s' (see fce-gpu %s --help)", (int)(len + 2), a, cmd);
+        int k = find_option(id, name, len);
+        if (k < 0) {
+            report_unknown_option(id, name, len);
             return 2;
         }
+        const opt_def *o = &OPTIONS[k];
+        seen[k] = 1;
         if (o->type == OPT_FLAG) {
             if (eq) {
                 fce_log_error("--%s takes no value", o->name);
@@ -379,19 +469,77 @@ static int parse_opts(int argc, char **argv, command_id id, void *cfg) {
     return 0;
 }
 
-/* Does `train` get an image dataset (--dataset X or --dataset=X)? */
-static int wants_image_train(int argc, char **argv) {
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--dataset") && i + 1 < argc) return fce_is_image_dataset(argv[i + 1]);
-        if (!strncmp(argv[i], "--dataset=", 10)) return fce_is_image_dataset(argv[i] + 10);
+static int option_seen(command_id id, const char *name, const unsigned char seen[N_OPTIONS]) {
+    int k = find_option(id, name, strlen(name));
+    return k >= 0 && seen[k];
+}
+
+/* 0 when the given options obey RULES; otherwise logs the first broken rule and returns 2. */
+static int check_rules(command_id id, const unsigned char seen[N_OPTIONS]) {
+    for (size_t r = 0; r < N_RULES; r++) {
+        const opt_rule *u = &RULES[r];
+        if (u->cmd != id || !option_seen(id, u->a, seen)) continue;
+        int b = option_seen(id, u->b, seen);
+        if (u->kind == RULE_NEEDS && !b) {
+            fce_log_error("--%s needs --%s: %s", u->a, u->b, u->why);
+            return 2;
+        }
+        if (u->kind == RULE_EXCLUDES && b) {
+            fce_log_error("--%s and --%s do not go together: %s", u->a, u->b, u->why);
+            return 2;
+        }
     }
     return 0;
 }
 
+/* ---- datasets ---- */
+
+static const char *const IMAGE_DATASETS[] = {"cifar10", "svhn", "folder"};
+#define N_IMAGE_DATASETS (sizeof IMAGE_DATASETS / sizeof IMAGE_DATASETS[0])
+
+/* The value of --dataset X or --dataset=X among the arguments, or NULL. */
+static const char *dataset_arg(int argc, char **argv) {
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--dataset") && i + 1 < argc) return argv[i + 1];
+        if (!strncmp(argv[i], "--dataset=", 10)) return argv[i] + 10;
+    }
+    return NULL;
+}
+
+/* 0 when the command takes dataset `name` (or has no --dataset); otherwise logs that the dataset is
+ * unknown, with the closest known name and the list, and returns 2. `train` takes the 2D datasets
+ * and the image ones; eval and probe the image ones (probe explains itself why not `folder`). */
+static int check_dataset(command_id id, const char *name) {
+    if (!name || find_option(id, "dataset", 7) < 0 || fce_is_image_dataset(name)) return 0;
+    int takes_2d = id == CMD_TRAIN_2D || id == CMD_IMAGE_TRAIN;
+    fce_cli_suggest s;
+    fce_cli_suggest_begin(&s, name, strlen(name));
+    char list[256] = "";
+    size_t used = 0;
+    for (int k = 0; takes_2d && k < FCE_DATA2D_COUNT; k++) {
+        const char *d = fce_data2d_name((fce_data2d_kind)k);
+        if (!strcmp(d, name)) return 0;
+        fce_cli_suggest_add(&s, d);
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s, ", d);
+    }
+    for (size_t k = 0; k < N_IMAGE_DATASETS; k++) {
+        fce_cli_suggest_add(&s, IMAGE_DATASETS[k]);
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", IMAGE_DATASETS[k],
+                                 k + 1 < N_IMAGE_DATASETS ? ", " : "");
+    }
+    char hint[64] = "";
+    if (s.best) snprintf(hint, sizeof hint, " (did you mean %s?)", s.best);
+    fce_log_error("--dataset: unknown dataset '%s'%s; fce-gpu %s takes %s", name, hint, COMMANDS[id].name, list);
+    return 2;
+}
+
+/* ---- commands ---- */
+
 /* The command named `name` (its arguments decide which trainer `train` is); 0 if none. */
 static int find_command(const char *name, int argc, char **argv, command_id *id) {
     if (!strcmp(name, "train")) {
-        *id = wants_image_train(argc, argv) ? CMD_IMAGE_TRAIN : CMD_TRAIN_2D;
+        const char *ds = dataset_arg(argc, argv);
+        *id = ds && fce_is_image_dataset(ds) ? CMD_IMAGE_TRAIN : CMD_TRAIN_2D;
         return 1;
     }
     for (int c = 0; c < N_COMMANDS; c++)
@@ -402,12 +550,38 @@ static int find_command(const char *name, int argc, char **argv, command_id *id)
     return 0;
 }
 
+static void report_unknown_command(const char *name) {
+    static const char *const others[] = {"info", "help"};
+    fce_cli_suggest s;
+    fce_cli_suggest_begin(&s, name, strlen(name));
+    for (int c = 0; c < N_COMMANDS; c++) fce_cli_suggest_add(&s, COMMANDS[c].name);
+    for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) fce_cli_suggest_add(&s, others[k]);
+    if (s.best) fce_log_error("unknown command '%s' (did you mean %s?)", name, s.best);
+    else fce_log_error("unknown command '%s'", name);
+    print_usage(stderr);
+}
+
 static int exit_code(fce_status st) {
     if (st == FCE_STATUS_OK) return 0;
     return st == FCE_STATUS_ERR_CONFIG ? 2 : 1;
 }
 
-static int cmd_info(void) {
+static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
+
+static const char INFO_ABOUT[] =
+    "usage: fce-gpu info\n\n"
+    "Prints the version and git commit, whether the CUDA backend was built, the PNG output, and\n"
+    "whether a GPU is usable (and why not). Takes no options.\n";
+
+static int cmd_info(int argc, char **argv) {
+    if (argc > 0 && is_help(argv[0])) {
+        fputs(INFO_ABOUT, stdout);
+        return 0;
+    }
+    if (argc > 0) {
+        fce_log_error("info takes no options: '%s' (see fce-gpu info --help)", argv[0]);
+        return 2;
+    }
     char reason[256] = "";
     int gpu = fce_gpu_usable(reason, sizeof reason);
 #ifdef FCE_HAVE_CUDA
@@ -426,26 +600,58 @@ static int cmd_info(void) {
     return 0;
 }
 
+/* `fce-gpu help [COMMAND]`: the overview, or that command's --help. */
+static int cmd_help(int argc, char **argv) {
+    command_id id;
+    if (argc == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[0], "info")) {
+        fputs(INFO_ABOUT, stdout);
+        return 0;
+    }
+    if (!find_command(argv[0], 0, NULL, &id)) {
+        report_unknown_command(argv[0]);
+        return 2;
+    }
+    print_help(stdout, id);
+    return 0;
+}
+
+/* Parses a command's options and runs it. An unknown dataset is reported first (it decides which
+ * options `train` takes), unless --help asks for the option list. */
+static int run_command(command_id id, int argc, char **argv) {
+    int help = 0;
+    for (int i = 0; i < argc; i++) help |= is_help(argv[i]);
+    int r = help ? 0 : check_dataset(id, dataset_arg(argc, argv));
+    if (r) return r;
+    any_config cfg;
+    unsigned char seen[N_OPTIONS] = {0};
+    config_defaults(id, &cfg);
+    r = parse_opts(argc, argv, id, &cfg, seen);
+    if (r) return r == -1 ? 0 : r;
+    r = check_rules(id, seen);
+    if (r) return r;
+    return exit_code(command_run(id, &cfg));
+}
+
 int fce_cli_main(int argc, char **argv) {
     if (argc < 2) {
         print_usage(stderr);
         return 2;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        print_usage(stdout);
+    if (!strcmp(cmd, "help") || is_help(cmd)) return cmd_help(argc - 2, argv + 2);
+    if (!strcmp(cmd, "--version")) {
+        printf("fce-gpu %s (git %s)\n", FCE_VERSION_STRING, FCE_GIT_HASH);
         return 0;
     }
-    if (!strcmp(cmd, "info")) return cmd_info();
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     command_id id;
     if (!find_command(cmd, argc - 2, argv + 2, &id)) {
-        fce_log_error("unknown command '%s'", cmd);
-        print_usage(stderr);
+        report_unknown_command(cmd);
         return 2;
     }
-    any_config cfg;
-    config_defaults(id, &cfg);
-    int r = parse_opts(argc - 2, argv + 2, id, &cfg);
-    if (r) return r == -1 ? 0 : r;
-    return exit_code(command_run(id, &cfg));
+    return run_command(id, argc - 2, argv + 2);
 }

@@ -3,7 +3,8 @@
  *
  * bits/dim = (−log q(x + u) + D·ln n_bins)/(D·ln 2) with the same seeded dequantisation noise u for
  * both models (SPEC g); the EBM's log-density is f(x + u) − c. The last partial batch is padded
- * with copies of the first picture, whose values are not counted. */
+ * with copies of the first picture, whose values are not counted. A progress line with the rate
+ * and ETA goes to stderr every --progress-every seconds unless --quiet (eval/progress.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "fce/eval_image.h"
 
@@ -11,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "data/image_common.h"
 #include "eval/flow_from_file.h"
+#include "eval/progress.h"
 #include "fce/backend.h"
 #include "fce/dataset.h"
 #include "fce/ebm_image.h"
@@ -33,12 +34,14 @@ void fce_image_eval_config_defaults(fce_image_eval_config *c) {
     snprintf(c->device, sizeof c->device, "auto");
     c->batch = 64;
     c->seed = 1;
+    c->progress_every = 5.0f;
 }
 
 /* bits/dim of the EBM of ebm_path on the test split with its learned c (SPEC g):
  * bpd = −(f(x+u) − c − D·ln n_bins)/(D·ln 2), the same dequantisation as the flow's. */
 static fce_status ebm_bpd(const char *ebm_path, fce_ctx *ctx, const fce_image_set *set, int B,
-                          int n_bits, uint64_t seed, double *bpd_out) {
+                          int n_bits, const fce_image_eval_config *cfg, double *bpd_out) {
+    uint64_t seed = cfg->seed;
     fce_ebm_image *e = NULL;
     fce_ebm_image_tape *tp = NULL;
     uint8_t *d_u8 = NULL, *h_u8 = NULL;
@@ -60,6 +63,8 @@ static fce_status ebm_bpd(const char *ebm_path, fce_ctx *ctx, const fce_image_se
     h_f = malloc((size_t)B * sizeof(float));
     if (st == FCE_STATUS_OK && (!h_u8 || !h_f)) st = FCE_STATUS_ERR_NOMEM;
     double sum = 0, lnb = D * log((double)(1 << n_bits));
+    fce_progress pr;
+    fce_progress_begin(&pr, "eval ebm", set->n, cfg->progress_every, cfg->quiet);
     for (size_t start = 0; st == FCE_STATUS_OK && start < set->n; start += (size_t)B) {
         size_t m = set->n - start < (size_t)B ? set->n - start : (size_t)B;
         memcpy(h_u8, set->pixels + start * D, m * D);
@@ -71,6 +76,7 @@ static fce_status ebm_bpd(const char *ebm_path, fce_ctx *ctx, const fce_image_se
         if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, h_f, f, (size_t)B * sizeof(float));
         for (size_t r = 0; st == FCE_STATUS_OK && r < m; r++)
             sum += -((double)h_f[r] - (double)c - lnb);
+        if (st == FCE_STATUS_OK) fce_progress_update(&pr, start + m);
     }
     if (st == FCE_STATUS_OK) *bpd_out = sum / (double)set->n / (D * LN2);
     ctx->ops->release(ctx, d_u8);
@@ -90,6 +96,7 @@ static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *h
     if (!fce_is_image_dataset(c->dataset)) return fce_eval_usage_error("--dataset: not one of cifar10, svhn, folder");
     if (!c->data_dir[0]) return fce_eval_usage_error("--data-dir is required");
     if (c->batch < 1 || c->batch > 100000) return fce_eval_usage_error("--batch must be in 1..100000");
+    if (!(c->progress_every >= 0)) return fce_eval_usage_error("--progress-every must be >= 0");
     fce_iglow_ckpt_state s;
     FCE_TRY(fce_flow_from_file(c->checkpoint, c->device, ctx, have_ctx, g, &s));
     FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 0, set));
@@ -113,6 +120,8 @@ static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *h
         return FCE_STATUS_ERR_NOMEM;
     }
     double sum = 0, lnb = D * log((double)(1 << n_bits));
+    fce_progress pr;
+    fce_progress_begin(&pr, "eval flow", set->n, c->progress_every, c->quiet);
     for (size_t start = 0; start < set->n; start += (size_t)B) {
         size_t m = set->n - start < (size_t)B ? set->n - start : (size_t)B;
         memcpy(*h_u8, set->pixels + start * D, m * D);
@@ -122,25 +131,17 @@ static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *h
         FCE_TRY(fce_iglow_forward(*g, *tp, *d_x, B));
         FCE_TRY(ctx->ops->download(ctx, *h_lq, fce_iglow_tape_logq(*tp), (size_t)B * sizeof(float)));
         for (size_t r = 0; r < m; r++) sum += -(double)(*h_lq)[r] + lnb;
+        fce_progress_update(&pr, start + m);
     }
     double bpd = sum / (double)set->n / (D * LN2);
     if (bpd_out) *bpd_out = bpd;
     fce_log_info("test bits/dim %.4f on %zu images (%s, checkpoint step %lld)", bpd, set->n,
                  c->dataset, (long long)s.step);
-    /* the EBM: --ebm, else <dir of checkpoint>/ebm.fce when it exists */
-    char ebm_path[1100] = "";
-    if (c->ebm[0]) {
-        snprintf(ebm_path, sizeof ebm_path, "%s", c->ebm);
-    } else {
-        const char *slash = strrchr(c->checkpoint, '/');
-        int dl = slash ? (int)(slash - c->checkpoint) : 0;
-        snprintf(ebm_path, sizeof ebm_path, "%.*s%sebm.fce", dl, c->checkpoint, slash ? "/" : "");
-        struct stat sb;
-        if (stat(ebm_path, &sb) != 0) ebm_path[0] = 0;
-    }
+    char ebm_path[1100]; /* --ebm, else <dir of checkpoint>/ebm.fce when it exists */
+    fce_ebm_path_for(c->checkpoint, c->ebm, ebm_path, sizeof ebm_path);
     double bpd_ebm = NAN;
     if (ebm_path[0]) {
-        FCE_TRY(ebm_bpd(ebm_path, ctx, set, B, n_bits, c->seed, &bpd_ebm));
+        FCE_TRY(ebm_bpd(ebm_path, ctx, set, B, n_bits, c, &bpd_ebm));
         fce_log_info("EBM test bits/dim %.4f (%s, with its learned c)", bpd_ebm, ebm_path);
     }
     char json[2700];

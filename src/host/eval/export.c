@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "eval/flow_from_file.h"
 #include "fce/backend.h"
@@ -86,16 +85,9 @@ static fce_status load_image(export_models *m, const fce_export_config *c) {
              gc->H, gc->W, gc->C, gc->L, gc->K, gc->width, gc->affine);
     snprintf(m->step, sizeof m->step, "%lld", (long long)s.step);
     FCE_TRY(add_model(m, fce_iglow_params(m->iglow), fce_iglow_arena(m->iglow)));
-    char ebm_path[1100] = "";
-    struct stat sb;
-    if (c->ebm[0]) {
-        snprintf(ebm_path, sizeof ebm_path, "%s", c->ebm);
-    } else {
-        const char *slash = strrchr(c->checkpoint, '/');
-        int dl = slash ? (int)(slash - c->checkpoint) : 0;
-        snprintf(ebm_path, sizeof ebm_path, "%.*s%sebm.fce", dl, c->checkpoint, slash ? "/" : "");
-        if (stat(ebm_path, &sb) != 0) return FCE_STATUS_OK; /* an MLE run: the flow alone */
-    }
+    char ebm_path[1100];
+    fce_ebm_path_for(c->checkpoint, c->ebm, ebm_path, sizeof ebm_path);
+    if (!ebm_path[0]) return FCE_STATUS_OK; /* an MLE run: the flow alone */
     return load_ebm_image(m, ebm_path);
 }
 

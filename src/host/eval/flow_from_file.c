@@ -1,11 +1,26 @@
 /* flow_from_file.c: an image flow from its checkpoint file (flow_from_file.h). */
 #include "eval/flow_from_file.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "fce/log.h"
+#include "util/fs_util.h"
 
 fce_status fce_eval_usage_error(const char *msg) {
     fce_log_error("%s", msg);
     return FCE_STATUS_ERR_CONFIG;
+}
+
+void fce_ebm_path_for(const char *checkpoint, const char *ebm, char *out, size_t n) {
+    if (ebm[0]) {
+        snprintf(out, n, "%s", ebm);
+        return;
+    }
+    const char *slash = strrchr(checkpoint, '/');
+    int dir_len = slash ? (int)(slash - checkpoint) : 0;
+    snprintf(out, n, "%.*s%sebm.fce", dir_len, checkpoint, slash ? "/" : "");
+    if (!fce_file_exists(out)) out[0] = 0;
 }
 
 fce_status fce_flow_from_file(const char *path, const char *device, fce_ctx *ctx, int *have_ctx,

@@ -3,17 +3,24 @@
  * figures), or as numbered PNGs and an optional .npz for FID tools (--out-dir, --npz).
  *
  * Noise: ε of every level from Philox(seed) in level order, batch after batch, so two checkpoints
- * of one architecture see the same noise and a run is a function of its seed. */
+ * of one architecture see the same noise and a run is a function of its seed.
+ *
+ * --out-dir never mixes two sample sets (FID would score them together): a folder that holds
+ * pictures is refused unless --force, which removes the numbered pictures of the earlier run first. */
 #define _POSIX_C_SOURCE 200809L
 #include "fce/eval_image.h"
 
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 
 #include "eval/flow_from_file.h"
+#include "eval/progress.h"
 #include "fce/backend.h"
 #include "fce/iglow.h"
 #include "fce/image_io.h"
@@ -29,6 +36,7 @@ void fce_image_sample_config_defaults(fce_image_sample_config *c) {
     c->temperature = 1.0f;
     c->seed = 1;
     c->batch = 500;
+    c->progress_every = 5.0f;
 }
 
 #define MAX_LEVELS 16
@@ -146,10 +154,86 @@ static fce_status sample_impl(const fce_image_sample_config *c, fce_ctx *ctx, in
 
 /* ---- batched sampling into numbered PNGs (and an optional .npz) ---- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+/* The pictures already in --out-dir: those this command writes (NNNNNN.png or .ppm) and others. */
+typedef struct dir_pictures {
+    int ours, others;
+    char our_example[256], other_example[256]; /* the first of each found */
+} dir_pictures;
+
+/* Is name one of our numbered pictures, six digits then .png or .ppm? */
+static int is_numbered_picture(const char *name) {
+    for (int i = 0; i < 6; i++)
+        if (!isdigit((unsigned char)name[i])) return 0;
+    return !strcmp(name + 6, ".png") || !strcmp(name + 6, ".ppm");
+}
+
+/* Does name end in an extension FID tools read as a picture? */
+static int is_picture(const char *name) {
+    static const char *const ext[] = {".png", ".ppm", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"};
+    size_t n = strlen(name);
+    for (size_t k = 0; k < sizeof ext / sizeof ext[0]; k++) {
+        size_t e = strlen(ext[k]);
+        if (n > e && !strcasecmp(name + n - e, ext[k])) return 1;
+    }
+    return 0;
+}
+
+/* Counts the pictures in dir (a folder that does not exist yet holds none). */
+static fce_status scan_out_dir(const char *dir, dir_pictures *p) {
+    memset(p, 0, sizeof *p);
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return FCE_STATUS_OK;
+        fce_log_error("sample: cannot read the folder --out-dir %s", dir);
+        return FCE_STATUS_ERR_IO;
+    }
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (!is_picture(e->d_name)) continue;
+        int ours = is_numbered_picture(e->d_name);
+        int *count = ours ? &p->ours : &p->others;
+        char *example = ours ? p->our_example : p->other_example;
+        if ((*count)++ == 0) snprintf(example, sizeof p->our_example, "%s", e->d_name);
+    }
+    closedir(d);
+    return FCE_STATUS_OK;
+}
+
+/* Refuses (usage error) an --out-dir that holds pictures, unless --force and all are ours. */
+static fce_status check_out_dir(const fce_image_sample_config *c, const dir_pictures *p) {
+    if (p->others) {
+        fce_log_error("sample: --out-dir %s holds %d picture(s) that sample did not write (e.g. %s): FID "
+                      "would score them with the new samples. Choose an empty folder%s", c->out_dir,
+                      p->others, p->other_example, p->ours ? " (--force removes only numbered NNNNNN.png pictures)" : "");
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    if (p->ours && !c->force) {
+        fce_log_error("sample: --out-dir %s already holds %d numbered picture(s) (e.g. %s): FID would score "
+                      "the old and new samples as one set. Choose an empty folder, or add --force to "
+                      "remove them first", c->out_dir, p->ours, p->our_example);
+        return FCE_STATUS_ERR_CONFIG;
+    }
+    return FCE_STATUS_OK;
+}
+
+/* --force: removes the numbered pictures of an earlier run from dir. */
+static fce_status remove_numbered_pictures(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return FCE_STATUS_OK;
+    fce_status st = FCE_STATUS_OK;
+    int n = 0;
+    for (struct dirent *e; st == FCE_STATUS_OK && (e = readdir(d)) != NULL;) {
+        if (!is_numbered_picture(e->d_name)) continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (remove(path) != 0) {
+            fce_log_error("sample --force: cannot remove %s", path);
+            st = FCE_STATUS_ERR_IO;
+        }
+        n++;
+    }
+    closedir(d);
+    if (st == FCE_STATUS_OK && n) fce_log_info("sample --force: removed %d earlier picture(s) from %s", n, dir);
+    return st;
 }
 
 typedef struct sample_out {
@@ -164,6 +248,7 @@ static fce_status sample_dir_impl(const fce_image_sample_config *c, fce_ctx *ctx
     const fce_iglow_config *gc = fce_iglow_cfg(g);
     int N = c->n, B = c->batch < N ? c->batch : N;
     size_t D = (size_t)gc->H * gc->W * gc->C;
+    if (c->force) FCE_TRY(remove_numbered_pictures(c->out_dir));
     FCE_TRY(fce_mkdirs(c->out_dir));
     FCE_TRY(fce_iglow_tape_init_inference(&o->tp, g, B)); /* inverse only */
     for (int l = 0; l < gc->L; l++)
@@ -172,10 +257,10 @@ static fce_status sample_dir_impl(const fce_image_sample_config *c, fce_ctx *ctx
     o->h_u8 = malloc((size_t)B * D);
     if (!o->h_u8) return FCE_STATUS_ERR_NOMEM;
     if (c->npz[0]) FCE_TRY(fce_npz_open(&o->npz, c->npz, N, gc->H, gc->W, gc->C));
-    double t0 = now_s();
+    fce_progress pr;
+    fce_progress_begin(&pr, "sample", (size_t)N, c->progress_every, c->quiet);
     uint64_t off = 0;
-    int nb = 0;
-    for (int start = 0; start < N; start += B, nb++) {
+    for (int start = 0; start < N; start += B) {
         int m = N - start < B ? N - start : B;
         for (int l = 0; l < gc->L; l++) {
             size_t nz = (size_t)B * (size_t)fce_iglow_n_z(g, l);
@@ -191,13 +276,10 @@ static fce_status sample_dir_impl(const fce_image_sample_config *c, fce_ctx *ctx
             FCE_TRY(fce_image_write_rgb(path, o->h_u8 + (size_t)i * D, gc->W, gc->H));
         }
         if (o->npz.f) FCE_TRY(fce_npz_append(&o->npz, o->h_u8, (size_t)m * D));
-        if ((nb + 1) % 5 == 0 && start + m < N) {
-            double dt = now_s() - t0;
-            fce_log_info("sample: %d/%d pictures, %.1f img/s", start + m, N, (start + m) / (dt > 0 ? dt : 1e-9));
-        }
+        fce_progress_update(&pr, (size_t)(start + m));
     }
     if (o->npz.f) FCE_TRY(fce_npz_close(&o->npz));
-    double dt = now_s() - t0;
+    double dt = fce_progress_seconds(&pr);
     fce_log_info("sample: wrote %d pictures to %s%s%s in %.3f s (%.1f img/s, batch %d, temperature %g)", N,
                  c->out_dir, c->npz[0] ? " and " : "", c->npz, dt, N / (dt > 0 ? dt : 1e-9), B,
                  (double)c->temperature);
@@ -208,6 +290,10 @@ static fce_status sample_dir_run(const fce_image_sample_config *c) {
     if (c->n < 1 || c->n > 100000) return fce_eval_usage_error("--n must be in 1..100000");
     if (c->batch < 1 || c->batch > 100000) return fce_eval_usage_error("--batch must be in 1..100000");
     if (!(c->temperature >= 0)) return fce_eval_usage_error("--temperature must be >= 0");
+    if (!(c->progress_every >= 0)) return fce_eval_usage_error("--progress-every must be >= 0");
+    dir_pictures pics;
+    FCE_TRY(scan_out_dir(c->out_dir, &pics));
+    FCE_TRY(check_out_dir(c, &pics));
     fce_ctx ctx;
     int have_ctx = 0;
     fce_iglow *g = NULL;
@@ -236,6 +322,8 @@ static fce_status sample_dir_run(const fce_image_sample_config *c) {
 }
 
 fce_status fce_image_sample_run(const fce_image_sample_config *c) {
+    if (c->npz[0] && !c->out_dir[0])
+        return fce_eval_usage_error("--npz needs --out-dir: the .npz holds the numbered pictures --out-dir writes");
     if (c->out_dir[0]) {
         if (c->compare[0]) return fce_eval_usage_error("--compare makes a grid; it does not go with --out-dir");
         return sample_dir_run(c);

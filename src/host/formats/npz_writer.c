@@ -1,5 +1,7 @@
 /* npz_writer.c: the streamed one-array .npz (npz_writer.h): ZIP local header, NPY header, data,
- * central directory and end record, with the CRC-32 from zlib patched in at the end. */
+ * central directory and end record, with the CRC-32 from zlib patched in at the end. The entry is
+ * arr_0.npy, the name numpy.savez gives its first positional array, so np.load(f)["arr_0"] reads it
+ * (the key FID tools expect, e.g. the evaluator of openai/guided-diffusion). */
 #include "formats/npz_writer.h"
 
 #include <string.h>
@@ -8,8 +10,8 @@
 
 #include "fce/log.h"
 
-#define NPZ_ENTRY_NAME "x.npy"
-#define NPZ_NAME_LEN 5
+#define NPZ_ENTRY_NAME "arr_0.npy"
+#define NPZ_NAME_LEN (sizeof NPZ_ENTRY_NAME - 1)
 #define ZIP_LOCAL_BYTES (30 + NPZ_NAME_LEN)
 #define ZIP_CENTRAL_BYTES (46 + NPZ_NAME_LEN)
 #define ZIP_END_BYTES 22

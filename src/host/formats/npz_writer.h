@@ -1,7 +1,8 @@
 /* npz_writer.h: a NumPy .npz holding one uint8 array, streamed to disk batch by batch, for FID
  * tools (sample --npz). The archive is a ZIP without compression (ZIP "stored", as
- * numpy.savez writes it) with one entry, x.npy: an NPY v1.0 header and the (n, h, w, c) array
- * in C order. Without ZIP64 the entry must stay under 4 GiB (checked at open). */
+ * numpy.savez writes it) with one entry, arr_0.npy (numpy's name for an unnamed array, the key FID
+ * tools read: np.load(path)["arr_0"]): an NPY v1.0 header and the (n, h, w, c) array in C order.
+ * Without ZIP64 the entry must stay under 4 GiB (checked at open). */
 #ifndef FCE_FORMATS_NPZ_WRITER_H
 #define FCE_FORMATS_NPZ_WRITER_H
 
