@@ -9,8 +9,8 @@
  * outputs), grid sizes and FCE_LAUNCH_CHECK all run.
  *
  * What the emulation covers (details in include/emu_cuda.h):
- *   - threadIdx / blockIdx / blockDim / gridDim for 1-D launches, every CUDA thread a std::thread;
- *   - __syncthreads (std::barrier), with divergent barriers reported as violations;
+ *   - threadIdx / blockIdx / blockDim / gridDim for 1-D launches, every CUDA thread a fiber;
+ *   - __syncthreads (a barrier over the block's fibers), with divergent barriers reported as violations;
  *   - __shfl_sync / __shfl_down_sync / __shfl_xor_sync (full-warp, width 32) through per-warp
  *     barriers, with partial masks and divergent shuffles reported as violations;
  *   - __shared__ (one static copy per kernel, used by one block at a time);
