@@ -584,6 +584,16 @@ static int run(bench_env *env, int reps_given, int warmup_given) {
         goto done;
     }
 
+    int n_match = 0; /* --ops naming nothing is a typo, not a request for the phases alone */
+    for (int i = 0; i < reg.n; i++) n_match += bench_entry_selected(o, &reg.e[i]);
+    if (!n_match && strcmp(o->filter, "none") != 0) {
+        fce_log_error("fce-bench: --ops '%s'%s matches no op entry (fce-bench --list shows them; "
+                      "--ops none runs the phases alone)", o->filter,
+                      strcmp(o->variant, "all") ? " with --variant" : "");
+        rc = 2;
+        goto done;
+    }
+
     bench_provenance pv;
     bench_dev_provenance(&env->ctx, &pv);
     time_t now = time(NULL);

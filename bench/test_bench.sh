@@ -40,6 +40,8 @@ step "usage errors"
 { [ "$rc" -eq 2 ] && grep -q -- "--bogus" "$OUT/u.err"; } || bad "unknown option: exit $rc"
 "$BENCH" --phases nope >/dev/null 2>"$OUT/u.err"; rc=$?
 { [ "$rc" -eq 2 ] && grep -q "nope" "$OUT/u.err"; } || bad "unknown phase: exit $rc"
+"$BENCH" --ops nosuchop --phases none >/dev/null 2>"$OUT/u.err"; rc=$?
+{ [ "$rc" -eq 2 ] && grep -q "nosuchop' matches no op entry" "$OUT/u.err"; } || bad "--ops naming nothing: exit $rc"
 "$BENCH" --device cpu --list --preset tiny >"$OUT/list.txt" || bad "--list"
 n_list=$(wc -l <"$OUT/list.txt")
 [ "$n_list" -gt 30 ] || bad "--list printed $n_list entries"
