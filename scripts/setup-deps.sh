@@ -2,7 +2,8 @@
 # setup-deps.sh: checks (and where possible installs) what fce-gpu needs to build. Idempotent.
 #   required: cmake, a C compiler, libpng-dev (PNG output; set FCE_WITH_PNG=OFF to skip it)
 #             zlib1g-dev (inflates the compressed MAT-files of SVHN)
-#   optional: nvcc (without it the build is CPU-only, which is fine)
+#   optional: nvcc (without it the build is CPU-only, which is fine); clang with libFuzzer
+#             (tests/fuzz; without it test_fuzz is skipped)
 # If zlib1g-dev or libpng-dev is missing and we are root with apt-get, it is installed; otherwise
 # the script prints the command to run and exits 1. One line per check.
 set -euo pipefail
@@ -82,4 +83,19 @@ if [ -n "$nvcc_path" ]; then
   say CUDA "ok ($nvcc_path: $("$nvcc_path" --version | tail -n1))"
 else
   say CUDA "not found: building the CPU backend only (fine)"
+fi
+
+# ---- fuzzing (optional): clang with libFuzzer for tests/fuzz; test_fuzz is skipped without it ----
+fuzz_links() {
+  printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' |
+    clang -x c - -fsanitize=fuzzer,address -o /dev/null >/dev/null 2>&1
+}
+if command -v clang >/dev/null 2>&1 && fuzz_links; then
+  say fuzzing "ok (clang with libFuzzer: $(clang --version | head -n1))"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 &&
+     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev llvm >/dev/null 2>&1 &&
+     fuzz_links; then
+  say fuzzing "ok (clang and libclang-rt-14-dev just installed)"
+else
+  say fuzzing "not available: test_fuzz will be skipped (sudo apt-get install -y clang libclang-rt-14-dev llvm)"
 fi
