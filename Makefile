@@ -2,7 +2,7 @@
 #   make [all]        check dependencies (scripts/setup-deps.sh), configure, build into $(BUILD)
 #   make run          build fce-gpu only (not the tests) in $(RUN_BUILD), for the GPUs this machine has
 #                     (none: the CPU backend only, so no CUDA is compiled), quietly; then train the
-#                     built-in default into runs/default
+#                     built-in default into runs/default (--force: a rerun replaces the last one)
 #   make test         build, then run every test (ctest); test-cpu / test-gpu select by label
 #   make cpu          CPU-only build in build-cpu (-DFCE_CUDA=OFF)
 # Variables: BUILD, TYPE (CMake build type), CMAKE_ARGS (extra -D options), JOBS, BENCH_ARGS.
@@ -35,7 +35,7 @@ run: deps
 	cmake -S . -B $(RUN_BUILD) -DCMAKE_BUILD_TYPE=$(TYPE) -DFCE_BUILD_TESTS=OFF -DFCE_BUILD_BENCH=OFF \
 	  $$flags $(CMAKE_ARGS) >$(RUN_BUILD)/configure.log 2>&1 || { cat $(RUN_BUILD)/configure.log; exit 1; }; \
 	cmake --build $(RUN_BUILD) -j $(JOBS) --target fce-gpu >$(RUN_BUILD)/build.log 2>&1 || { tail -40 $(RUN_BUILD)/build.log; exit 1; }
-	@./$(RUN_BUILD)/fce-gpu train --out runs/default
+	@./$(RUN_BUILD)/fce-gpu train --out runs/default --force
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure

@@ -9,9 +9,18 @@
  *   height = GAP + 7·s + GAP + res + GAP          (title band above the panels)
  * Panels are separated by GAP white columns. Each panel shows exp(logp) divided by the panel's
  * maximum through a viridis colormap (dark purple = 0, yellow = the maximum); non-finite logp is
- * density 0. Titles are drawn with a built-in 5×7 bitmap font (A–Z, 0–9, space and - . , : ( ) =
- * + / _ % # ? ! * [ ] '), lowercase shown as uppercase, other characters as '?', centred and cut
- * to the panel width. The file is written with fce_image_write_rgb (PNG, or PPM without libpng). */
+ * density 0. Titles are drawn with the 5×7 bitmap font of the plot canvas (eval/plot_canvas.h: A–Z,
+ * 0–9, space and - . , : ( ) = + / _ % # ? ! * [ ] ' < >), lowercase shown as uppercase, other
+ * characters as '?', centred and cut to the panel width. The file is written with
+ * fce_image_write_rgb (PNG, or PPM without libpng).
+ *
+ * The figure training writes (density.png, fce_density_figure_write) adds a caption line above the
+ * titles (the run's step and MSEs) and axes: ticks at −box, −box/2, 0, box/2 and box under every
+ * panel and left of the first, labelled with the coordinate (%g). With th = 7·s, TICK = 3·s and
+ * lw the width of the widest tick label (6·s per character − s):
+ *   left   = GAP + lw + 2 + TICK                (the y labels; the first panel starts here)
+ *   width  = left + n_panels·res + (n_panels − 1)·GAP + GAP
+ *   height = GAP + th + GAP + th + GAP + res + TICK + 2 + th + GAP   (caption, titles, panels, x labels) */
 #ifndef FCE_DENSITY_PNG_H
 #define FCE_DENSITY_PNG_H
 
@@ -33,6 +42,15 @@ void fce_density_png_size(int res, int n_panels, int *width, int *height);
 fce_status fce_density_png_write(const char *path, int res, float box,
                                  const float *const *panels_logp /* n_panels × (res, res) */,
                                  const char *const *titles /* n_panels, or NULL */, int n_panels);
+
+/* Picture size fce_density_figure_write produces (formula above). */
+void fce_density_figure_size(int res, float box, int n_panels, int *width, int *height);
+
+/* The panels as fce_density_png_write draws them, with axes and, when caption is not NULL, the
+ * caption centred above the titles (cut to the width). Same returns. */
+fce_status fce_density_figure_write(const char *path, int res, float box,
+                                    const float *const *panels_logp /* n_panels × (res, res) */,
+                                    const char *const *titles, int n_panels, const char *caption);
 
 /* Cell-centre coordinates in the cell order above: xy[2k] = x, xy[2k+1] = y for k = r·res + c.
  * Evaluate a model on these points to get a panel's logp. */

@@ -21,6 +21,7 @@ typedef struct fce_train_config {
     char out_dir[512];        /* empty: runs/<dataset>-<mode> */
     char init_flow[512];      /* checkpoint whose flow starts the run (empty: random init) */
     int resume;               /* continue from out_dir/checkpoint.fce */
+    int force;                /* start over in a folder that holds a run (train/run_folder.h) */
     long steps;               /* EBM updates (fce, nce) or flow updates (mle): paper Figure 2's x-axis */
     long max_total_steps;     /* safety stop on EBM + flow steps (0: 50 × steps) */
     uint64_t seed;

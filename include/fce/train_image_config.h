@@ -24,7 +24,7 @@ typedef struct fce_image_train_config {
     int batch;
     long steps;
     float lr;
-    long warmup_steps;  /* linear warm-up length; -1: 10 epochs (SPEC c.4) */
+    long warmup_steps;  /* linear warm-up length; -1: 10 epochs (SPEC c.4), at most steps/10 (README) */
     float beta1, beta2, adam_eps; /* both optimizers, Adamax (flow) and Adam (EBM): 0.9, 0.999, 1e-7 */
     int n_bits;
     uint64_t seed;
@@ -32,6 +32,8 @@ typedef struct fce_image_train_config {
     char out_dir[1024];
     int log_every, checkpoint_every;
     int resume, quiet;
+    int force;          /* start over in a folder that holds a run (train/run_folder.h) */
+    long sample_every;  /* steps per sample grid <out>/samples_<step>.png (0: none) */
     float time_limit;   /* seconds of training in this invocation, then checkpoint and stop (0: none) */
     /* --mode fce only (train_image_fce.c) */
     char init_flow[1024]; /* MLE image checkpoint the flow starts from ("": pretrain, see below) */

@@ -71,7 +71,8 @@ static const opt_def OPTIONS[] = {
     TRAIN_2D("out", OPT_STR, out_dir, "run folder (default runs/<dataset>-<mode>)"),
     TRAIN_2D("log-every", OPT_INT, log_every, "EBM (mle: flow) updates per progress line / metrics.jsonl row"),
     TRAIN_2D("checkpoint-every", OPT_INT, checkpoint_every, "EBM (mle: flow) updates per checkpoint (0: only at the end)"),
-    TRAIN_2D("resume", OPT_FLAG, resume, "continue from <out>/checkpoint.fce"),
+    TRAIN_2D("resume", OPT_FLAG, resume, "continue from <out>/checkpoint.fce (metrics.jsonl is cut back to its step)"),
+    TRAIN_2D("force", OPT_FLAG, force, "start over in a folder that holds a run: deletes its checkpoint, metrics and pictures"),
     TRAIN_2D("init-flow", OPT_STR, init_flow, "start the flow from this checkpoint (e.g. an mle run)"),
     TRAIN_2D("batch", OPT_INT, batch, "n data points and n flow samples per step"),
     TRAIN_2D("lr-ebm", OPT_FLOAT, lr_ebm, "Adam learning rate of the EBM and c"),
@@ -103,7 +104,7 @@ static const opt_def OPTIONS[] = {
     IMAGE_TRAIN("batch", OPT_INT, batch, "pictures per step"),
     IMAGE_TRAIN("steps", OPT_LONG, steps, "training steps"),
     IMAGE_TRAIN("lr", OPT_FLOAT, lr, "Adamax learning rate"),
-    IMAGE_TRAIN("warmup-steps", OPT_LONG, warmup_steps, "linear warm-up of the learning rate (-1: 10 epochs)"),
+    IMAGE_TRAIN("warmup-steps", OPT_LONG, warmup_steps, "linear warm-up of the learning rate (-1: 10 epochs, at most --steps/10)"),
     IMAGE_TRAIN("n-bits", OPT_INT, n_bits, "bits per colour value (1..8)"),
     IMAGE_TRAIN("seed", OPT_U64, seed, "seed of every random stream (order, noise, init)"),
     IMAGE_TRAIN("device", OPT_STR, device, "auto | cpu | N (GPU ordinal)"),
@@ -111,7 +112,9 @@ static const opt_def OPTIONS[] = {
     IMAGE_TRAIN("log-every", OPT_INT, log_every, "steps per progress line / metrics.jsonl row"),
     IMAGE_TRAIN("checkpoint-every", OPT_INT, checkpoint_every, "steps per checkpoint (0: only at the end)"),
     IMAGE_TRAIN("time-limit", OPT_FLOAT, time_limit, "seconds: stop cleanly (checkpoint, exit 0) after this long; --resume goes on (0: none)"),
-    IMAGE_TRAIN("resume", OPT_FLAG, resume, "continue from <out>/checkpoint.fce"),
+    IMAGE_TRAIN("resume", OPT_FLAG, resume, "continue from <out>/checkpoint.fce (metrics.jsonl is cut back to its step)"),
+    IMAGE_TRAIN("force", OPT_FLAG, force, "start over in a folder that holds a run: deletes its checkpoints, metrics and pictures"),
+    IMAGE_TRAIN("sample-every", OPT_LONG, sample_every, "steps per grid of 64 samples <out>/samples_<step>.png (0: none)"),
     IMAGE_TRAIN("quiet", OPT_FLAG, quiet, "no progress lines"),
     IMAGE_TRAIN("init-flow", OPT_STR, init_flow, "fce: start the flow from this image MLE checkpoint (skips pretraining)"),
     IMAGE_TRAIN("pretrain-steps", OPT_LONG, pretrain_steps, "fce without --init-flow: MLE steps into <out>/mle first (0: FCE from a random flow)"),
@@ -219,13 +222,17 @@ static const command COMMANDS[N_COMMANDS] = {
         "train",
         "usage: fce-gpu train [options]\n\n"
         "Trains an EBM and a Glow flow on a 2D dataset by Flow Contrastive Estimation\n"
-        "(Gao et al. 2020, section 3.1). Writes metrics.jsonl, summary.json, density.png\n"
-        "and checkpoint.fce into the run folder. Image datasets: fce-gpu train --dataset cifar10 --help.\n"},
+        "(Gao et al. 2020, section 3.1). Writes config.json, metrics.jsonl, summary.json, curves.png,\n"
+        "density.png and checkpoint.fce into the run folder; a folder that holds a run needs --resume\n"
+        "or --force. Ctrl-C (SIGINT) or SIGTERM writes a checkpoint and exits 0; --resume continues.\n"
+        "Image datasets: fce-gpu train --dataset cifar10 --help.\n"},
     [CMD_IMAGE_TRAIN] = {
         "train",
         "usage: fce-gpu train --dataset cifar10|svhn|folder --data-dir DIR [options]\n\n"
-        "Trains the multi-scale image Glow by maximum likelihood (bits/dim). Writes metrics.jsonl and\n"
-        "checkpoint.fce into the run folder.\n"},
+        "Trains the multi-scale image Glow by maximum likelihood (bits/dim), then (--mode fce) the EBM\n"
+        "and the flow by FCE. Writes config.json, metrics.jsonl, summary.json, curves.png and\n"
+        "checkpoint.fce (fce: and ebm.fce) into the run folder; a folder that holds a run needs\n"
+        "--resume or --force. Ctrl-C (SIGINT) or SIGTERM writes a checkpoint and exits 0.\n"},
     [CMD_EVAL] = {
         "eval",
         "usage: fce-gpu eval --checkpoint C --dataset cifar10|svhn|folder --data-dir DIR [options]\n\n"

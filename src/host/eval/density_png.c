@@ -4,119 +4,26 @@
  * A panel pixel is viridis(exp(logp − max logp)): the linear density relative to the panel's
  * maximum, so each model is shown on its own scale as in the paper. Viridis is the degree-6
  * polynomial fit of matplotlib's table (max error ≈ 1/255 per channel), so no 256-entry table is
- * needed. Titles use a 5×7 bitmap font (one byte per row, bit 4 = leftmost column). */
+ * needed. Text and shapes are drawn on the shared canvas (eval/plot_canvas.h). */
 #include "fce/density_png.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fce/image_io.h"
+#include "eval/plot_canvas.h"
 #include "fce/log.h"
 
 #define FCE_DPNG_GAP 4
 #define FCE_DPNG_MAX_PANELS 64
 #define FCE_DPNG_MAX_HIST_POINTS ((size_t)1 << 24) /* float counts stay exact */
 
-// ---- font ----
-
-typedef struct fce_glyph {
-    char c;
-    unsigned char rows[7];
-} fce_glyph;
-
-static const fce_glyph fce_font5x7[] = {
-    {' ', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}},
-    {'A', {0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
-    {'B', {0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E}},
-    {'C', {0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E}},
-    {'D', {0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C}},
-    {'E', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F}},
-    {'F', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10}},
-    {'G', {0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F}},
-    {'H', {0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
-    {'I', {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
-    {'J', {0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C}},
-    {'K', {0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11}},
-    {'L', {0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F}},
-    {'M', {0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11}},
-    {'N', {0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11}},
-    {'O', {0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}},
-    {'P', {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10}},
-    {'Q', {0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D}},
-    {'R', {0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11}},
-    {'S', {0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E}},
-    {'T', {0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04}},
-    {'U', {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}},
-    {'V', {0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04}},
-    {'W', {0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A}},
-    {'X', {0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11}},
-    {'Y', {0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04}},
-    {'Z', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F}},
-    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}},
-    {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
-    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}},
-    {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
-    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}},
-    {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
-    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}},
-    {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
-    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}},
-    {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
-    {'-', {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00}},
-    {'.', {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C}},
-    {',', {0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08}},
-    {':', {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00}},
-    {'(', {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02}},
-    {')', {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08}},
-    {'=', {0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00}},
-    {'+', {0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00}},
-    {'/', {0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00}},
-    {'_', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F}},
-    {'%', {0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03}},
-    {'#', {0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A}},
-    {'?', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04}},
-    {'!', {0x04, 0x04, 0x04, 0x04, 0x04, 0x00, 0x04}},
-    {'*', {0x00, 0x04, 0x15, 0x0E, 0x15, 0x04, 0x00}},
-    {'[', {0x0E, 0x08, 0x08, 0x08, 0x08, 0x08, 0x0E}},
-    {']', {0x0E, 0x02, 0x02, 0x02, 0x02, 0x02, 0x0E}},
-    {'\'', {0x04, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00}},
-};
-
-static const unsigned char *glyph_rows(char c) {
-    if (c >= 'a' && c <= 'z') c = (char)(c - 'a' + 'A');
-    const unsigned char *unknown = NULL;
-    for (size_t i = 0; i < sizeof fce_font5x7 / sizeof fce_font5x7[0]; i++) {
-        if (fce_font5x7[i].c == c) return fce_font5x7[i].rows;
-        if (fce_font5x7[i].c == '?') unknown = fce_font5x7[i].rows;
-    }
-    return unknown;
-}
+static const unsigned char INK[3] = {30, 30, 30};
 
 static int font_scale(int res) {
     int s = res / 128;
     return s < 1 ? 1 : (s > 4 ? 4 : s);
-}
-
-/* Draws text centred in columns [x0, x0 + span) with its top at row y0, cut to fit. */
-static void draw_text(unsigned char *img, int img_w, int x0, int span, int y0, int s,
-                      const char *text) {
-    int adv = 6 * s; /* 5 columns of glyph + 1 of spacing */
-    int n = (int)strlen(text), fit = (span + s) / adv;
-    if (n > fit) n = fit;
-    if (n <= 0) return;
-    int x = x0 + (span - (n * adv - s)) / 2;
-    for (int i = 0; i < n; i++, x += adv) {
-        const unsigned char *rows = glyph_rows(text[i]);
-        for (int gy = 0; gy < 7 * s; gy++) {
-            for (int gx = 0; gx < 5 * s; gx++) {
-                if (!(rows[gy / s] & (0x10 >> (gx / s)))) continue;
-                size_t at = ((size_t)(y0 + gy) * (size_t)img_w + (size_t)(x + gx)) * 3;
-                unsigned char *px = img + at;
-                px[0] = px[1] = px[2] = 30;
-            }
-        }
-    }
 }
 
 // ---- colormap ----
@@ -146,52 +53,144 @@ static void viridis(double t, unsigned char rgb[3]) {
     }
 }
 
-// ---- public API ----
+// ---- panels ----
+
+/* The panel's densities at (x0, top), res×res pixels. */
+static void draw_panel(fce_canvas *cv, int x0, int top, int res, const float *lp) {
+    size_t cells = (size_t)res * (size_t)res;
+    double m = -INFINITY;
+    for (size_t k = 0; k < cells; k++)
+        if (isfinite(lp[k]) && lp[k] > m) m = lp[k];
+    for (int r = 0; r < res; r++) {
+        for (int c = 0; c < res; c++) {
+            float l = lp[(size_t)r * (size_t)res + (size_t)c];
+            double v = (isfinite(l) && isfinite(m)) ? exp((double)l - m) : 0.0;
+            viridis(v, fce_canvas_px(cv, x0 + c, top + r));
+        }
+    }
+}
+
+/* The layout both pictures share: panels of res pixels from column `left`, GAP apart, at row `top`,
+ * with their titles GAP + 7·s above. */
+typedef struct dpng_layout {
+    int res, s, left, top, w, h;
+} dpng_layout;
+
+static int panel_x0(const dpng_layout *L, int p) { return L->left + p * (L->res + FCE_DPNG_GAP); }
+
+static fce_status draw(const char *path, const dpng_layout *L, const float *const *panels_logp,
+                       const char *const *titles, int n_panels, fce_canvas *cv) {
+    FCE_ASSERT(path && panels_logp, "NULL path or panels");
+    FCE_ASSERT(L->res >= 1 && L->res <= 8192, "panel resolution %d", L->res);
+    FCE_ASSERT(n_panels >= 1 && n_panels <= FCE_DPNG_MAX_PANELS, "n_panels %d", n_panels);
+    FCE_TRY(fce_canvas_init(cv, L->w, L->h, path));
+    for (int p = 0; p < n_panels; p++) {
+        FCE_ASSERT(panels_logp[p], "NULL panel %d", p);
+        draw_panel(cv, panel_x0(L, p), L->top, L->res, panels_logp[p]);
+        if (titles && titles[p])
+            fce_canvas_text_centred(cv, panel_x0(L, p), L->res, L->top - FCE_DPNG_GAP - FCE_FONT_H * L->s,
+                                    L->s, titles[p], INK);
+    }
+    return FCE_STATUS_OK;
+}
+
+// ---- the plain row ----
 
 void fce_density_png_size(int res, int n_panels, int *width, int *height) {
     FCE_ASSERT(res >= 1 && n_panels >= 1, "res %d, n_panels %d", res, n_panels);
     *width = n_panels * res + (n_panels + 1) * FCE_DPNG_GAP;
-    *height = FCE_DPNG_GAP + 7 * font_scale(res) + FCE_DPNG_GAP + res + FCE_DPNG_GAP;
+    *height = FCE_DPNG_GAP + FCE_FONT_H * font_scale(res) + FCE_DPNG_GAP + res + FCE_DPNG_GAP;
 }
 
 fce_status fce_density_png_write(const char *path, int res, float box,
                                  const float *const *panels_logp, const char *const *titles,
                                  int n_panels) {
-    FCE_ASSERT(path && panels_logp, "NULL path or panels");
-    FCE_ASSERT(res >= 1 && res <= 8192, "panel resolution %d", res);
-    FCE_ASSERT(n_panels >= 1 && n_panels <= FCE_DPNG_MAX_PANELS, "n_panels %d", n_panels);
     (void)box; /* the extent is implied by the grid the caller evaluated; kept for the contract */
-    int w, h, s = font_scale(res);
-    fce_density_png_size(res, n_panels, &w, &h);
-    size_t bytes = (size_t)w * (size_t)h * 3;
-    unsigned char *img = malloc(bytes);
-    if (!img) {
-        fce_log_error("out of memory rendering %s (%zu bytes)", path, bytes);
-        return FCE_STATUS_ERR_NOMEM;
-    }
-    memset(img, 255, bytes);
-    int top = FCE_DPNG_GAP + 7 * s + FCE_DPNG_GAP;
-    size_t cells = (size_t)res * (size_t)res;
-    for (int p = 0; p < n_panels; p++) {
-        const float *lp = panels_logp[p];
-        FCE_ASSERT(lp, "NULL panel %d", p);
-        int x0 = FCE_DPNG_GAP + p * (res + FCE_DPNG_GAP);
-        double m = -INFINITY;
-        for (size_t k = 0; k < cells; k++)
-            if (isfinite(lp[k]) && lp[k] > m) m = lp[k];
-        for (int r = 0; r < res; r++) {
-            for (int c = 0; c < res; c++) {
-                float l = lp[(size_t)r * (size_t)res + (size_t)c];
-                double v = (isfinite(l) && isfinite(m)) ? exp((double)l - m) : 0.0;
-                viridis(v, img + ((size_t)(top + r) * (size_t)w + (size_t)(x0 + c)) * 3);
-            }
-        }
-        if (titles && titles[p]) draw_text(img, w, x0, res, FCE_DPNG_GAP, s, titles[p]);
-    }
-    fce_status st = fce_image_write_rgb(path, img, w, h);
-    free(img);
+    dpng_layout L = {res, font_scale(res), FCE_DPNG_GAP, 0, 0, 0};
+    L.top = FCE_DPNG_GAP + FCE_FONT_H * L.s + FCE_DPNG_GAP;
+    fce_density_png_size(res, n_panels, &L.w, &L.h);
+    fce_canvas cv = {0};
+    fce_status st = draw(path, &L, panels_logp, titles, n_panels, &cv);
+    if (st == FCE_STATUS_OK) st = fce_canvas_write(&cv, path);
+    fce_canvas_free(&cv);
     return st;
 }
+
+// ---- the figure with a caption and axes ----
+
+#define N_TICKS 5 /* at −box, −box/2, 0, box/2, box */
+
+static void tick_label(float box, int i, char *buf, size_t n) {
+    snprintf(buf, n, "%g", (double)box * (i - (N_TICKS - 1) / 2) / ((N_TICKS - 1) / 2));
+}
+
+/* Pixel offset of tick i along a panel of res pixels. */
+static int tick_at(int res, int i) {
+    int at = (int)lround((double)i / (N_TICKS - 1) * res);
+    return at > res - 1 ? res - 1 : at;
+}
+
+static dpng_layout figure_layout(int res, float box, int n_panels) {
+    dpng_layout L = {res, font_scale(res), 0, 0, 0, 0};
+    const int th = FCE_FONT_H * L.s, tick = 3 * L.s;
+    int widest = 0;
+    char buf[32];
+    for (int i = 0; i < N_TICKS; i++) {
+        tick_label(box, i, buf, sizeof buf);
+        int w = fce_canvas_text_width(buf, L.s);
+        widest = w > widest ? w : widest;
+    }
+    L.left = FCE_DPNG_GAP + widest + 2 + tick;
+    L.top = FCE_DPNG_GAP + th + FCE_DPNG_GAP + th + FCE_DPNG_GAP;
+    L.w = L.left + n_panels * res + (n_panels - 1) * FCE_DPNG_GAP + FCE_DPNG_GAP;
+    L.h = L.top + res + tick + 2 + th + FCE_DPNG_GAP;
+    return L;
+}
+
+void fce_density_figure_size(int res, float box, int n_panels, int *width, int *height) {
+    FCE_ASSERT(res >= 1 && n_panels >= 1 && box > 0.0f, "res %d, n_panels %d", res, n_panels);
+    dpng_layout L = figure_layout(res, box, n_panels);
+    *width = L.w;
+    *height = L.h;
+}
+
+/* Ticks and coordinate labels under every panel and left of the first. The end labels of a panel
+ * are aligned inwards, so neighbouring panels' labels never touch. */
+static void draw_axes(fce_canvas *cv, const dpng_layout *L, float box, int n_panels) {
+    const int s = L->s, th = FCE_FONT_H * s, tick = 3 * s, below = L->top + L->res;
+    char buf[32];
+    for (int i = 0; i < N_TICKS; i++) {
+        tick_label(box, i, buf, sizeof buf);
+        int w = fce_canvas_text_width(buf, s), at = tick_at(L->res, i);
+        for (int p = 0; p < n_panels; p++) {
+            int x = panel_x0(L, p) + at;
+            fce_canvas_rect(cv, x, below, x + s - 1, below + tick - 1, INK);
+            int tx = i == 0 ? x : i == N_TICKS - 1 ? x - w + s : x - w / 2;
+            fce_canvas_text(cv, tx, below + tick + 2, s, buf, INK);
+        }
+        int y = L->top + L->res - 1 - at; /* the y axis grows upwards */
+        fce_canvas_rect(cv, L->left - tick, y, L->left - 1, y + s - 1, INK);
+        fce_canvas_text_right(cv, L->left - tick - 3, y - th / 2, s, buf, INK);
+    }
+}
+
+fce_status fce_density_figure_write(const char *path, int res, float box,
+                                    const float *const *panels_logp, const char *const *titles,
+                                    int n_panels, const char *caption) {
+    FCE_ASSERT(box > 0.0f, "box %g", (double)box);
+    dpng_layout L = figure_layout(res, box, n_panels);
+    fce_canvas cv = {0};
+    fce_status st = draw(path, &L, panels_logp, titles, n_panels, &cv);
+    if (st == FCE_STATUS_OK) {
+        draw_axes(&cv, &L, box, n_panels);
+        if (caption) fce_canvas_text_centred(&cv, L.left, L.w - L.left - FCE_DPNG_GAP, FCE_DPNG_GAP, L.s, caption, INK);
+        st = fce_canvas_write(&cv, path);
+    }
+    fce_canvas_free(&cv);
+    return st;
+}
+
+// ---- grid points and histograms ----
 
 void fce_density_grid_points(int res, float box, float *xy) {
     FCE_ASSERT(res >= 1 && box > 0.0f && xy, "res %d, box %g", res, (double)box);

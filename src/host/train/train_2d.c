@@ -16,6 +16,8 @@
 #include "fce/log.h"
 #include "fce/philox.h"
 #include "util/fs_util.h"
+#include "train/run_folder.h"
+#include "train/stop_signal.h"
 #include "train/train_2d_internal.h"
 
 static fce_status validate_config(const fce_train_config *c) {
@@ -172,13 +174,18 @@ static fce_status report_setup(fce_trainer *t) {
     return fce_gauss2_fit(&t->noise, r->ref, r->n_ref);
 }
 
+/* --out's default: runs/<dataset>-<mode>. */
+static void default_out_dir(fce_train_config *c) {
+    if (!c->out_dir[0])
+        snprintf(c->out_dir, sizeof c->out_dir, "runs/%.100s-%s", c->dataset, fce_train_mode_name(c->mode));
+}
+
 fce_status fce_trainer_setup(fce_trainer *t, const fce_train_config *cfg) {
     t->cfg = *cfg;
+    t->saved_step = -1;
     FCE_TRY(validate_config(cfg));
     FCE_TRY(fce_data2d_from_name(cfg->dataset, &t->data));
-    if (!t->cfg.out_dir[0])
-        snprintf(t->cfg.out_dir, sizeof t->cfg.out_dir, "runs/%s-%s", cfg->dataset,
-                 fce_train_mode_name(cfg->mode));
+    default_out_dir(&t->cfg);
     snprintf(t->path_ckpt, sizeof t->path_ckpt, "%s/checkpoint.fce", t->cfg.out_dir);
     FCE_TRY(fce_ctx_init(&t->ctx, cfg->device)); /* before the folder: a bad --device leaves none */
     FCE_TRY(fce_mkdirs(t->cfg.out_dir));
@@ -295,6 +302,7 @@ fce_status fce_trainer_resume(fce_trainer *t) {
                      "checkpoint's data order", (long long)t->st.seed, (unsigned long long)t->cfg.seed);
     t->seed_data = fce_derive_seed((uint64_t)t->st.seed, 1);
     t->seed_noise = fce_derive_seed((uint64_t)t->st.seed, 2);
+    t->saved_step = t->st.step;
     fce_log_info("resumed %s at step %lld", t->path_ckpt, (long long)t->st.step);
     return FCE_STATUS_OK;
 }
@@ -307,9 +315,16 @@ fce_status fce_trainer_contrastive_grads(fce_trainer *t, int flow_turn, float st
     return fce_game_read_stats(&t->game, stats);
 }
 
+/* Nothing is saved from here on: a checkpoint on disk stays the last good one. */
 static fce_status diverged(const fce_trainer *t, const char *what, double v, const char *fix) {
-    fce_log_error("training diverged at step %lld: %s is %g. The last good checkpoint is %s; try %s",
-                  (long long)t->st.step, what, v, t->path_ckpt, fix);
+    if (t->saved_step >= 0)
+        fce_log_error("training diverged at step %lld: %s is %g. The last good checkpoint (step %lld) is "
+                      "kept unchanged: %s; try %s, then --resume", (long long)t->st.step, what, v,
+                      (long long)t->saved_step, t->path_ckpt, fix);
+    else
+        fce_log_error("training diverged at step %lld: %s is %g. No checkpoint was written yet "
+                      "(--checkpoint-every N saves one every N %s updates); try %s", (long long)t->st.step,
+                      what, v, t->cfg.mode == FCE_MODE_MLE ? "flow" : "EBM", fix);
     return FCE_STATUS_ERR_NUMERIC;
 }
 
@@ -344,6 +359,26 @@ fce_status fce_trainer_step(fce_trainer *t) {
     return FCE_STATUS_OK;
 }
 
+/* The checkpoint of the current step, and the curves up to it. */
+static fce_status save_checkpoint(fce_trainer *t) {
+    t->st.seconds = fce_now_seconds() - t->report.t_session0;
+    FCE_TRY(fce_checkpoint_save(t->path_ckpt, t->glow, t->ebm, &t->st));
+    t->saved_step = t->st.step;
+    return fce_report_2d_write_curves(&t->report);
+}
+
+/* After SIGINT / SIGTERM: the interval so far, a checkpoint, and how to go on. */
+static fce_status stop_on_signal(fce_trainer *t) {
+    const fce_train_config *c = &t->cfg;
+    FCE_TRY(fce_report_2d_log_interval(&t->report));
+    FCE_TRY(save_checkpoint(t));
+    fce_log_info("stopped by %s at step %lld (%lld of %ld %s updates); wrote the checkpoint %s; "
+                 "--resume continues from here", fce_stop_signal_name(t->stop_signal), (long long)t->st.step,
+                 (long long)fce_train_primary_updates(c->mode, &t->st), c->steps,
+                 c->mode == FCE_MODE_MLE ? "flow" : "EBM", t->path_ckpt);
+    return FCE_STATUS_OK;
+}
+
 static fce_status run_loop(fce_trainer *t) {
     const fce_train_config *c = &t->cfg;
     const int64_t max_total = c->max_total_steps ? c->max_total_steps : 50 * (int64_t)c->steps;
@@ -357,39 +392,53 @@ static fce_status run_loop(fce_trainer *t) {
         }
         const int64_t before = now;
         FCE_TRY(fce_trainer_step(t));
+        if ((t->stop_signal = fce_stop_requested())) return stop_on_signal(t); /* once per step */
         now = fce_train_primary_updates(c->mode, &t->st);
         if (now == before) continue; /* a flow turn of FCE: intervals are counted in EBM updates */
         int last = now == c->steps;
         if (now % c->log_every == 0 || last) FCE_TRY(fce_report_2d_log_interval(&t->report));
-        if ((c->checkpoint_every && now % c->checkpoint_every == 0) || last) {
-            t->st.seconds = fce_now_seconds() - t->report.t_session0;
-            FCE_TRY(fce_checkpoint_save(t->path_ckpt, t->glow, t->ebm, &t->st));
-        }
+        if ((c->checkpoint_every && now % c->checkpoint_every == 0) || last) FCE_TRY(save_checkpoint(t));
     }
     return FCE_STATUS_OK;
 }
 
-fce_status fce_train_run(const fce_train_config *cfg) {
-    fce_trainer *t = calloc(1, sizeof *t);
-    if (!t) return FCE_STATUS_ERR_NOMEM;
+/* The session: fresh start or resume, config.json, the loop, the closing evaluation and reports. */
+static fce_status run_session(fce_trainer *t) {
     fce_report_2d *r = &t->report;
-    fce_status st = FCE_STATUS_OK;
-    FCE_TRY_GOTO(st, fce_trainer_setup(t, cfg));
-    if (t->cfg.resume) FCE_TRY_GOTO(st, fce_trainer_resume(t));
-    else FCE_TRY_GOTO(st, fce_trainer_fresh_start(t));
-    FCE_TRY_GOTO(st, fce_report_2d_open(r));
+    if (t->cfg.resume) FCE_TRY(fce_trainer_resume(t));
+    else FCE_TRY(fce_trainer_fresh_start(t));
+    FCE_TRY(fce_report_2d_open(r));
+    FCE_TRY(fce_report_2d_write_config(r));
     if (!t->cfg.quiet)
         fce_log_info("train %s on %s | device %s | batch %d | %ld %s updates | out %s",
                      fce_train_mode_name(t->cfg.mode), t->cfg.dataset, t->ctx.device_name, t->n,
                      t->cfg.steps, t->cfg.mode == FCE_MODE_MLE ? "flow" : "EBM", t->cfg.out_dir);
-    FCE_TRY_GOTO(st, run_loop(t));
-    if (r->n_interval) FCE_TRY_GOTO(st, fce_report_2d_log_interval(r));
+    FCE_TRY(run_loop(t));
+    if (r->n_interval) FCE_TRY(fce_report_2d_log_interval(r));
     /* a resumed run that was already complete has not evaluated in this session */
-    FCE_TRY_GOTO(st, fce_report_2d_eval_mse(r, &r->last_mse_ebm, &r->last_mse_flow));
+    FCE_TRY(fce_report_2d_eval_mse(r, &r->last_mse_ebm, &r->last_mse_flow));
     double seconds = fce_now_seconds() - r->t_start;
-    FCE_TRY_GOTO(st, fce_report_2d_write_density_png(r));
-    FCE_TRY_GOTO(st, fce_report_2d_write_summary(r, seconds));
-cleanup:
+    FCE_TRY(fce_report_2d_write_density_png(r));
+    FCE_TRY(fce_report_2d_write_curves(r));
+    return fce_report_2d_write_summary(r, seconds, fce_stop_reason(0, t->stop_signal));
+}
+
+fce_status fce_train_run(const fce_train_config *cfg) {
+    fce_train_config c = *cfg;
+    default_out_dir(&c);
+    fce_data2d_kind kind;
+    FCE_TRY(validate_config(&c));
+    FCE_TRY(fce_data2d_from_name(c.dataset, &kind));
+    /* before anything is touched: a run in the way, or nothing to resume */
+    FCE_TRY(fce_run_folder_check(c.out_dir, c.resume, c.force));
+    FCE_TRY(fce_run_folder_check_kept(c.out_dir, c.force, c.init_flow, "--init-flow"));
+    fce_trainer *t = calloc(1, sizeof *t);
+    if (!t) return FCE_STATUS_ERR_NOMEM;
+    fce_stop_guard *guard = fce_stop_guard_install();
+    fce_status st = fce_trainer_setup(t, &c);
+    if (st == FCE_STATUS_OK) st = fce_run_folder_make(c.out_dir, c.resume, c.force);
+    if (st == FCE_STATUS_OK) st = run_session(t);
+    fce_stop_guard_remove(guard);
     fce_trainer_free(t);
     free(t);
     return st;

@@ -34,6 +34,8 @@ typedef struct fce_trainer {
     fce_game game;
     fce_report_2d report;
     char path_ckpt[1100];
+    int64_t saved_step; /* step of the checkpoint on disk, −1 while none was written */
+    int stop_signal;    /* the signal that stopped this session (stop_signal.h), 0: none */
 } fce_trainer;
 
 /* The pieces of fce_train_run, exposed for the tests. setup allocates everything (the run folder

@@ -1,7 +1,8 @@
 /* train_2d_report.c: what a 2D run reports (train_2d_report.h): the log-density MSE against the true
  * density (SPEC g: mean over points drawn from p_true of (log p̂ − log p_true)², log p̂ = f − c for
- * the EBM and log q for the flow), the progress line, metrics.jsonl, summary.json and density.png
- * (data histogram | flow | EBM on [−4, 4]², paper Figure 1). */
+ * the EBM and log q for the flow), the progress line, metrics.jsonl, config.json, summary.json,
+ * curves.png and density.png (data histogram | flow | EBM on [−4, 4]², paper Figure 1, with axes,
+ * the step and the MSEs). */
 #include "train/train_2d_report.h"
 
 #include <math.h>
@@ -9,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/curves_png.h"
+#include "eval/metrics_log.h"
 #include "fce/density_png.h"
 #include "fce/log.h"
+#include "train/run_record.h"
 #include "util/fs_util.h"
 #include "util/json.h"
 
@@ -54,6 +58,13 @@ void fce_report_2d_free(fce_report_2d *r) {
 fce_status fce_report_2d_open(fce_report_2d *r) {
     char path[1100];
     snprintf(path, sizeof path, "%s/metrics.jsonl", r->cfg->out_dir);
+    if (r->cfg->resume) {
+        long dropped;
+        FCE_TRY(fce_metrics_truncate(path, r->st->step, &dropped));
+        if (dropped)
+            fce_log_info("--resume: dropped %ld rows of metrics.jsonl logged after the checkpoint's step %lld",
+                         dropped, (long long)r->st->step);
+    }
     r->metrics = fopen(path, r->cfg->resume ? "a" : "w");
     if (!r->metrics) {
         fce_log_error("cannot open %s for writing", path);
@@ -202,6 +213,16 @@ fce_status fce_report_2d_log_interval(fce_report_2d *r) {
     return FCE_STATUS_OK;
 }
 
+/* "STEP 8000 (EBM 2700, FLOW 5305)  MSE EBM 0.0202  MSE FLOW 7.7  [-4,4]X[-4,4]" */
+static void density_caption(const fce_report_2d *r, char *buf, size_t n) {
+    int k = snprintf(buf, n, "STEP %lld (EBM %lld, FLOW %lld)", (long long)r->st->step,
+                     (long long)r->st->ebm_updates, (long long)r->st->flow_updates);
+    if (isfinite(r->last_mse_ebm)) k += snprintf(buf + k, n - (size_t)k, "  MSE EBM %.4g", r->last_mse_ebm);
+    if (isfinite(r->last_mse_flow)) k += snprintf(buf + k, n - (size_t)k, "  MSE FLOW %.4g", r->last_mse_flow);
+    snprintf(buf + k, n - (size_t)k, "  [-%g,%g]X[-%g,%g]", (double)DENSITY_BOX, (double)DENSITY_BOX,
+             (double)DENSITY_BOX, (double)DENSITY_BOX);
+}
+
 fce_status fce_report_2d_write_density_png(fce_report_2d *r) {
     const fce_train_config *cfg = r->cfg;
     const int R = cfg->image_res;
@@ -225,54 +246,94 @@ fce_status fce_report_2d_write_density_png(fce_report_2d *r) {
         FCE_TRY_GOTO(st, model_logp(&r->models, grid, P, panels[2], 1));
         n_panels = 3;
     }
-    char path[1100];
+    char path[1100], caption[160];
     snprintf(path, sizeof path, "%s/density.png", cfg->out_dir);
-    FCE_TRY_GOTO(st, fce_density_png_write(path, R, DENSITY_BOX, (const float *const *)panels,
-                                           titles, n_panels));
+    density_caption(r, caption, sizeof caption);
+    FCE_TRY_GOTO(st, fce_density_figure_write(path, R, DENSITY_BOX, (const float *const *)panels,
+                                              titles, n_panels, caption));
 cleanup:
     free(grid);
     for (int i = 0; i < 3; i++) free(panels[i]);
     return st;
 }
 
-fce_status fce_report_2d_write_summary(fce_report_2d *r, double seconds) {
+fce_status fce_report_2d_write_curves(const fce_report_2d *r) {
+    static const fce_curve FCE[] = {{"value", "VALUE V", 0}, {"acc", "ACCURACY", 0}, {"c", "C", 0},
+                                    {"frac_ebm_steps", "EBM SHARE OF STEPS", 0}, {"mse_ebm", "MSE EBM", 1},
+                                    {"mse_flow", "MSE FLOW", 1}};
+    static const fce_curve MLE[] = {{"nll_flow", "NLL FLOW", 0}, {"mse_flow", "MSE FLOW", 1}};
+    const fce_train_config *cfg = r->cfg;
+    const fce_curve *curves = cfg->mode == FCE_MODE_MLE ? MLE : FCE;
+    int n = cfg->mode == FCE_MODE_MLE ? 2 : cfg->mode == FCE_MODE_NCE ? 5 : 6;
+    char metrics[1100], png[1100], title[160];
+    snprintf(metrics, sizeof metrics, "%.1000s/metrics.jsonl", cfg->out_dir);
+    snprintf(png, sizeof png, "%.1000s/curves.png", cfg->out_dir);
+    snprintf(title, sizeof title, "%s ON %.40s, STEP %lld", fce_train_mode_name(cfg->mode), cfg->dataset,
+             (long long)r->st->step);
+    return fce_curves_png_write(metrics, png, title, curves, n);
+}
+
+fce_status fce_report_2d_write_config(const fce_report_2d *r) {
+    const fce_train_config *c = r->cfg;
+    const fce_models_2d *m = &r->models;
+    fce_run_record rec;
+    const fce_run_options o = {"2d", c->dataset, fce_train_mode_name(c->mode), c->device, c->out_dir,
+                               c->resume, c->force, c->resume ? r->st->step : 0, c->steps, c->batch,
+                               c->log_every, c->checkpoint_every, c->seed, c->beta1, c->beta2, c->adam_eps};
+    FCE_TRY(fce_run_record_open_config(&rec, c->out_dir, m->ctx, &o));
+    fce_json *j = &rec.j;
+    fce_json_str(j, "init_flow", c->init_flow[0] ? c->init_flow : NULL);
+    fce_json_int(j, "max_total_steps", c->max_total_steps ? c->max_total_steps : 50 * c->steps);
+    fce_json_num(j, "lr_ebm", c->lr_ebm, 7);
+    fce_json_num(j, "lr_flow", c->lr_flow, 7);
+    fce_json_num(j, "lr_final_frac", c->lr_final_frac, 7);
+    fce_json_str(j, "flow_optim", c->flow_optim == FCE_OPTIM_ADAM ? "adam" : "adamax");
+    fce_json_num(j, "threshold", c->threshold, 7);
+    fce_json_int(j, "max_mode_steps", c->max_mode_steps);
+    fce_json_int(j, "init_batch", c->init_batch);
+    fce_json_int(j, "eval_points", c->eval_points);
+    fce_json_int(j, "image_res", c->image_res);
+    fce_json_object(j, "flow");
+    fce_json_int(j, "K", c->flow_K);
+    fce_json_int(j, "width", c->flow_width);
+    fce_json_int(j, "nn_actnorm", c->flow_nn_actnorm);
+    fce_json_int(j, "params", (long long)fce_run_record_trainable(fce_glow_params(m->glow)));
+    fce_json_close(j);
+    fce_json_object(j, "ebm");
+    fce_json_int(j, "width", c->ebm_width);
+    fce_json_int(j, "hidden", c->ebm_hidden);
+    fce_json_int(j, "params", (long long)fce_run_record_trainable(fce_ebm_params(m->ebm)));
+    fce_json_close(j);
+    return fce_run_record_close(&rec);
+}
+
+fce_status fce_report_2d_write_summary(fce_report_2d *r, double seconds, const char *stopped) {
     const fce_train_config *cfg = r->cfg;
     const fce_train_state *st = r->st;
-    char path[1100], tmp[1110];
-    snprintf(path, sizeof path, "%s/summary.json", cfg->out_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fce_log_error("cannot write %s", tmp);
-        return FCE_STATUS_ERR_IO;
-    }
     long done = (long)st->step - r->step_session0;
-    fce_json j;
-    fce_json_begin(&j, f);
-    fce_json_str(&j, "dataset", cfg->dataset);
-    fce_json_str(&j, "mode", fce_train_mode_name(cfg->mode));
-    fce_json_str(&j, "device", r->models.ctx->device_name);
-    fce_json_str(&j, "backend", r->models.ctx->kind == FCE_BACKEND_KIND_CUDA ? "cuda" : "cpu");
-    fce_json_int(&j, "steps", (long long)st->step);
-    fce_json_int(&j, "ebm_updates", (long long)st->ebm_updates);
-    fce_json_int(&j, "flow_updates", (long long)st->flow_updates);
-    fce_json_int(&j, "batch", cfg->batch);
-    fce_json_num(&j, "lr_ebm", cfg->lr_ebm, 0);
-    fce_json_num(&j, "lr_flow", cfg->lr_flow, 0);
-    fce_json_str(&j, "flow_optim", cfg->flow_optim == FCE_OPTIM_ADAM ? "adam" : "adamax");
-    fce_json_num(&j, "threshold", cfg->threshold, 0);
-    fce_json_uint(&j, "seed", cfg->seed);
-    fce_json_num(&j, "seconds", seconds, 9);
-    fce_json_num(&j, "steps_per_second", seconds > 0 ? (double)done / seconds : NAN, 9);
-    fce_json_num(&j, "c", r->last_c, 9);
-    fce_json_num(&j, "mse_ebm", r->last_mse_ebm, 9);
-    fce_json_num(&j, "mse_flow", r->last_mse_flow, 9);
-    fce_json_end(&j, 1);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        fce_log_error("cannot write %s", path);
-        return FCE_STATUS_ERR_IO;
-    }
-    if (!cfg->quiet) fce_log_info("wrote %s, metrics.jsonl, density.png and checkpoint.fce in %s",
-                                  "summary.json", cfg->out_dir);
+    fce_run_record rec;
+    FCE_TRY(fce_run_record_open(&rec, cfg->out_dir, "summary", r->models.ctx));
+    fce_json *j = &rec.j;
+    fce_json_str(j, "dataset", cfg->dataset);
+    fce_json_str(j, "mode", fce_train_mode_name(cfg->mode));
+    fce_json_str(j, "stopped", stopped);
+    fce_json_int(j, "steps", (long long)st->step);
+    fce_json_int(j, "ebm_updates", (long long)st->ebm_updates);
+    fce_json_int(j, "flow_updates", (long long)st->flow_updates);
+    fce_json_int(j, "batch", cfg->batch);
+    fce_json_num(j, "lr_ebm", cfg->lr_ebm, 0);
+    fce_json_num(j, "lr_flow", cfg->lr_flow, 0);
+    fce_json_str(j, "flow_optim", cfg->flow_optim == FCE_OPTIM_ADAM ? "adam" : "adamax");
+    fce_json_num(j, "threshold", cfg->threshold, 0);
+    fce_json_uint(j, "seed", cfg->seed);
+    fce_json_num(j, "seconds", seconds, 9);
+    fce_json_num(j, "steps_per_second", seconds > 0 ? (double)done / seconds : NAN, 9);
+    fce_json_num(j, "c", r->last_c, 9);
+    fce_json_num(j, "mse_ebm", r->last_mse_ebm, 9);
+    fce_json_num(j, "mse_flow", r->last_mse_flow, 9);
+    FCE_TRY(fce_run_record_close(&rec));
+    if (!cfg->quiet)
+        fce_log_info("wrote summary.json, config.json, metrics.jsonl, curves.png, density.png and "
+                     "checkpoint.fce in %s", cfg->out_dir);
     return FCE_STATUS_OK;
 }

@@ -1,5 +1,5 @@
 /* train_2d_report.h: what a 2D run reports (train_2d_report.c): the log-density MSE against the true
- * density, the progress line, metrics.jsonl, summary.json and density.png. The trainer (train_2d.c)
+ * density, the progress line, metrics.jsonl, config.json, summary.json, curves.png and density.png. The trainer (train_2d.c)
  * owns the models and the run; it fills an fce_report_2d with what the report reads and adds each
  * step's figures to it, and the report never calls back into the trainer. */
 #ifndef FCE_TRAIN_2D_REPORT_H
@@ -63,7 +63,8 @@ typedef struct fce_report_2d {
 fce_status fce_report_2d_init(fce_report_2d *r, const fce_train_config *cfg, fce_data2d_kind data,
                               size_t n_ref, uint64_t ref_seed, uint64_t eval_seed);
 void fce_report_2d_free(fce_report_2d *r); /* closes metrics */
-/* Opens out_dir/metrics.jsonl (appending on --resume) and starts the session's clocks. */
+/* Opens out_dir/metrics.jsonl (on --resume: cut back to the checkpoint's step, then appended to)
+ * and starts the session's clocks. */
 fce_status fce_report_2d_open(fce_report_2d *r);
 
 /* MSE over the evaluation points of log p̂ − log p_true (SPEC g: log p̂ = f − c for the EBM, log q
@@ -72,6 +73,12 @@ fce_status fce_report_2d_eval_mse(fce_report_2d *r, double *mse_ebm, double *mse
 /* Evaluates, writes a metrics.jsonl row and the progress line, and starts a new interval. */
 fce_status fce_report_2d_log_interval(fce_report_2d *r);
 fce_status fce_report_2d_write_density_png(fce_report_2d *r);
-fce_status fce_report_2d_write_summary(fce_report_2d *r, double seconds);
+/* curves.png from metrics.jsonl: value, accuracy, c, the EBM's share of steps and the MSEs (mle:
+ * the NLL and the flow's MSE). */
+fce_status fce_report_2d_write_curves(const fce_report_2d *r);
+/* config.json: every option, the models' sizes and parameter counts, the build (run_record.h). */
+fce_status fce_report_2d_write_config(const fce_report_2d *r);
+/* summary.json; stopped: why the session ended (fce_stop_reason). */
+fce_status fce_report_2d_write_summary(fce_report_2d *r, double seconds, const char *stopped);
 
 #endif

@@ -6,7 +6,9 @@
  *   x ← dequantize(u8, seed_noise, offset = step·N·D);  (fresh run, step 0: data-dependent init on x)
  *   log q(x) ← forward;  loss = mean(−log q) + D·ln n_bins;  bpd = loss/(D·ln 2);
  *   backward with dlogq = −1/N (constant), finish_grad, Adamax at lr·min(1, (step+1)/warmup), refresh.
- * The only read-back per step is the N values of log q (the bpd of the batch and the NaN check). */
+ * The only read-back per step is the N values of log q (the bpd of the batch and the NaN check).
+ * Warm-up: --warmup-steps, or by default 10 epochs (SPEC c.4) but at most a tenth of --steps, so a
+ * short run is not all warm-up; a resumed run keeps the warm-up its config.json recorded. */
 #define _POSIX_C_SOURCE 200809L
 #include "fce/train_image.h"
 
@@ -27,6 +29,10 @@
 #include "formats/flow_image_file.h"
 #include "train/image_run.h"
 #include "train/optimizer.h"
+#include "train/run_folder.h"
+#include "train/run_record.h"
+#include "train/sample_grid.h"
+#include "train/stop_signal.h"
 
 #define LN2 0.69314718055994530942
 
@@ -55,6 +61,9 @@ typedef struct img_trainer {
     fce_iglow_ckpt_state st;
     char path_ckpt[1100];
     FILE *metrics;
+    fce_sample_grid grid;    /* --sample-every */
+    double last_bpd, last_ips; /* of the last log interval */
+    int stop_signal;         /* the signal that stopped this session (stop_signal.h), 0: none */
 } img_trainer;
 
 static fce_status validate_train(fce_image_train_config *c) {
@@ -73,8 +82,23 @@ static fce_status check_shape(const fce_iglow_config *g) {
     return FCE_STATUS_OK;
 }
 
+/* --warmup-steps, or the default: 10 epochs, at most --steps/10; on --resume the run's own. */
+static long warmup_steps(const fce_image_train_config *c, size_t n_pictures) {
+    if (c->warmup_steps >= 0) return c->warmup_steps;
+    double recorded;
+    if (c->resume && fce_run_record_read_number(c->out_dir, "config", "warmup_steps", &recorded) &&
+        recorded >= 0 && recorded < 1e15)
+        return (long)recorded;
+    long epochs10 = (long)((10 * n_pictures + (size_t)c->batch - 1) / (size_t)c->batch), tenth = c->steps / 10;
+    if (tenth < epochs10 && !c->quiet)
+        fce_log_info("warm-up: %ld steps, a tenth of --steps (10 epochs would be %ld); --warmup-steps sets it",
+                     tenth, epochs10);
+    return tenth < epochs10 ? tenth : epochs10;
+}
+
 static void trainer_free(img_trainer *t) {
     if (t->metrics) fclose(t->metrics);
+    fce_sample_grid_free(&t->grid);
     if (t->have_ctx) {
         fce_ctx *ctx = &t->ctx;
         void *bufs[] = {t->d_u8, t->d_x, t->d_dlogq};
@@ -103,9 +127,7 @@ static fce_status trainer_setup(img_trainer *t) {
     t->D = (size_t)gc.H * gc.W * gc.C;
     t->seed_data = fce_derive_seed(c->seed, 1);
     t->seed_noise = fce_derive_seed(c->seed, 2);
-    size_t n = t->set.n;
-    t->warmup = c->warmup_steps >= 0 ? c->warmup_steps
-                                     : (long)((10 * n + (size_t)t->N - 1) / (size_t)t->N);
+    t->warmup = warmup_steps(c, t->set.n);
     FCE_TRY(fce_iglow_init(&t->g, ctx, &gc, fce_derive_seed(c->seed, 3)));
     FCE_TRY(fce_iglow_tape_init(&t->tp, t->g, t->N));
     size_t ND = (size_t)t->N * t->D;
@@ -197,6 +219,8 @@ static fce_status train_step(img_trainer *t, int fresh, double *bpd) {
 static void log_interval(img_trainer *t, fce_image_clock *k, double now, double bpd, long n, float lr) {
     const fce_image_train_config *c = &t->cfg;
     double ips = fce_image_clock_interval(k, now, n, t->N);
+    t->last_bpd = bpd;
+    t->last_ips = ips;
     fce_json j;
     fce_json_begin(&j, t->metrics);
     fce_json_int(&j, "step", (long long)t->st.step);
@@ -214,10 +238,18 @@ static void log_interval(img_trainer *t, fce_image_clock *k, double now, double 
     }
 }
 
-static fce_status train_loop(img_trainer *t, int fresh) {
+/* The checkpoint, and the curves up to it. */
+static fce_status save(img_trainer *t) {
+    FCE_TRY(fce_iglow_ckpt_save(t->path_ckpt, t->g, &t->st));
+    return fce_image_run_curves(&t->cfg, "mle", t->st.step);
+}
+
+/* config.json, the announcement, and the sample grids' setup: the session's start. */
+static fce_status session_start(img_trainer *t, int fresh) {
     const fce_image_train_config *c = &t->cfg;
-    t->metrics = fce_image_run_metrics(c->out_dir, !fresh);
-    if (!t->metrics) return FCE_STATUS_ERR_IO;
+    const fce_image_run_models m = {t->g, NULL, t->set.n, t->warmup, fresh ? 0 : t->st.step};
+    FCE_TRY(fce_image_run_write_config(c, "mle", &t->ctx, &m));
+    if (c->sample_every > 0) FCE_TRY(fce_sample_grid_init(&t->grid, &t->ctx, t->g, c->n_bits, fce_derive_seed(c->seed, 8)));
     if (!c->quiet) {
         const fce_iglow_config *gc = fce_iglow_cfg(t->g);
         fce_log_info("train mle on %s (%zu images %dx%dx%d) | L %d K %d width %d %s | device %s | "
@@ -225,11 +257,33 @@ static fce_status train_loop(img_trainer *t, int fresh) {
                      gc->W, gc->C, gc->L, gc->K, gc->width, gc->affine ? "affine" : "additive",
                      t->ctx.device_name, t->N, c->steps, t->warmup, c->out_dir);
     }
+    return fce_image_run_metrics(c->out_dir, !fresh, t->st.step, &t->metrics);
+}
+
+/* summary.json, and the notices of how the session ended. */
+static fce_status session_end(img_trainer *t, const fce_image_clock *k, int out_of_time) {
+    const fce_image_train_config *c = &t->cfg;
+    const fce_image_run_end e = {t->st.step, t->st.seconds, out_of_time, t->stop_signal, t->path_ckpt};
+    fce_run_record r;
+    FCE_TRY(fce_image_run_summary_open(&r, c, "mle", &t->ctx, k, &e));
+    fce_json_num(&r.j, "bpd", t->last_bpd, 9);
+    fce_json_num(&r.j, "img_per_s", t->last_ips, 6);
+    fce_json_num(&r.j, "lr", c->lr, 7);
+    fce_json_int(&r.j, "warmup_steps", t->warmup);
+    FCE_TRY(fce_run_record_close(&r));
+    if (!c->quiet)
+        fce_log_info("wrote checkpoint.fce, metrics.jsonl, curves.png, config.json and summary.json in %s", c->out_dir);
+    return FCE_STATUS_OK;
+}
+
+static fce_status train_loop(img_trainer *t, int fresh) {
+    const fce_image_train_config *c = &t->cfg;
+    FCE_TRY(session_start(t, fresh));
     fce_image_clock k;
     fce_image_clock_start(&k, t->st.seconds, t->st.step, c->time_limit);
     double sum_bpd = 0;
     long n_int = 0;
-    int first = fresh;
+    int first = fresh, out_of_time = 0;
     while (t->st.step < c->steps) {
         double bpd;
         int64_t s = t->st.step;
@@ -238,31 +292,32 @@ static fce_status train_loop(img_trainer *t, int fresh) {
         sum_bpd += bpd;
         n_int++;
         double now = fce_now_seconds();
-        int out_of_time;
         t->st.seconds = fce_image_clock_tick(&k, now, &out_of_time);
-        if (t->st.step % c->log_every == 0 || t->st.step == c->steps || out_of_time) {
+        t->stop_signal = fce_stop_requested(); /* once per step */
+        const int stop = out_of_time || t->stop_signal;
+        if (t->st.step % c->log_every == 0 || t->st.step == c->steps || stop) {
             log_interval(t, &k, now, sum_bpd / n_int, n_int, lr_at(t, s));
             sum_bpd = 0;
             n_int = 0;
         }
-        if (out_of_time) {
-            fce_image_clock_stopped(&k, t->st.step, c->steps);
-            break;
-        }
-        if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 &&
-            t->st.step != c->steps)
-            FCE_TRY(fce_iglow_ckpt_save(t->path_ckpt, t->g, &t->st));
+        if (c->sample_every > 0 && t->st.step % c->sample_every == 0)
+            FCE_TRY(fce_sample_grid_write(&t->grid, c->out_dir, t->st.step));
+        if (stop) break;
+        if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 && t->st.step != c->steps)
+            FCE_TRY(save(t));
     }
-    FCE_TRY(fce_iglow_ckpt_save(t->path_ckpt, t->g, &t->st));
-    if (!c->quiet) fce_log_info("wrote %s and metrics.jsonl in %s", "checkpoint.fce", c->out_dir);
-    return FCE_STATUS_OK;
+    FCE_TRY(save(t));
+    return session_end(t, &k, out_of_time);
 }
 
 fce_status fce_image_train_mle_run(const fce_image_train_config *cfg) {
     img_trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = *cfg;
-    fce_status st = trainer_setup(&t);
+    /* the folder before the data: a run in the way or an unwritable --out stops at once */
+    fce_status st = validate_train(&t.cfg);
+    if (st == FCE_STATUS_OK) st = fce_run_folder_prepare(t.cfg.out_dir, cfg->resume, cfg->force);
+    if (st == FCE_STATUS_OK) st = trainer_setup(&t);
     if (st == FCE_STATUS_OK && cfg->resume) st = trainer_resume(&t);
     if (st == FCE_STATUS_OK) st = train_loop(&t, !cfg->resume);
     trainer_free(&t);

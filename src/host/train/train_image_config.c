@@ -57,6 +57,7 @@ static const char *shared_option_error(const fce_image_train_config *c) {
     if (c->n_bits < 1 || c->n_bits > 8) return "--n-bits must be in 1..8";
     if (c->log_every < 1) return "--log-every must be >= 1";
     if (c->checkpoint_every < 0) return "--checkpoint-every must be >= 0";
+    if (c->sample_every < 0) return "--sample-every must be >= 0 (0: no sample grids)";
     return NULL;
 }
 

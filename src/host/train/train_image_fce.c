@@ -43,6 +43,9 @@
 #include "formats/flow_image_file.h"
 #include "train/fce_game.h"
 #include "train/image_run.h"
+#include "train/run_folder.h"
+#include "train/sample_grid.h"
+#include "train/stop_signal.h"
 
 #define LN2 0.69314718055994530942
 #define MAXL 16
@@ -70,6 +73,10 @@ struct fce_ifce {
     char path_ckpt[1100], path_ebm[1100];
     int64_t saved_step; /* step of the checkpoint pair on disk, −1 while none was written */
     FILE *metrics;
+    fce_sample_grid grid; /* --sample-every */
+    /* the last log interval's figures (summary.json) */
+    double last_value, last_acc, last_c, last_frac_ebm, last_bpd_flow, last_bpd_ebm, last_ips;
+    int stop_signal; /* the signal that stopped this session (stop_signal.h), 0: none */
 };
 
 static fce_status cfg_err(const char *msg) {
@@ -167,6 +174,7 @@ static void free_models(fce_ifce *t) {
 void fce_ifce_free(fce_ifce *t) {
     if (!t) return;
     if (t->metrics) fclose(t->metrics);
+    fce_sample_grid_free(&t->grid);
     if (t->have_ctx) {
         fce_ctx *ctx = &t->ctx;
         fce_game_free(&t->game);
@@ -411,7 +419,7 @@ static fce_status save(fce_ifce *t) {
     FCE_TRY(fce_ckpt_commit(t->path_ebm));
     FCE_TRY(fce_ckpt_commit(t->path_ckpt));
     t->saved_step = t->st.step;
-    return FCE_STATUS_OK;
+    return fce_image_run_curves(&t->cfg, "fce", t->st.step);
 }
 
 /* The metrics row and the progress line of the interval m, which ends now. */
@@ -422,6 +430,8 @@ static fce_status log_interval(fce_ifce *t, fce_image_clock *k, double now, cons
     double D = (double)t->D, lnb = D * log((double)(1 << c->n_bits));
     double n = (double)m->n, ips = fce_image_clock_interval(k, now, m->n, t->N);
     double bpd_flow = (-m->lq / n + lnb) / (D * LN2), bpd_ebm = (-m->fc / n + lnb) / (D * LN2);
+    t->last_value = m->value / n, t->last_acc = m->acc / n, t->last_c = cc, t->last_frac_ebm = m->n_ebm / n;
+    t->last_bpd_flow = bpd_flow, t->last_bpd_ebm = bpd_ebm, t->last_ips = ips;
     fce_json j;
     fce_json_begin(&j, t->metrics);
     fce_json_int(&j, "step", (long long)t->st.step);
@@ -447,10 +457,12 @@ static fce_status log_interval(fce_ifce *t, fce_image_clock *k, double now, cons
     return FCE_STATUS_OK;
 }
 
-static fce_status run_loop(fce_ifce *t) {
+/* config.json, the announcement, the sample grids' setup and the metrics file: the session's start. */
+static fce_status session_start(fce_ifce *t) {
     const fce_image_train_config *c = &t->cfg;
-    t->metrics = fce_image_run_metrics(c->out_dir, c->resume);
-    if (!t->metrics) return FCE_STATUS_ERR_IO;
+    const fce_image_run_models models = {t->g, t->ebm, t->set.n, -1, c->resume ? t->st.step : 0};
+    FCE_TRY(fce_image_run_write_config(c, "fce", &t->ctx, &models));
+    if (c->sample_every > 0) FCE_TRY(fce_sample_grid_init(&t->grid, &t->ctx, t->g, c->n_bits, fce_derive_seed(c->seed, 8)));
     if (!c->quiet) {
         const fce_iglow_config *gc = fce_iglow_cfg(t->g);
         fce_log_info("train fce on %s (%zu images %dx%dx%d) | flow L %d K %d width %d | EBM widths %d/%d/%d | "
@@ -459,34 +471,66 @@ static fce_status run_loop(fce_ifce *t) {
                      fce_ebm_image_width(t->ebm, 1), fce_ebm_image_width(t->ebm, 2), t->ctx.device_name,
                      t->N, c->steps, (double)c->lr_ebm, (double)c->lr_flow, c->out_dir);
     }
+    return fce_image_run_metrics(c->out_dir, c->resume, t->st.step, &t->metrics);
+}
+
+/* summary.json, and the notices of how the session ended. */
+static fce_status session_end(fce_ifce *t, const fce_image_clock *k, int out_of_time) {
+    const fce_image_train_config *c = &t->cfg;
+    const fce_image_run_end e = {t->st.step, t->st.seconds, out_of_time, t->stop_signal, t->path_ebm};
+    fce_run_record r;
+    FCE_TRY(fce_image_run_summary_open(&r, c, "fce", &t->ctx, k, &e));
+    fce_json_int(&r.j, "ebm_updates", (long long)t->st.ebm_updates);
+    fce_json_int(&r.j, "flow_updates", (long long)t->st.flow_updates);
+    fce_json_num(&r.j, "value", t->last_value, 9);
+    fce_json_num(&r.j, "acc", t->last_acc, 9);
+    fce_json_num(&r.j, "c", t->last_c, 9);
+    fce_json_num(&r.j, "frac_ebm", t->last_frac_ebm, 6);
+    fce_json_num(&r.j, "bpd_flow", t->last_bpd_flow, 9);
+    fce_json_num(&r.j, "bpd_ebm", t->last_bpd_ebm, 9);
+    fce_json_num(&r.j, "img_per_s", t->last_ips, 6);
+    FCE_TRY(fce_run_record_close(&r));
+    if (!c->quiet)
+        fce_log_info("wrote checkpoint.fce (flow), ebm.fce, metrics.jsonl, curves.png, config.json and "
+                     "summary.json in %s", c->out_dir);
+    return FCE_STATUS_OK;
+}
+
+static fce_status run_loop(fce_ifce *t) {
+    const fce_image_train_config *c = &t->cfg;
+    FCE_TRY(session_start(t));
     fce_image_clock k;
     fce_image_clock_start(&k, t->st.seconds, t->st.step, c->time_limit);
     ifce_acc m;
     memset(&m, 0, sizeof m);
+    int out_of_time = 0;
     while (t->st.step < c->steps) {
         FCE_TRY(step_impl(t, NULL, &m));
         double now = fce_now_seconds();
-        int out_of_time;
         t->st.seconds = fce_image_clock_tick(&k, now, &out_of_time);
-        int last = t->st.step == c->steps || out_of_time;
+        t->stop_signal = fce_stop_requested(); /* once per step */
+        int last = t->st.step == c->steps || out_of_time || t->stop_signal;
         if (t->st.step % c->log_every == 0 || last) {
             FCE_TRY(log_interval(t, &k, now, &m));
             memset(&m, 0, sizeof m);
         }
-        if (out_of_time) {
-            fce_image_clock_stopped(&k, t->st.step, c->steps);
-            break;
-        }
+        if (c->sample_every > 0 && t->st.step % c->sample_every == 0)
+            FCE_TRY(fce_sample_grid_write(&t->grid, c->out_dir, t->st.step));
+        if (out_of_time || t->stop_signal) break;
         if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 && !last) FCE_TRY(save(t));
     }
     FCE_TRY(save(t));
-    if (!c->quiet) fce_log_info("wrote checkpoint.fce (flow), ebm.fce and metrics.jsonl in %s", c->out_dir);
-    return FCE_STATUS_OK;
+    return session_end(t, &k, out_of_time);
 }
 
 fce_status fce_image_train_fce_run(const fce_image_train_config *cfg) {
+    /* the folder before the data: a run in the way or an unwritable --out stops at once */
+    fce_image_train_config c = *cfg;
+    FCE_TRY(fce_image_train_config_check(&c, "fce"));
+    FCE_TRY(fce_run_folder_check_kept(c.out_dir, c.force, c.init_flow, "--init-flow"));
+    FCE_TRY(fce_run_folder_prepare(c.out_dir, c.resume, c.force));
     fce_ifce *t;
-    FCE_TRY(fce_ifce_create(&t, cfg));
+    FCE_TRY(fce_ifce_create(&t, &c));
     fce_status st = run_loop(t);
     fce_ifce_free(t);
     return st;
