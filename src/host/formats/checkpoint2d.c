@@ -1,6 +1,6 @@
-/* checkpoint.c: save/load of a 2D run (checkpoint.h). The header is a struct of 8-byte fields
- * written as is; the endian marker makes a file from a big-endian machine fail loudly instead of
- * loading garbage. */
+/* checkpoint2d.c: the 2D run's checkpoint file (checkpoint.h): save, peek and load. The header is
+ * a struct of 8-byte fields written as is; the endian marker makes a file from a big-endian machine
+ * fail loudly instead of loading garbage; the integrity trailer and range checks are ckpt_io.c's. */
 #include "fce/checkpoint.h"
 
 #include <stdio.h>

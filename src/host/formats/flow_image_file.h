@@ -1,11 +1,12 @@
-/* iglow_checkpoint.h: one file holds an image MLE run: the flow config, the parameter-table hash,
+/* flow_image_file.h: one file holds an image MLE run: the flow config, the parameter-table hash,
  * the parameters and Adamax moments, and the training state (step, seed, n_bits, batch).
  *
  * Format (8-byte little-endian fields, no padding): magic "FCEIMG\0\0", version, endian marker,
- * the header below, then three float32 blobs of n_total each: params, m, v.
+ * the header below, then three float32 blobs of n_total each: params, m, v, then the integrity
+ * trailer (ckpt_io.h).
  * Writes go to "<path>.tmp" then rename(): a crash never leaves a half-written file. */
-#ifndef FCE_IGLOW_CHECKPOINT_H
-#define FCE_IGLOW_CHECKPOINT_H
+#ifndef FCE_FORMATS_FLOW_IMAGE_FILE_H
+#define FCE_FORMATS_FLOW_IMAGE_FILE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -18,7 +18,7 @@
  * actnorm init (a notice says so); then c₀ on an init batch (the step-0 pictures with their own
  * dequantisation noise). A non-finite value stops the run (exit code of FCE_STATUS_ERR_NUMERIC).
  *
- * Checkpoints: <out>/checkpoint.fce is the flow in the image MLE format (iglow_checkpoint.h; its
+ * Checkpoints: <out>/checkpoint.fce is the flow in the image MLE format (formats/flow_image_file.h; its
  * step field is the flow's Adamax count), so eval and sample take it as is; <out>/ebm.fce holds the
  * EBM (params incl. c, Adam moments) and the FCE state (step, updates of each player, turn). Each is
  * written to .tmp then renamed; ebm.fce first. --resume checks that the two agree (the flow's step
