@@ -89,13 +89,19 @@ static fce_status check_flow(const char *path, const ckpt_header *hp, fce_glow *
                                 h.flow_n_total, (int64_t)fce_glow_arena(g)->n_total);
 }
 
+/* Opens path (integrity checked) and reads its header; *f is NULL when the open failed. */
+static fce_status open_header(const char *path, FILE **f, uint64_t *content, ckpt_header *h) {
+    fce_status st = FCE_STATUS_OK;
+    *f = fce_ckpt_open(path, content, &st);
+    return *f ? read_header(path, *f, h) : st;
+}
+
 static fce_status load_impl(const char *path, fce_glow *g, fce_ebm *e, fce_train_state *s) {
     uint64_t content = 0;
-    fce_status st = FCE_STATUS_OK;
-    FILE *f = fce_ckpt_open(path, &content, &st);
-    if (!f) return st;
+    FILE *f = NULL;
     ckpt_header h;
-    st = read_header(path, f, &h);
+    fce_status st = open_header(path, &f, &content, &h);
+    if (!f) return st;
     float *host = NULL;
     if (st == FCE_STATUS_OK) st = check_flow(path, &h, g);
     if (st == FCE_STATUS_OK && e) {
@@ -163,12 +169,10 @@ static fce_status load_impl(const char *path, fce_glow *g, fce_ebm *e, fce_train
 fce_status fce_checkpoint_peek(const char *path, fce_glow_config *gc, fce_ebm_config *ec,
                                uint64_t *flow_hash, fce_train_state *s) {
     uint64_t content = 0;
-    fce_status st = FCE_STATUS_OK;
-    FILE *f = fce_ckpt_open(path, &content, &st);
-    if (!f) return st;
+    FILE *f = NULL;
     ckpt_header h;
-    st = read_header(path, f, &h);
-    fclose(f);
+    fce_status st = open_header(path, &f, &content, &h);
+    if (f) fclose(f);
     if (st != FCE_STATUS_OK) return st;
     if (h.flow_dim < 2 || h.flow_dim > 64 || h.flow_dim % 2 || h.flow_K < 1 || h.flow_K > 1024 ||
         h.flow_width < 1 || h.flow_width > 65536 || h.ebm_dim != h.flow_dim || h.ebm_width < 1 ||

@@ -171,6 +171,19 @@ fce_status fce_ckpt_check_size(const char *path, uint64_t content_bytes, uint64_
     return FCE_STATUS_ERR_FORMAT;
 }
 
+fce_status fce_ckpt_header_verdict(const char *path, FILE *f, const char *bad, uint64_t content_bytes,
+                                   uint64_t header_bytes, int64_t n_total) {
+    fce_status st = FCE_STATUS_ERR_FORMAT;
+    if (bad) {
+        fce_log_error("checkpoint %s: %s", path, bad);
+    } else {
+        uint64_t blobs[1] = {3 * (uint64_t)n_total};
+        st = fce_ckpt_check_size(path, content_bytes, header_bytes, blobs, 1);
+    }
+    if (st != FCE_STATUS_OK) fclose(f);
+    return st;
+}
+
 fce_status fce_ckpt_read_blob(const char *path, FILE *f, fce_ctx *ctx, float *dst, float *host,
                               size_t n) {
     if (fread(host, sizeof(float), n, f) != n) {

@@ -40,6 +40,12 @@ void fce_ckpt_discard(const char *path);
  * FCE_STATUS_ERR_IO (cannot open) or FCE_STATUS_ERR_FORMAT (corrupt). */
 FILE *fce_ckpt_open(const char *path, uint64_t *content_bytes, fce_status *st);
 
+/* The end of a one-arena header's checks: with bad != NULL, logs "checkpoint <path>: <bad>" and
+ * fails; else checks content_bytes == header_bytes + 3·4·n_total (params, m, v). On failure f is
+ * closed; on success it stays open for the blobs. */
+fce_status fce_ckpt_header_verdict(const char *path, FILE *f, const char *bad, uint64_t content_bytes,
+                                   uint64_t header_bytes, int64_t n_total);
+
 /* FCE_STATUS_ERR_FORMAT unless content_bytes == header_bytes + 4·Σ floats[i] (i < n). */
 fce_status fce_ckpt_check_size(const char *path, uint64_t content_bytes, uint64_t header_bytes,
                                const uint64_t *floats, int n);

@@ -55,17 +55,7 @@ static fce_status open_file(const char *path, FILE **fp, ebm_header *h) {
         bad = "the training state (step counters, turn, n_bits, batch, dataset) is out of range";
     else if (h->n_total <= 0 || h->n_total > ((int64_t)1 << 34))
         bad = "n_total (parameter count) is out of range";
-    if (bad) {
-        fce_log_error("%s: %s", path, bad);
-        fclose(f);
-        return FCE_STATUS_ERR_FORMAT;
-    }
-    uint64_t blobs[1] = {3 * (uint64_t)h->n_total};
-    st = fce_ckpt_check_size(path, content, sizeof *h, blobs, 1);
-    if (st != FCE_STATUS_OK) {
-        fclose(f);
-        return st;
-    }
+    FCE_TRY(fce_ckpt_header_verdict(path, f, bad, content, sizeof *h, h->n_total));
     *fp = f;
     return FCE_STATUS_OK;
 }

@@ -97,17 +97,7 @@ static fce_status read_header(const char *path, FILE **fp, uint64_t *content, ic
         if (fce_iglow_param_count(&gc, &n) != FCE_STATUS_OK || (int64_t)n != h->n_total)
             bad = "n_total differs from the parameter count of the flow its header describes";
     }
-    if (bad) {
-        fce_log_error("checkpoint %s: %s", path, bad);
-        fclose(f);
-        return FCE_STATUS_ERR_FORMAT;
-    }
-    uint64_t blobs[1] = {3 * (uint64_t)h->n_total};
-    st = fce_ckpt_check_size(path, *content, sizeof *h, blobs, 1);
-    if (st != FCE_STATUS_OK) {
-        fclose(f);
-        return st;
-    }
+    FCE_TRY(fce_ckpt_header_verdict(path, f, bad, *content, sizeof *h, h->n_total));
     *fp = f;
     return FCE_STATUS_OK;
 }
