@@ -35,6 +35,7 @@ expect export_image 0 "exported 46 tensors of 2 model(s)" -- export --checkpoint
 cp "$OUT/img/checkpoint.fce" "$OUT/flow_alone.fce"
 expect export_image_ebm_flag 0 "exported 46 tensors of 2 model(s)" -- export --checkpoint "$OUT/flow_alone.fce" --ebm "$OUT/img/ebm.fce" --format safetensors --out "$OUT/img2.safetensors"
 expect export_flow_alone 0 "exported 37 tensors of 1 model(s)" -- export --checkpoint "$OUT/flow_alone.fce" --format safetensors --out "$OUT/flow.safetensors"
+expect export_2d_with_ebm 2 "--ebm: a 2D checkpoint holds both models" -- export --checkpoint "$OUT/r2d/checkpoint.fce" --ebm "$OUT/img/ebm.fce" --format safetensors --out "$OUT/x.safetensors"
 expect export_ebm_alone 0 "exported 9 tensors of 1 model(s)" -- export --checkpoint "$OUT/img/ebm.fce" --format safetensors --out "$OUT/ebm.safetensors"
 
 if ! python3 -c 'import safetensors.numpy, numpy' 2>/dev/null; then

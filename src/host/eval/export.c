@@ -143,7 +143,10 @@ fce_status fce_export_run(const fce_export_config *c) {
     if (st == FCE_STATUS_OK) m.have_ctx = 1;
     if (st == FCE_STATUS_OK) {
         if (!memcmp(magic, "FCE2D\0\0\0", 8)) {
-            st = load_2d(&m, c->checkpoint);
+            /* a 2D checkpoint holds its EBM: an --ebm file would be silently ignored */
+            st = c->ebm[0] ? fce_eval_usage_error("--ebm: a 2D checkpoint holds both models; give "
+                                                  "--ebm only with an image flow's checkpoint")
+                           : load_2d(&m, c->checkpoint);
         } else if (!memcmp(magic, "FCEIMG\0\0", 8)) {
             st = load_image(&m, c);
         } else if (!memcmp(magic, "FCEEBMI\0", 8)) {
