@@ -327,3 +327,26 @@ size_t fce_test_kink_screen(const double *kd, size_t nt, const float *ana, float
     if (floor_b) *floor_b = fl;
     return kinks;
 }
+
+int fce_test_models_init(fce_test_models *m) {
+    memset(m, 0, sizeof *m);
+    const fce_glow_config gc = {2, 2, 8, 0};
+    const fce_ebm_config ec = {2, 8, 2};
+    const fce_iglow_config igc = fce_iglow_config_tiny(1);
+    const fce_ebm_image_config iec = {8, 8, 3, 16, 0};
+    fce_status st = fce_ctx_init_cpu(&m->ctx);
+    if (st == FCE_STATUS_OK) st = fce_glow_init(&m->glow, &m->ctx, &gc, 1);
+    if (st == FCE_STATUS_OK) st = fce_ebm_init(&m->ebm, &m->ctx, &ec, 2);
+    if (st == FCE_STATUS_OK) st = fce_iglow_init(&m->iglow, &m->ctx, &igc, 1);
+    if (st == FCE_STATUS_OK) st = fce_ebm_image_init(&m->ebm_image, &m->ctx, &iec, 1);
+    if (st != FCE_STATUS_OK) fprintf(stderr, "fce_test_models_init: %s\n", fce_status_str(st));
+    return st == FCE_STATUS_OK;
+}
+
+void fce_test_models_free(fce_test_models *m) {
+    fce_glow_free(m->glow);
+    fce_ebm_free(m->ebm);
+    fce_iglow_free(m->iglow);
+    fce_ebm_image_free(m->ebm_image);
+    fce_ctx_free(&m->ctx);
+}

@@ -8,6 +8,10 @@
 #include <stdio.h>
 
 #include "fce/backend.h"
+#include "fce/ebm.h"
+#include "fce/ebm_image.h"
+#include "fce/glow.h"
+#include "fce/iglow.h"
 #include "fce/params.h"
 #include "fce/train_image.h"
 
@@ -59,6 +63,21 @@ int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed);
  * checkpoints, quiet. */
 void fce_test_image_cfg(fce_image_train_config *c, const char *data_dir, const char *out_dir,
                         int batch, long steps);
+
+/* ---- small models on one CPU context, for the file tests (checkpoints, export) ---- */
+
+/* A 2D flow (D 2, K 2, width 8) and EBM (width 8, 2 hidden layers), the tiny image flow (affine)
+ * and an 8×8×3 image EBM at width scale 16, all seeded. */
+typedef struct fce_test_models {
+    fce_ctx ctx;
+    fce_glow *glow;
+    fce_ebm *ebm;
+    fce_iglow *iglow;
+    fce_ebm_image *ebm_image;
+} fce_test_models;
+/* 1 when every model was built (a failure is printed). */
+int fce_test_models_init(fce_test_models *m);
+void fce_test_models_free(fce_test_models *m);
 
 /* ---- finite differences ---- */
 

@@ -89,16 +89,13 @@ static void scramble(fce_ctx *ctx, fce_param_arena *a, uint64_t seed) {
 }
 
 TEST(export_2d) {
-    fce_ctx ctx;
-    ASSERT_OK(fce_ctx_init_cpu(&ctx));
-    fce_glow_config gc = {2, 3, 8, 0};
-    fce_ebm_config ec = {2, 8, 2};
-    fce_glow *g = NULL;
-    fce_ebm *e = NULL;
-    ASSERT_OK(fce_glow_init(&g, &ctx, &gc, 1));
-    ASSERT_OK(fce_ebm_init(&e, &ctx, &ec, 2));
-    scramble(&ctx, fce_glow_arena(g), 11);
-    scramble(&ctx, fce_ebm_arena(e), 12);
+    fce_test_models m;
+    ASSERT_TRUE(fce_test_models_init(&m));
+    fce_ctx *ctx = &m.ctx;
+    fce_glow *g = m.glow;
+    fce_ebm *e = m.ebm;
+    scramble(ctx, fce_glow_arena(g), 11);
+    scramble(ctx, fce_ebm_arena(e), 12);
     fce_train_state s;
     memset(&s, 0, sizeof s);
     s.step = 42;
@@ -114,29 +111,24 @@ TEST(export_2d) {
     ASSERT_TRUE(st_read(c.out, &sf));
     ASSERT_TRUE(strstr(sf.header, "\"__metadata__\": {\"format\": \"fce-gpu\", \"kind\": \"2d\"") != NULL);
     ASSERT_TRUE(strstr(sf.header, "\"step\": \"42\"") != NULL);
-    float *hg = params_of(&ctx, fce_glow_arena(g)), *he = params_of(&ctx, fce_ebm_arena(e));
+    float *hg = params_of(ctx, fce_glow_arena(g)), *he = params_of(ctx, fce_ebm_arena(e));
     uint64_t total = 0;
     ASSERT_TRUE(check_table(&sf, fce_glow_params(g), hg, &total) == 0);
     ASSERT_TRUE(check_table(&sf, fce_ebm_params(e), he, &total) == 0);
     ASSERT_EQ_INT((long long)(8 + sf.hlen + total), (long long)sf.len); /* offsets tile the data */
     free(hg), free(he), free(sf.bytes), free(sf.header);
-    fce_glow_free(g);
-    fce_ebm_free(e);
-    fce_ctx_free(&ctx);
+    fce_test_models_free(&m);
     return 0;
 }
 
 TEST(export_image_run) {
-    fce_ctx ctx;
-    ASSERT_OK(fce_ctx_init_cpu(&ctx));
-    fce_iglow_config gc = fce_iglow_config_tiny(1);
-    fce_iglow *g = NULL;
-    ASSERT_OK(fce_iglow_init(&g, &ctx, &gc, 1));
-    scramble(&ctx, fce_iglow_arena(g), 21);
-    fce_ebm_image_config ec = {8, 8, 3, 16, 0};
-    fce_ebm_image *e = NULL;
-    ASSERT_OK(fce_ebm_image_init(&e, &ctx, &ec, 1));
-    scramble(&ctx, fce_ebm_image_arena(e), 22);
+    fce_test_models m;
+    ASSERT_TRUE(fce_test_models_init(&m));
+    fce_ctx *ctx = &m.ctx;
+    fce_iglow *g = m.iglow;
+    fce_ebm_image *e = m.ebm_image;
+    scramble(ctx, fce_iglow_arena(g), 21);
+    scramble(ctx, fce_ebm_image_arena(e), 22);
     fce_iglow_ckpt_state s;
     memset(&s, 0, sizeof s);
     s.n_bits = 8, s.batch = 4;
@@ -148,7 +140,7 @@ TEST(export_image_run) {
     fce_image_fce_state es;
     memset(&es, 0, sizeof es);
     es.n_bits = 8, es.batch = 4, es.width_scale = 16;
-    ASSERT_OK(fce_ebm_image_file_write_tmp(ebm_path, &ctx, e, &es));
+    ASSERT_OK(fce_ebm_image_file_write_tmp(ebm_path, ctx, e, &es));
     ASSERT_OK(fce_ckpt_commit(ebm_path));
     fce_export_config c;
     fce_export_config_defaults(&c);
@@ -158,7 +150,7 @@ TEST(export_image_run) {
     st_file sf;
     ASSERT_TRUE(st_read(c.out, &sf));
     ASSERT_TRUE(strstr(sf.header, "\"kind\": \"image\"") != NULL);
-    float *hg = params_of(&ctx, fce_iglow_arena(g)), *he = params_of(&ctx, fce_ebm_image_arena(e));
+    float *hg = params_of(ctx, fce_iglow_arena(g)), *he = params_of(ctx, fce_ebm_image_arena(e));
     uint64_t total = 0;
     ASSERT_TRUE(check_table(&sf, fce_iglow_params(g), hg, &total) == 0);
     ASSERT_TRUE(check_table(&sf, fce_ebm_image_params(e), he, &total) == 0);
@@ -170,9 +162,7 @@ TEST(export_image_run) {
     ASSERT_EQ_INT(fce_export_run(&c), FCE_STATUS_ERR_FORMAT);
     c.out[0] = 0;
     ASSERT_EQ_INT(fce_export_run(&c), FCE_STATUS_ERR_CONFIG);
-    fce_iglow_free(g);
-    fce_ebm_image_free(e);
-    fce_ctx_free(&ctx);
+    fce_test_models_free(&m);
     return 0;
 }
 

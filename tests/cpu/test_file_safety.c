@@ -97,14 +97,10 @@ static long perm_offset(const fce_param_table *t, size_t header_bytes) {
 }
 
 TEST(checkpoint_2d) {
-    fce_ctx ctx;
-    ASSERT_OK(fce_ctx_init_cpu(&ctx));
-    fce_glow_config gc = {2, 2, 8, 0};
-    fce_ebm_config ec = {2, 8, 2};
-    fce_glow *g = NULL;
-    fce_ebm *e = NULL;
-    ASSERT_OK(fce_glow_init(&g, &ctx, &gc, 1));
-    ASSERT_OK(fce_ebm_init(&e, &ctx, &ec, 2));
+    fce_test_models m;
+    ASSERT_TRUE(fce_test_models_init(&m));
+    fce_glow *g = m.glow;
+    fce_ebm *e = m.ebm;
     fce_train_state s;
     memset(&s, 0, sizeof s);
     snprintf(s.dataset, sizeof s.dataset, "gmm8");
@@ -136,19 +132,14 @@ TEST(checkpoint_2d) {
     ASSERT_TRUE(damage(good, bad, header + 5));
     ASSERT_EQ_INT(fce_checkpoint_load(bad, g, e, &s), FCE_STATUS_ERR_FORMAT);
     ASSERT_EQ_INT(fce_checkpoint_load_flow(bad, g), FCE_STATUS_ERR_FORMAT);
-
-    fce_glow_free(g);
-    fce_ebm_free(e);
-    fce_ctx_free(&ctx);
+    fce_test_models_free(&m);
     return 0;
 }
 
 TEST(flow_image_file) {
-    fce_ctx ctx;
-    ASSERT_OK(fce_ctx_init_cpu(&ctx));
-    fce_iglow_config gc = fce_iglow_config_tiny(1);
-    fce_iglow *g = NULL;
-    ASSERT_OK(fce_iglow_init(&g, &ctx, &gc, 1));
+    fce_test_models m;
+    ASSERT_TRUE(fce_test_models_init(&m));
+    fce_iglow *g = m.iglow;
     fce_iglow_ckpt_state s;
     memset(&s, 0, sizeof s);
     s.n_bits = 8, s.batch = 4;
@@ -173,38 +164,35 @@ TEST(flow_image_file) {
     ASSERT_EQ_INT(fce_iglow_ckpt_load(bad, g, 0, &s), FCE_STATUS_ERR_FORMAT);
     ASSERT_TRUE(damage(good, bad, -1));
     ASSERT_EQ_INT(fce_iglow_ckpt_peek(bad, &peek, &s), FCE_STATUS_ERR_FORMAT);
-    fce_iglow_free(g);
-    fce_ctx_free(&ctx);
+    fce_test_models_free(&m);
     return 0;
 }
 
 TEST(ebm_image_file) {
-    fce_ctx ctx;
-    ASSERT_OK(fce_ctx_init_cpu(&ctx));
-    fce_ebm_image_config ec = {8, 8, 3, 16, 0};
-    fce_ebm_image *e = NULL, *loaded = NULL;
-    ASSERT_OK(fce_ebm_image_init(&e, &ctx, &ec, 1));
+    fce_test_models m;
+    ASSERT_TRUE(fce_test_models_init(&m));
+    fce_ctx *ctx = &m.ctx;
+    fce_ebm_image *e = m.ebm_image, *loaded = NULL;
     fce_image_fce_state s;
     memset(&s, 0, sizeof s);
     s.n_bits = 5, s.batch = 4, s.width_scale = 16;
     snprintf(s.dataset, sizeof s.dataset, "cifar10");
     const char *good = fce_test_path("ebm.fce"), *bad = fce_test_path("ebm_bad.fce");
-    ASSERT_OK(fce_ebm_image_file_write_tmp(good, &ctx, e, &s));
+    ASSERT_OK(fce_ebm_image_file_write_tmp(good, ctx, e, &s));
     ASSERT_OK(fce_ckpt_commit(good));
     int n_bits = 0;
     ASSERT_OK(fce_ebm_image_file_n_bits(good, &n_bits));
     ASSERT_EQ_INT(n_bits, 5);
-    ASSERT_OK(fce_ebm_image_file_read(good, &ctx, e, &s));
-    ASSERT_OK(fce_ebm_image_load_file(good, &ctx, &loaded));
+    ASSERT_OK(fce_ebm_image_file_read(good, ctx, e, &s));
+    ASSERT_OK(fce_ebm_image_load_file(good, ctx, &loaded));
     fce_ebm_image_free(loaded);
     ASSERT_TRUE(forge(good, bad, HEBM_STATE_N_BITS, 0, 0, 0));
     ASSERT_EQ_INT(fce_ebm_image_file_n_bits(bad, &n_bits), FCE_STATUS_ERR_FORMAT);
-    ASSERT_EQ_INT(fce_ebm_image_load_file(bad, &ctx, &loaded), FCE_STATUS_ERR_FORMAT);
+    ASSERT_EQ_INT(fce_ebm_image_load_file(bad, ctx, &loaded), FCE_STATUS_ERR_FORMAT);
     ASSERT_TRUE(loaded == NULL);
     ASSERT_TRUE(damage(good, bad, -1));
-    ASSERT_EQ_INT(fce_ebm_image_file_read(bad, &ctx, e, &s), FCE_STATUS_ERR_FORMAT);
-    fce_ebm_image_free(e);
-    fce_ctx_free(&ctx);
+    ASSERT_EQ_INT(fce_ebm_image_file_read(bad, ctx, e, &s), FCE_STATUS_ERR_FORMAT);
+    fce_test_models_free(&m);
     return 0;
 }
 
