@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fce/status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -23,6 +25,9 @@ extern "C" {
 void fce_log_error(const char *fmt, ...) FCE_PRINTF(1, 2);
 void fce_log_warn(const char *fmt, ...) FCE_PRINTF(1, 2);
 void fce_log_info(const char *fmt, ...) FCE_PRINTF(1, 2);
+/* A usage error found while checking a command's configuration: logs msg and returns
+ * FCE_STATUS_ERR_CONFIG (exit 2). */
+fce_status fce_config_error(const char *msg);
 /* 0 = errors only, 1 = warnings too, 2 = info too (default). Not a global: passed where needed. */
 
 #define FCE_ASSERT(cond, ...)                                                                      \

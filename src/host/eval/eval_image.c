@@ -93,10 +93,11 @@ static fce_status ebm_bpd(const char *ebm_path, fce_ctx *ctx, const fce_image_se
 static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *have_ctx,
                             fce_iglow **g, fce_iglow_tape **tp, fce_image_set *set, uint8_t **h_u8,
                             uint8_t **d_u8, float **d_x, float **h_lq, double *bpd_out) {
-    if (!fce_is_image_dataset(c->dataset)) return fce_eval_usage_error("--dataset: not one of cifar10, svhn, folder");
-    if (!c->data_dir[0]) return fce_eval_usage_error("--data-dir is required");
-    if (c->batch < 1 || c->batch > 100000) return fce_eval_usage_error("--batch must be in 1..100000");
-    if (!(c->progress_every >= 0)) return fce_eval_usage_error("--progress-every must be >= 0");
+    if (!fce_is_image_dataset(c->dataset))
+        return fce_config_error("--dataset: not one of cifar10, svhn, folder");
+    if (!c->data_dir[0]) return fce_config_error("--data-dir is required");
+    if (c->batch < 1 || c->batch > 100000) return fce_config_error("--batch must be in 1..100000");
+    if (!(c->progress_every >= 0)) return fce_config_error("--progress-every must be >= 0");
     fce_iglow_ckpt_state s;
     FCE_TRY(fce_flow_from_file(c->checkpoint, c->device, ctx, have_ctx, g, &s));
     FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 0, set));

@@ -131,10 +131,10 @@ static fce_status write_models(const export_models *m, const fce_export_config *
 }
 
 fce_status fce_export_run(const fce_export_config *c) {
-    if (!c->checkpoint[0]) return fce_eval_usage_error("--checkpoint is required");
-    if (!c->out[0]) return fce_eval_usage_error("--out is required (the .safetensors file to write)");
+    if (!c->checkpoint[0]) return fce_config_error("--checkpoint is required");
+    if (!c->out[0]) return fce_config_error("--out is required (the .safetensors file to write)");
     if (strcmp(c->format, "safetensors") != 0)
-        return fce_eval_usage_error("--format: only safetensors is supported");
+        return fce_config_error("--format: only safetensors is supported");
     char magic[8];
     FCE_TRY(sniff(c->checkpoint, magic));
     export_models m;
@@ -144,7 +144,7 @@ fce_status fce_export_run(const fce_export_config *c) {
     if (st == FCE_STATUS_OK) {
         if (!memcmp(magic, "FCE2D\0\0\0", 8)) {
             /* a 2D checkpoint holds its EBM: an --ebm file would be silently ignored */
-            st = c->ebm[0] ? fce_eval_usage_error("--ebm: a 2D checkpoint holds both models; give "
+            st = c->ebm[0] ? fce_config_error("--ebm: a 2D checkpoint holds both models; give "
                                                   "--ebm only with an image flow's checkpoint")
                            : load_2d(&m, c->checkpoint);
         } else if (!memcmp(magic, "FCEIMG\0\0", 8)) {

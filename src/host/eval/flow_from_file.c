@@ -7,11 +7,6 @@
 #include "fce/log.h"
 #include "util/fs_util.h"
 
-fce_status fce_eval_usage_error(const char *msg) {
-    fce_log_error("%s", msg);
-    return FCE_STATUS_ERR_CONFIG;
-}
-
 void fce_ebm_path_for(const char *checkpoint, const char *ebm, char *out, size_t n) {
     if (ebm[0]) {
         snprintf(out, n, "%s", ebm);
@@ -25,7 +20,7 @@ void fce_ebm_path_for(const char *checkpoint, const char *ebm, char *out, size_t
 
 fce_status fce_flow_from_file(const char *path, const char *device, fce_ctx *ctx, int *have_ctx,
                               fce_iglow **g, fce_iglow_ckpt_state *s) {
-    if (!path[0]) return fce_eval_usage_error("--checkpoint is required");
+    if (!path[0]) return fce_config_error("--checkpoint is required");
     fce_iglow_config gc;
     FCE_TRY(fce_iglow_ckpt_peek(path, &gc, s));
     if (!*have_ctx) { /* a second model (sample --compare) shares the context */

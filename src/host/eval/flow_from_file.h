@@ -15,7 +15,5 @@ fce_status fce_flow_from_file(const char *path, const char *device, fce_ctx *ctx
 /* The EBM file of the image run whose flow is `checkpoint`: `ebm` when given (non-empty), else the
  * ebm.fce beside the checkpoint when it exists, else "" (an MLE run: the flow alone). */
 void fce_ebm_path_for(const char *checkpoint, const char *ebm, char *out, size_t n);
-/* Logs msg and returns FCE_STATUS_ERR_CONFIG (a usage error: exit 2). */
-fce_status fce_eval_usage_error(const char *msg);
 
 #endif

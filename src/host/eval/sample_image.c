@@ -107,10 +107,10 @@ static void paste_panel(uint8_t *grid, int gw, int x0, const uint8_t *u8, int N,
 
 static fce_status sample_impl(const fce_image_sample_config *c, fce_ctx *ctx, int *have_ctx,
                               uint8_t **h_a, uint8_t **h_b, uint8_t **grid) {
-    if (c->n < 1 || c->n > 100000) return fce_eval_usage_error("--n must be in 1..100000");
-    if (!(c->temperature >= 0)) return fce_eval_usage_error("--temperature must be >= 0");
-    if (!c->grid[0]) return fce_eval_usage_error("--grid is required");
-    if (!c->checkpoint[0]) return fce_eval_usage_error("--checkpoint is required");
+    if (c->n < 1 || c->n > 100000) return fce_config_error("--n must be in 1..100000");
+    if (!(c->temperature >= 0)) return fce_config_error("--temperature must be >= 0");
+    if (!c->grid[0]) return fce_config_error("--grid is required");
+    if (!c->checkpoint[0]) return fce_config_error("--checkpoint is required");
     int N = c->n;
     fce_iglow_config ga, gb;
     FCE_TRY(sample_u8(ctx, have_ctx, c->checkpoint, c->device, N, c->temperature, c->seed, &ga, h_a));
@@ -287,10 +287,10 @@ static fce_status sample_dir_impl(const fce_image_sample_config *c, fce_ctx *ctx
 }
 
 static fce_status sample_dir_run(const fce_image_sample_config *c) {
-    if (c->n < 1 || c->n > 100000) return fce_eval_usage_error("--n must be in 1..100000");
-    if (c->batch < 1 || c->batch > 100000) return fce_eval_usage_error("--batch must be in 1..100000");
-    if (!(c->temperature >= 0)) return fce_eval_usage_error("--temperature must be >= 0");
-    if (!(c->progress_every >= 0)) return fce_eval_usage_error("--progress-every must be >= 0");
+    if (c->n < 1 || c->n > 100000) return fce_config_error("--n must be in 1..100000");
+    if (c->batch < 1 || c->batch > 100000) return fce_config_error("--batch must be in 1..100000");
+    if (!(c->temperature >= 0)) return fce_config_error("--temperature must be >= 0");
+    if (!(c->progress_every >= 0)) return fce_config_error("--progress-every must be >= 0");
     dir_pictures pics;
     FCE_TRY(scan_out_dir(c->out_dir, &pics));
     FCE_TRY(check_out_dir(c, &pics));
@@ -323,9 +323,10 @@ static fce_status sample_dir_run(const fce_image_sample_config *c) {
 
 fce_status fce_image_sample_run(const fce_image_sample_config *c) {
     if (c->npz[0] && !c->out_dir[0])
-        return fce_eval_usage_error("--npz needs --out-dir: the .npz holds the numbered pictures --out-dir writes");
+        return fce_config_error("--npz needs --out-dir: the .npz holds the numbered pictures --out-dir writes");
     if (c->out_dir[0]) {
-        if (c->compare[0]) return fce_eval_usage_error("--compare makes a grid; it does not go with --out-dir");
+        if (c->compare[0])
+            return fce_config_error("--compare makes a grid; it does not go with --out-dir");
         return sample_dir_run(c);
     }
     fce_ctx ctx;

@@ -79,11 +79,6 @@ typedef struct probe_run {
     FILE *metrics;
 } probe_run;
 
-static fce_status usage(const char *msg) {
-    fce_log_error("%s", msg);
-    return FCE_STATUS_ERR_CONFIG;
-}
-
 static int cmp_int(const void *a, const void *b) {
     int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
@@ -106,7 +101,8 @@ static fce_status parse_budgets(probe_run *p) {
         p->budgets[p->n_budgets++] = (int)v;
         s = *end ? end + 1 : end;
     }
-    if (p->n_budgets == 0) return usage("--labels: give at least one budget, e.g. 1000,2000,4000");
+    if (p->n_budgets == 0)
+        return fce_config_error("--labels: give at least one budget, e.g. 1000,2000,4000");
     qsort(p->budgets, (size_t)p->n_budgets, sizeof(int), cmp_int);
     for (int i = 1; i < p->n_budgets; i++)
         if (p->budgets[i] == p->budgets[i - 1]) {
@@ -130,27 +126,29 @@ static fce_status parse_methods(probe_run *p) {
             return FCE_STATUS_ERR_CONFIG;
         }
     }
-    if (!any) return usage("--methods: give at least one of fce, random, supervised");
+    if (!any) return fce_config_error("--methods: give at least one of fce, random, supervised");
     return FCE_STATUS_OK;
 }
 
 static fce_status validate(probe_run *p) {
     const fce_probe_config *c = &p->cfg;
-    if (!c->checkpoint[0]) return usage("--checkpoint is required (an ebm.fce or its run folder)");
+    if (!c->checkpoint[0])
+        return fce_config_error("--checkpoint is required (an ebm.fce or its run folder)");
     if (strcmp(c->dataset, "cifar10") && strcmp(c->dataset, "svhn") && strcmp(c->dataset, "folder"))
-        return usage("--dataset: not one of cifar10, svhn");
-    if (!c->data_dir[0]) return usage("--data-dir is required");
-    if (!c->out_dir[0]) return usage("--out is required");
-    if (c->batch < 1 || c->batch > 100000) return usage("--batch must be in 1..100000");
-    if (c->epochs < 1) return usage("--epochs must be >= 1");
-    if (c->sup_epochs < 1) return usage("--sup-epochs must be >= 1");
+        return fce_config_error("--dataset: not one of cifar10, svhn");
+    if (!c->data_dir[0]) return fce_config_error("--data-dir is required");
+    if (!c->out_dir[0]) return fce_config_error("--out is required");
+    if (c->batch < 1 || c->batch > 100000) return fce_config_error("--batch must be in 1..100000");
+    if (c->epochs < 1) return fce_config_error("--epochs must be >= 1");
+    if (c->sup_epochs < 1) return fce_config_error("--sup-epochs must be >= 1");
     if (c->max_steps < 0 || c->sup_max_steps < 0)
-        return usage("--max-steps and --sup-max-steps must be >= 0 (0: no cap)");
-    if (!(c->lr > 0) || !(c->sup_lr > 0)) return usage("--lr and --sup-lr must be > 0");
-    if (!(c->wd >= 0) || c->wd * c->lr >= 1) return usage("--wd must be >= 0 with --lr x --wd < 1");
-    if (c->test_n < 0) return usage("--test-n must be >= 0 (0: the whole test split)");
+        return fce_config_error("--max-steps and --sup-max-steps must be >= 0 (0: no cap)");
+    if (!(c->lr > 0) || !(c->sup_lr > 0)) return fce_config_error("--lr and --sup-lr must be > 0");
+    if (!(c->wd >= 0) || c->wd * c->lr >= 1)
+        return fce_config_error("--wd must be >= 0 with --lr x --wd < 1");
+    if (c->test_n < 0) return fce_config_error("--test-n must be >= 0 (0: the whole test split)");
     if (c->feature_batch < 1 || c->feature_batch > 100000)
-        return usage("--feature-batch must be in 1..100000");
+        return fce_config_error("--feature-batch must be in 1..100000");
     FCE_TRY(parse_budgets(p));
     return parse_methods(p);
 }

@@ -14,11 +14,6 @@
 #include "train/stop_signal.h"
 #include "util/fs_util.h"
 
-static fce_status config_error(const char *msg) {
-    fce_log_error("%s", msg);
-    return FCE_STATUS_ERR_CONFIG;
-}
-
 /* The paper's image pipeline: MLE pretraining of the flow into <out>/mle, then FCE from that
  * checkpoint into <out>. Each stage is an ordinary run of its mode, so its checkpoints, metrics and
  * --resume behave as they do alone; --resume picks up the unfinished stage (an FCE stage that stopped
@@ -27,8 +22,8 @@ static fce_status config_error(const char *msg) {
  * --force, which clears both at once: an old FCE run must not outlive the MLE stage that replaces
  * its flow). */
 static fce_status pipeline_run(const fce_image_train_config *cfg) {
-    if (cfg->pretrain_steps < 0) return config_error("--pretrain-steps must be >= 0");
-    if (!cfg->data_dir[0]) return config_error("--data-dir is required");
+    if (cfg->pretrain_steps < 0) return fce_config_error("--pretrain-steps must be >= 0");
+    if (!cfg->data_dir[0]) return fce_config_error("--data-dir is required");
     fce_image_train_config f = *cfg;
     if (!f.out_dir[0]) snprintf(f.out_dir, sizeof f.out_dir, "runs/%s-fce", cfg->dataset);
     fce_image_train_config m = f;
@@ -96,12 +91,13 @@ static fce_status dispatch(const fce_image_train_config *cfg) {
 
 fce_status fce_image_train_run(const fce_image_train_config *cfg) {
     if (!(cfg->time_limit >= 0 && cfg->time_limit < 1e9))
-        return config_error("--time-limit must be a number of seconds >= 0 (0: none)");
+        return fce_config_error("--time-limit must be a number of seconds >= 0 (0: none)");
     if (strcmp(cfg->mode, "fce") != 0 && strcmp(cfg->mode, "mle") != 0) {
         fce_log_error("--mode: '%s' is not supported for images (mle or fce)", cfg->mode);
         return FCE_STATUS_ERR_CONFIG;
     }
-    if (cfg->resume && cfg->force) return config_error("--resume continues a run and --force deletes it: give one of them");
+    if (cfg->resume && cfg->force)
+        return fce_config_error("--resume continues a run and --force deletes it: give one of them");
     fce_stop_guard *guard = fce_stop_guard_install();
     fce_status st = dispatch(cfg);
     fce_stop_guard_remove(guard);

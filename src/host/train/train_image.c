@@ -36,11 +36,6 @@
 
 #define LN2 0.69314718055994530942
 
-static fce_status config_error(const char *msg) {
-    fce_log_error("%s", msg);
-    return FCE_STATUS_ERR_CONFIG;
-}
-
 /* ---- training ---- */
 
 typedef struct img_trainer {
@@ -68,8 +63,9 @@ typedef struct img_trainer {
 
 static fce_status validate_train(fce_image_train_config *c) {
     FCE_TRY(fce_image_train_config_check(c, "mle"));
-    if (!(c->lr > 0)) return config_error("--lr must be > 0");
-    if (c->warmup_steps < -1) return config_error("--warmup-steps must be >= 0 (or -1: 10 epochs)");
+    if (!(c->lr > 0)) return fce_config_error("--lr must be > 0");
+    if (c->warmup_steps < -1)
+        return fce_config_error("--warmup-steps must be >= 0 (or -1: 10 epochs)");
     return FCE_STATUS_OK;
 }
 

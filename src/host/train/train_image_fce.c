@@ -79,20 +79,18 @@ struct fce_ifce {
     int stop_signal; /* the signal that stopped this session (stop_signal.h), 0: none */
 };
 
-static fce_status cfg_err(const char *msg) {
-    fce_log_error("%s", msg);
-    return FCE_STATUS_ERR_CONFIG;
-}
-
 static fce_status validate(fce_image_train_config *c) {
     FCE_TRY(fce_image_train_config_check(c, "fce"));
-    if (!(c->lr_ebm > 0) || !(c->lr_flow > 0)) return cfg_err("--lr-ebm and --lr-flow must be > 0");
-    if (!(c->lr_c >= 0 && c->lr_c < 1e6)) return cfg_err("--lr-c must be >= 0 (0: --lr-ebm)");
-    if (!(c->threshold > 0 && c->threshold < 1)) return cfg_err("--threshold must be in (0, 1)");
-    if (c->max_mode_steps < 0) return cfg_err("--max-mode-steps must be >= 0");
+    if (!(c->lr_ebm > 0) || !(c->lr_flow > 0))
+        return fce_config_error("--lr-ebm and --lr-flow must be > 0");
+    if (!(c->lr_c >= 0 && c->lr_c < 1e6))
+        return fce_config_error("--lr-c must be >= 0 (0: --lr-ebm)");
+    if (!(c->threshold > 0 && c->threshold < 1))
+        return fce_config_error("--threshold must be in (0, 1)");
+    if (c->max_mode_steps < 0) return fce_config_error("--max-mode-steps must be >= 0");
     if (c->ebm_width_scale < 0 || c->ebm_width_scale > 64 ||
         (c->ebm_width_scale & (c->ebm_width_scale - 1)))
-        return cfg_err("--ebm-width-scale must be 0 or a power of two <= 64");
+        return fce_config_error("--ebm-width-scale must be 0 or a power of two <= 64");
     return FCE_STATUS_OK;
 }
 
@@ -204,8 +202,9 @@ static fce_status flow_architecture(fce_ifce *t, fce_iglow_config *gc) {
         return FCE_STATUS_ERR_CONFIG;
     }
     if (gc->L < 1 || gc->L > MAXL || gc->H % (1 << gc->L) || gc->W % (1 << gc->L))
-        return cfg_err("--L: the pictures are not divisible by 2^L");
-    if (gc->H % 8 || gc->W % 8) return cfg_err("the image EBM needs H and W multiples of 8");
+        return fce_config_error("--L: the pictures are not divisible by 2^L");
+    if (gc->H % 8 || gc->W % 8)
+        return fce_config_error("the image EBM needs H and W multiples of 8");
     return FCE_STATUS_OK;
 }
 

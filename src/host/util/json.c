@@ -62,11 +62,6 @@ void fce_json_str(fce_json *j, const char *key, const char *s) {
     else fputs("null", j->f);
 }
 
-void fce_json_null(fce_json *j, const char *key) {
-    put_key(j, key);
-    fputs("null", j->f);
-}
-
 void fce_json_object(fce_json *j, const char *key) {
     put_key(j, key);
     open_level(j, '{', '}');

@@ -30,7 +30,6 @@ void fce_json_num(fce_json *j, const char *key, double v, int digits);
 void fce_json_int(fce_json *j, const char *key, long long v);
 void fce_json_uint(fce_json *j, const char *key, unsigned long long v); /* seeds: all 64 bits */
 void fce_json_str(fce_json *j, const char *key, const char *s); /* s NULL: null */
-void fce_json_null(fce_json *j, const char *key);
 /* Opens a nested object / array as the value of key; fce_json_close closes the innermost one. */
 void fce_json_object(fce_json *j, const char *key);
 void fce_json_array(fce_json *j, const char *key);

@@ -29,3 +29,8 @@ void fce_log_info(const char *fmt, ...) {
     fce_vlog("fce-gpu: ", fmt, ap);
     va_end(ap);
 }
+
+fce_status fce_config_error(const char *msg) {
+    fce_log_error("%s", msg);
+    return FCE_STATUS_ERR_CONFIG;
+}
