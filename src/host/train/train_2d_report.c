@@ -213,9 +213,12 @@ fce_status fce_report_2d_log_interval(fce_report_2d *r) {
     return FCE_STATUS_OK;
 }
 
-/* "STEP 8000 (EBM 2700, FLOW 5305)  MSE EBM 0.0202  MSE FLOW 7.7  [-4,4]X[-4,4]" */
+/* "GMM8 FCE  STEP 8000 (EBM 2700, FLOW 5305)  MSE EBM 0.0202  MSE FLOW 7.7  [-4,4]X[-4,4]": the
+ * dataset and mode come first so that rows stacked into one Figure 1 (scripts/figure1.sh) say
+ * what they are. */
 static void density_caption(const fce_report_2d *r, char *buf, size_t n) {
-    int k = snprintf(buf, n, "STEP %lld (EBM %lld, FLOW %lld)", (long long)r->st->step,
+    int k = snprintf(buf, n, "%.16s %s  STEP %lld (EBM %lld, FLOW %lld)", r->cfg->dataset,
+                     fce_train_mode_name(r->cfg->mode), (long long)r->st->step,
                      (long long)r->st->ebm_updates, (long long)r->st->flow_updates);
     if (isfinite(r->last_mse_ebm)) k += snprintf(buf + k, n - (size_t)k, "  MSE EBM %.4g", r->last_mse_ebm);
     if (isfinite(r->last_mse_flow)) k += snprintf(buf + k, n - (size_t)k, "  MSE FLOW %.4g", r->last_mse_flow);
