@@ -53,7 +53,8 @@ fce_status fce_svhn_load(const char *dir, int train, fce_image_set *out);
 /* One SVHN-style MAT-file (variables X and y as above) at path. */
 fce_status fce_svhn_load_file(const char *path, fce_image_set *out);
 
-/* Every *.png / *.ppm picture in dir, sorted by name; labels = NULL. */
+/* Every *.png / *.ppm picture in dir, sorted by name; labels from dir/labels.txt ("NAME LABEL"
+ * lines, LABEL in 0..9, one per picture) when it exists, else NULL. */
 fce_status fce_folder_load(const char *dir, fce_image_set *out);
 
 /* Allocates pixels (n·H·W·C bytes, uninitialised) and, when with_labels, labels (n bytes); sets the

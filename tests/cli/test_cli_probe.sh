@@ -85,8 +85,26 @@ expect labels_duplicate 2 "--labels: budget 10 is given twice" -- "${P[@]}" --ch
 expect methods_bad 2 "--methods: 'linear'" -- "${P[@]}" --checkpoint "$frun" --methods fce,linear --out "$OUT/e"
 expect unknown_flag 2 "unknown option '--steps'" -- "${P[@]}" --checkpoint "$frun" --steps 3
 expect epochs_zero 2 "--epochs must be >= 1" -- "${P[@]}" --checkpoint "$frun" --epochs 0
+# a folder of 32x32 pictures: unlabelled without labels.txt; labelled by it ("NAME LABEL" lines)
 mkdir -p "$OUT/pics"
-expect folder_unlabelled 1 "needs class labels" -- probe --dataset folder --data-dir "$OUT/pics" --checkpoint "$frun" --device cpu --out "$OUT/e"
+python3 - "$OUT/pics" <<'PY'
+import os, sys
+for i in range(24):
+    v = bytes((37 * i + 5 * j) % 256 for j in range(32 * 32 * 3))
+    open(os.path.join(sys.argv[1], f"p{i:02d}.ppm"), "wb").write(b"P6\n32 32\n255\n" + v)
+PY
+PF=(probe --dataset folder --data-dir "$OUT/pics" --checkpoint "$frun" --device cpu --out "$OUT/e")
+expect folder_unlabelled 1 "have no class labels" -- "${PF[@]}"
+for i in $(seq -w 0 23); do echo "p$i.ppm $((10#$i % 2))"; done >"$OUT/pics/labels.txt"
+"$BIN" "${PF[@]}" --labels 8 --epochs 2 --methods fce,random --test-n 16 --quiet >/dev/null 2>"$OUT/err" \
+  || { echo "FAIL folder_labelled_probe: $(cat "$OUT/err")"; fail=$((fail + 1)); }
+check folder_labelled_probe_json grep -q '"fce_acc"' "$OUT/e/probe.json"
+echo "p00.ppm 11" >"$OUT/pics/labels.txt"
+expect folder_label_range 1 "labels.txt line 1: expected \"NAME LABEL\" with LABEL in 0..9" -- "${PF[@]}"
+printf 'p00.ppm 1\nnope.ppm 0\n' >"$OUT/pics/labels.txt"
+expect folder_label_unknown 1 "line 2: nope.ppm is not a picture" -- "${PF[@]}"
+echo "p00.ppm 1" >"$OUT/pics/labels.txt"
+expect folder_label_missing 1 "picture p01.ppm has no label" -- "${PF[@]}"
 expect flow_ckpt 1 "$frun/checkpoint.fce: not an image EBM file" -- "${P[@]}" --checkpoint "$frun/checkpoint.fce" --out "$OUT/e"
 expect missing_ckpt 1 "cannot open checkpoint $OUT/none.fce" -- "${P[@]}" --checkpoint "$OUT/none.fce" --out "$OUT/e"
 expect missing_data 1 "$OUT/none.bin" -- probe --dataset cifar10 --data-dir "$OUT/none.bin" --checkpoint "$frun" --device cpu --out "$OUT/e"

@@ -148,7 +148,7 @@ static const opt_def OPTIONS[] = {
     SAMPLE("quiet", OPT_FLAG, quiet, "no progress lines"),
     SAMPLE("progress-every", OPT_FLOAT, progress_every, "with --out-dir: seconds between progress lines (0: every batch)"),
     PROBE("checkpoint", OPT_STR, checkpoint, "ebm.fce of an image FCE run, or the run folder"),
-    PROBE("dataset", OPT_STR, dataset, "cifar10 | svhn (labelled data)"),
+    PROBE("dataset", OPT_STR, dataset, "cifar10 | svhn | folder (labelled data; a folder needs labels.txt)"),
     PROBE("data-dir", OPT_STR, data_dir, "the dataset's folder (training split) or one file"),
     PROBE("test-data", OPT_STR, test_data, "test split folder or file (default: --data-dir's test split)"),
     PROBE("labels", OPT_STR, labels, "label budgets k, comma-separated (each <= the training split)"),
@@ -248,7 +248,7 @@ static const command COMMANDS[N_COMMANDS] = {
         "an earlier run wrote.\n"},
     [CMD_PROBE] = {
         "probe",
-        "usage: fce-gpu probe --checkpoint RUN/ebm.fce --dataset cifar10|svhn --data-dir DIR\n"
+        "usage: fce-gpu probe --checkpoint RUN/ebm.fce --dataset cifar10|svhn|folder --data-dir DIR\n"
         "                     [--labels 1000,2000,4000] [--out DIR] [options]\n\n"
         "The linear-probe experiment (paper Figure 4): test accuracy against the number of labels k\n"
         "for three classifiers trained on the first k pictures of a seeded shuffle of the training\n"

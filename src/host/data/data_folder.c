@@ -1,5 +1,8 @@
-/* data_folder.c: a folder of same-sized pictures as an unlabelled image set (dataset.h). */
+/* data_folder.c: a folder of same-sized pictures as an image set (dataset.h), unlabelled unless the
+ * folder holds a labels.txt (one "NAME LABEL" line per picture, LABEL in 0..9), which makes it
+ * usable by the linear probe. */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -82,6 +85,66 @@ static fce_status list_pictures(const char *dir, char ***names_out, size_t *n_ou
     return FCE_STATUS_OK;
 }
 
+/* names[i]'s label from dir/labels.txt, when that file exists: every line is "NAME LABEL" (blank
+ * lines and lines starting with '#' are skipped), LABEL an integer in 0..9, and every picture of
+ * the folder gets exactly one. Any other content is an error that names the file and line. */
+static fce_status read_labels(const char *dir, char **names, size_t n, fce_image_set *out) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/labels.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT) return FCE_STATUS_OK; /* an unlabelled folder */
+        fce_log_error("cannot open %s: %s", path, strerror(errno));
+        return FCE_STATUS_ERR_IO;
+    }
+    out->labels = malloc(n);
+    if (!out->labels) {
+        fclose(f);
+        fce_log_error("out of memory for the labels of %s", dir);
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    memset(out->labels, 0xff, n); /* 255: not given yet */
+    fce_status st = FCE_STATUS_OK;
+    char line[1024], name[512];
+    for (long ln = 1; st == FCE_STATUS_OK && fgets(line, sizeof line, f); ln++) {
+        char *p = line;
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p || *p == '#') continue;
+        int label = -1, used = 0;
+        char extra;
+        if (sscanf(p, "%511s %d%n", name, &label, &used) != 2 || label < 0 || label > 9 ||
+            sscanf(p + used, " %c", &extra) == 1) {
+            fce_log_error("%s line %ld: expected \"NAME LABEL\" with LABEL in 0..9 (fix or remove the line)",
+                          path, ln);
+            st = FCE_STATUS_ERR_FORMAT;
+            break;
+        }
+        const char *key = name;
+        char **hit = bsearch(&key, names, n, sizeof *names, cmp_names);
+        if (!hit) {
+            fce_log_error("%s line %ld: %s is not a picture of %s", path, ln, name, dir);
+            st = FCE_STATUS_ERR_FORMAT;
+        } else if (out->labels[hit - names] != 0xff) {
+            fce_log_error("%s line %ld: %s is labelled twice", path, ln, name);
+            st = FCE_STATUS_ERR_FORMAT;
+        } else {
+            out->labels[hit - names] = (uint8_t)label;
+        }
+    }
+    fclose(f);
+    for (size_t i = 0; st == FCE_STATUS_OK && i < n; i++) {
+        if (out->labels[i] == 0xff) {
+            fce_log_error("%s: picture %s has no label (every picture needs one line)", path, names[i]);
+            st = FCE_STATUS_ERR_FORMAT;
+        }
+    }
+    if (st != FCE_STATUS_OK) {
+        free(out->labels);
+        out->labels = NULL;
+    }
+    return st;
+}
+
 fce_status fce_folder_load(const char *dir, fce_image_set *out) {
     memset(out, 0, sizeof *out);
     char **names = NULL;
@@ -120,6 +183,7 @@ fce_status fce_folder_load(const char *dir, fce_image_set *out) {
         free(rgb);
         rgb = NULL;
     }
+    st = read_labels(dir, names, n, out);
 cleanup:
     free(rgb);
     free(path);

@@ -135,7 +135,7 @@ static fce_status validate(probe_run *p) {
     if (!c->checkpoint[0])
         return fce_config_error("--checkpoint is required (an ebm.fce or its run folder)");
     if (strcmp(c->dataset, "cifar10") && strcmp(c->dataset, "svhn") && strcmp(c->dataset, "folder"))
-        return fce_config_error("--dataset: not one of cifar10, svhn");
+        return fce_config_error("--dataset: not one of cifar10, svhn, folder");
     if (!c->data_dir[0]) return fce_config_error("--data-dir is required");
     if (!c->out_dir[0]) return fce_config_error("--out is required");
     if (c->batch < 1 || c->batch > 100000) return fce_config_error("--batch must be in 1..100000");
@@ -170,16 +170,12 @@ static fce_status resolve_checkpoint(probe_run *p) {
 
 static fce_status load_data(probe_run *p) {
     const fce_probe_config *c = &p->cfg;
-    if (!strcmp(c->dataset, "folder")) {
-        fce_log_error("--dataset folder: the probe needs class labels and a folder of pictures has "
-                      "none; use cifar10 or svhn");
-        return FCE_STATUS_ERR_UNSUPPORTED;
-    }
     FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 1, &p->train));
     const char *tdir = c->test_data[0] ? c->test_data : c->data_dir;
     FCE_TRY(fce_image_load_split(c->dataset, tdir, 0, &p->test));
     if (!p->train.labels || !p->test.labels) {
-        fce_log_error("%s: the pictures have no class labels; the probe needs labelled data",
+        fce_log_error("%s: the pictures have no class labels; the probe needs labelled data (a "
+                      "folder gets them from a labels.txt of \"NAME LABEL\" lines)",
                       p->train.labels ? tdir : c->data_dir);
         return FCE_STATUS_ERR_UNSUPPORTED;
     }
