@@ -350,3 +350,16 @@ void fce_test_models_free(fce_test_models *m) {
     fce_ebm_image_free(m->ebm_image);
     fce_ctx_free(&m->ctx);
 }
+
+void fce_test_config_2d(fce_train_config *c, const char *out, int batch, int width) {
+    fce_train_config_defaults(c);
+    snprintf(c->device, sizeof c->device, "cpu");
+    snprintf(c->out_dir, sizeof c->out_dir, "%s", out);
+    c->batch = batch;
+    c->flow_K = 2;
+    c->flow_width = c->ebm_width = width;
+    c->init_batch = 4 * batch;
+    c->eval_points = 100;
+    c->image_res = 16;
+    c->quiet = 1;
+}

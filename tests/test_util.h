@@ -13,6 +13,7 @@
 #include "fce/glow.h"
 #include "fce/iglow.h"
 #include "fce/params.h"
+#include "fce/train_config.h"
 #include "fce/train_image.h"
 
 /* x[i] = lo + (hi − lo)·uniform(seed, i), on the host. */
@@ -78,6 +79,10 @@ typedef struct fce_test_models {
 /* 1 when every model was built (a failure is printed). */
 int fce_test_models_init(fce_test_models *m);
 void fce_test_models_free(fce_test_models *m);
+
+/* A 2D training config for tests that drive the trainer: gmm8 FCE on the CPU backend, quiet, into
+ * out, batch points per step, flow K 2 and EBM of `width`, 100 evaluation points, 16² pictures. */
+void fce_test_config_2d(fce_train_config *c, const char *out, int batch, int width);
 
 /* ---- finite differences ---- */
 

@@ -25,6 +25,7 @@ typedef struct fce_image_eval_config {
     char ebm[1024];     /* ebm.fce for "bpd_ebm" ("": <dir of checkpoint>/ebm.fce when it exists) */
     int quiet;            /* no progress lines */
     float progress_every; /* seconds between progress lines (5; 0: after every batch) */
+    long z_samples;       /* flow samples for the EBM's log Ẑ (eval/log_z_image.h; 1024; 0: none) */
 } fce_image_eval_config;
 
 typedef struct fce_image_sample_config {

@@ -58,6 +58,15 @@ frun="$OUT/frun"
   --steps 3 --ebm-width-scale 16 --device cpu --out "$frun" --quiet 2>"$OUT/err" || { echo "FAIL tiny_fce: $(cat "$OUT/err")"; fail=$((fail + 1)); }
 "$BIN" eval --checkpoint "$frun/checkpoint.fce" --dataset cifar10 --data-dir "$OUT/train.bin" --device cpu >"$OUT/ev.json" 2>/dev/null
 check eval_bpd_ebm grep -Eq '"bpd_ebm": -?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?,' "$OUT/ev.json"
+# the EBM's log Z by importance sampling with the flow (--z-samples, default 1024): its error bar, ESS in
+# [1, M], and bpd_ebm_z = bpd_ebm + log_z / (D ln 2) with D = 3072; --z-samples 0 leaves them out
+check eval_log_z python3 -c "
+import json, math, sys
+e = json.load(open(sys.argv[1]))
+assert e['log_z_samples'] == 1024 and 1 <= e['log_z_ess'] <= 1024 and e['log_z_se'] >= 0, e
+assert abs(e['bpd_ebm_z'] - e['bpd_ebm'] - e['log_z'] / (3072 * math.log(2))) < 1e-6 * abs(e['bpd_ebm_z']), e" "$OUT/ev.json"
+check eval_no_log_z bash -c "'$BIN' eval --checkpoint '$frun/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu --z-samples 0 2>/dev/null | grep -q bpd_ebm && ! '$BIN' eval --checkpoint '$frun/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu --z-samples 0 2>/dev/null | grep -q log_z"
+expect eval_z_samples_bad 2 "z-samples must be" -- eval --checkpoint "$frun/checkpoint.fce" --dataset cifar10 --data-dir "$OUT/train.bin" --device cpu --z-samples 1
 check eval_no_ebm_for_mle bash -c "'$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q '\"bpd\"' && ! '$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q bpd_ebm"
 # --compare: two flows side by side from the same noise (Figures 3, 5, 6). A flow beside itself gives
 # two equal panels, both equal to the plain grid of that seed; the FCE flow beside the MLE flow differs.

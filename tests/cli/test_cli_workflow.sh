@@ -9,7 +9,8 @@
 #    that never wrote a checkpoint says so (exit 1);
 #  - an --out that cannot be a writable folder fails at once naming it (exit 1);
 #  - a 2D divergence before the first checkpoint names none, after it names its step;
-#  - config.json at the start, summary.json at the end (2D, image MLE, image FCE);
+#  - config.json at the start, summary.json at the end (2D, image MLE, image FCE); the health figures
+#    on every metrics row of the EBM's runs, log Z in the 2D summary;
 #  - curves.png, density.png with axes, samples_<step>.png every --sample-every steps, which leave
 #    the training itself unchanged;
 #  - the default image warm-up is at most a tenth of --steps and a resumed run keeps its own.
@@ -153,6 +154,16 @@ if kind == "2d": assert c["lr_ebm"] == 0.001 and c["flow"]["K"] == 2 and c["ebm"
 if kind == "mle": assert c["flow"]["L"] == 2 and c["flow"]["width"] == 8 and "warmup_steps" in c, c
 if kind == "fce": assert c["ebm"]["widths"] == [4, 8, 16] and c["lr_flow"] == 1e-05, c
 assert s["stopped"] == "completed", s
+# the game's health (train/fce_diag.h) on every metrics row of the EBM's runs, log Z in the 2D summary
+words = ("saturated", "c-off", "ebm-wins", "flow-wins", "informative")
+rows = [json.loads(l) for l in open(run + "/metrics.jsonl")]
+diag = ("acc_data", "acc_samples", "logit_data_mean", "logit_data_sd", "logit_samples_mean", "logit_samples_sd",
+        "frac_saturated", "f_data_sd", "f_samples_sd", "logq_data_sd", "logq_samples_sd", "corr_f_logq_data")
+for r in rows:
+    if kind == "mle": assert "health" not in r and "acc_data" not in r, r
+    else: assert all(k in r for k in diag) and r["health"] in words and 0 <= r["frac_saturated"] <= 1, r
+if kind == "fce": assert s["health"] in words, s
+if kind == "2d": assert s["log_z_samples"] == 20000 and s["log_z_se"] >= 0 and "log_z" in s and "log_z_grid" in s, s
 PY
   }
   check records_2d records "$OUT/r2d" 2d
@@ -166,7 +177,7 @@ fi
 check curves_2d pic "$OUT/r2d/curves"
 check curves_mle pic "$OUT/mle/curves"
 check curves_fce pic "$OUT/fce/curves"
-check curves_size test "$(size_of "$OUT/fce/curves")" = "808x584"
+check curves_size test "$(size_of "$OUT/fce/curves")" = "808x772" # 8 panels in 4 rows
 check density_axes test "$(size_of "$OUT/r2d/density")" = "$((4 + 11 + 2 + 3 + 3 * 32 + 2 * 4 + 4))x$((4 + 7 + 4 + 7 + 4 + 32 + 3 + 2 + 7 + 4))"
 r="$OUT/samples"
 "$BIN" train "${img[@]}" --mode mle --steps 5 --log-every 1 --sample-every 2 --out "$r" 2>/dev/null

@@ -128,10 +128,11 @@ static const opt_def OPTIONS[] = {
     EVAL("dataset", OPT_STR, dataset, "cifar10 | svhn | folder"),
     EVAL("data-dir", OPT_STR, data_dir, "the dataset's folder (test split) or one file"),
     EVAL("batch", OPT_INT, batch, "pictures per pass"),
-    EVAL("seed", OPT_U64, seed, "seed of the dequantisation noise"),
+    EVAL("seed", OPT_U64, seed, "seed of the dequantisation noise and of log Z's flow samples"),
     EVAL("device", OPT_STR, device, "auto | cpu | N (GPU ordinal)"),
     EVAL("out", OPT_STR, out_dir, "write <out>/eval.json (default: JSON on stdout)"),
     EVAL("ebm", OPT_STR, ebm, "ebm.fce for bpd_ebm (default: next to the checkpoint, if there)"),
+    EVAL("z-samples", OPT_LONG, z_samples, "flow samples for the EBM's log Z estimate and bpd_ebm_z (0: none)"),
     EVAL("quiet", OPT_FLAG, quiet, "no progress lines"),
     EVAL("progress-every", OPT_FLOAT, progress_every, "seconds between progress lines (0: after every batch)"),
     SAMPLE("checkpoint", OPT_STR, checkpoint, "image checkpoint"),
@@ -236,7 +237,10 @@ static const command COMMANDS[N_COMMANDS] = {
     [CMD_EVAL] = {
         "eval",
         "usage: fce-gpu eval --checkpoint C --dataset cifar10|svhn|folder --data-dir DIR [options]\n\n"
-        "Test-split bits/dim of an image checkpoint (one dequantisation per picture).\n"},
+        "Test-split bits/dim of an image checkpoint (one dequantisation per picture). With an EBM\n"
+        "(ebm.fce beside the checkpoint, or --ebm): its bits/dim with the learned c, and a check of c:\n"
+        "log Z by importance sampling from --z-samples flow samples, with its standard error, ESS and\n"
+        "the bits/dim with c + log Z (log_z = 0: c is right; a small ESS: the estimate is unreliable).\n"},
     [CMD_SAMPLE] = {
         "sample",
         "usage: fce-gpu sample --checkpoint C [--n 64] [--temperature T] [--grid out.png] [options]\n"

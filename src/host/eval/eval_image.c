@@ -1,5 +1,7 @@
 /* eval_image.c: `fce-gpu eval` (eval_image.h): the test-split bits/dim of an image flow and, when
- * its ebm.fce is beside it (or --ebm names one), of the EBM with its learned c, as one JSON line.
+ * its ebm.fce is beside it (or --ebm names one), of the EBM with its learned c, as one JSON line;
+ * then the EBM's log Ẑ with the flow as the proposal (--z-samples, log_z_image.h) and its bits/dim
+ * with c + log Ẑ.
  *
  * bits/dim = (−log q(x + u) + D·ln n_bins)/(D·ln 2) with the same seeded dequantisation noise u for
  * both models (SPEC g); the EBM's log-density is f(x + u) − c. The last partial batch is padded
@@ -15,12 +17,14 @@
 
 #include "data/image_common.h"
 #include "eval/flow_from_file.h"
+#include "eval/log_z_image.h"
 #include "eval/progress.h"
 #include "fce/backend.h"
 #include "fce/dataset.h"
 #include "fce/ebm_image.h"
 #include "fce/iglow.h"
 #include "fce/log.h"
+#include "fce/philox.h"
 #include "fce/train_image.h" /* fce_is_image_dataset */
 #include "formats/ebm_image_file.h"
 #include "util/fs_util.h"
@@ -30,6 +34,7 @@
 
 void fce_image_eval_config_defaults(fce_image_eval_config *c) {
     memset(c, 0, sizeof *c);
+    c->z_samples = 1024; /* log Ẑ's relative error bar ~ sd(w)/32 with a good proposal */
     snprintf(c->dataset, sizeof c->dataset, "cifar10");
     snprintf(c->device, sizeof c->device, "auto");
     c->batch = 64;
@@ -37,26 +42,15 @@ void fce_image_eval_config_defaults(fce_image_eval_config *c) {
     c->progress_every = 5.0f;
 }
 
-/* bits/dim of the EBM of ebm_path on the test split with its learned c (SPEC g):
+/* bits/dim of the EBM e on the test split with its learned c (SPEC g):
  * bpd = −(f(x+u) − c − D·ln n_bins)/(D·ln 2), the same dequantisation as the flow's. */
-static fce_status ebm_bpd(const char *ebm_path, fce_ctx *ctx, const fce_image_set *set, int B,
-                          int n_bits, const fce_image_eval_config *cfg, double *bpd_out) {
+static fce_status ebm_bpd(fce_ebm_image *e, fce_ebm_image_tape *tp, fce_ctx *ctx, const fce_image_set *set,
+                          int B, int n_bits, const fce_image_eval_config *cfg, double *bpd_out) {
     uint64_t seed = cfg->seed;
-    fce_ebm_image *e = NULL;
-    fce_ebm_image_tape *tp = NULL;
     uint8_t *d_u8 = NULL, *h_u8 = NULL;
     float *d_x = NULL, *h_f = NULL, c = 0;
-    FCE_TRY(fce_ebm_image_load_file(ebm_path, ctx, &e));
-    const fce_ebm_image_config *ec = fce_ebm_image_cfg(e);
-    fce_status st = FCE_STATUS_OK;
-    if (ec->H != set->H || ec->W != set->W || ec->C != set->C) {
-        fce_log_error("%s: the EBM takes %dx%dx%d pictures, the data are %dx%dx%d", ebm_path, ec->H,
-                      ec->W, ec->C, set->H, set->W, set->C);
-        st = FCE_STATUS_ERR_CONFIG;
-    }
     size_t D = (size_t)set->H * set->W * set->C, BD = (size_t)B * D;
-    if (st == FCE_STATUS_OK) st = fce_ebm_image_tape_init(&tp, e, B);
-    if (st == FCE_STATUS_OK) st = ctx->ops->alloc(ctx, (void **)&d_u8, BD);
+    fce_status st = ctx->ops->alloc(ctx, (void **)&d_u8, BD);
     if (st == FCE_STATUS_OK) st = ctx->ops->alloc(ctx, (void **)&d_x, BD * sizeof(float));
     if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, &c, fce_ebm_image_c(e), sizeof c);
     h_u8 = malloc(BD);
@@ -81,10 +75,33 @@ static fce_status ebm_bpd(const char *ebm_path, fce_ctx *ctx, const fce_image_se
     if (st == FCE_STATUS_OK) *bpd_out = sum / (double)set->n / (D * LN2);
     ctx->ops->release(ctx, d_u8);
     ctx->ops->release(ctx, d_x);
-    fce_ebm_image_tape_free(tp);
-    fce_ebm_image_free(e);
     free(h_u8);
     free(h_f);
+    return st;
+}
+
+/* The EBM of ebm_path: its bits/dim with the learned c and, with --z-samples M, log Ẑ with the
+ * flow g (tape tp of B rows) as the proposal (log_z_image.h), noise stream derive(seed, 9). */
+static fce_status ebm_figures(const char *ebm_path, fce_ctx *ctx, fce_iglow *g, fce_iglow_tape *tp,
+                              const fce_image_set *set, int B, int n_bits, const fce_image_eval_config *cfg,
+                              double *bpd_out, fce_log_z *z) {
+    fce_ebm_image *e = NULL;
+    fce_ebm_image_tape *tp_e = NULL;
+    FCE_TRY(fce_ebm_image_load_file(ebm_path, ctx, &e));
+    const fce_ebm_image_config *ec = fce_ebm_image_cfg(e);
+    fce_status st = FCE_STATUS_OK;
+    if (ec->H != set->H || ec->W != set->W || ec->C != set->C) {
+        fce_log_error("%s: the EBM takes %dx%dx%d pictures, the data are %dx%dx%d", ebm_path, ec->H,
+                      ec->W, ec->C, set->H, set->W, set->C);
+        st = FCE_STATUS_ERR_CONFIG;
+    }
+    if (st == FCE_STATUS_OK) st = fce_ebm_image_tape_init(&tp_e, e, B);
+    if (st == FCE_STATUS_OK) st = ebm_bpd(e, tp_e, ctx, set, B, n_bits, cfg, bpd_out);
+    if (st == FCE_STATUS_OK && cfg->z_samples > 0)
+        st = fce_log_z_image(ctx, g, tp, e, tp_e, B, cfg->z_samples, fce_derive_seed(cfg->seed, 9), cfg->quiet,
+                             cfg->progress_every, z);
+    fce_ebm_image_tape_free(tp_e);
+    fce_ebm_image_free(e);
     return st;
 }
 
@@ -98,6 +115,8 @@ static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *h
     if (!c->data_dir[0]) return fce_config_error("--data-dir is required");
     if (c->batch < 1 || c->batch > 100000) return fce_config_error("--batch must be in 1..100000");
     if (!(c->progress_every >= 0)) return fce_config_error("--progress-every must be >= 0");
+    if (c->z_samples != 0 && (c->z_samples < 2 || c->z_samples > 100000000))
+        return fce_config_error("--z-samples must be 0 (no log Z) or in 2..100000000");
     fce_iglow_ckpt_state s;
     FCE_TRY(fce_flow_from_file(c->checkpoint, c->device, ctx, have_ctx, g, &s));
     FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 0, set));
@@ -141,9 +160,13 @@ static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *h
     char ebm_path[1100]; /* --ebm, else <dir of checkpoint>/ebm.fce when it exists */
     fce_ebm_path_for(c->checkpoint, c->ebm, ebm_path, sizeof ebm_path);
     double bpd_ebm = NAN;
+    fce_log_z z = {NAN, NAN, NAN, 0};
     if (ebm_path[0]) {
-        FCE_TRY(ebm_bpd(ebm_path, ctx, set, B, n_bits, c, &bpd_ebm));
+        FCE_TRY(ebm_figures(ebm_path, ctx, *g, *tp, set, B, n_bits, c, &bpd_ebm, &z));
         fce_log_info("EBM test bits/dim %.4f (%s, with its learned c)", bpd_ebm, ebm_path);
+        if (c->z_samples > 0)
+            fce_log_info("EBM log Z %.4g (se %.3g, ESS %.1f of %ld flow samples): bits/dim %.4f with c + log Z",
+                         z.log_z, z.se, z.ess, z.m, bpd_ebm + z.log_z / ((double)D * LN2));
     }
     char json[2700];
     FILE *mem = fmemopen(json, sizeof json, "w");
@@ -155,6 +178,10 @@ static fce_status eval_impl(const fce_image_eval_config *c, fce_ctx *ctx, int *h
     fce_json_begin(&j, mem);
     fce_json_num(&j, "bpd", bpd, 9);
     if (ebm_path[0]) fce_json_num(&j, "bpd_ebm", bpd_ebm, 9);
+    if (ebm_path[0] && c->z_samples > 0) {
+        fce_log_z_json(&z, "log_z", &j);
+        fce_json_num(&j, "bpd_ebm_z", bpd_ebm + z.log_z / ((double)D * LN2), 9);
+    }
     fce_json_int(&j, "n_images", (long long)set->n);
     fce_json_str(&j, "dataset", c->dataset);
     fce_json_int(&j, "step", (long long)s.step);

@@ -7,6 +7,7 @@
 #include "eval/curves_png.h"
 #include "eval/metrics_log.h"
 #include "fce/log.h"
+#include "train/fce_diag.h" /* FCE_DIAG_CURVES */
 #include "train/stop_signal.h"
 #include "util/fs_util.h"
 
@@ -140,11 +141,11 @@ fce_status fce_image_run_curves(const fce_image_train_config *c, const char *mod
     static const fce_curve MLE[] = {{"bpd", "BITS/DIM (TRAINING BATCHES)", 0}, {"lr", "LEARNING RATE", 0}};
     static const fce_curve FCE[] = {{"value", "VALUE V", 0}, {"acc", "ACCURACY", 0}, {"c", "C", 0},
                                     {"frac_ebm", "EBM SHARE OF STEPS", 0}, {"bpd_flow", "BITS/DIM FLOW", 0},
-                                    {"bpd_ebm", "BITS/DIM EBM", 0}};
+                                    {"bpd_ebm", "BITS/DIM EBM", 0}, FCE_DIAG_CURVES};
     const int mle = !strcmp(mode, "mle");
     char metrics[1100], png[1100], title[160];
     snprintf(metrics, sizeof metrics, "%.1000s/metrics.jsonl", c->out_dir);
     snprintf(png, sizeof png, "%.1000s/curves.png", c->out_dir);
     snprintf(title, sizeof title, "%s ON %.40s, STEP %lld", mode, c->dataset, (long long)step);
-    return fce_curves_png_write(metrics, png, title, mle ? MLE : FCE, mle ? 2 : 6);
+    return fce_curves_png_write(metrics, png, title, mle ? MLE : FCE, mle ? 2 : 8);
 }

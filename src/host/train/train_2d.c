@@ -328,6 +328,13 @@ static fce_status diverged(const fce_trainer *t, const char *what, double v, con
     return FCE_STATUS_ERR_NUMERIC;
 }
 
+/* Whether this step's EBM update ends a log interval (run_loop logs after it): then its batch's
+ * health figures are read back, before the update changes c (fce_diag.h); other steps read nothing. */
+static int ends_interval(const fce_trainer *t, int flow_turn) {
+    const int64_t next = t->st.ebm_updates + 1;
+    return !flow_turn && (next % t->cfg.log_every == 0 || next == t->cfg.steps);
+}
+
 fce_status fce_trainer_step(fce_trainer *t) {
     fce_report_2d *r = &t->report;
     if (t->cfg.mode == FCE_MODE_MLE) {
@@ -342,6 +349,7 @@ fce_status fce_trainer_step(fce_trainer *t) {
         FCE_TRY(fce_trainer_contrastive_grads(t, flow_turn, stats));
         if (!isfinite(stats[0]))
             return diverged(t, "the value function", stats[0], "lower --lr-ebm / --lr-flow");
+        if (ends_interval(t, flow_turn)) FCE_TRY(fce_diag_measure(&r->diag, &t->game));
         if (flow_turn) {
             FCE_TRY(fce_game_update_flow(&t->game, lr_factor(t)));
             t->st.flow_updates++;
@@ -417,6 +425,7 @@ static fce_status run_session(fce_trainer *t) {
     if (r->n_interval) FCE_TRY(fce_report_2d_log_interval(r));
     /* a resumed run that was already complete has not evaluated in this session */
     FCE_TRY(fce_report_2d_eval_mse(r, &r->last_mse_ebm, &r->last_mse_flow));
+    FCE_TRY(fce_report_2d_log_z(r));
     double seconds = fce_now_seconds() - r->t_start;
     FCE_TRY(fce_report_2d_write_density_png(r));
     FCE_TRY(fce_report_2d_write_curves(r));

@@ -14,6 +14,7 @@
 #include "eval/metrics_log.h"
 #include "fce/density_png.h"
 #include "fce/log.h"
+#include "fce/philox.h"
 #include "train/run_record.h"
 #include "util/fs_util.h"
 #include "util/json.h"
@@ -41,8 +42,9 @@ fce_status fce_report_2d_init(fce_report_2d *r, const fce_train_config *cfg, fce
         for (size_t i = 0; i < E; i++)
             r->eval_true[i] = fce_data2d_log_density(data, r->eval_pts[2 * i], r->eval_pts[2 * i + 1]);
     }
-    r->last_mse_ebm = r->last_mse_flow = NAN;
-    return FCE_STATUS_OK;
+    r->last_mse_ebm = r->last_mse_flow = r->last_log_z_grid = NAN;
+    fce_log_z_estimate(NULL, 0, &r->last_log_z);
+    return fce_diag_init(&r->diag, cfg->batch);
 }
 
 void fce_report_2d_free(fce_report_2d *r) {
@@ -53,6 +55,7 @@ void fce_report_2d_free(fce_report_2d *r) {
     free(r->eval_true);
     r->ref = r->eval_pts = NULL;
     r->eval_true = NULL;
+    fce_diag_free(&r->diag);
 }
 
 fce_status fce_report_2d_open(fce_report_2d *r) {
@@ -131,6 +134,55 @@ cleanup:
     return st;
 }
 
+/* The log-weights f(x̃) − c − log q(x̃) of rows draws x̃ of the noise model, values from i0 on of the
+ * stream `seed`: the flow's x̃ = g(ε) or the NCE Gaussian's; h_f, h_lq hold rows, h_x 2·rows. */
+static fce_status log_weights(const fce_report_2d *r, uint64_t seed, size_t i0, int rows, float c, float *h_f,
+                              float *h_lq, float *h_x, double *logw) {
+    const fce_models_2d *m = &r->models;
+    fce_ctx *ctx = m->ctx;
+    const size_t vals = (size_t)rows * FCE_DIM;
+    const float *x, *f;
+    if (r->cfg->mode == FCE_MODE_NCE) {
+        fce_gauss2_sample(r->noise, seed, (uint64_t)i0 * FCE_DIM, rows, h_x, h_lq);
+        FCE_TRY(ctx->ops->upload(ctx, m->d_pts, h_x, vals * sizeof(float)));
+        x = m->d_pts;
+    } else {
+        FCE_TRY(ctx->ops->fill_normal(ctx, m->d_pts, vals, seed, (uint64_t)i0 * FCE_DIM, 1.0f));
+        FCE_TRY(fce_glow_inverse(m->glow, m->tp_flow, m->d_pts, rows));
+        FCE_TRY(ctx->ops->download(ctx, h_lq, fce_glow_tape_logq(m->tp_flow), (size_t)rows * sizeof(float)));
+        x = fce_glow_tape_x(m->tp_flow);
+    }
+    FCE_TRY(fce_ebm_forward(m->ebm, m->tp_ebm, x, rows, &f));
+    FCE_TRY(ctx->ops->download(ctx, h_f, f, (size_t)rows * sizeof(float)));
+    for (int i = 0; i < rows; i++) logw[i0 + (size_t)i] = (double)h_f[i] - (double)c - (double)h_lq[i];
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_report_2d_log_z(fce_report_2d *r) {
+    fce_log_z_estimate(NULL, 0, &r->last_log_z);
+    if (r->cfg->mode == FCE_MODE_MLE) return FCE_STATUS_OK;
+    fce_ctx *ctx = r->models.ctx;
+    const size_t M = FCE_LOG_Z_SAMPLES_2D;
+    const uint64_t seed = fce_derive_seed((uint64_t)r->st->seed, 12);
+    double *logw = malloc(M * sizeof *logw);
+    float *h_f = malloc(FCE_EVAL_CHUNK * sizeof *h_f), *h_lq = malloc(FCE_EVAL_CHUNK * sizeof *h_lq);
+    float *h_x = malloc(FCE_EVAL_CHUNK * FCE_DIM * sizeof *h_x), c;
+    fce_status st = FCE_STATUS_OK;
+    if (!logw || !h_f || !h_lq || !h_x) FCE_TRY_GOTO(st, FCE_STATUS_ERR_NOMEM);
+    FCE_TRY_GOTO(st, ctx->ops->download(ctx, &c, fce_ebm_c(r->models.ebm), sizeof c));
+    for (size_t i0 = 0; i0 < M; i0 += FCE_EVAL_CHUNK) {
+        const int rows = (int)(M - i0 < FCE_EVAL_CHUNK ? M - i0 : FCE_EVAL_CHUNK);
+        FCE_TRY_GOTO(st, log_weights(r, seed, i0, rows, c, h_f, h_lq, h_x, logw));
+    }
+    fce_log_z_estimate(logw, M, &r->last_log_z);
+cleanup:
+    free(logw);
+    free(h_f);
+    free(h_lq);
+    free(h_x);
+    return st;
+}
+
 /* The interval's averages and the clocks, as the metrics row and the progress line show them. */
 typedef struct interval_figures {
     double value, acc, nll, frac_ebm, mse_ebm, mse_flow, rate, seconds, eta;
@@ -157,6 +209,7 @@ static void write_metrics_row(fce_report_2d *r, const interval_figures *x) {
     fce_json_num(&j, "mse_flow", x->mse_flow, 9);
     fce_json_num(&j, "bias_ebm", r->last_bias_ebm, 9);
     fce_json_num(&j, "bias_flow", r->last_bias_flow, 9);
+    if (!mle) fce_diag_json(&r->diag, &j);
     fce_json_num(&j, "steps_per_second", x->rate, 9);
     fce_json_num(&j, "seconds", x->seconds, 9);
     fce_json_end(&j, 1);
@@ -178,6 +231,8 @@ static void print_progress(const fce_report_2d *r, const interval_figures *x) {
                       cfg->steps, (long long)r->st->flow_updates, x->acc, x->value, x->c);
     if (isfinite(x->mse_ebm)) k += snprintf(line + k, sizeof line - k, " | mse ebm %.4f", x->mse_ebm);
     if (isfinite(x->mse_flow)) k += snprintf(line + k, sizeof line - k, " | mse flow %.4f", x->mse_flow);
+    const char *health = cfg->mode == FCE_MODE_MLE ? NULL : fce_diag_health(&r->diag.fig);
+    if (health) k += snprintf(line + k, sizeof line - k, " | %s", health);
     snprintf(line + k, sizeof line - k, " | %.1f steps/s | ETA %s", x->rate, eta_s);
     fprintf(stderr, "%s\n", line);
 }
@@ -210,6 +265,7 @@ fce_status fce_report_2d_log_interval(fce_report_2d *r) {
     if (!r->cfg->quiet) print_progress(r, &x);
     r->sum_value = r->sum_acc = r->sum_nll = 0;
     r->n_interval = r->n_interval_ebm = 0;
+    fce_diag_reset(&r->diag);
     return FCE_STATUS_OK;
 }
 
@@ -248,6 +304,8 @@ fce_status fce_report_2d_write_density_png(fce_report_2d *r) {
     if (cfg->mode != FCE_MODE_MLE) {
         FCE_TRY_GOTO(st, model_logp(&r->models, grid, P, panels[2], 1));
         n_panels = 3;
+        const double cell = 2.0 * DENSITY_BOX / R;
+        r->last_log_z_grid = fce_log_integral(panels[2], P, 2.0 * log(cell));
     }
     char path[1100], caption[160];
     snprintf(path, sizeof path, "%s/density.png", cfg->out_dir);
@@ -263,15 +321,19 @@ cleanup:
 fce_status fce_report_2d_write_curves(const fce_report_2d *r) {
     static const fce_curve FCE[] = {{"value", "VALUE V", 0}, {"acc", "ACCURACY", 0}, {"c", "C", 0},
                                     {"frac_ebm_steps", "EBM SHARE OF STEPS", 0}, {"mse_ebm", "MSE EBM", 1},
-                                    {"mse_flow", "MSE FLOW", 1}};
+                                    {"mse_flow", "MSE FLOW", 1}, FCE_DIAG_CURVES};
+    static const fce_curve NCE[] = {{"value", "VALUE V", 0}, {"acc", "ACCURACY", 0}, {"c", "C", 0},
+                                    {"frac_ebm_steps", "EBM SHARE OF STEPS", 0}, {"mse_ebm", "MSE EBM", 1},
+                                    FCE_DIAG_CURVES};
     static const fce_curve MLE[] = {{"nll_flow", "NLL FLOW", 0}, {"mse_flow", "MSE FLOW", 1}};
     const fce_train_config *cfg = r->cfg;
-    const fce_curve *curves = cfg->mode == FCE_MODE_MLE ? MLE : FCE;
-    int n = cfg->mode == FCE_MODE_MLE ? 2 : cfg->mode == FCE_MODE_NCE ? 5 : 6;
+    const fce_train_mode mode = cfg->mode;
+    const fce_curve *curves = mode == FCE_MODE_MLE ? MLE : mode == FCE_MODE_NCE ? NCE : FCE;
+    int n = mode == FCE_MODE_MLE ? 2 : mode == FCE_MODE_NCE ? 7 : 8;
     char metrics[1100], png[1100], title[160];
     snprintf(metrics, sizeof metrics, "%.1000s/metrics.jsonl", cfg->out_dir);
     snprintf(png, sizeof png, "%.1000s/curves.png", cfg->out_dir);
-    snprintf(title, sizeof title, "%s ON %.40s, STEP %lld", fce_train_mode_name(cfg->mode), cfg->dataset,
+    snprintf(title, sizeof title, "%s ON %.40s, STEP %lld", fce_train_mode_name(mode), cfg->dataset,
              (long long)r->st->step);
     return fce_curves_png_write(metrics, png, title, curves, n);
 }
@@ -334,7 +396,13 @@ fce_status fce_report_2d_write_summary(fce_report_2d *r, double seconds, const c
     fce_json_num(j, "c", r->last_c, 9);
     fce_json_num(j, "mse_ebm", r->last_mse_ebm, 9);
     fce_json_num(j, "mse_flow", r->last_mse_flow, 9);
+    fce_log_z_json(&r->last_log_z, "log_z", j);
+    fce_json_num(j, "log_z_grid", r->last_log_z_grid, 9);
     FCE_TRY(fce_run_record_close(&rec));
+    if (!cfg->quiet && cfg->mode != FCE_MODE_MLE)
+        fce_log_info("EBM log Z %.4g (se %.2g, ESS %.0f of %ld %s samples); on the [-4, 4]^2 grid %.4g "
+                     "(0: the learned c is right)", r->last_log_z.log_z, r->last_log_z.se, r->last_log_z.ess,
+                     r->last_log_z.m, cfg->mode == FCE_MODE_NCE ? "Gaussian" : "flow", r->last_log_z_grid);
     if (!cfg->quiet)
         fce_log_info("wrote summary.json, config.json, metrics.jsonl, curves.png, density.png and "
                      "checkpoint.fce in %s", cfg->out_dir);

@@ -8,12 +8,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "eval/log_z.h"
 #include "fce/backend.h"
 #include "fce/checkpoint.h"
 #include "fce/data2d.h"
 #include "fce/ebm.h"
 #include "fce/glow.h"
 #include "fce/train_config.h"
+#include "train/fce_diag.h"
 #include "train/nce_noise_2d.h"
 
 #define FCE_EVAL_CHUNK 1000 /* points per evaluation pass */
@@ -49,6 +51,7 @@ typedef struct fce_report_2d {
     /* the interval since the last log line: the trainer adds each step's figures */
     double sum_value, sum_acc, sum_nll;
     long n_interval, n_interval_ebm;
+    fce_diag diag; /* the health of the step that ends the interval (fce, nce; the trainer measures) */
     /* this session: its start (t_start), and the run's start as if it had not been interrupted */
     double t_start, t_session0;
     long step_session0;
@@ -56,6 +59,10 @@ typedef struct fce_report_2d {
     /* of the last evaluation */
     double last_mse_ebm, last_mse_flow, last_c;
     double last_bias_ebm, last_bias_flow; /* mean of log p̂ − log p_true at the evaluation points */
+    /* the EBM's log ∫exp(f − c): by importance sampling with the noise model (fce_report_2d_log_z),
+     * and by the midpoint rule on the density picture's grid over [−4, 4]² (write_density_png) */
+    fce_log_z last_log_z;
+    double last_log_z_grid;
 } fce_report_2d;
 
 /* The data sample (n_ref points, stream ref_seed) and, where p_true is known, the evaluation
@@ -72,7 +79,12 @@ fce_status fce_report_2d_open(fce_report_2d *r);
 fce_status fce_report_2d_eval_mse(fce_report_2d *r, double *mse_ebm, double *mse_flow);
 /* Evaluates, writes a metrics.jsonl row and the progress line, and starts a new interval. */
 fce_status fce_report_2d_log_interval(fce_report_2d *r);
+/* last_log_z_grid too (fce, nce): the EBM's panel integrated over the picture's box. */
 fce_status fce_report_2d_write_density_png(fce_report_2d *r);
+/* last_log_z (fce, nce): log Ẑ from FCE_LOG_Z_SAMPLES_2D draws of the noise model (the flow; for
+ * nce the Gaussian), Philox stream derive(seed, 12) (eval/log_z.h); NaN for mle. */
+#define FCE_LOG_Z_SAMPLES_2D 20000
+fce_status fce_report_2d_log_z(fce_report_2d *r);
 /* curves.png from metrics.jsonl: value, accuracy, c, the EBM's share of steps and the MSEs (mle:
  * the NLL and the flow's MSE). */
 fce_status fce_report_2d_write_curves(const fce_report_2d *r);

@@ -41,6 +41,7 @@
 #include "formats/ckpt_io.h"
 #include "formats/ebm_image_file.h"
 #include "formats/flow_image_file.h"
+#include "train/fce_diag.h"
 #include "train/fce_game.h"
 #include "train/image_run.h"
 #include "train/run_folder.h"
@@ -70,12 +71,14 @@ struct fce_ifce {
     uint64_t seed_data, seed_noise, seed_eps, seed_init;
     ifce_state st;
     fce_game game; /* its counters are st's */
+    fce_diag diag; /* the health of the step that ends a log interval */
     char path_ckpt[1100], path_ebm[1100];
     int64_t saved_step; /* step of the checkpoint pair on disk, −1 while none was written */
     FILE *metrics;
     fce_sample_grid grid; /* --sample-every */
     /* the last log interval's figures (summary.json) */
     double last_value, last_acc, last_c, last_frac_ebm, last_bpd_flow, last_bpd_ebm, last_ips;
+    const char *last_health; /* fce_diag_health's word (static), NULL: unmeasured */
     int stop_signal; /* the signal that stopped this session (stop_signal.h), 0: none */
 };
 
@@ -176,6 +179,7 @@ void fce_ifce_free(fce_ifce *t) {
     if (t->have_ctx) {
         fce_ctx *ctx = &t->ctx;
         fce_game_free(&t->game);
+        fce_diag_free(&t->diag);
         for (int l = 0; l < MAXL; l++) ctx->ops->release(ctx, t->d_eps[l]);
         ctx->ops->release(ctx, t->d_x);
         ctx->ops->release(ctx, t->d_u8);
@@ -239,6 +243,7 @@ static fce_status setup(fce_ifce *t) {
     for (int l = 0; l < t->L; l++)
         FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_eps[l], N * (size_t)fce_iglow_n_z(t->g, l) * sizeof(float)));
     FCE_TRY(game_setup(t));
+    FCE_TRY(fce_diag_init(&t->diag, t->N));
     FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
     t->h_f = malloc(2 * N * sizeof(float));
     t->h_lq = malloc(N * sizeof(float));
@@ -378,6 +383,9 @@ static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
     FCE_TRY(ctx->ops->download(ctx, t->h_lq, game->lq, (size_t)n * sizeof(float)));
     if (p) FCE_TRY(fill_probe(t, p, c, stats, flow_turn));
     if (!isfinite(stats[0])) return diverged(t, step, stats[0]);
+    /* the step that ends a log interval (run_loop) reads back its batch's health (fce_diag.h) */
+    if (m && ((step + 1) % t->cfg.log_every == 0 || step + 1 == t->cfg.steps))
+        FCE_TRY(fce_diag_measure(&t->diag, game));
     if (flow_turn) FCE_TRY(fce_game_update_flow(game, 1.0f));
     else FCE_TRY(fce_game_update_ebm(game, 1.0f));
     if (m) {
@@ -444,15 +452,20 @@ static fce_status log_interval(fce_ifce *t, fce_image_clock *k, double now, cons
     fce_json_int(&j, "flow_updates", (long long)t->st.flow_updates);
     fce_json_num(&j, "img_per_s", ips, 6);
     fce_json_num(&j, "seconds", t->st.seconds, 6);
+    fce_diag_json(&t->diag, &j);
     fce_json_end(&j, 1);
     fflush(t->metrics);
+    const char *health = fce_diag_health(&t->diag.fig);
     if (!c->quiet) {
         char eta[32];
         fce_image_clock_eta(k, now, t->st.step, c->steps - t->st.step, eta, sizeof eta);
         fprintf(stderr, "step %6lld/%ld | V %.4f | acc %.3f | c %.4g | ebm %.0f%% | bpd flow %.4f "
-                "ebm %.4f | %.1f img/s | ETA %s\n", (long long)t->st.step, c->steps, m->value / n,
-                m->acc / n, (double)cc, 100.0 * m->n_ebm / n, bpd_flow, bpd_ebm, ips, eta);
+                "ebm %.4f | %s | %.1f img/s | ETA %s\n", (long long)t->st.step, c->steps, m->value / n,
+                m->acc / n, (double)cc, 100.0 * m->n_ebm / n, bpd_flow, bpd_ebm, health ? health : "-", ips,
+                eta);
     }
+    t->last_health = health;
+    fce_diag_reset(&t->diag);
     return FCE_STATUS_OK;
 }
 
@@ -483,6 +496,7 @@ static fce_status session_end(fce_ifce *t, const fce_image_clock *k, int out_of_
     fce_json_int(&r.j, "flow_updates", (long long)t->st.flow_updates);
     fce_json_num(&r.j, "value", t->last_value, 9);
     fce_json_num(&r.j, "acc", t->last_acc, 9);
+    fce_json_str(&r.j, "health", t->last_health); /* of the last interval's last step */
     fce_json_num(&r.j, "c", t->last_c, 9);
     fce_json_num(&r.j, "frac_ebm", t->last_frac_ebm, 6);
     fce_json_num(&r.j, "bpd_flow", t->last_bpd_flow, 9);
