@@ -83,11 +83,13 @@ expect sample_progress 0 "^sample: 2/6 pictures | [0-9.]* img/s | ETA " \
 check sample_progress_lines bash -c "'$BIN' sample --checkpoint '$ck' --n 6 --batch 2 --out-dir '$OUT/p2' --progress-every 0 --device cpu 2>&1 | grep -c ' pictures | ' | grep -qx 2"
 check sample_quiet bash -c "! '$BIN' sample --checkpoint '$ck' --n 6 --batch 2 --out-dir '$OUT/p3' --progress-every 0 --quiet --device cpu 2>&1 | grep -q ETA"
 expect eval_progress_flow 0 "^eval flow: 4/16 pictures | [0-9.]* img/s | ETA " \
-  -- eval --checkpoint "$ck" --dataset cifar10 --data-dir "$OUT/train.bin" --batch 4 --progress-every 0 --device cpu
+  -- eval --checkpoint "$ck" --dataset cifar10 --data-dir "$OUT/train.bin" --batch 4 --z-samples 16 --progress-every 0 --device cpu
 expect eval_progress_ebm 0 "^eval ebm: 12/16 pictures | [0-9.]* img/s | ETA " \
-  -- eval --checkpoint "$ck" --dataset cifar10 --data-dir "$OUT/train.bin" --batch 4 --progress-every 0 --device cpu
-check eval_quiet bash -c "! '$BIN' eval --checkpoint '$ck' --dataset cifar10 --data-dir '$OUT/train.bin' --batch 4 --progress-every 0 --quiet --device cpu 2>&1 | grep -q ETA"
-check eval_default_quiet_when_fast bash -c "! '$BIN' eval --checkpoint '$ck' --dataset cifar10 --data-dir '$OUT/train.bin' --batch 4 --device cpu 2>&1 | grep -q ETA"
+  -- eval --checkpoint "$ck" --dataset cifar10 --data-dir "$OUT/train.bin" --batch 4 --z-samples 16 --progress-every 0 --device cpu
+expect eval_progress_log_z 0 "^log Z: 12/16 pictures | [0-9.]* img/s | ETA " \
+  -- eval --checkpoint "$ck" --dataset cifar10 --data-dir "$OUT/train.bin" --batch 4 --z-samples 16 --progress-every 0 --device cpu
+check eval_quiet bash -c "! '$BIN' eval --checkpoint '$ck' --dataset cifar10 --data-dir '$OUT/train.bin' --batch 4 --z-samples 16 --progress-every 0 --quiet --device cpu 2>&1 | grep -q ETA"
+check eval_default_quiet_when_fast bash -c "! '$BIN' eval --checkpoint '$ck' --dataset cifar10 --data-dir '$OUT/train.bin' --batch 4 --z-samples 16 --device cpu 2>&1 | grep -q ETA"
 expect progress_negative 2 "--progress-every must be >= 0" \
   -- eval --checkpoint "$ck" --dataset cifar10 --data-dir "$OUT/train.bin" --progress-every -1 --device cpu
 
