@@ -7,7 +7,8 @@
  * accuracy on this batch, before the update, decides the next turn. NCE: the same game against a
  * fixed Gaussian fitted to the data (nce_noise_2d.h), only the EBM playing. MLE: the flow alone.
  * The turn decision needs acc on the host, so each step reads back 8 bytes (value, accuracy):
- * the one synchronisation per step, and a small one. */
+ * the one synchronisation per step, and a small one. The step that ends a log interval also reads
+ * its batch's f and log q for the health figures (train/fce_diag.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

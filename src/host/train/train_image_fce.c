@@ -5,7 +5,8 @@
  * networks and owns the run: data, checkpoints, metrics.
  *
  * One step, n data + n samples, T = 1 (all on the device; the read-back is the 2 stats, c and the n
- * values of f(x) and log q(x) for the bits/dim metrics):
+ * values of f(x) and log q(x) for the bits/dim metrics; the step that ends a log interval also
+ * reads its batch's 4n + 1 values for the health figures, train/fce_diag.h):
  *   x ← dequantise(batch of step, noise offset step·n·D);  ε_l ~ N(0, 1) per level (Philox,
  *   stream seed_eps, offset step·n·D + the earlier levels' values);
  *   (x̃, log q(x̃)) ← inverse(ε);  log q(x) ← forward(x);  f ← EBM([x; x̃]) (one tape of 2n);
