@@ -25,7 +25,7 @@ PUBLIC = {
     'train.h': 'train/train_2d', 'train_config.h': 'train/train_2d_config',
     'train_image.h': 'train/train_image', 'train_image_config.h': 'train/train_image_config',
     'eval_image.h': 'eval/eval_image', 'export.h': 'eval/export', 'density_png.h': 'eval/density_png',
-    'probe.h': 'probe/probe',
+    'probe.h': 'probe/probe', 'quality.h': 'eval/quality',
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -1,4 +1,4 @@
-/* cli.c: subcommands (train, eval, sample, probe, export, info, help) and the table-driven long-option
+/* cli.c: subcommands (train, eval, sample, probe, export, quality, info, help) and the table-driven long-option
  * parser (cli.h): one table, OPTIONS, lists every command's options and drives both parsing and
  * --help; a second, RULES, lists the options that need or exclude another.
  * Unknown options (with the closest known one), missing values, malformed numbers, out-of-range
@@ -18,6 +18,7 @@
 #include "fce/export.h"
 #include "fce/log.h"
 #include "fce/probe.h"
+#include "fce/quality.h"
 #include "fce/train.h"
 #include "fce/eval_image.h"
 #include "fce/train_image.h"
@@ -27,7 +28,7 @@ typedef enum opt_type { OPT_INT, OPT_LONG, OPT_U64, OPT_FLOAT, OPT_STR, OPT_FLAG
 /* The commands that take options. `train` is two: the 2D trainer, or the image one when its
  * --dataset is an image dataset. */
 typedef enum command_id {
-    CMD_TRAIN_2D, CMD_IMAGE_TRAIN, CMD_EVAL, CMD_SAMPLE, CMD_PROBE, CMD_EXPORT, N_COMMANDS
+    CMD_TRAIN_2D, CMD_IMAGE_TRAIN, CMD_EVAL, CMD_SAMPLE, CMD_PROBE, CMD_EXPORT, CMD_QUALITY, N_COMMANDS
 } command_id;
 
 /* Each command's options are read into its own config struct; this holds whichever it is. */
@@ -38,6 +39,7 @@ typedef union any_config {
     fce_image_sample_config sample;
     fce_probe_config probe;
     fce_export_config export_weights;
+    fce_quality_config quality;
 } any_config;
 
 typedef struct opt_def {
@@ -58,9 +60,11 @@ typedef struct opt_def {
 #define SAMPLE(...) OPT_OF(CMD_SAMPLE, fce_image_sample_config, __VA_ARGS__)
 #define PROBE(...) OPT_OF(CMD_PROBE, fce_probe_config, __VA_ARGS__)
 #define EXPORT(...) OPT_OF(CMD_EXPORT, fce_export_config, __VA_ARGS__)
+#define QUALITY(...) OPT_OF(CMD_QUALITY, fce_quality_config, __VA_ARGS__)
 
 /* Every option of every command, each command's in its --help order. The image commands'
- * configs are in train_image.h, eval_image.h and probe.h; export's in export.h. */
+ * configs are in train_image.h, eval_image.h and probe.h; export's in export.h; quality's in
+ * quality.h. */
 static const opt_def OPTIONS[] = {
     TRAIN_2D("dataset", OPT_STR, dataset, "gmm8 | gmm25 | pinwheel | spiral | 2spirals | rings | checkerboard | moons"),
     TRAIN_2D("mode", OPT_MODE, mode, "fce (joint) | mle (flow alone) | nce (EBM vs a Gaussian)"),
@@ -172,6 +176,20 @@ static const opt_def OPTIONS[] = {
     EXPORT("ebm", OPT_STR, ebm, "image run: its EBM file (default: ebm.fce next to the checkpoint, if there)"),
     EXPORT("format", OPT_STR, format, "output format: safetensors"),
     EXPORT("out", OPT_STR, out, "the file to write, e.g. weights.safetensors"),
+    QUALITY("real", OPT_STR, real, "the real pictures: a folder of PNGs (or --dataset cifar10|svhn data: its test split)"),
+    QUALITY("dataset", OPT_STR, dataset, "folder | cifar10 | svhn: how --real is read"),
+    QUALITY("fake", OPT_STR, fake, "a folder of pictures of the same size, e.g. from sample --out-dir"),
+    QUALITY("n", OPT_INT, n, "pictures per set (capped by the fakes and by half the real pictures)"),
+    QUALITY("feature-seeds", OPT_INT, feature_seeds, "random feature networks (seeds --seed, --seed+1, ...)"),
+    QUALITY("k", OPT_INT, k, "precision/recall: radius = distance to the k-th nearest neighbour"),
+    QUALITY("subsets", OPT_INT, subsets, "KID: random subsets averaged"),
+    QUALITY("subset-size", OPT_INT, subset_size, "KID: pictures per subset (capped by n/2, so that subsets differ)"),
+    QUALITY("seed", OPT_U64, seed, "picture draw, KID subsets and the first feature seed"),
+    QUALITY("no-floor", OPT_FLAG, no_floor, "skip the data-vs-data floor (real vs real, disjoint halves)"),
+    QUALITY("batch", OPT_INT, batch, "pictures per feature pass"),
+    QUALITY("device", OPT_STR, device, "auto | cpu | N (GPU ordinal)"),
+    QUALITY("out", OPT_STR, out, "also write the JSON report to this file"),
+    QUALITY("quiet", OPT_FLAG, quiet, "no progress lines"),
 };
 #undef TRAIN_2D
 #undef IMAGE_TRAIN
@@ -179,6 +197,7 @@ static const opt_def OPTIONS[] = {
 #undef SAMPLE
 #undef PROBE
 #undef EXPORT
+#undef QUALITY
 #undef OPT_OF
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
 
@@ -276,6 +295,19 @@ static const command COMMANDS[N_COMMANDS] = {
         "is beside it (or --ebm names one); an ebm.fce alone exports the EBM. Optimizer state is not\n"
         "exported. Exit 2: a bad flag or format; exit 1: a missing, corrupt or unknown checkpoint, or a\n"
         "write failure.\n"},
+    [CMD_QUALITY] = {
+        "quality",
+        "usage: fce-gpu quality --real DIR --fake DIR [--n 2000] [--feature-seeds 3] [--k 3] [--out FILE]\n\n"
+        "Offline sample quality for CPU-scale checks: KID (unbiased MMD^2, kernel (x.y/d + 1)^3, mean\n"
+        "and sd over random subsets; Binkowski et al. 2018) and improved precision/recall (k-NN radii;\n"
+        "Kynkaanniemi et al. 2019) of n fakes against n real pictures, in the feature space of fixed,\n"
+        "seeded random conv nets (3x conv3x3 stride 2 + ReLU, widths 32/64/128, He-normal; per-channel\n"
+        "mean and sd of each layer: 448 features), for each feature seed and as mean +- sd over seeds.\n"
+        "The floor: the same figures for n other real pictures (disjoint from the first n) against\n"
+        "the same n, i.e. what two samples of the data score. Random features are a weaker stand-in\n"
+        "for Inception features: compare numbers only on the same data, size and seeds, and next to\n"
+        "the floor. Real FID: pytorch-fid or clean-fid on the PNGs of sample --out-dir (README).\n"
+        "Lower KID and higher precision/recall are better. The JSON report goes to stdout (and --out).\n"},
 };
 
 /* The command's config, set to its defaults. */
@@ -287,6 +319,7 @@ static void config_defaults(command_id id, any_config *cfg) {
     case CMD_SAMPLE: fce_image_sample_config_defaults(&cfg->sample); break;
     case CMD_PROBE: fce_probe_config_defaults(&cfg->probe); break;
     case CMD_EXPORT: fce_export_config_defaults(&cfg->export_weights); break;
+    case CMD_QUALITY: fce_quality_config_defaults(&cfg->quality); break;
     case N_COMMANDS: break;
     }
 }
@@ -300,6 +333,7 @@ static fce_status command_run(command_id id, const any_config *cfg) {
     case CMD_SAMPLE: return fce_image_sample_run(&cfg->sample);
     case CMD_PROBE: return fce_probe_run(&cfg->probe);
     case CMD_EXPORT: return fce_export_run(&cfg->export_weights);
+    case CMD_QUALITY: return fce_quality_run(&cfg->quality);
     case N_COMMANDS: break;
     }
     return FCE_STATUS_ERR_CONFIG;
@@ -346,6 +380,7 @@ static void print_usage(FILE *f) {
                "  sample  samples of an image checkpoint: a grid, two flows side by side, or numbered PNGs for FID\n"
                "  probe   linear-probe accuracy of an image EBM's features vs labels (paper Fig. 4)\n"
                "  export  a run's weights as a .safetensors file\n"
+               "  quality offline sample quality: KID and precision/recall of a sample folder vs real pictures\n"
                "  info    version, build options and whether a GPU is usable\n"
                "  help    this text; `fce-gpu help COMMAND` or `fce-gpu COMMAND --help` lists its options\n"
                "\n--version prints the version and git commit. Exit codes: 0 success, 1 runtime failure,\n"
@@ -519,7 +554,7 @@ static const char *dataset_arg(int argc, char **argv) {
 
 /* 0 when the command takes dataset `name` (or has no --dataset); otherwise logs that the dataset is
  * unknown, with the closest known name and the list, and returns 2. `train` takes the 2D datasets
- * and the image ones; eval and probe the image ones (probe explains itself why not `folder`). */
+ * and the image ones; eval, probe and quality the image ones (probe explains itself why not `folder`). */
 static int check_dataset(command_id id, const char *name) {
     if (!name || find_option(id, "dataset", 7) < 0 || fce_is_image_dataset(name)) return 0;
     int takes_2d = id == CMD_TRAIN_2D || id == CMD_IMAGE_TRAIN;
