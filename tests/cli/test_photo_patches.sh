@@ -4,8 +4,8 @@
 # installs anything (FCE_NO_PIP=1):
 #  - the script writes OUT/train and OUT/test with the counts its manifest.json states, every file a
 #    16x16 RGB PNG, and each split's names numbered from 000000;
-#  - a second run into the same OUT is refused (exit 2) and leaves the pictures; --force replaces them
-#    with the same set (the split and the shuffles are seeded);
+#  - a second run into the same OUT is refused (exit 2) before any work and leaves the pictures;
+#    --force replaces them: a smaller set (--stride 16) leaves exactly its manifest's files;
 #  - the folder loader reads both splits: a 2-step tiny MLE run on train, and eval on test over
 #    every test patch.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,11 +14,11 @@ python3 -c "import numpy, sklearn, PIL" 2>/dev/null \
 SCRIPT="$(dirname "${BASH_SOURCE[0]}")/../../scripts/make-photo-patches.sh"
 export FCE_NO_PIP=1
 
-bash "$SCRIPT" "$OUT/p" >"$OUT/log" 2>&1 || { echo "FAIL make_patches: $(cat "$OUT/log")"; fail=$((fail + 1)); }
-check layout python3 - "$OUT/p" <<'PY'
+layout() { # layout OUT MIN_TRAIN MIN_TEST: the folders hold what the manifest says
+  python3 - "$@" <<'PY'
 import json, os, sys
 from PIL import Image
-d = sys.argv[1]
+d, min_train, min_test = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 m = json.load(open(os.path.join(d, "manifest.json")))
 for split in ("train", "test"):
     names = sorted(os.listdir(os.path.join(d, split)))
@@ -27,17 +27,20 @@ for split in ("train", "test"):
     for name in names[::97]:
         im = Image.open(os.path.join(d, split, name))
         assert im.size == (16, 16) and im.mode == "RGB", (name, im.size, im.mode)
-assert m["n_train"] > 3000 and m["n_test"] > 1000, m
+assert m["n_train"] > min_train and m["n_test"] > min_test, m
 print("train %d, test %d patches" % (m["n_train"], m["n_test"]))
 PY
-cp "$OUT/p/test/000123.png" "$OUT/before.png"
+}
+bash "$SCRIPT" "$OUT/p" >"$OUT/log" 2>&1 || { echo "FAIL make_patches: $(cat "$OUT/log")"; fail=$((fail + 1)); }
+check layout layout "$OUT/p" 3000 1000
+n_test=$(python3 -c "import json; print(json.load(open('$OUT/p/manifest.json'))['n_test'])")
 bash "$SCRIPT" "$OUT/p" >"$OUT/log" 2>&1; rc=$?
 check refuse_existing bash -c "[ $rc -eq 2 ] && grep -q 'add --force' '$OUT/log'"
-bash "$SCRIPT" "$OUT/p" --force >"$OUT/log" 2>&1 || { echo "FAIL force: $(cat "$OUT/log")"; fail=$((fail + 1)); }
-check force_same_set cmp -s "$OUT/before.png" "$OUT/p/test/000123.png"
+check refused_untouched test -e "$OUT/p/train/003000.png"
 
 "$BIN" train --dataset folder --data-dir "$OUT/p/train" --preset tiny --mode mle --steps 2 --batch 16 \
   --device cpu --out "$OUT/run" --quiet 2>"$OUT/err" || { echo "FAIL train: $(cat "$OUT/err")"; fail=$((fail + 1)); }
-n_test=$(python3 -c "import json; print(json.load(open('$OUT/p/manifest.json'))['n_test'])")
 expect eval_test 0 "test bits/dim .* on $n_test images (folder" -- eval --dataset folder --data-dir "$OUT/p/test" --checkpoint "$OUT/run/checkpoint.fce" --device cpu --quiet
+bash "$SCRIPT" "$OUT/p" --force --stride 16 >"$OUT/log" 2>&1 || { echo "FAIL force: $(cat "$OUT/log")"; fail=$((fail + 1)); }
+check force_replaces layout "$OUT/p" 1000 1000
 finish
