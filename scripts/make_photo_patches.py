@@ -9,7 +9,8 @@ one size, sorted by name; the folder loader has no split of its own, so train an
 folders):
 
   OUT/train/000000.png ...   training patches
-  OUT/test/000000.png ...    test patches
+  OUT/train/labels.txt       "NAME LABEL" per patch: 0 china.jpg, 1 flower.jpg (for `fce-gpu probe`)
+  OUT/test/000000.png ...    test patches (and their labels.txt)
   OUT/manifest.json          the settings, the counts and which tiles went to the test split
 
 Split: each photograph is divided into tiles of --tile pixels (64; the tiles at the bottom edge are
@@ -96,9 +97,15 @@ def prepare_folder(folder, force):
         os.remove(os.path.join(folder, f))
 
 
-def write_split(folder, patches, rng):
+def write_split(folder, patches, labels, rng):
+    """The patches as NNNNNN.png in a seeded random order, and labels.txt naming each one's photo."""
+    lines = []
     for i, k in enumerate(rng.permutation(len(patches))):
-        Image.fromarray(np.ascontiguousarray(patches[k])).save(os.path.join(folder, f"{i:06d}.png"))
+        name = f"{i:06d}.png"
+        Image.fromarray(np.ascontiguousarray(patches[k])).save(os.path.join(folder, name))
+        lines.append(f"{name} {labels[k]}\n")
+    with open(os.path.join(folder, "labels.txt"), "w") as f:
+        f.writelines(lines)
 
 
 def main(argv):
@@ -108,16 +115,19 @@ def main(argv):
     photos = load_sample_images()
     names = [os.path.basename(f) for f in photos.filenames]
     rng = np.random.default_rng(a.seed)
-    train, test, test_tiles = [], [], []
-    for img, name in zip(photos.images, names):
+    train, test, test_tiles, train_labels, test_labels = [], [], [], [], []
+    for label, (img, name) in enumerate(zip(photos.images, names)):
         tr, te, tt = split_photo(np.asarray(img, dtype=np.uint8), name, rng, a)
         train += tr
         test += te
         test_tiles += tt
+        train_labels += [label] * len(tr)
+        test_labels += [label] * len(te)
         print(f"{name}: {img.shape[1]}x{img.shape[0]} -> {len(tr)} train, {len(te)} test patches")
-    write_split(os.path.join(a.out, "train"), train, rng)
-    write_split(os.path.join(a.out, "test"), test, rng)
+    write_split(os.path.join(a.out, "train"), train, train_labels, rng)
+    write_split(os.path.join(a.out, "test"), test, test_labels, rng)
     manifest = {"source": "sklearn.datasets.load_sample_images", "photos": names,
+                "labels": {name: label for label, name in enumerate(names)},
                 "patch": a.patch, "stride": a.stride, "test_stride": a.test_stride, "tile": a.tile,
                 "test_fraction": a.test_fraction, "seed": a.seed,
                 "n_train": len(train), "n_test": len(test), "test_tiles": test_tiles}

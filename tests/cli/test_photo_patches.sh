@@ -3,7 +3,8 @@
 # python3 with numpy, scikit-learn and pillow; without them it is skipped (exit 77), and it never
 # installs anything (FCE_NO_PIP=1):
 #  - the script writes OUT/train and OUT/test with the counts its manifest.json states, every file a
-#    16x16 RGB PNG, and each split's names numbered from 000000;
+#    16x16 RGB PNG, each split's names numbered from 000000, and a labels.txt giving each patch its
+#    photograph (0 or 1, both present);
 #  - a second run into the same OUT is refused (exit 2) before any work and leaves the pictures;
 #    --force replaces them: a smaller set (--stride 16) leaves exactly its manifest's files;
 #  - the folder loader reads both splits: a 2-step tiny MLE run on train, and eval on test over
@@ -21,8 +22,10 @@ from PIL import Image
 d, min_train, min_test = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 m = json.load(open(os.path.join(d, "manifest.json")))
 for split in ("train", "test"):
-    names = sorted(os.listdir(os.path.join(d, split)))
+    names = sorted(f for f in os.listdir(os.path.join(d, split)) if f != "labels.txt")
     assert len(names) == m["n_" + split], (split, len(names), m["n_" + split])
+    labels = dict(line.split() for line in open(os.path.join(d, split, "labels.txt")))
+    assert sorted(labels) == names and set(labels.values()) == {"0", "1"}, split
     assert names[0] == "000000.png" and names[-1] == "%06d.png" % (len(names) - 1), names[-1]
     for name in names[::97]:
         im = Image.open(os.path.join(d, split, name))
