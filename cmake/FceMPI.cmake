@@ -7,16 +7,23 @@
 # FCE_NCCL=AUTO|ON|OFF -> FCE_HAVE_NCCL and the imported target FCE::NCCL (nccl.h and libnccl,
 # looked for next to the CUDA toolkit, then in the usual places; NCCL_ROOT points elsewhere). Only
 # with the CUDA backend: the GPUs' gradients are all-reduced by NCCL, bootstrapped through MPI.
+# fce_not_found(OPTION WHAT FIX CONSEQUENCE): OPTION=ON stops the configuration naming the fix;
+# AUTO says what the build goes without.
+function(fce_not_found option what fix consequence)
+  if(${option} STREQUAL "ON")
+    message(FATAL_ERROR "${option}=ON but ${what} was not found: ${fix} (or configure with -D${option}=OFF)")
+  endif()
+  message(STATUS "fce-gpu: ${what} not found; ${consequence}")
+endfunction()
+
 set(FCE_HAVE_MPI OFF)
 if(NOT FCE_MPI STREQUAL "OFF")
   find_package(MPI COMPONENTS C QUIET)
   if(MPI_C_FOUND)
     set(FCE_HAVE_MPI ON)
-  elseif(FCE_MPI STREQUAL "ON")
-    message(FATAL_ERROR "FCE_MPI=ON but no MPI for C was found: sudo apt-get install -y "
-                        "libopenmpi-dev openmpi-bin (or configure with -DFCE_MPI=OFF)")
   else()
-    message(STATUS "fce-gpu: MPI not found; building without multi-process training")
+    fce_not_found(FCE_MPI "MPI for C" "sudo apt-get install -y libopenmpi-dev openmpi-bin"
+                  "building without multi-process training")
   endif()
 endif()
 
@@ -32,10 +39,8 @@ if(FCE_HAVE_CUDA AND NOT FCE_NCCL STREQUAL "OFF")
     add_library(FCE::NCCL UNKNOWN IMPORTED)
     set_target_properties(FCE::NCCL PROPERTIES IMPORTED_LOCATION ${FCE_NCCL_LIBRARY}
                           INTERFACE_INCLUDE_DIRECTORIES ${FCE_NCCL_INCLUDE_DIR})
-  elseif(FCE_NCCL STREQUAL "ON")
-    message(FATAL_ERROR "FCE_NCCL=ON but nccl.h or libnccl was not found: set NCCL_ROOT, or "
-                        "configure with -DFCE_NCCL=OFF")
   else()
-    message(STATUS "fce-gpu: NCCL not found; multi-process training on GPUs is not built")
+    fce_not_found(FCE_NCCL "NCCL (nccl.h and libnccl)" "set NCCL_ROOT to its folder"
+                  "multi-process training on GPUs is not built")
   endif()
 endif()

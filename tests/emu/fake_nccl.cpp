@@ -109,17 +109,12 @@ ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count, ncclDataT
 }
 
 const char *ncclGetErrorString(ncclResult_t r) {
-    switch (r) {
-    case ncclSuccess: return "no error";
-    case ncclUnhandledCudaError: return "unhandled cuda error";
-    case ncclSystemError: return "unhandled system error";
-    case ncclInternalError: return "internal error";
-    case ncclInvalidArgument: return "invalid argument";
-    case ncclInvalidUsage: return "invalid usage";
-    case ncclRemoteError: return "remote process exited or there was a network error";
-    case ncclInProgress: return "NCCL operation in progress";
-    }
-    return "unknown result code";
+    static const char *const text[] = {"no error", "unhandled cuda error", "unhandled system error",
+                                       "internal error", "invalid argument", "invalid usage",
+                                       "remote process exited or there was a network error",
+                                       "NCCL operation in progress"};
+    const int i = static_cast<int>(r);
+    return i >= 0 && i < static_cast<int>(sizeof text / sizeof text[0]) ? text[i] : "unknown result code";
 }
 
 long fce_emu_nccl_allreduce_calls(void) { return n_calls.load(); }

@@ -20,27 +20,7 @@
 #include <nccl.h>
 #endif
 
-static void config(fce_train_config *c, const char *out, fce_dist *d) {
-    fce_train_config_defaults(c);
-    snprintf(c->device, sizeof c->device, "0");
-    snprintf(c->out_dir, sizeof c->out_dir, "%s", out);
-    c->batch = 16;
-    c->flow_K = 2;
-    c->flow_width = 8;
-    c->ebm_width = 8;
-    c->init_batch = 32;
-    c->eval_points = 100;
-    c->image_res = 16;
-    c->threshold = 0.45f; /* both players get turns within 6 steps */
-    c->quiet = 1;
-    c->dist = d;
-}
-
-TEST(allreduce_in_place) {
-    char reason[256];
-    if (!fce_gpu_usable(reason, sizeof reason)) FCE_TEST_SKIP_NO_GPU(reason);
-    fce_dist *d;
-    ASSERT_OK(fce_dist_init_single(&d));
+static int allreduce_in_place(fce_dist *d) {
     fce_ctx ctx;
     ASSERT_OK(fce_dist_ctx_init(d, &ctx, "0"));
     ASSERT_TRUE(ctx.dist == d);
@@ -65,19 +45,16 @@ TEST(allreduce_in_place) {
     free(h);
     ctx.ops->release(&ctx, dev);
     fce_ctx_free(&ctx);
-    ASSERT_EQ_INT(fce_dist_finalize(d, 0), 0);
     return 0;
 }
 
-TEST(training_alone_equals_one_rank_job) {
-    char reason[256];
-    if (!fce_gpu_usable(reason, sizeof reason)) FCE_TEST_SKIP_NO_GPU(reason);
-    fce_dist *d;
-    ASSERT_OK(fce_dist_init_single(&d));
+static int training_alone_equals_one_rank_job(fce_dist *d) {
     fce_train_config c;
     fce_trainer *t[2] = {calloc(1, sizeof(fce_trainer)), calloc(1, sizeof(fce_trainer))};
     for (int k = 0; k < 2; k++) {
-        config(&c, k ? "test_gpu_dist_out/job" : "test_gpu_dist_out/alone", k ? d : NULL);
+        fce_test_tiny_2d_cfg(&c, "0", k ? "test_gpu_dist_out/job" : "test_gpu_dist_out/alone");
+        c.threshold = 0.45f; /* both players get turns within 6 steps */
+        c.dist = k ? d : NULL;
         ASSERT_OK(fce_trainer_setup(t[k], &c));
         ASSERT_OK(fce_trainer_fresh_start(t[k]));
     }
@@ -118,11 +95,21 @@ TEST(training_alone_equals_one_rank_job) {
         fce_trainer_free(t[k]);
         free(t[k]);
     }
-    ASSERT_EQ_INT(fce_dist_finalize(d, 0), 0);
     return 0;
 }
 
+/* Both, in one job of one rank (its NCCL communicator made by the first context bound to it). */
+TEST(one_rank_job) {
+    char reason[256];
+    if (!fce_gpu_usable(reason, sizeof reason)) FCE_TEST_SKIP_NO_GPU(reason);
+    fce_dist *d;
+    ASSERT_OK(fce_dist_init_single(&d));
+    int r = allreduce_in_place(d);
+    if (!r) r = training_alone_equals_one_rank_job(d);
+    ASSERT_EQ_INT(fce_dist_finalize(d, 0), 0);
+    return r;
+}
+
 FCE_TEST_MAIN_BEGIN
-RUN_TEST(allreduce_in_place);
-RUN_TEST(training_alone_equals_one_rank_job);
+RUN_TEST(one_rank_job);
 FCE_TEST_MAIN_END

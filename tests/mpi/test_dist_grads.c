@@ -24,20 +24,13 @@
 static fce_dist *job; /* the test's one process-wide object: the job it runs in */
 
 static void tiny_config(fce_train_config *c, fce_train_mode mode, fce_dist *d) {
-    fce_train_config_defaults(c);
-    snprintf(c->device, sizeof c->device, "cpu");
-    snprintf(c->out_dir, sizeof c->out_dir, "test_dist_grads_out/rank%d_%s", fce_dist_rank(job),
-             d ? "job" : "alone");
+    char out[64];
+    snprintf(out, sizeof out, "test_dist_grads_out/rank%d_%s", fce_dist_rank(job), d ? "job" : "alone");
+    fce_test_tiny_2d_cfg(c, "cpu", out);
     c->mode = mode;
     c->batch = 32;
-    c->flow_K = 2;
-    c->flow_width = 8;
     c->flow_nn_actnorm = 1; /* actnorm inside the coupling networks too: more data-dependent inits */
-    c->ebm_width = 8;
     c->init_batch = 64;
-    c->eval_points = 100;
-    c->image_res = 16;
-    c->quiet = 1;
     c->dist = d;
 }
 

@@ -58,7 +58,8 @@ last = [json.loads(l) for l in open('$OUT/fce2d.2/metrics.jsonl')][-1]
 sys.exit(not (last['ebm_updates'] == 100 and last['flow_updates'] > 10))"
 check ranks_in_config grep -q '"ranks": 2' "$OUT/fce2d.2/config.json"
 check alone_no_ranks bash -c "! grep -q '\"ranks\"' '$OUT/fce2d.1/config.json'"
-check rank0_speaks bash -c "grep -q '^fce-gpu\[0\]: train fce on gmm8 .* batch 64 over 2 ranks' '$OUT/fce2d.2.err' &&
+check rank0_speaks bash -c "grep -q '^fce-gpu\[0\]: a job of 2 ranks' '$OUT/fce2d.2.err' &&
+  grep -q '^fce-gpu\[0\]: train fce on gmm8 .* batch 64 |' '$OUT/fce2d.2.err' &&
   ! grep -q '^fce-gpu\[1\]' '$OUT/fce2d.2.err'"
 
 cifar_file "$OUT/train.bin" 24

@@ -619,9 +619,13 @@ static int run_train(command_id id, any_config *cfg) {
     fce_dist *d = NULL;
     fce_status st = fce_dist_init(&d);
     if (st == FCE_STATUS_OK) {
-        const int quiet = !fce_dist_is_root(d);
-        if (id == CMD_TRAIN_2D) cfg->train_2d.dist = d, cfg->train_2d.quiet |= quiet;
-        else cfg->image_train.dist = d, cfg->image_train.quiet |= quiet;
+        int *quiet = id == CMD_TRAIN_2D ? &cfg->train_2d.quiet : &cfg->image_train.quiet;
+        *quiet |= !fce_dist_is_root(d);
+        if (id == CMD_TRAIN_2D) cfg->train_2d.dist = d;
+        else cfg->image_train.dist = d;
+        if (fce_dist_size(d) > 1 && !*quiet)
+            fce_log_info("a job of %d ranks: --batch is the global batch, split evenly over them; rank 0 "
+                         "writes the files", fce_dist_size(d));
         st = command_run(id, cfg);
     }
     return fce_dist_finalize(d, exit_code(st));
@@ -656,16 +660,7 @@ static int cmd_info(int argc, char **argv) {
 #else
     const char *png = "no (PPM fallback)";
 #endif
-#ifdef FCE_HAVE_MPI
-    const char *mpi = "yes";
-#else
-    const char *mpi = "no";
-#endif
-#ifdef FCE_HAVE_NCCL
-    const char *nccl = "yes";
-#else
-    const char *nccl = "no";
-#endif
+    const char *mpi = fce_dist_have_mpi() ? "yes" : "no", *nccl = fce_dist_have_nccl() ? "yes" : "no";
     printf("fce-gpu %s (git %s)\nCUDA backend built: %s\nPNG output: %s\nMPI (mpirun -np N train): %s\n"
            "NCCL (GPU all-reduce): %s\nGPU usable: %s%s%s\n", FCE_VERSION_STRING, FCE_GIT_HASH, cuda, png, mpi,
            nccl, gpu ? "yes" : "no", gpu ? "" : " - ", gpu ? "" : reason);

@@ -11,6 +11,9 @@
 #include "fce/log.h"
 #ifdef FCE_HAVE_NCCL
 #include "cuda/nccl_comm.h"
+#define NCCL_BUILT 1
+#else
+#define NCCL_BUILT 0
 #endif
 
 static fce_status make_job(fce_dist **out, int mpi) {
@@ -60,11 +63,8 @@ int fce_dist_rank(const fce_dist *d) { return d ? d->rank : 0; }
 int fce_dist_size(const fce_dist *d) { return d ? d->size : 1; }
 int fce_dist_is_root(const fce_dist *d) { return fce_dist_rank(d) == 0; }
 
-const char *fce_dist_note(const fce_dist *d, char buf[32]) {
-    buf[0] = '\0';
-    if (d) snprintf(buf, 32, " over %d ranks", d->size);
-    return buf;
-}
+int fce_dist_have_mpi(void) { return fce_mpi_built(); }
+int fce_dist_have_nccl(void) { return NCCL_BUILT; }
 
 fce_status fce_dist_shard_of(const fce_dist *d, int global, const char *what, fce_dist_shard *s) {
     const int size = fce_dist_size(d);

@@ -50,8 +50,9 @@ int fce_dist_finalize(fce_dist *d, int exit_code);
 int fce_dist_rank(const fce_dist *d); /* 0 for NULL */
 int fce_dist_size(const fce_dist *d); /* 1 for NULL */
 int fce_dist_is_root(const fce_dist *d);
-/* For the announcement after "batch B": "" alone, " over N ranks" in a job (buf holds 32 chars). */
-const char *fce_dist_note(const fce_dist *d, char buf[32]);
+/* Was the build made with MPI (launcher support) / NCCL (the GPUs' all-reduce)? */
+int fce_dist_have_mpi(void);
+int fce_dist_have_nccl(void);
 
 /* The rows of a global batch this rank takes: [row0, row0 + rows) of `global`. */
 typedef struct fce_dist_shard {

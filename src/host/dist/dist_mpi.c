@@ -9,6 +9,8 @@
 #ifdef FCE_HAVE_MPI
 #include <mpi.h>
 
+int fce_mpi_built(void) { return 1; }
+
 int fce_mpi_launched(void) {
     /* Open MPI's mpirun; MPICH's and Intel MPI's Hydra; PMIx launchers (Open MPI 5, srun --mpi=pmix) */
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"};
@@ -81,6 +83,7 @@ void fce_mpi_abort(int code) {
 
 #else /* built without MPI: never launched, so nothing below is reached */
 
+int fce_mpi_built(void) { return 0; }
 int fce_mpi_launched(void) { return 0; }
 
 static fce_status not_built(void) {

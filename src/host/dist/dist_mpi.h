@@ -11,6 +11,8 @@
 typedef enum fce_mpi_type { FCE_MPI_FLOAT, FCE_MPI_DOUBLE, FCE_MPI_INT } fce_mpi_type;
 typedef enum fce_mpi_op { FCE_MPI_SUM, FCE_MPI_MAX } fce_mpi_op;
 
+/* 1 when the build has MPI. */
+int fce_mpi_built(void);
 /* 1 when an MPI launcher started this process (its environment says so) and MPI is built in. */
 int fce_mpi_launched(void);
 /* MPI_Init_thread (funneled: the watchdog thread makes no MPI call), then this process's rank, the

@@ -437,11 +437,10 @@ static fce_status run_session(fce_trainer *t) {
     else FCE_TRY(fce_trainer_fresh_start(t));
     if (root) FCE_TRY(fce_report_2d_open(r));
     if (root) FCE_TRY(fce_report_2d_write_config(r));
-    char ranks[32];
     if (!t->cfg.quiet)
-        fce_log_info("train %s on %s | device %s | batch %d%s | %ld %s updates | out %s",
+        fce_log_info("train %s on %s | device %s | batch %d | %ld %s updates | out %s",
                      fce_train_mode_name(t->cfg.mode), t->cfg.dataset, t->ctx.device_name, t->shard.global,
-                     fce_dist_note(t->ctx.dist, ranks), t->cfg.steps, t->cfg.mode == FCE_MODE_MLE ? "flow" : "EBM", t->cfg.out_dir);
+                     t->cfg.steps, t->cfg.mode == FCE_MODE_MLE ? "flow" : "EBM", t->cfg.out_dir);
     FCE_TRY(run_loop(t));
     if (!root) return FCE_STATUS_OK;
     if (r->n_interval) FCE_TRY(fce_report_2d_log_interval(r));

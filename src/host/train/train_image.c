@@ -257,11 +257,10 @@ static fce_status session_start(img_trainer *t, int fresh) {
     if (c->sample_every > 0) FCE_TRY(fce_sample_grid_init(&t->grid, &t->ctx, t->g, c->n_bits, fce_derive_seed(c->seed, 8)));
     if (!c->quiet) {
         const fce_iglow_config *gc = fce_iglow_cfg(t->g);
-        char ranks[32];
         fce_log_info("train mle on %s (%zu images %dx%dx%d) | L %d K %d width %d %s | device %s | "
-                     "batch %d%s | %ld steps | warm-up %ld | out %s", c->dataset, t->set.n, gc->H,
+                     "batch %d | %ld steps | warm-up %ld | out %s", c->dataset, t->set.n, gc->H,
                      gc->W, gc->C, gc->L, gc->K, gc->width, gc->affine ? "affine" : "additive",
-                     t->ctx.device_name, c->batch, fce_dist_note(t->ctx.dist, ranks), c->steps, t->warmup, c->out_dir);
+                     t->ctx.device_name, c->batch, c->steps, t->warmup, c->out_dir);
     }
     return fce_image_run_metrics(c->out_dir, !fresh, t->st.step, &t->metrics);
 }
@@ -269,7 +268,6 @@ static fce_status session_start(img_trainer *t, int fresh) {
 /* summary.json, and the notices of how the session ended. */
 static fce_status session_end(img_trainer *t, const fce_image_clock *k, int out_of_time) {
     const fce_image_train_config *c = &t->cfg;
-    if (!fce_dist_is_root(t->ctx.dist)) return FCE_STATUS_OK;
     const fce_image_run_end e = {t->st.step, t->st.seconds, out_of_time, t->stop_signal, t->path_ckpt};
     fce_run_record r;
     FCE_TRY(fce_image_run_summary_open(&r, c, "mle", &t->ctx, k, &e));
@@ -314,7 +312,7 @@ static fce_status train_loop(img_trainer *t, int fresh) {
             FCE_TRY(save(t));
     }
     FCE_TRY(save(t));
-    return session_end(t, &k, out_of_time);
+    return fce_dist_is_root(t->ctx.dist) ? session_end(t, &k, out_of_time) : FCE_STATUS_OK; /* rank 0 writes */
 }
 
 fce_status fce_image_train_mle_run(const fce_image_train_config *cfg) {

@@ -491,12 +491,11 @@ static fce_status session_start(fce_ifce *t) {
     if (c->sample_every > 0) FCE_TRY(fce_sample_grid_init(&t->grid, &t->ctx, t->g, c->n_bits, fce_derive_seed(c->seed, 8)));
     if (!c->quiet) {
         const fce_iglow_config *gc = fce_iglow_cfg(t->g);
-        char ranks[32];
         fce_log_info("train fce on %s (%zu images %dx%dx%d) | flow L %d K %d width %d | EBM widths %d/%d/%d | "
-                     "device %s | batch %d%s | %ld steps | lr ebm %g flow %g | out %s", c->dataset, t->set.n,
+                     "device %s | batch %d | %ld steps | lr ebm %g flow %g | out %s", c->dataset, t->set.n,
                      gc->H, gc->W, gc->C, gc->L, gc->K, gc->width, fce_ebm_image_width(t->ebm, 0),
                      fce_ebm_image_width(t->ebm, 1), fce_ebm_image_width(t->ebm, 2), t->ctx.device_name,
-                     c->batch, fce_dist_note(t->ctx.dist, ranks), c->steps, (double)c->lr_ebm, (double)c->lr_flow, c->out_dir);
+                     c->batch, c->steps, (double)c->lr_ebm, (double)c->lr_flow, c->out_dir);
     }
     return fce_image_run_metrics(c->out_dir, c->resume, t->st.step, &t->metrics);
 }
@@ -504,7 +503,6 @@ static fce_status session_start(fce_ifce *t) {
 /* summary.json, and the notices of how the session ended. */
 static fce_status session_end(fce_ifce *t, const fce_image_clock *k, int out_of_time) {
     const fce_image_train_config *c = &t->cfg;
-    if (!fce_dist_is_root(t->ctx.dist)) return FCE_STATUS_OK;
     const fce_image_run_end e = {t->st.step, t->st.seconds, out_of_time, t->stop_signal, t->path_ebm};
     fce_run_record r;
     FCE_TRY(fce_image_run_summary_open(&r, c, "fce", &t->ctx, k, &e));
@@ -549,7 +547,7 @@ static fce_status run_loop(fce_ifce *t) {
         if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 && !last) FCE_TRY(save(t));
     }
     FCE_TRY(save(t));
-    return session_end(t, &k, out_of_time);
+    return fce_dist_is_root(t->ctx.dist) ? session_end(t, &k, out_of_time) : FCE_STATUS_OK; /* rank 0 writes */
 }
 
 fce_status fce_image_train_fce_run(const fce_image_train_config *cfg) {
