@@ -11,7 +11,10 @@
 #     rank's partial sums of the gradients, then the all-reduce; the game's value is a mean of two
 #     partial means), which moves a result by a few ulps per step (measured: at most 2e-7 relative
 #     over these runs, 10x below the bound); a rank that takes wrong rows of the batch moves them
-#     by 7e-5 (image MLE bits/dim) to 0.3 (2D accuracy), measured by breaking the sharding.
+#     by 7e-5 (image MLE bits/dim) to 0.3 (2D accuracy), measured by breaking the sharding. The
+#     game's health figures of spread (sds and means of f, log q, the logits; corr(f, log q)) get
+#     1e-4 + 2e-6·|a|: they come from values far larger than themselves (an image's log q is
+#     hundreds of nats, resolved to ~1e-5 in FP32), so their error is set by those (measured 1.4e-5).
 #   weights ||a - b|| <= 1e-4·||a|| over all of them (measured: at most 2e-6; wrong rows: 5e-4 to
 #     4e-2). Element by element no small bound holds: Adam and Adamax step each weight by about the
 #     learning rate whatever the size of its gradient, so a gradient that is a near-cancelling sum

@@ -94,6 +94,10 @@ fce_status fce_dist_sum(fce_dist *d, double *v, int n) {
     return host_collective(d, v, (size_t)n, FCE_MPI_DOUBLE, FCE_MPI_SUM, "MPI_Allreduce (statistics)");
 }
 
+fce_status fce_dist_sum_floats(fce_dist *d, float *v, size_t n) {
+    return host_collective(d, v, n, FCE_MPI_FLOAT, FCE_MPI_SUM, "MPI_Allreduce (a batch's figures)");
+}
+
 fce_status fce_dist_mean(fce_dist *d, double *v, int n) {
     FCE_TRY(fce_dist_sum(d, v, n));
     for (int i = 0; d && d->size > 1 && i < n; i++) v[i] /= d->size;

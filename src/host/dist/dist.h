@@ -73,6 +73,7 @@ fce_status fce_dist_allreduce_grads(fce_ctx *ctx, float *grads, size_t n);
 
 /* In place over the ranks, host values: sums, means (sum / size), maxima. Nothing alone. */
 fce_status fce_dist_sum(fce_dist *d, double *v, int n);
+fce_status fce_dist_sum_floats(fce_dist *d, float *v, size_t n);
 fce_status fce_dist_mean(fce_dist *d, double *v, int n);
 fce_status fce_dist_max_ints(fce_dist *d, int *v, int n);
 /* rank 0's bytes to every rank. */

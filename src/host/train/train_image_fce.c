@@ -248,7 +248,7 @@ static fce_status setup(fce_ifce *t) {
     for (int l = 0; l < t->L; l++)
         FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_eps[l], N * (size_t)fce_iglow_n_z(t->g, l) * sizeof(float)));
     FCE_TRY(game_setup(t));
-    FCE_TRY(fce_diag_init(&t->diag, t->N));
+    FCE_TRY(fce_diag_init(&t->diag, c->batch)); /* the global batch's figures */
     FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
     fce_batch_source_shard(&t->batches, c->batch, t->shard.row0);
     t->h_f = malloc(2 * N * sizeof(float));
