@@ -1,8 +1,8 @@
 # FceMPI.cmake: the optional libraries of data-parallel training (src/host/dist, issue 13).
 #
 # FCE_MPI=AUTO|ON|OFF -> FCE_HAVE_MPI and MPI::MPI_C. AUTO uses MPI when found (Debian:
-# libopenmpi-dev), else the build has no launcher support: `mpirun -np N fce-gpu train` then runs N
-# independent single-process trainings, and `fce-gpu info` says "MPI: no". ON stops when missing.
+# libopenmpi-dev), else the build has no launcher support: `mpirun -np N fce-gpu train` (N > 1) is
+# then refused, and `fce-gpu info` says "MPI ...: no". ON stops when missing.
 #
 # FCE_NCCL=AUTO|ON|OFF -> FCE_HAVE_NCCL and the imported target FCE::NCCL (nccl.h and libnccl,
 # looked for next to the CUDA toolkit, then in the usual places; NCCL_ROOT points elsewhere). Only

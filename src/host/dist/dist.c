@@ -33,8 +33,14 @@ static fce_status make_job(fce_dist **out, int mpi) {
 
 fce_status fce_dist_init(fce_dist **out) {
     *out = NULL;
-    if (!fce_mpi_launched()) return FCE_STATUS_OK;
-    return make_job(out, 1);
+    const int launched = fce_mpi_launcher_size();
+    if (launched == 0) return FCE_STATUS_OK;
+    if (fce_mpi_built()) return make_job(out, 1);
+    if (launched == 1) return FCE_STATUS_OK; /* one process: alone, as without the launcher */
+    fce_log_error("this fce-gpu was built without MPI, but a launcher started it as one of several "
+                  "processes, which would each train alone into the same folder: rebuild with MPI "
+                  "(libopenmpi-dev; cmake -DFCE_MPI=ON) or run it without mpirun");
+    return FCE_STATUS_ERR_UNSUPPORTED;
 }
 
 fce_status fce_dist_init_single(fce_dist **out) {

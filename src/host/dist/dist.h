@@ -37,7 +37,8 @@
 typedef struct fce_dist fce_dist;
 
 /* Joins the job of the MPI launcher that started this process (MPI_Init and a collective-timeout
- * watchdog), or sets *out NULL when no launcher did or the build has no MPI. */
+ * watchdog), or sets *out NULL when no launcher did. A build without MPI started as one of several
+ * processes refuses (FCE_STATUS_ERR_UNSUPPORTED): the processes would overwrite each other's run. */
 fce_status fce_dist_init(fce_dist **out);
 /* A job of one rank without a launcher: the collectives run (NCCL on a CUDA context) but have no
  * peers. For tests of the collectives' glue. */

@@ -6,18 +6,20 @@
 
 #include "fce/log.h"
 
+int fce_mpi_launcher_size(void) {
+    /* Open MPI's mpirun; MPICH's and Intel MPI's Hydra; PMIx launchers (Open MPI 5, srun --mpi=pmix) */
+    static const char *const sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        const char *v = getenv(sizes[i]);
+        if (v) return atoi(v) > 0 ? atoi(v) : -1;
+    }
+    return getenv("PMIX_RANK") ? -1 : 0;
+}
+
 #ifdef FCE_HAVE_MPI
 #include <mpi.h>
 
 int fce_mpi_built(void) { return 1; }
-
-int fce_mpi_launched(void) {
-    /* Open MPI's mpirun; MPICH's and Intel MPI's Hydra; PMIx launchers (Open MPI 5, srun --mpi=pmix) */
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-        if (getenv(vars[i])) return 1;
-    return 0;
-}
 
 /* Logs a failed MPI call with MPI's own message. */
 static fce_status mpi_failed(const char *call, int err) {
@@ -84,7 +86,6 @@ void fce_mpi_abort(int code) {
 #else /* built without MPI: never launched, so nothing below is reached */
 
 int fce_mpi_built(void) { return 0; }
-int fce_mpi_launched(void) { return 0; }
 
 static fce_status not_built(void) {
     fce_log_error("this fce-gpu was built without MPI (cmake -DFCE_MPI=ON with libopenmpi-dev)");
