@@ -8,7 +8,10 @@
  * (emu_gpu_dist, FCE_EMU_NCCL) on the fake NCCL of tests/emu/fake_nccl.cpp, which checks buffers,
  * counts, types and streams and counts the calls: one per update, of the updated arena's trainable
  * floats. FCE_EMU_NCCL_SELFTEST=1 (emulation only) passes one element too many, which the fake must
- * report (emu_gpu_dist_selftest). Skips (77) without a usable GPU; FCE_REQUIRE_GPU=1 fails instead. */
+ * report (emu_gpu_dist_selftest). Skips (77) without a usable GPU; FCE_REQUIRE_GPU=1 fails instead.
+ * In a build without MPI (the emulation's), also: started by a launcher as one of 2 processes, the
+ * program refuses (they would train alone into one folder); as the only one, it runs alone. */
+#define _POSIX_C_SOURCE 200112L
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +113,23 @@ TEST(one_rank_job) {
     return r;
 }
 
+TEST(launcher_without_mpi) {
+    if (fce_dist_have_mpi()) {
+        fprintf(stderr, "  skipped: this build has MPI\n");
+        return FCE_TEST_SKIP_CODE;
+    }
+    fce_dist *d = NULL;
+    setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+    fprintf(stderr, "    (an error message about a build without MPI is expected here)\n");
+    ASSERT_EQ_INT(fce_dist_init(&d), FCE_STATUS_ERR_UNSUPPORTED);
+    setenv("OMPI_COMM_WORLD_SIZE", "1", 1);
+    ASSERT_OK(fce_dist_init(&d));
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    ASSERT_TRUE(d == NULL);
+    return 0;
+}
+
 FCE_TEST_MAIN_BEGIN
+RUN_TEST(launcher_without_mpi);
 RUN_TEST(one_rank_job);
 FCE_TEST_MAIN_END
