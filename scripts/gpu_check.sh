@@ -8,11 +8,16 @@
 # Steps, each with its own timeout, all inside a global deadline (DEADLINE_S, default 360 s):
 #   1 preflight   driver (nvidia-smi), nvcc, cmake, the cuDNN, zlib and libpng headers; names what is
 #                 missing and stops; the GPU's compute capability picks the one CUDA architecture
-#   2 build       only fce-gpu, fce-bench and the four GPU tests, for that architecture
-#   3 gpu tests   test_gpu_ops, test_gpu_conv, test_gpu_step, test_gpu_inverse_cifar, each with
+#   2 build       only fce-gpu, fce-bench and the five GPU tests, for that architecture (the
+#                 configure line says whether MPI and NCCL were found)
+#   3 gpu tests   test_gpu_ops, test_gpu_conv, test_gpu_step, test_gpu_inverse_cifar, test_gpu_dist
+#                 (the NCCL all-reduce of a one-rank job, no launcher needed), each with
 #                 FCE_REQUIRE_GPU=1 (a missing GPU fails instead of skipping)
 #   4 bench       fce-bench's four phases on the cifar10 preset at batch 64, FP32 and FCE_TF32=1
-#   5 end to end  generated CIFAR-format pictures: MLE -> FCE from it -> eval -> a sample grid
+#   5 end to end  generated CIFAR-format pictures: MLE -> FCE from it -> eval -> a sample grid;
+#                 then, when MPI was built and mpirun exists, the 1-GPU job path: a 2D run under
+#                 `mpirun -np 1` (NCCL's all-reduce on every update when NCCL was built) against the
+#                 same run alone (tests/mpi/mpi_compare.py)
 #   6 peer        the PyTorch peer's phases (PEER, default .peer/torch_fce.py) when it and torch exist
 #   7 ratios      ours / peer per phase (scripts/gpu_ratios.py)
 # A step that fails or times out is recorded and the next one runs. Results, at most 8 files in
@@ -81,9 +86,10 @@ fi
 say "preflight: ok"
 
 # ---- 2 build ----
-TARGETS=(fce-gpu fce-bench test_gpu_ops test_gpu_conv test_gpu_step test_gpu_inverse_cifar)
+TARGETS=(fce-gpu fce-bench test_gpu_ops test_gpu_conv test_gpu_step test_gpu_inverse_cifar test_gpu_dist)
 step configure 60 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DFCE_CUDA="$CUDA_FLAG" \
   -DFCE_CUDA_ARCHS="${ARCH/none/90}" -DFCE_BUILD_TESTS=ON -DFCE_BUILD_BENCH=ON || exit 1
+grep -h "fce-gpu: CUDA backend" "$W/configure.log" | sed 's/^-- /    /' | tee -a "$W/summary.txt"
 step build 200 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" || exit 1
 BIN="$BUILD/fce-gpu"
 BENCH="$BUILD/bench/fce-bench"
@@ -91,7 +97,7 @@ BENCH="$BUILD/bench/fce-bench"
 # ---- 3 gpu tests ----
 # A GPU test binary with FCE_REQUIRE_GPU=$REQ; in a dry run its skip (exit 77) counts as done.
 GPU_TEST='FCE_REQUIRE_GPU=$0 "$1"; rc=$?; if [ $rc -eq 77 ] && [ "$0" = 0 ]; then echo "skipped (dry run)"; exit 0; fi; exit $rc'
-for t in test_gpu_ops test_gpu_conv test_gpu_step; do step "$t" 90 bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/$t"; done
+for t in test_gpu_ops test_gpu_conv test_gpu_step test_gpu_dist; do step "$t" 90 bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/$t"; done
 INV=(); [ "$DRY_RUN" = 1 ] && INV=(FCE_INVERSE_PRESET=tiny FCE_INVERSE_STEPS=5)
 step test_gpu_inverse_cifar 90 env "${INV[@]}" bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/test_gpu_inverse_cifar"
 
@@ -120,6 +126,20 @@ step e2e_fce 60 "$BIN" train "${E[@]}" --mode fce "${FCEX[@]}" --steps 30 --init
 step e2e_eval 30 "$BIN" eval --checkpoint "$W/fce/checkpoint.fce" --dataset cifar10 --data-dir "$W/pics.bin" --device "$DEV"
 step e2e_sample 30 "$BIN" sample --checkpoint "$W/fce/checkpoint.fce" --n 64 --grid "$OUT/samples.png" --device "$DEV"
 grep -h '"bpd"' "$W/e2e_eval.log" | sed 's/^/    eval /' | tee -a "$W/summary.txt"
+if "$BIN" info | grep -q '^MPI (mpirun -np N train): yes' && command -v mpirun >/dev/null; then
+  MPI1=(mpirun -np 1); mpirun --version 2>&1 | grep -q 'Open MPI' && [ "$(id -u)" -eq 0 ] && MPI1+=(--allow-run-as-root)
+  say "mpi: the 1-GPU job path, $("$BIN" info | grep '^NCCL')"
+  T2=(train --device "$DEV" --steps 100 --batch 256 --log-every 10 --checkpoint-every 0 --eval-points 1000 --quiet)
+  [ "$DRY_RUN" = 1 ] && T2+=(--steps 20 --batch 32) # the CPU backend: the same path, smaller
+  step mpi1_alone 60 "$BIN" "${T2[@]}" --out "$W/alone"
+  step mpi1_job 60 "${MPI1[@]}" "$BIN" "${T2[@]}" --out "$W/job"
+  for r in alone job; do "$BIN" export --checkpoint "$W/$r/checkpoint.fce" --format safetensors --out "$W/$r.safetensors" >/dev/null 2>&1; done
+  step mpi1_same 30 python3 tests/mpi/mpi_compare.py "$W/alone/metrics.jsonl" "$W/job/metrics.jsonl" \
+    "$W/alone.safetensors" "$W/job.safetensors" 2e-6 1e-6 1e-4
+  tail -3 "$W/mpi1_same.log" | sed 's/^/    /' | tee -a "$W/summary.txt"
+else
+  say "mpi: skipped (this build has no MPI, or no mpirun: apt-get install libopenmpi-dev openmpi-bin)"
+fi
 
 # ---- 6 the peer ----
 if [ "$DRY_RUN" != 1 ] && [ -f "$PEER" ] && python3 -c "import torch" 2>/dev/null; then

@@ -3,7 +3,9 @@
 #   required: cmake, a C compiler, libpng-dev (PNG output; set FCE_WITH_PNG=OFF to skip it)
 #             zlib1g-dev (inflates the compressed MAT-files of SVHN)
 #   optional: nvcc (without it the build is CPU-only, which is fine); clang with libFuzzer
-#             (tests/fuzz; without it test_fuzz is skipped)
+#             (tests/fuzz; without it test_fuzz is skipped); Open MPI (libopenmpi-dev, openmpi-bin:
+#             `mpirun -np N fce-gpu train` and tests/mpi; without it those are skipped), installed
+#             when root with apt-get unless FCE_MPI=OFF
 # If zlib1g-dev or libpng-dev is missing and we are root with apt-get, it is installed; otherwise
 # the script prints the command to run and exits 1. One line per check.
 set -euo pipefail
@@ -83,6 +85,21 @@ if [ -n "$nvcc_path" ]; then
   say CUDA "ok ($nvcc_path: $("$nvcc_path" --version | tail -n1))"
 else
   say CUDA "not found: building the CPU backend only (fine)"
+fi
+
+# ---- MPI (optional): multi-process training (src/host/dist) and its tests (tests/mpi) ----
+mpi_ok() { command -v mpicc >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1; }
+if [ "${FCE_MPI:-}" = "OFF" ] || [[ "${CMAKE_ARGS:-}" == *"FCE_MPI=OFF"* ]]; then
+  say MPI "skipped (FCE_MPI=OFF: no multi-process training; tests/mpi skipped)"
+elif mpi_ok; then
+  say MPI "ok ($(mpirun --version 2>&1 | head -n1))"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && {
+       apt_mpi() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenmpi-dev openmpi-bin >/dev/null 2>&1; }
+       apt_mpi || { apt-get update -qq >/dev/null 2>&1 && apt_mpi; }
+     } && mpi_ok; then
+  say MPI "ok (libopenmpi-dev and openmpi-bin just installed)"
+else
+  say MPI "not available: mpirun -np N train and tests/mpi are skipped (sudo apt-get install -y libopenmpi-dev openmpi-bin)"
 fi
 
 # ---- fuzzing (optional): clang with libFuzzer for tests/fuzz; test_fuzz is skipped without it ----

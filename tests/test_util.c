@@ -164,6 +164,20 @@ int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed) {
     return fclose(f) == 0;
 }
 
+void fce_test_tiny_2d_cfg(fce_train_config *c, const char *device, const char *out_dir) {
+    fce_train_config_defaults(c);
+    snprintf(c->device, sizeof c->device, "%s", device);
+    snprintf(c->out_dir, sizeof c->out_dir, "%s", out_dir);
+    c->batch = 16;
+    c->flow_K = 2;
+    c->flow_width = 8;
+    c->ebm_width = 8;
+    c->init_batch = 32;
+    c->eval_points = 100;
+    c->image_res = 16;
+    c->quiet = 1;
+}
+
 void fce_test_image_cfg(fce_image_train_config *c, const char *data_dir, const char *out_dir,
                         int batch, long steps) {
     fce_image_train_config_defaults(c);

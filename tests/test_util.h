@@ -65,6 +65,10 @@ int fce_test_write_cifar_checker(const char *path, int n, uint32_t seed);
 void fce_test_image_cfg(fce_image_train_config *c, const char *data_dir, const char *out_dir,
                         int batch, long steps);
 
+/* The tiny 2D run the step tests start from: defaults on `device`, into out_dir, batch 16, flow K 2
+ * width 8, EBM width 8, init batch 32, 100 evaluation points, 16-pixel pictures, quiet. */
+void fce_test_tiny_2d_cfg(fce_train_config *c, const char *device, const char *out_dir);
+
 /* ---- small models on one CPU context, for the file tests (checkpoints, export) ---- */
 
 /* A 2D flow (D 2, K 2, width 8) and EBM (width 8, 2 hidden layers), the tiny image flow (affine)

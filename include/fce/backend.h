@@ -35,6 +35,7 @@ extern "C" {
 typedef enum fce_backend_kind { FCE_BACKEND_KIND_CPU = 0, FCE_BACKEND_KIND_CUDA = 1 } fce_backend_kind;
 
 typedef struct fce_ctx fce_ctx;
+struct fce_dist;
 
 /* A 2D convolution's shape, NHWC: x (N, H, W, Cin), w (Cout, KH, KW, Cin), y (N, Ho, Wo, Cout),
  * Ho = (H + 2·pad − KH)/stride + 1, Wo likewise; zero padding. */
@@ -87,6 +88,7 @@ struct fce_ctx {
     int deterministic;       /* CUDA: only deterministic cuDNN algorithms (tests, --deterministic) */
     int tf32;                /* CUDA: TF32 tensor cores for GEMMs and convs (opt-in; see below) */
     void *impl;              /* backend-private state (stream, handles) */
+    struct fce_dist *dist;   /* the multi-process job it trains in (dist/dist.h); NULL: alone */
 };
 
 /* device_spec: "auto" (GPU 0 if usable, else CPU with a one-line notice), "cpu", or an ordinal "N".

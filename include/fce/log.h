@@ -25,6 +25,9 @@ extern "C" {
 void fce_log_error(const char *fmt, ...) FCE_PRINTF(1, 2);
 void fce_log_warn(const char *fmt, ...) FCE_PRINTF(1, 2);
 void fce_log_info(const char *fmt, ...) FCE_PRINTF(1, 2);
+/* In a job of several ranks (dist/dist.h): messages name this process's rank ("fce-gpu[1]: error:
+ * ..."), and ranks other than 0 print errors only (rank 0 speaks for the job). Set once, at start. */
+void fce_log_set_rank(int rank);
 /* A usage error found while checking a command's configuration: logs msg and returns
  * FCE_STATUS_ERR_CONFIG (exit 2). */
 fce_status fce_config_error(const char *msg);

@@ -22,7 +22,8 @@ typedef enum fce_status {
     FCE_STATUS_ERR_CUDNN = -7,
     FCE_STATUS_ERR_PNG = -8,
     FCE_STATUS_ERR_NUMERIC = -9,
-    FCE_STATUS_ERR_UNSUPPORTED = -10
+    FCE_STATUS_ERR_UNSUPPORTED = -10,
+    FCE_STATUS_ERR_COMM = -11 /* MPI or NCCL (multi-process training, src/host/dist) */
 } fce_status;
 
 const char *fce_status_str(fce_status s);

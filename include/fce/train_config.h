@@ -11,6 +11,8 @@
 extern "C" {
 #endif
 
+struct fce_dist;
+
 typedef enum fce_train_mode { FCE_MODE_FCE = 0, FCE_MODE_MLE = 1, FCE_MODE_NCE = 2 } fce_train_mode;
 typedef enum fce_flow_optim { FCE_OPTIM_ADAMAX = 0, FCE_OPTIM_ADAM = 1 } fce_flow_optim;
 
@@ -41,6 +43,7 @@ typedef struct fce_train_config {
     int eval_points;          /* points from p_true for the log-density MSE */
     int image_res;            /* density.png panel size */
     int quiet;                /* no progress lines */
+    struct fce_dist *dist;    /* not an option: the mpirun job it runs in (dist/dist.h), NULL alone */
 } fce_train_config;
 
 void fce_train_config_defaults(fce_train_config *cfg);

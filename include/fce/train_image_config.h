@@ -14,6 +14,8 @@
 extern "C" {
 #endif
 
+struct fce_dist;
+
 typedef struct fce_image_train_config {
     char dataset[32];   /* cifar10 | svhn | folder */
     char data_dir[1024];
@@ -47,6 +49,7 @@ typedef struct fce_image_train_config {
     float threshold;      /* the flow plays while acc > threshold (0.5) */
     int max_mode_steps;   /* cap on consecutive steps of one player (0: none, the images default) */
     int ebm_width_scale;  /* test-only EBM width reduction (ebm_image.h); 0: the paper's widths */
+    struct fce_dist *dist; /* not an option: the mpirun job it runs in (dist/dist.h), NULL alone */
 } fce_image_train_config;
 
 void fce_image_train_config_defaults(fce_image_train_config *c);

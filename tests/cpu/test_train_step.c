@@ -24,19 +24,7 @@
  * differences differed by 99% of the full budget slipped through a full-budget screen). */
 #define KINK_SCREEN 0.25
 
-static void tiny_config(fce_train_config *c, const char *out) {
-    fce_train_config_defaults(c);
-    snprintf(c->device, sizeof c->device, "cpu");
-    snprintf(c->out_dir, sizeof c->out_dir, "%s", out);
-    c->batch = 16;
-    c->flow_K = 2;
-    c->flow_width = 8;
-    c->ebm_width = 8;
-    c->init_batch = 32;
-    c->eval_points = 100;
-    c->image_res = 16;
-    c->quiet = 1;
-}
+static void tiny_config(fce_train_config *c, const char *out) { fce_test_tiny_2d_cfg(c, "cpu", out); }
 
 static void perturb(fce_param_arena *a, uint64_t seed, float scale) {
     for (size_t i = 0; i < a->n_trainable; i++) a->params[i] += scale * fce_philox_normal(seed, i);

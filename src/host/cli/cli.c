@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/cli_suggest.h"
+#include "dist/dist.h"
 #include "fce/backend.h"
 #include "fce/data2d.h"
 #include "fce/export.h"
@@ -612,12 +613,31 @@ static int exit_code(fce_status st) {
     return st == FCE_STATUS_ERR_CONFIG ? 2 : 1;
 }
 
+/* `train` in the mpirun job that started this process, if any (dist/dist.h): ranks other than 0
+ * print no progress, and a failure on any rank ends the job with that rank's exit code. */
+static int run_train(command_id id, any_config *cfg) {
+    fce_dist *d = NULL;
+    fce_status st = fce_dist_init(&d);
+    if (st == FCE_STATUS_OK) {
+        int *quiet = id == CMD_TRAIN_2D ? &cfg->train_2d.quiet : &cfg->image_train.quiet;
+        *quiet |= !fce_dist_is_root(d);
+        if (id == CMD_TRAIN_2D) cfg->train_2d.dist = d;
+        else cfg->image_train.dist = d;
+        if (fce_dist_size(d) > 1 && !*quiet)
+            fce_log_info("a job of %d ranks: --batch is the global batch, split evenly over them; rank 0 "
+                         "writes the files", fce_dist_size(d));
+        st = command_run(id, cfg);
+    }
+    return fce_dist_finalize(d, exit_code(st));
+}
+
 static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
 
 static const char INFO_ABOUT[] =
     "usage: fce-gpu info\n\n"
-    "Prints the version and git commit, whether the CUDA backend was built, the PNG output, and\n"
-    "whether a GPU is usable (and why not). Takes no options.\n";
+    "Prints the version and git commit, whether the CUDA backend was built, the PNG output, whether\n"
+    "multi-process training (MPI; NCCL on GPUs) was built, and whether a GPU is usable (and why\n"
+    "not). Takes no options.\n";
 
 static int cmd_info(int argc, char **argv) {
     if (argc > 0 && is_help(argv[0])) {
@@ -640,9 +660,10 @@ static int cmd_info(int argc, char **argv) {
 #else
     const char *png = "no (PPM fallback)";
 #endif
-    printf("fce-gpu %s (git %s)\nCUDA backend built: %s\nPNG output: %s\nGPU usable: %s%s%s\n",
-           FCE_VERSION_STRING, FCE_GIT_HASH, cuda, png, gpu ? "yes" : "no", gpu ? "" : " - ",
-           gpu ? "" : reason);
+    const char *mpi = fce_dist_have_mpi() ? "yes" : "no", *nccl = fce_dist_have_nccl() ? "yes" : "no";
+    printf("fce-gpu %s (git %s)\nCUDA backend built: %s\nPNG output: %s\nMPI (mpirun -np N train): %s\n"
+           "NCCL (GPU all-reduce): %s\nGPU usable: %s%s%s\n", FCE_VERSION_STRING, FCE_GIT_HASH, cuda, png, mpi,
+           nccl, gpu ? "yes" : "no", gpu ? "" : " - ", gpu ? "" : reason);
     return 0;
 }
 
@@ -679,6 +700,7 @@ static int run_command(command_id id, int argc, char **argv) {
     if (r) return r == -1 ? 0 : r;
     r = check_rules(id, seen);
     if (r) return r;
+    if (id == CMD_TRAIN_2D || id == CMD_IMAGE_TRAIN) return run_train(id, &cfg);
     return exit_code(command_run(id, &cfg));
 }
 

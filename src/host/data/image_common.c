@@ -25,6 +25,7 @@ fce_status fce_image_load_split(const char *dataset, const char *dir, int train,
 fce_status fce_batch_source_init(fce_batch_source *b, const fce_image_set *set, int N, uint64_t seed) {
     memset(b, 0, sizeof *b);
     b->set = set, b->N = N, b->seed = seed;
+    b->global = N, b->row0 = 0;
     b->step_of[0] = b->step_of[1] = -1;
     const size_t ND = (size_t)N * set->H * set->W * set->C;
     b->buf[0] = malloc(ND);
@@ -47,9 +48,13 @@ void fce_batch_source_free(fce_batch_source *b) {
     memset(b, 0, sizeof *b);
 }
 
+void fce_batch_source_shard(fce_batch_source *b, int global, int row0) {
+    b->global = global, b->row0 = row0;
+}
+
 static void source_fill(fce_batch_source *b, int k, int64_t step) {
-    fce_image_gather_batch(b->set, b->order, &b->order_epoch, &b->have_order, b->seed, step, b->N,
-                           b->buf[k]);
+    const uint64_t first = (uint64_t)step * (uint64_t)b->global + (uint64_t)b->row0;
+    fce_image_gather_rows(b->set, b->order, &b->order_epoch, &b->have_order, b->seed, first, b->N, b->buf[k]);
     b->step_of[k] = step;
 }
 
@@ -67,9 +72,14 @@ void fce_batch_source_prefetch(fce_batch_source *b, int64_t step) {
 
 void fce_image_gather_batch(const fce_image_set *set, size_t *order, uint64_t *order_epoch,
                             int *have_order, uint64_t seed, int64_t step, int N, uint8_t *out) {
+    fce_image_gather_rows(set, order, order_epoch, have_order, seed, (uint64_t)step * (uint64_t)N, N, out);
+}
+
+void fce_image_gather_rows(const fce_image_set *set, size_t *order, uint64_t *order_epoch, int *have_order,
+                           uint64_t seed, uint64_t first, int N, uint8_t *out) {
     const size_t n = set->n, D = (size_t)set->H * set->W * set->C;
     for (int b = 0; b < N; b++) {
-        uint64_t i = (uint64_t)step * (uint64_t)N + (uint64_t)b, epoch = i / n;
+        uint64_t i = first + (uint64_t)b, epoch = i / n;
         if (!*have_order || epoch != *order_epoch) {
             fce_image_set_shuffle_order(n, seed, epoch, order);
             *order_epoch = epoch;

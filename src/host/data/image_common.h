@@ -18,6 +18,9 @@ fce_status fce_image_load_split(const char *dataset, const char *dir, int train,
  * i mod n of the seeded shuffle of epoch i div n; `order` (n) caches the current epoch's shuffle. */
 void fce_image_gather_batch(const fce_image_set *set, size_t *order, uint64_t *order_epoch,
                             int *have_order, uint64_t seed, int64_t step, int N, uint8_t *out);
+/* The same for samples first, first + 1, ..., first + N − 1 of the run's sequence. */
+void fce_image_gather_rows(const fce_image_set *set, size_t *order, uint64_t *order_epoch, int *have_order,
+                           uint64_t seed, uint64_t first, int N, uint8_t *out);
 
 /* The training batches of a run, with one batch of look-ahead so that the host's gather of step
  * k+1 runs while the device computes step k (the backend enqueues asynchronously; the trainers
@@ -26,6 +29,9 @@ void fce_image_gather_batch(const fce_image_set *set, size_t *order, uint64_t *o
 typedef struct fce_batch_source {
     const fce_image_set *set;
     int N;
+    /* A rank of a multi-process job (dist/dist.h) takes rows [row0, row0 + N) of every batch of
+     * `global` pictures: samples step·global + row0 + b. Alone: global = N, row0 = 0. */
+    int global, row0;
     uint64_t seed;
     uint8_t *buf[2];
     int64_t step_of[2]; /* the step each buffer holds, −1 none */
@@ -37,6 +43,8 @@ typedef struct fce_batch_source {
 
 fce_status fce_batch_source_init(fce_batch_source *b, const fce_image_set *set, int N, uint64_t seed);
 void fce_batch_source_free(fce_batch_source *b); /* NULL-safe, idempotent */
+/* This rank's rows of a batch of `global` (before the first get). */
+void fce_batch_source_shard(fce_batch_source *b, int global, int row0);
 /* The (N, H, W, C) pictures of `step`: the prefetched buffer when it holds that step, else gathered
  * now. Valid until the next get or prefetch that reuses its buffer (the second call after it). */
 const uint8_t *fce_batch_source_get(fce_batch_source *b, int64_t step);

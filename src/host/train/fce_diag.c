@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "fce/log.h"
 
 static double sd_of(const float *v, int n) {
@@ -103,16 +104,23 @@ void fce_diag_free(fce_diag *d) {
 
 void fce_diag_reset(fce_diag *d) { unmeasured(&d->fig); }
 
+/* In a job of several ranks each rank puts its rows at their global place in a zeroed scratch and
+ * the ranks' scratches are summed (adding zeros is exact): every rank holds the whole batch. */
 fce_status fce_diag_measure(fce_diag *d, const fce_game *g) {
     fce_ctx *ctx = g->ctx;
-    const size_t n = (size_t)d->n, b = n * sizeof(float);
-    FCE_ASSERT(d->n == g->n, "fce_diag_measure: scratch for %d points, the game has %d", d->n, g->n);
-    float c;
-    FCE_TRY(ctx->ops->download(ctx, d->h, g->f, 2 * b));
-    FCE_TRY(ctx->ops->download(ctx, d->h + 2 * n, g->lq, b));
-    FCE_TRY(ctx->ops->download(ctx, d->h + 3 * n, g->lqt, b));
+    const int ranks = fce_dist_size(ctx->dist);
+    FCE_ASSERT(d->n == g->n * ranks, "fce_diag_measure: scratch for %d points, the game has %d on each of %d "
+               "ranks", d->n, g->n, ranks);
+    const size_t N = (size_t)d->n, n = (size_t)g->n, b = n * sizeof(float);
+    float *at = d->h + (size_t)fce_dist_rank(ctx->dist) * n, c; /* this rank's rows in each quarter */
+    if (ranks > 1) memset(d->h, 0, 4 * N * sizeof(float));
+    FCE_TRY(ctx->ops->download(ctx, at, g->f, b));
+    FCE_TRY(ctx->ops->download(ctx, at + N, g->f + n, b));
+    FCE_TRY(ctx->ops->download(ctx, at + 2 * N, g->lq, b));
+    FCE_TRY(ctx->ops->download(ctx, at + 3 * N, g->lqt, b));
     FCE_TRY(ctx->ops->download(ctx, &c, g->models.c, sizeof c));
-    fce_diag_compute(&d->fig, d->h, d->h + n, d->h + 2 * n, d->h + 3 * n, c, d->n);
+    FCE_TRY(fce_dist_sum_floats(ctx->dist, d->h, 4 * N));
+    fce_diag_compute(&d->fig, d->h, d->h + N, d->h + 2 * N, d->h + 3 * N, c, d->n);
     return FCE_STATUS_OK;
 }
 

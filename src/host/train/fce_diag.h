@@ -64,11 +64,12 @@ void fce_diag_compute(fce_diag_figures *x, const float *f_data, const float *f_s
 /* The health word of x (above); NULL when x was not measured. */
 const char *fce_diag_health(const fce_diag_figures *x);
 
-/* The host scratch for n points per half; the figures start unmeasured. */
+/* The host scratch for n points per half (the global batch: in a job of several ranks, dist/dist.h,
+ * each measures its rows and the figures are of the whole batch); the figures start unmeasured. */
 fce_status fce_diag_init(fce_diag *d, int n);
 void fce_diag_free(fce_diag *d); /* NULL-safe on a zeroed diag */
 /* The figures of the game's last forward (f, log q at both halves) with its current c: call after
- * fce_game_forward (or _grads) and before the player's update. */
+ * fce_game_forward (or _grads) and before the player's update; in a job, on every rank at once. */
 fce_status fce_diag_measure(fce_diag *d, const fce_game *g);
 void fce_diag_reset(fce_diag *d); /* every figure NaN: the next row is unmeasured until measured */
 /* The figures as metrics.jsonl fields (names as in fce_diag_figures) and "health" (null when

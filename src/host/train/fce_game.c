@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "fce/log.h"
 
 fce_status fce_game_init(fce_game *g, fce_ctx *ctx, const fce_game_models *models,
@@ -44,9 +45,10 @@ fce_status fce_game_init_c(fce_game *g, const float *in, int rows, const float *
     }
     FCE_TRY_GOTO(st, ctx->ops->download(ctx, h_f, f, (size_t)m * sizeof(float)));
     FCE_TRY_GOTO(st, ctx->ops->download(ctx, h_lq, lq, (size_t)m * sizeof(float)));
-    double s = 0;
-    for (int i = 0; i < m; i++) s += (double)h_f[i] - (double)h_lq[i];
-    float c0 = (float)(s / m);
+    double s[2] = {0, m}; /* over the ranks of a job: every rank's rows */
+    for (int i = 0; i < m; i++) s[0] += (double)h_f[i] - (double)h_lq[i];
+    FCE_TRY_GOTO(st, fce_dist_sum(ctx->dist, s, 2));
+    float c0 = (float)(s[0] / s[1]);
     if (!isfinite(c0)) {
         fce_log_error("c initialisation: mean(f - log q) is %g (not finite)", (double)c0);
         FCE_TRY_GOTO(st, FCE_STATUS_ERR_NUMERIC);
@@ -74,7 +76,7 @@ static fce_status grads_ebm(fce_game *g) {
     const int n = g->n;
     FCE_TRY(fce_param_arena_zero_grad(g->models.ebm_arena, ctx));
     FCE_TRY(ctx->ops->nce_loss(ctx, g->stats, g->df, g->df + n, NULL, NULL, g->models.dc, g->f, g->f + n,
-                               g->lq, g->lqt, g->models.c, n, 1.0f));
+                               g->lq, g->lqt, g->models.c, n, fce_dist_grad_scale(ctx)));
     return g->models.ebm_backward(g->models.self, g->df, NULL);
 }
 
@@ -84,7 +86,7 @@ static fce_status grads_flow(fce_game *g) {
     fce_ctx *ctx = g->ctx;
     const int n = g->n;
     FCE_TRY(ctx->ops->nce_loss(ctx, g->stats, NULL, g->df + n, g->dlq, g->dlqt, NULL, g->f, g->f + n, g->lq,
-                               g->lqt, g->models.c, n, -1.0f));
+                               g->lqt, g->models.c, n, -fce_dist_grad_scale(ctx)));
     FCE_TRY(g->models.ebm_backward(g->models.self, g->df, g->dx));
     return g->models.flow_grads(g->models.self, g->dlq, g->dx + (size_t)n * g->dim, g->dlqt);
 }
@@ -96,8 +98,17 @@ fce_status fce_game_value(fce_game *g) {
                                  g->lqt, g->models.c, g->n, -1.0f);
 }
 
+/* In a job of several ranks: the value is the mean of the ranks' (equal shards), and the accuracy
+ * is recounted from the ranks' correct counts exactly as the nce_loss op divides them (acc·2n is an
+ * exact integer), so that every rank decides the turn on the bits one process would have. */
 fce_status fce_game_read_stats(fce_game *g, float stats[2]) {
-    return g->ctx->ops->download(g->ctx, stats, g->stats, 2 * sizeof(float));
+    FCE_TRY(g->ctx->ops->download(g->ctx, stats, g->stats, 2 * sizeof(float)));
+    if (fce_dist_size(g->ctx->dist) == 1) return FCE_STATUS_OK;
+    double sums[3] = {stats[0], round((double)stats[1] * 2.0 * g->n), 2.0 * g->n};
+    FCE_TRY(fce_dist_sum(g->ctx->dist, sums, 3));
+    stats[0] = (float)(sums[0] / fce_dist_size(g->ctx->dist));
+    stats[1] = (float)(sums[1] / sums[2]);
+    return FCE_STATUS_OK;
 }
 
 static fce_optimizer optimizer(const fce_game_settings *s, fce_flow_optim rule) {
@@ -116,6 +127,7 @@ fce_status fce_game_update_ebm(fce_game *g, float lr_scale) {
     const int64_t t = ++*g->counters.ebm_steps;
     const float lr = s->lr_ebm * lr_scale, lr_c = s->lr_c > 0 ? s->lr_c * lr_scale : lr;
     const size_t n = a->n_trainable;
+    FCE_TRY(fce_dist_allreduce_grads(g->ctx, a->grads, n)); /* the ranks' shares of the batch's gradient */
     if (lr_c == lr) return fce_optimizer_step(g->ctx, &adam, a, 0, n, lr, t);
     const size_t ic = (size_t)(g->models.c - a->params);
     FCE_ASSERT(ic < n, "fce_game_update_ebm: c is not in the trainable range");
@@ -130,6 +142,7 @@ fce_status fce_game_update_flow(fce_game *g, float lr_scale) {
     fce_param_arena *a = g->models.flow_arena;
     const float lr = g->settings.lr_flow * lr_scale;
     const int64_t t = ++*g->counters.flow_steps;
+    FCE_TRY(fce_dist_allreduce_grads(g->ctx, a->grads, a->n_trainable));
     FCE_TRY(fce_optimizer_step(g->ctx, &o, a, 0, a->n_trainable, lr, t));
     return g->models.flow_refresh(g->models.self);
 }

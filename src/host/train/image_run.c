@@ -13,9 +13,10 @@
 
 fce_status fce_image_run_batch(fce_ctx *ctx, fce_batch_source *b, int64_t step, uint8_t *u8, float *x,
                                int n_bits, uint64_t seed) {
-    const size_t ND = (size_t)b->N * b->set->H * b->set->W * b->set->C;
+    const size_t D = (size_t)b->set->H * b->set->W * b->set->C, ND = (size_t)b->N * D;
+    const uint64_t first = (uint64_t)step * (uint64_t)b->global + (uint64_t)b->row0; /* global row */
     FCE_TRY(ctx->ops->upload(ctx, u8, fce_batch_source_get(b, step), ND));
-    return ctx->ops->dequantize(ctx, x, u8, ND, n_bits, seed, (uint64_t)step * ND);
+    return ctx->ops->dequantize(ctx, x, u8, ND, n_bits, seed, first * D);
 }
 
 fce_status fce_image_run_metrics(const char *out_dir, int append, int64_t step, FILE **f) {

@@ -16,7 +16,8 @@
 #include "train/run_record.h"
 
 /* The dequantised pictures of `step` into x (backend, N·D floats): the batch source's uint8
- * pictures uploaded through u8 (backend, N·D bytes), noise from stream `seed` at offset step·N·D. */
+ * pictures uploaded through u8 (backend, N·D bytes), noise from stream `seed` at the offset of the
+ * batch's first row (step·N·D alone; rows of a job's shard take the offsets of their global rows). */
 fce_status fce_image_run_batch(fce_ctx *ctx, fce_batch_source *b, int64_t step, uint8_t *u8, float *x,
                                int n_bits, uint64_t seed);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "fce/iglow.h"
 #include "fce/log.h"
 #include "formats/flow_image_file.h"
@@ -36,8 +37,8 @@ static fce_status pipeline_run(const fce_image_train_config *cfg) {
     if (!cfg->resume) {
         FCE_TRY(fce_run_folder_check(f.out_dir, 0, cfg->force));
         FCE_TRY(fce_run_folder_check(m.out_dir, 0, cfg->force));
-        FCE_TRY(fce_run_folder_make(f.out_dir, 0, cfg->force));
-        FCE_TRY(fce_run_folder_make(m.out_dir, 0, cfg->force));
+        FCE_TRY(fce_run_folder_make_job(cfg->dist, f.out_dir, 0, cfg->force));
+        FCE_TRY(fce_run_folder_make_job(cfg->dist, m.out_dir, 0, cfg->force));
     }
     m.force = f.force = 0; /* cleared above when asked */
     double t0 = fce_now_seconds();
@@ -52,6 +53,7 @@ static fce_status pipeline_run(const fce_image_train_config *cfg) {
             fce_log_info("pipeline stage 1 of 2: MLE pretraining of the flow, %ld steps, into %s%s",
                          cfg->pretrain_steps, m.out_dir, m.resume ? " (resumed)" : "");
         FCE_TRY(fce_image_train_mle_run(&m));
+        FCE_TRY(fce_dist_barrier(cfg->dist)); /* rank 0 has written the checkpoint every rank reads */
         FCE_TRY(fce_iglow_ckpt_peek(mle_ckpt, &gc, &s));
         if (s.step < cfg->pretrain_steps) { /* --time-limit or a signal ended it */
             fce_log_info("pipeline: pretraining stopped at step %lld of %ld; --resume goes on",
@@ -59,19 +61,18 @@ static fce_status pipeline_run(const fce_image_train_config *cfg) {
             return FCE_STATUS_OK;
         }
     }
-    if (fce_stop_requested()) {
-        fce_log_info("pipeline: stopped by %s after pretraining; --resume starts FCE",
-                     fce_stop_signal_name(fce_stop_requested()));
+    const double left = cfg->time_limit - (fce_now_seconds() - t0);
+    int sig, out_of_time = cfg->time_limit > 0 && left <= 0;
+    FCE_TRY(fce_stop_check(cfg->dist, &out_of_time, &sig)); /* the ranks of a job decide together */
+    if (sig) {
+        fce_log_info("pipeline: stopped by %s after pretraining; --resume starts FCE", fce_stop_signal_name(sig));
         return FCE_STATUS_OK;
     }
-    if (cfg->time_limit > 0) {
-        double left = cfg->time_limit - (fce_now_seconds() - t0);
-        if (left <= 0) {
-            fce_log_info("pipeline: --time-limit reached after pretraining; --resume starts FCE");
-            return FCE_STATUS_OK;
-        }
-        f.time_limit = (float)left;
+    if (out_of_time) {
+        fce_log_info("pipeline: --time-limit reached after pretraining; --resume starts FCE");
+        return FCE_STATUS_OK;
     }
+    if (cfg->time_limit > 0) f.time_limit = (float)left;
     f.resume = cfg->resume && fce_file_exists(fce_ckpt);
     f.force = cfg->resume && !f.resume; /* a stage that never wrote a checkpoint starts over */
     if (!f.resume) snprintf(f.init_flow, sizeof f.init_flow, "%.1000s/checkpoint.fce", m.out_dir);

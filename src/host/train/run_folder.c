@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dist/dist.h"
 #include "fce/log.h"
 #include "util/fs_util.h"
 
@@ -148,4 +149,14 @@ fce_status fce_run_folder_make(const char *dir, int resume, int force) {
 fce_status fce_run_folder_prepare(const char *dir, int resume, int force) {
     FCE_TRY(fce_run_folder_check(dir, resume, force));
     return fce_run_folder_make(dir, resume, force);
+}
+
+fce_status fce_run_folder_make_job(struct fce_dist *d, const char *dir, int resume, int force) {
+    if (fce_dist_is_root(d)) FCE_TRY(fce_run_folder_make(dir, resume, force));
+    return fce_dist_barrier(d); /* a failure on rank 0 ends the job (dist.h) */
+}
+
+fce_status fce_run_folder_prepare_job(struct fce_dist *d, const char *dir, int resume, int force) {
+    FCE_TRY(fce_run_folder_check(dir, resume, force));
+    return fce_run_folder_make_job(d, dir, resume, force);
 }

@@ -32,4 +32,10 @@ fce_status fce_run_folder_make(const char *dir, int resume, int force);
 /* Both, in that order. */
 fce_status fce_run_folder_prepare(const char *dir, int resume, int force);
 
+/* In a job of several ranks (dist/dist.h; NULL: alone, as above): every rank checks, rank 0 alone
+ * makes the folder, and the others wait for it. */
+struct fce_dist;
+fce_status fce_run_folder_make_job(struct fce_dist *d, const char *dir, int resume, int force);
+fce_status fce_run_folder_prepare_job(struct fce_dist *d, const char *dir, int resume, int force);
+
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dist/dist.h"
 #include "eval/metrics_log.h"
 #include "fce/log.h"
 
@@ -53,6 +54,7 @@ fce_status fce_run_record_open(fce_run_record *r, const char *dir, const char *n
     fce_json_str(&r->j, "written", when);
     fce_json_str(&r->j, "backend", ctx->kind == FCE_BACKEND_KIND_CUDA ? "cuda" : "cpu");
     fce_json_str(&r->j, "device", ctx->device_name);
+    if (ctx->dist) fce_json_int(&r->j, "ranks", fce_dist_size(ctx->dist)); /* under mpirun (dist.h) */
     build_fields(&r->j);
     return FCE_STATUS_OK;
 }

@@ -5,8 +5,8 @@
  * fsynced and renamed, so a reader never sees half a file.
  *
  * Every record opens with the same fields: "file" (config | summary), "written" (UTC, ISO 8601),
- * "backend" (cpu | cuda), "device", and "build": {"version", "git", "cuda": on | off,
- * "png": on | off}. The caller adds its own fields between open and close. */
+ * "backend" (cpu | cuda), "device", "ranks" (only under mpirun: the job's processes, dist/dist.h)
+ * and "build": {"version", "git", "cuda": on | off, "png": on | off}. The caller adds its own fields between open and close. */
 #ifndef FCE_TRAIN_RUN_RECORD_H
 #define FCE_TRAIN_RUN_RECORD_H
 

@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "train/stop_signal.h"
 
+#include "dist/dist.h"
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,14 @@ void fce_stop_guard_remove(fce_stop_guard *g) {
 }
 
 int fce_stop_requested(void) { return (int)stop_signal_received; }
+
+fce_status fce_stop_check(struct fce_dist *d, int *out_of_time, int *signal) {
+    int v[2] = {(int)stop_signal_received, out_of_time ? *out_of_time : 0};
+    FCE_TRY(fce_dist_max_ints(d, v, 2));
+    *signal = v[0];
+    if (out_of_time) *out_of_time = v[1];
+    return FCE_STATUS_OK;
+}
 
 const char *fce_stop_signal_name(int sig) {
     return sig == SIGINT ? "SIGINT (Ctrl-C)" : sig == SIGTERM ? "SIGTERM" : "a signal";

@@ -16,8 +16,16 @@ typedef struct fce_stop_guard fce_stop_guard;
 fce_stop_guard *fce_stop_guard_install(void);
 void fce_stop_guard_remove(fce_stop_guard *g); /* NULL-safe; frees g */
 
+#include "fce/status.h"
+
+struct fce_dist;
+
 /* The signal that asked to stop (SIGINT or SIGTERM), 0 if none. */
 int fce_stop_requested(void);
+/* The trainers' once-per-step check: *signal = fce_stop_requested(); in a job of several ranks
+ * (dist/dist.h) the largest over the ranks of it and of *out_of_time (a --time-limit, on each rank's
+ * clock; may be NULL), so that every rank stops after the same step. */
+fce_status fce_stop_check(struct fce_dist *d, int *out_of_time, int *signal);
 /* "SIGINT (Ctrl-C)", "SIGTERM" or "a signal", for messages. */
 const char *fce_stop_signal_name(int sig);
 /* Why a session ended, as summary.json's "stopped" says it: "SIGINT", "SIGTERM" (sig != 0),

@@ -50,9 +50,15 @@ static fce_status validate_config(const fce_train_config *c) {
 
 /* ---- batches ---- */
 
+/* The global row of this rank's first row of step `step`'s batch: data and noise are indexed by it
+ * (dist.h), so the ranks of a job draw exactly the rows of one process's batch. */
+static uint64_t first_row(const fce_trainer *t, int64_t step) {
+    return (uint64_t)step * (uint64_t)t->shard.global + (uint64_t)t->shard.row0;
+}
+
 /* Data batch of step `step` into d_x: a pure function of (seed, step), so resume is exact. */
 static fce_status load_data_batch(fce_trainer *t, int64_t step) {
-    fce_data2d_sample(t->data, t->h_x, (size_t)t->n, t->seed_data, (uint64_t)step * (uint64_t)t->n);
+    fce_data2d_sample(t->data, t->h_x, (size_t)t->n, t->seed_data, first_row(t, step));
     return t->ctx.ops->upload(&t->ctx, t->d_x, t->h_x, (size_t)t->n * FCE_DIM * sizeof(float));
 }
 
@@ -61,7 +67,7 @@ static fce_status load_data_batch(fce_trainer *t, int64_t step) {
 static fce_status load_noise_batch(fce_trainer *t, int64_t step) {
     const int n = t->n;
     const fce_gauss2 *g = &t->noise;
-    fce_gauss2_sample(g, t->seed_noise, (uint64_t)step * (uint64_t)n * FCE_DIM, n, t->h_noise, t->h_lqt);
+    fce_gauss2_sample(g, t->seed_noise, first_row(t, step) * FCE_DIM, n, t->h_noise, t->h_lqt);
     for (int i = 0; i < n; i++) t->h_lq[i] = (float)fce_gauss2_logp(g, t->h_x[2 * i], t->h_x[2 * i + 1]);
     fce_ctx *ctx = &t->ctx;
     FCE_TRY(ctx->ops->upload(ctx, t->d_noise, t->h_noise, (size_t)n * FCE_DIM * sizeof(float)));
@@ -83,7 +89,7 @@ static fce_status game_draw(void *self, int64_t step, const float **x, const flo
         *xt = t->d_noise, *lq = t->d_lq_noise, *lqt = t->d_lqt_noise;
         return FCE_STATUS_OK;
     }
-    FCE_TRY(t->ctx.ops->fill_normal(&t->ctx, t->d_eps, nD, t->seed_noise, (uint64_t)step * nD, 1.0f));
+    FCE_TRY(t->ctx.ops->fill_normal(&t->ctx, t->d_eps, nD, t->seed_noise, first_row(t, step) * FCE_DIM, 1.0f));
     FCE_TRY(fce_glow_inverse(t->glow, t->tp_samp, t->d_eps, t->n));
     FCE_TRY(fce_glow_forward(t->glow, t->tp_data, t->d_x, t->n));
     *xt = fce_glow_tape_x(t->tp_samp);
@@ -146,8 +152,8 @@ static fce_status alloc_buffers(fce_trainer *t) {
             return FCE_STATUS_ERR_NOMEM;
         }
     }
-    /* MLE: ∂(−mean log q)/∂log q_i = −1/n, a constant uploaded once */
-    for (int i = 0; i < n; i++) t->h_lq[i] = -1.0f / (float)n;
+    /* MLE: ∂(−mean log q)/∂log q_i = −1/n over the global batch, a constant uploaded once */
+    for (int i = 0; i < n; i++) t->h_lq[i] = -1.0f / (float)t->shard.global;
     return ctx->ops->upload(ctx, t->d_mle_dlq, t->h_lq, (size_t)n * sizeof(float));
 }
 
@@ -188,9 +194,10 @@ fce_status fce_trainer_setup(fce_trainer *t, const fce_train_config *cfg) {
     FCE_TRY(fce_data2d_from_name(cfg->dataset, &t->data));
     default_out_dir(&t->cfg);
     snprintf(t->path_ckpt, sizeof t->path_ckpt, "%s/checkpoint.fce", t->cfg.out_dir);
-    FCE_TRY(fce_ctx_init(&t->ctx, cfg->device)); /* before the folder: a bad --device leaves none */
+    FCE_TRY(fce_dist_shard_of(cfg->dist, cfg->batch, "--batch", &t->shard));
+    FCE_TRY(fce_dist_ctx_init(cfg->dist, &t->ctx, cfg->device)); /* before the folder: a bad --device leaves none */
     FCE_TRY(fce_mkdirs(t->cfg.out_dir));
-    t->n = cfg->batch;
+    t->n = t->shard.rows;
     t->seed_data = fce_derive_seed(cfg->seed, 1);
     t->seed_noise = fce_derive_seed(cfg->seed, 2);
     t->seed_init = fce_derive_seed(cfg->seed, 3);
@@ -247,6 +254,7 @@ static fce_status step_mle(fce_trainer *t, int64_t step, double *nll) {
     double s = 0;
     for (int i = 0; i < n; i++) s += t->h_lq[i];
     *nll = -s / n;
+    FCE_TRY(fce_dist_mean(ctx->dist, nll, 1));
     FCE_TRY(fce_glow_zero_grad(t->glow));
     FCE_TRY(fce_glow_backward(t->glow, t->tp_data, t->d_mle_dlq, n));
     FCE_TRY(fce_glow_finish_grad(t->glow));
@@ -257,13 +265,16 @@ static fce_status step_mle(fce_trainer *t, int64_t step, double *nll) {
 
 fce_status fce_trainer_fresh_start(fce_trainer *t) {
     fce_ctx *ctx = &t->ctx;
-    const int m = t->cfg.init_batch, D = FCE_DIM;
+    const int D = FCE_DIM;
+    fce_dist_shard init; /* this rank's rows of the init batch; actnorm and c₀ reduce over the ranks */
+    FCE_TRY(fce_dist_shard_of(ctx->dist, t->cfg.init_batch, "--init-batch", &init));
+    const int m = init.rows;
     memset(&t->st, 0, sizeof t->st);
     t->st.seed = (int64_t)t->cfg.seed;
     t->st.mode = t->cfg.mode;
     snprintf(t->st.dataset, sizeof t->st.dataset, "%s", t->cfg.dataset);
     /* init batch: its own stream, not one of the training batches */
-    fce_data2d_sample(t->data, t->h_x, (size_t)m, t->seed_init, 0);
+    fce_data2d_sample(t->data, t->h_x, (size_t)m, t->seed_init, (uint64_t)init.row0);
     FCE_TRY(ctx->ops->upload(ctx, t->d_x, t->h_x, (size_t)m * D * sizeof(float)));
     if (t->cfg.init_flow[0]) {
         FCE_TRY(fce_checkpoint_load_flow(t->cfg.init_flow, t->glow));
@@ -370,16 +381,22 @@ fce_status fce_trainer_step(fce_trainer *t) {
 
 /* The checkpoint of the current step, and the curves up to it. */
 static fce_status save_checkpoint(fce_trainer *t) {
+    const int root = fce_dist_is_root(t->ctx.dist); /* rank 0 writes the job's files */
     t->st.seconds = fce_now_seconds() - t->report.t_session0;
-    FCE_TRY(fce_checkpoint_save(t->path_ckpt, t->glow, t->ebm, &t->st));
+    if (root) FCE_TRY(fce_checkpoint_save(t->path_ckpt, t->glow, t->ebm, &t->st));
     t->saved_step = t->st.step;
-    return fce_report_2d_write_curves(&t->report);
+    return root ? fce_report_2d_write_curves(&t->report) : FCE_STATUS_OK;
+}
+
+/* The interval's metrics row and progress line (rank 0 of a job). */
+static fce_status log_interval(fce_trainer *t) {
+    return fce_dist_is_root(t->ctx.dist) ? fce_report_2d_log_interval(&t->report) : FCE_STATUS_OK;
 }
 
 /* After SIGINT / SIGTERM: the interval so far, a checkpoint, and how to go on. */
 static fce_status stop_on_signal(fce_trainer *t) {
     const fce_train_config *c = &t->cfg;
-    FCE_TRY(fce_report_2d_log_interval(&t->report));
+    FCE_TRY(log_interval(t));
     FCE_TRY(save_checkpoint(t));
     fce_log_info("stopped by %s at step %lld (%lld of %ld %s updates); wrote the checkpoint %s; "
                  "--resume continues from here", fce_stop_signal_name(t->stop_signal), (long long)t->st.step,
@@ -401,11 +418,12 @@ static fce_status run_loop(fce_trainer *t) {
         }
         const int64_t before = now;
         FCE_TRY(fce_trainer_step(t));
-        if ((t->stop_signal = fce_stop_requested())) return stop_on_signal(t); /* once per step */
+        FCE_TRY(fce_stop_check(t->ctx.dist, NULL, &t->stop_signal)); /* once per step */
+        if (t->stop_signal) return stop_on_signal(t);
         now = fce_train_primary_updates(c->mode, &t->st);
         if (now == before) continue; /* a flow turn of FCE: intervals are counted in EBM updates */
         int last = now == c->steps;
-        if (now % c->log_every == 0 || last) FCE_TRY(fce_report_2d_log_interval(&t->report));
+        if (now % c->log_every == 0 || last) FCE_TRY(log_interval(t));
         if ((c->checkpoint_every && now % c->checkpoint_every == 0) || last) FCE_TRY(save_checkpoint(t));
     }
     return FCE_STATUS_OK;
@@ -414,15 +432,17 @@ static fce_status run_loop(fce_trainer *t) {
 /* The session: fresh start or resume, config.json, the loop, the closing evaluation and reports. */
 static fce_status run_session(fce_trainer *t) {
     fce_report_2d *r = &t->report;
+    const int root = fce_dist_is_root(t->ctx.dist); /* rank 0 writes the job's files */
     if (t->cfg.resume) FCE_TRY(fce_trainer_resume(t));
     else FCE_TRY(fce_trainer_fresh_start(t));
-    FCE_TRY(fce_report_2d_open(r));
-    FCE_TRY(fce_report_2d_write_config(r));
+    if (root) FCE_TRY(fce_report_2d_open(r));
+    if (root) FCE_TRY(fce_report_2d_write_config(r));
     if (!t->cfg.quiet)
         fce_log_info("train %s on %s | device %s | batch %d | %ld %s updates | out %s",
-                     fce_train_mode_name(t->cfg.mode), t->cfg.dataset, t->ctx.device_name, t->n,
+                     fce_train_mode_name(t->cfg.mode), t->cfg.dataset, t->ctx.device_name, t->shard.global,
                      t->cfg.steps, t->cfg.mode == FCE_MODE_MLE ? "flow" : "EBM", t->cfg.out_dir);
     FCE_TRY(run_loop(t));
+    if (!root) return FCE_STATUS_OK;
     if (r->n_interval) FCE_TRY(fce_report_2d_log_interval(r));
     /* a resumed run that was already complete has not evaluated in this session */
     FCE_TRY(fce_report_2d_eval_mse(r, &r->last_mse_ebm, &r->last_mse_flow));
@@ -446,7 +466,7 @@ fce_status fce_train_run(const fce_train_config *cfg) {
     if (!t) return FCE_STATUS_ERR_NOMEM;
     fce_stop_guard *guard = fce_stop_guard_install();
     fce_status st = fce_trainer_setup(t, &c);
-    if (st == FCE_STATUS_OK) st = fce_run_folder_make(c.out_dir, c.resume, c.force);
+    if (st == FCE_STATUS_OK) st = fce_run_folder_make_job(c.dist, c.out_dir, c.resume, c.force);
     if (st == FCE_STATUS_OK) st = run_session(t);
     fce_stop_guard_remove(guard);
     fce_trainer_free(t);

@@ -4,6 +4,7 @@
 #ifndef FCE_TRAIN_2D_INTERNAL_H
 #define FCE_TRAIN_2D_INTERNAL_H
 
+#include "dist/dist.h"
 #include "fce/backend.h"
 #include "fce/checkpoint.h"
 #include "fce/data2d.h"
@@ -23,6 +24,7 @@ typedef struct fce_trainer {
     fce_glow_tape *tp_data, *tp_samp; /* forward on data (and evaluation); inverse for samples */
     fce_ebm_tape *tp_ebm;             /* data rows [0, n), sample rows [n, 2n); evaluation */
     int n, cap_flow, cap_ebm;
+    fce_dist_shard shard; /* this rank's n = shard.rows rows of each --batch (all of them alone) */
     /* backend buffers: points (a batch, the init batch or an evaluation chunk), the flow's noise ε,
      * MLE's constant ∂(−mean log q)/∂log q, NCE's samples and log q at data and samples */
     float *d_x, *d_eps, *d_mle_dlq, *d_noise, *d_lq_noise, *d_lqt_noise;

@@ -23,6 +23,7 @@
 #include "fce/iglow.h"
 #include "fce/image_io.h"
 #include "data/image_common.h"
+#include "dist/dist.h"
 #include "fce/log.h"
 #include "util/fs_util.h"
 #include "util/json.h"
@@ -45,7 +46,8 @@ typedef struct img_trainer {
     fce_image_set set;
     fce_iglow *g;
     fce_iglow_tape *tp;
-    int N;
+    int N; /* this rank's rows of each --batch (all of them alone) */
+    fce_dist_shard shard;
     size_t D;
     uint8_t *d_u8;
     float *d_x, *d_dlogq;
@@ -115,11 +117,12 @@ static fce_status trainer_setup(img_trainer *t) {
     FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 1, &t->set));
     fce_iglow_config gc = fce_image_preset(c, &t->set);
     FCE_TRY(check_shape(&gc));
-    FCE_TRY(fce_ctx_init(&t->ctx, c->device));
+    FCE_TRY(fce_dist_shard_of(c->dist, c->batch, "--batch", &t->shard));
+    FCE_TRY(fce_dist_ctx_init(c->dist, &t->ctx, c->device));
     t->have_ctx = 1;
     FCE_TRY(fce_mkdirs(t->cfg.out_dir));
     fce_ctx *ctx = &t->ctx;
-    t->N = c->batch;
+    t->N = t->shard.rows;
     t->D = (size_t)gc.H * gc.W * gc.C;
     t->seed_data = fce_derive_seed(c->seed, 1);
     t->seed_noise = fce_derive_seed(c->seed, 2);
@@ -131,12 +134,13 @@ static fce_status trainer_setup(img_trainer *t) {
     FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_x, ND * sizeof(float)));
     FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_dlogq, (size_t)t->N * sizeof(float)));
     FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
+    fce_batch_source_shard(&t->batches, c->batch, t->shard.row0);
     t->h_logq = malloc((size_t)t->N * sizeof(float));
     if (!t->h_logq) {
         fce_log_error("out of host memory");
         return FCE_STATUS_ERR_NOMEM;
     }
-    for (int i = 0; i < t->N; i++) t->h_logq[i] = -1.0f / (float)t->N;
+    for (int i = 0; i < t->N; i++) t->h_logq[i] = -1.0f / (float)c->batch; /* the global batch's mean */
     FCE_TRY(ctx->ops->upload(ctx, t->d_dlogq, t->h_logq, (size_t)t->N * sizeof(float)));
     memset(&t->st, 0, sizeof t->st);
     t->st.seed = (int64_t)c->seed;
@@ -201,11 +205,13 @@ static fce_status train_step(img_trainer *t, int fresh, double *bpd) {
     for (int i = 0; i < t->N; i++) s += t->h_logq[i];
     double D = (double)t->D;
     *bpd = (-s / t->N + D * log((double)(1 << c->n_bits))) / (D * LN2);
+    FCE_TRY(fce_dist_mean(ctx->dist, bpd, 1)); /* the global batch's: every rank stops on a NaN */
     if (!isfinite(*bpd)) return diverged(t, step, *bpd);
     FCE_TRY(fce_iglow_backward(t->g, t->tp, t->d_dlogq, t->N));
     FCE_TRY(fce_iglow_finish_grad(t->g));
     const fce_optimizer adamax = {FCE_OPTIM_ADAMAX, c->beta1, c->beta2, c->adam_eps};
     fce_param_arena *a = fce_iglow_arena(t->g);
+    FCE_TRY(fce_dist_allreduce_grads(ctx, a->grads, a->n_trainable));
     FCE_TRY(fce_optimizer_step(ctx, &adamax, a, 0, a->n_trainable, lr_at(t, step), step + 1));
     FCE_TRY(fce_iglow_refresh(t->g));
     t->st.step = step + 1;
@@ -214,7 +220,8 @@ static fce_status train_step(img_trainer *t, int fresh, double *bpd) {
 
 static void log_interval(img_trainer *t, fce_image_clock *k, double now, double bpd, long n, float lr) {
     const fce_image_train_config *c = &t->cfg;
-    double ips = fce_image_clock_interval(k, now, n, t->N);
+    if (!fce_dist_is_root(t->ctx.dist)) return; /* rank 0 writes the job's files */
+    double ips = fce_image_clock_interval(k, now, n, c->batch);
     t->last_bpd = bpd;
     t->last_ips = ips;
     fce_json j;
@@ -236,6 +243,7 @@ static void log_interval(img_trainer *t, fce_image_clock *k, double now, double 
 
 /* The checkpoint, and the curves up to it. */
 static fce_status save(img_trainer *t) {
+    if (!fce_dist_is_root(t->ctx.dist)) return FCE_STATUS_OK; /* rank 0 writes the job's files */
     FCE_TRY(fce_iglow_ckpt_save(t->path_ckpt, t->g, &t->st));
     return fce_image_run_curves(&t->cfg, "mle", t->st.step);
 }
@@ -243,6 +251,7 @@ static fce_status save(img_trainer *t) {
 /* config.json, the announcement, and the sample grids' setup: the session's start. */
 static fce_status session_start(img_trainer *t, int fresh) {
     const fce_image_train_config *c = &t->cfg;
+    if (!fce_dist_is_root(t->ctx.dist)) return FCE_STATUS_OK; /* rank 0 writes the job's files */
     const fce_image_run_models m = {t->g, NULL, t->set.n, t->warmup, fresh ? 0 : t->st.step};
     FCE_TRY(fce_image_run_write_config(c, "mle", &t->ctx, &m));
     if (c->sample_every > 0) FCE_TRY(fce_sample_grid_init(&t->grid, &t->ctx, t->g, c->n_bits, fce_derive_seed(c->seed, 8)));
@@ -251,7 +260,7 @@ static fce_status session_start(img_trainer *t, int fresh) {
         fce_log_info("train mle on %s (%zu images %dx%dx%d) | L %d K %d width %d %s | device %s | "
                      "batch %d | %ld steps | warm-up %ld | out %s", c->dataset, t->set.n, gc->H,
                      gc->W, gc->C, gc->L, gc->K, gc->width, gc->affine ? "affine" : "additive",
-                     t->ctx.device_name, t->N, c->steps, t->warmup, c->out_dir);
+                     t->ctx.device_name, c->batch, c->steps, t->warmup, c->out_dir);
     }
     return fce_image_run_metrics(c->out_dir, !fresh, t->st.step, &t->metrics);
 }
@@ -289,21 +298,21 @@ static fce_status train_loop(img_trainer *t, int fresh) {
         n_int++;
         double now = fce_now_seconds();
         t->st.seconds = fce_image_clock_tick(&k, now, &out_of_time);
-        t->stop_signal = fce_stop_requested(); /* once per step */
+        FCE_TRY(fce_stop_check(t->ctx.dist, &out_of_time, &t->stop_signal)); /* once per step */
         const int stop = out_of_time || t->stop_signal;
         if (t->st.step % c->log_every == 0 || t->st.step == c->steps || stop) {
             log_interval(t, &k, now, sum_bpd / n_int, n_int, lr_at(t, s));
             sum_bpd = 0;
             n_int = 0;
         }
-        if (c->sample_every > 0 && t->st.step % c->sample_every == 0)
+        if (c->sample_every > 0 && t->st.step % c->sample_every == 0 && fce_dist_is_root(t->ctx.dist))
             FCE_TRY(fce_sample_grid_write(&t->grid, c->out_dir, t->st.step));
         if (stop) break;
         if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 && t->st.step != c->steps)
             FCE_TRY(save(t));
     }
     FCE_TRY(save(t));
-    return session_end(t, &k, out_of_time);
+    return fce_dist_is_root(t->ctx.dist) ? session_end(t, &k, out_of_time) : FCE_STATUS_OK; /* rank 0 writes */
 }
 
 fce_status fce_image_train_mle_run(const fce_image_train_config *cfg) {
@@ -312,7 +321,7 @@ fce_status fce_image_train_mle_run(const fce_image_train_config *cfg) {
     t.cfg = *cfg;
     /* the folder before the data: a run in the way or an unwritable --out stops at once */
     fce_status st = validate_train(&t.cfg);
-    if (st == FCE_STATUS_OK) st = fce_run_folder_prepare(t.cfg.out_dir, cfg->resume, cfg->force);
+    if (st == FCE_STATUS_OK) st = fce_run_folder_prepare_job(cfg->dist, t.cfg.out_dir, cfg->resume, cfg->force);
     if (st == FCE_STATUS_OK) st = trainer_setup(&t);
     if (st == FCE_STATUS_OK && cfg->resume) st = trainer_resume(&t);
     if (st == FCE_STATUS_OK) st = train_loop(&t, !cfg->resume);

@@ -36,6 +36,7 @@
 
 #include "fce/backend.h"
 #include "fce/dataset.h"
+#include "dist/dist.h"
 #include "fce/log.h"
 #include "util/fs_util.h"
 #include "util/json.h"
@@ -63,7 +64,8 @@ struct fce_ifce {
     fce_iglow_tape *tp_data, *tp_samp;
     fce_ebm_image *ebm;
     fce_ebm_image_tape *tp_ebm;
-    int N, L;
+    int N, L; /* N: this rank's rows of each --batch (all of them alone) */
+    fce_dist_shard shard;
     size_t D;
     uint8_t *d_u8;
     float *d_x, *d_eps[MAXL];
@@ -121,13 +123,14 @@ static fce_status game_ebm_backward(void *self, float *df, float *dx) {
 static fce_status game_draw(void *self, int64_t step, const float **x, const float **xt, const float **lq,
                             const float **lqt) {
     fce_ifce *t = self;
-    size_t N = (size_t)t->N;
+    const uint64_t B = (uint64_t)t->shard.global, row0 = (uint64_t)t->shard.row0;
     FCE_TRY(load_x(t, step, t->seed_noise));
-    uint64_t off = (uint64_t)step * N * t->D;
+    uint64_t off = (uint64_t)step * B * t->D; /* level l's block: B rows; this rank's from row0 on */
     for (int l = 0; l < t->L; l++) {
-        size_t nz = N * (size_t)fce_iglow_n_z(t->g, l);
-        FCE_TRY(t->ctx.ops->fill_normal(&t->ctx, t->d_eps[l], nz, t->seed_eps, off, 1.0f));
-        off += nz;
+        const uint64_t per_row = (uint64_t)fce_iglow_n_z(t->g, l);
+        FCE_TRY(t->ctx.ops->fill_normal(&t->ctx, t->d_eps[l], (size_t)t->N * per_row, t->seed_eps,
+                                        off + row0 * per_row, 1.0f));
+        off += B * per_row;
     }
     FCE_TRY(fce_iglow_inverse(t->g, t->tp_samp, (const float *const *)t->d_eps, 1.0f, t->N));
     FCE_TRY(fce_iglow_forward(t->g, t->tp_data, t->d_x, t->N));
@@ -221,11 +224,12 @@ static fce_status setup(fce_ifce *t) {
     FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 1, &t->set));
     fce_iglow_config gc;
     FCE_TRY(flow_architecture(t, &gc));
-    FCE_TRY(fce_ctx_init(&t->ctx, c->device));
+    FCE_TRY(fce_dist_shard_of(c->dist, c->batch, "--batch", &t->shard));
+    FCE_TRY(fce_dist_ctx_init(c->dist, &t->ctx, c->device));
     t->have_ctx = 1;
     FCE_TRY(fce_mkdirs(c->out_dir));
     fce_ctx *ctx = &t->ctx;
-    t->N = c->batch;
+    t->N = t->shard.rows;
     t->L = gc.L;
     t->D = (size_t)gc.H * gc.W * gc.C;
     t->seed_data = fce_derive_seed(c->seed, 1);
@@ -244,8 +248,9 @@ static fce_status setup(fce_ifce *t) {
     for (int l = 0; l < t->L; l++)
         FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_eps[l], N * (size_t)fce_iglow_n_z(t->g, l) * sizeof(float)));
     FCE_TRY(game_setup(t));
-    FCE_TRY(fce_diag_init(&t->diag, t->N));
+    FCE_TRY(fce_diag_init(&t->diag, c->batch)); /* the global batch's figures */
     FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
+    fce_batch_source_shard(&t->batches, c->batch, t->shard.row0);
     t->h_f = malloc(2 * N * sizeof(float));
     t->h_lq = malloc(N * sizeof(float));
     if (!t->h_f || !t->h_lq) {
@@ -410,6 +415,10 @@ int64_t fce_ifce_steps_done(const fce_ifce *t) { return t->st.step; }
  * complete, so a failure or crash while writing (the flow's file is hundreds of MB) keeps the
  * previous pair; --resume also refuses a pair whose steps differ. */
 static fce_status save(fce_ifce *t) {
+    if (!fce_dist_is_root(t->ctx.dist)) { /* rank 0 writes the job's files */
+        t->saved_step = t->st.step;
+        return FCE_STATUS_OK;
+    }
     FCE_TRY(fce_ebm_image_file_write_tmp(t->path_ebm, &t->ctx, t->ebm, &t->st));
     fce_iglow_ckpt_state fs;
     memset(&fs, 0, sizeof fs);
@@ -433,11 +442,14 @@ static fce_status save(fce_ifce *t) {
 /* The metrics row and the progress line of the interval m, which ends now. */
 static fce_status log_interval(fce_ifce *t, fce_image_clock *k, double now, const ifce_acc *m) {
     const fce_image_train_config *c = &t->cfg;
+    double sums[2] = {m->lq, m->fc}; /* of this rank's rows: the mean over the ranks is the batch's */
+    FCE_TRY(fce_dist_mean(t->ctx.dist, sums, 2));
+    if (!fce_dist_is_root(t->ctx.dist)) return FCE_STATUS_OK; /* rank 0 writes the job's files */
     float cc;
     FCE_TRY(t->ctx.ops->download(&t->ctx, &cc, fce_ebm_image_c(t->ebm), sizeof cc));
     double D = (double)t->D, lnb = D * log((double)(1 << c->n_bits));
-    double n = (double)m->n, ips = fce_image_clock_interval(k, now, m->n, t->N);
-    double bpd_flow = (-m->lq / n + lnb) / (D * LN2), bpd_ebm = (-m->fc / n + lnb) / (D * LN2);
+    double n = (double)m->n, ips = fce_image_clock_interval(k, now, m->n, c->batch);
+    double bpd_flow = (-sums[0] / n + lnb) / (D * LN2), bpd_ebm = (-sums[1] / n + lnb) / (D * LN2);
     t->last_value = m->value / n, t->last_acc = m->acc / n, t->last_c = cc, t->last_frac_ebm = m->n_ebm / n;
     t->last_bpd_flow = bpd_flow, t->last_bpd_ebm = bpd_ebm, t->last_ips = ips;
     fce_json j;
@@ -473,6 +485,7 @@ static fce_status log_interval(fce_ifce *t, fce_image_clock *k, double now, cons
 /* config.json, the announcement, the sample grids' setup and the metrics file: the session's start. */
 static fce_status session_start(fce_ifce *t) {
     const fce_image_train_config *c = &t->cfg;
+    if (!fce_dist_is_root(t->ctx.dist)) return FCE_STATUS_OK; /* rank 0 writes the job's files */
     const fce_image_run_models models = {t->g, t->ebm, t->set.n, -1, c->resume ? t->st.step : 0};
     FCE_TRY(fce_image_run_write_config(c, "fce", &t->ctx, &models));
     if (c->sample_every > 0) FCE_TRY(fce_sample_grid_init(&t->grid, &t->ctx, t->g, c->n_bits, fce_derive_seed(c->seed, 8)));
@@ -482,7 +495,7 @@ static fce_status session_start(fce_ifce *t) {
                      "device %s | batch %d | %ld steps | lr ebm %g flow %g | out %s", c->dataset, t->set.n,
                      gc->H, gc->W, gc->C, gc->L, gc->K, gc->width, fce_ebm_image_width(t->ebm, 0),
                      fce_ebm_image_width(t->ebm, 1), fce_ebm_image_width(t->ebm, 2), t->ctx.device_name,
-                     t->N, c->steps, (double)c->lr_ebm, (double)c->lr_flow, c->out_dir);
+                     c->batch, c->steps, (double)c->lr_ebm, (double)c->lr_flow, c->out_dir);
     }
     return fce_image_run_metrics(c->out_dir, c->resume, t->st.step, &t->metrics);
 }
@@ -522,19 +535,19 @@ static fce_status run_loop(fce_ifce *t) {
         FCE_TRY(step_impl(t, NULL, &m));
         double now = fce_now_seconds();
         t->st.seconds = fce_image_clock_tick(&k, now, &out_of_time);
-        t->stop_signal = fce_stop_requested(); /* once per step */
+        FCE_TRY(fce_stop_check(t->ctx.dist, &out_of_time, &t->stop_signal)); /* once per step */
         int last = t->st.step == c->steps || out_of_time || t->stop_signal;
         if (t->st.step % c->log_every == 0 || last) {
             FCE_TRY(log_interval(t, &k, now, &m));
             memset(&m, 0, sizeof m);
         }
-        if (c->sample_every > 0 && t->st.step % c->sample_every == 0)
+        if (c->sample_every > 0 && t->st.step % c->sample_every == 0 && fce_dist_is_root(t->ctx.dist))
             FCE_TRY(fce_sample_grid_write(&t->grid, c->out_dir, t->st.step));
         if (out_of_time || t->stop_signal) break;
         if (c->checkpoint_every > 0 && t->st.step % c->checkpoint_every == 0 && !last) FCE_TRY(save(t));
     }
     FCE_TRY(save(t));
-    return session_end(t, &k, out_of_time);
+    return fce_dist_is_root(t->ctx.dist) ? session_end(t, &k, out_of_time) : FCE_STATUS_OK; /* rank 0 writes */
 }
 
 fce_status fce_image_train_fce_run(const fce_image_train_config *cfg) {
@@ -542,7 +555,7 @@ fce_status fce_image_train_fce_run(const fce_image_train_config *cfg) {
     fce_image_train_config c = *cfg;
     FCE_TRY(fce_image_train_config_check(&c, "fce"));
     FCE_TRY(fce_run_folder_check_kept(c.out_dir, c.force, c.init_flow, "--init-flow"));
-    FCE_TRY(fce_run_folder_prepare(c.out_dir, c.resume, c.force));
+    FCE_TRY(fce_run_folder_prepare_job(c.dist, c.out_dir, c.resume, c.force));
     fce_ifce *t;
     FCE_TRY(fce_ifce_create(&t, &c));
     fce_status st = run_loop(t);

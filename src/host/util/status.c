@@ -14,6 +14,7 @@ const char *fce_status_str(fce_status s) {
     case FCE_STATUS_ERR_PNG: return "PNG error";
     case FCE_STATUS_ERR_NUMERIC: return "non-finite value";
     case FCE_STATUS_ERR_UNSUPPORTED: return "unsupported";
+    case FCE_STATUS_ERR_COMM: return "communication error";
     }
     return "unknown status";
 }
