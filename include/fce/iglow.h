@@ -101,6 +101,11 @@ fce_status fce_iglow_inverse(fce_iglow *g, fce_iglow_tape *tp, const float *cons
  * dlogq (N) = ∂L/∂log q per sample; dx (N, H, W, C) = ∂L/∂x̃ (may be NULL). */
 fce_status fce_iglow_zero_grad(fce_iglow *g);
 fce_status fce_iglow_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dlogq, int N);
+/* The same backward that also writes dx (N, H, W, C) = ∂L/∂x = Σ_i dlogq_i·∇ₓ log q(x_i) at the
+ * last forward's input (overwritten): the input gradient of log q, which an EBM on a frozen flow
+ * base needs (ebm/ebm_flow_base.h). Parameter gradients accumulate as in fce_iglow_backward. */
+fce_status fce_iglow_backward_input(fce_iglow *g, fce_iglow_tape *tp, const float *dlogq, float *dx,
+                                    int N);
 fce_status fce_iglow_inverse_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dx,
                                       const float *dlogq, int N);
 fce_status fce_iglow_finish_grad(fce_iglow *g);

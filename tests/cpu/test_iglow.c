@@ -6,7 +6,8 @@
  *  - log q(x) = Σ log-priors (recomputed here in double from the z's and prior parameters the
  *    forward pass reports) + log|det ∂(z_0, z_1)/∂x| with the 48×48 Jacobian by central differences;
  *  - the gradients of both backward passes against finite differences over every trainable
- *    parameter (ReLU-kink screening with h and h/2, as in test_glow.c);
+ *    parameter (ReLU-kink screening with h and h/2, as in test_glow.c), and the input gradient
+ *    ∇ₓ log q of the density pass over every input value;
  *  - data-dependent init standardises the first actnorm's output per channel.
  * Every trainable parameter is perturbed away from its init first (log-scales by 0.05 only), so the
  * zero-initialised coupling outputs and priors do not make the tests trivially pass. */
@@ -378,6 +379,69 @@ static int gradcheck(int affine, int use_forward, int use_inverse) {
     return 0;
 }
 
+/* ∇ₓ of Σ w_i·log q(x_i) (fce_iglow_backward_input: the flow turn of an EBM on a flow base needs it)
+ * against Richardson-extrapolated central differences over every input value, with the same kink
+ * screens; dx is pre-filled with NaN (it must be overwritten); the parameter gradients must be
+ * bit-identical to fce_iglow_backward's. */
+typedef struct xg_ctx {
+    fce_iglow *g;
+    fce_iglow_tape *tp;
+    const float *x, *w;
+    int N;
+} xg_ctx;
+
+static double weighted_logq(void *st) {
+    const xg_ctx *c = st;
+    if (fce_iglow_forward(c->g, c->tp, c->x, c->N)) abort();
+    double L = 0;
+    for (int i = 0; i < c->N; i++) L += (double)c->w[i] * fce_iglow_tape_logq(c->tp)[i];
+    return L;
+}
+
+static int input_gradcheck(int affine) {
+    enum { N = 2 };
+    flow_fixture f;
+    if (flow_setup(&f, small_cfg(affine), 0.1f, N, N, 0)) return 1;
+    const size_t nx = (size_t)N * f.D;
+    const size_t np = fce_iglow_arena(f.g)->n_total;
+    float *x = fce_test_alloc(nx), *dx = fce_test_alloc(nx), *num = fce_test_alloc(nx), w[N];
+    float *pg = fce_test_alloc(np);
+    fce_test_fill_normal(x, nx, 51, 1.0f);
+    fce_test_fill_uniform(w, N, 52, -1.0f, 1.0f);
+    for (size_t i = 0; i < nx; i++) dx[i] = NAN;
+    xg_ctx c = {f.g, f.a, x, w, N};
+    ASSERT_OK(fce_iglow_zero_grad(f.g));
+    ASSERT_OK(fce_iglow_forward(f.g, f.a, x, N));
+    ASSERT_OK(fce_iglow_backward_input(f.g, f.a, w, dx, N));
+    memcpy(pg, fce_iglow_arena(f.g)->grads, np * sizeof(float));
+    ASSERT_OK(fce_iglow_zero_grad(f.g));
+    ASSERT_OK(fce_iglow_forward(f.g, f.a, x, N));
+    ASSERT_OK(fce_iglow_backward(f.g, f.a, w, N));
+    ASSERT_TRUE(memcmp(pg, fce_iglow_arena(f.g)->grads, np * sizeof(float)) == 0);
+    double A = 0, gmax = 0; /* the loss's float terms (as gradcheck's atol) and the gradient's size */
+    for (int i = 0; i < N; i++) A += fabs((double)w[i] * fce_iglow_tape_logq(f.a)[i]);
+    for (size_t i = 0; i < nx; i++) gmax = fmax(gmax, fabs(dx[i]));
+    const double h = 1e-2, atol = GRAD_ATOL + 2 * 6e-8 * A / h;
+    double *kd = malloc(4 * nx * sizeof *kd);
+    ASSERT_TRUE(kd != NULL);
+    fce_test_fd_richardson(weighted_logq, &c, x, nx, h, NULL, num, kd);
+    double floor_b;
+    const size_t kinks = fce_test_kink_screen(kd, nx, dx, num, h, atol, GRAD_RTOL, KINK_SCREEN, NULL,
+                                              NULL, &floor_b);
+    free(kd);
+    fprintf(stderr, "    |log q| terms %.4g, atol %.3g, max |dx| %.4g; %zu of %zu inputs excluded as "
+            "kinks (floor %.3g)\n", A, atol, gmax, kinks, nx, floor_b);
+    ASSERT_TRUE(gmax > 100 * atol);
+    ASSERT_TRUE(kinks <= (size_t)(KINK_MAX_FRAC * (double)nx));
+    EXPECT_CLOSE("d/dx sum w log q(x)", dx, num, nx, atol, GRAD_RTOL);
+    free(x);
+    free(dx);
+    free(num);
+    free(pg);
+    flow_teardown(&f);
+    return 0;
+}
+
 TEST(actnorm_data_init) {
     enum { N = 32 };
     fce_ctx ctx;
@@ -472,6 +536,8 @@ TEST(logdet_brute_force_affine) { return logdet_check(1); }
 TEST(grad_additive_both_directions) { return gradcheck(0, 1, 1); }
 TEST(grad_affine_forward_direction) { return gradcheck(1, 1, 0); }
 TEST(grad_affine_inverse_direction) { return gradcheck(1, 0, 1); }
+TEST(input_grad_additive) { return input_gradcheck(0); }
+TEST(input_grad_affine) { return input_gradcheck(1); }
 
 FCE_TEST_MAIN_BEGIN
 RUN_TEST(invert_additive);
@@ -484,4 +550,6 @@ RUN_TEST(actnorm_data_init);
 RUN_TEST(grad_additive_both_directions);
 RUN_TEST(grad_affine_forward_direction);
 RUN_TEST(grad_affine_inverse_direction);
+RUN_TEST(input_grad_additive);
+RUN_TEST(input_grad_affine);
 FCE_TEST_MAIN_END

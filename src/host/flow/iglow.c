@@ -432,7 +432,9 @@ static fce_status split_backward(fce_iglow *g, fce_iglow_tape *tp, int l, const 
     return ctx->ops->channels_copy(ctx, d_x, c, half, tp->d_z2, half, 0, half, rows, 0);
 }
 
-fce_status fce_iglow_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dlogq, int N) {
+/* The backward of the forward pass; dx non-NULL also receives ∂L/∂x (the input gradient). */
+static fce_status backward_impl(fce_iglow *g, fce_iglow_tape *tp, const float *dlogq, float *dx,
+                                int N) {
     FCE_TRY(check_n(tp, N));
     FCE_ASSERT(!tp->inference, "iglow backward on an inference tape (use fce_iglow_tape_init)");
     fce_ctx *ctx = g->params.ctx;
@@ -444,12 +446,21 @@ fce_status fce_iglow_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dlo
         else FCE_TRY(split_backward(g, tp, l, dlogq, grad.d_cur));
         FCE_TRY(fce_flow_steps_backward(&lv->steps, &tp->level[l].steps, ctx, N, lv->hw, dlogq,
                                         &grad));
-        /* d_cur = ∂L/∂x[0] → ∂L/∂xin (= ∂L/∂z1 of level l−1); the data gradient is not needed */
-        if (l > 0)
-            FCE_TRY(ctx->ops->squeeze_inverse(ctx, tp->d_z1, grad.d_cur, N, lv->Hin, lv->Win,
-                                              lv->Cin));
+        /* d_cur = ∂L/∂x[0] → ∂L/∂xin (= ∂L/∂z1 of level l−1; at level 0 the input gradient) */
+        float *d_in = l > 0 ? tp->d_z1 : dx;
+        if (d_in)
+            FCE_TRY(ctx->ops->squeeze_inverse(ctx, d_in, grad.d_cur, N, lv->Hin, lv->Win, lv->Cin));
     }
     return FCE_STATUS_OK;
+}
+
+fce_status fce_iglow_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dlogq, int N) {
+    return backward_impl(g, tp, dlogq, NULL, N);
+}
+
+fce_status fce_iglow_backward_input(fce_iglow *g, fce_iglow_tape *tp, const float *dlogq, float *dx,
+                                    int N) {
+    return backward_impl(g, tp, dlogq, dx, N);
 }
 
 fce_status fce_iglow_inverse_backward(fce_iglow *g, fce_iglow_tape *tp, const float *dx,
