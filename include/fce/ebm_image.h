@@ -55,6 +55,10 @@ const fce_ebm_image_config *fce_ebm_image_cfg(const fce_ebm_image *e);
 int fce_ebm_image_width(const fce_ebm_image *e, int l);
 /* Outputs per image: 1 for the EBM, cfg.n_out for a classifier. */
 int fce_ebm_image_n_out(const fce_ebm_image *e);
+/* Zeroes the last conv's weights and bias, so that f ≡ 0 until it is trained: the start of an EBM
+ * on a flow base (ebm/ebm_flow_base.h), f = log q₀ + g with g ≡ 0. Gradients still reach the last
+ * layer (its input is not zero), and through it the others from the second update on. */
+fce_status fce_ebm_image_zero_output_layer(fce_ebm_image *e);
 /* Backend pointers to the scalar c and its gradient. */
 float *fce_ebm_image_c(fce_ebm_image *e);
 float *fce_ebm_image_dc(fce_ebm_image *e);

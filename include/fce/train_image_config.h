@@ -49,6 +49,7 @@ typedef struct fce_image_train_config {
     float threshold;      /* the flow plays while acc > threshold (0.5) */
     int max_mode_steps;   /* cap on consecutive steps of one player (0: none, the images default) */
     int ebm_width_scale;  /* test-only EBM width reduction (ebm_image.h); 0: the paper's widths */
+    char ebm_base[16];    /* none (the paper's f = g) | flow (f = log q₀ + g, ebm/ebm_flow_base.h) */
     struct fce_dist *dist; /* not an option: the mpirun job it runs in (dist/dist.h), NULL alone */
 } fce_image_train_config;
 

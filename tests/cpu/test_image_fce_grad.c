@@ -4,7 +4,10 @@
  * nce_loss value, gscale −1 for the flow) over every trainable flow parameter. A tiny setup: a
  * folder of 8×8 RGB pictures, batch 4, flow L 2, K 1, width 4, EBM width_scale 16; the flow is
  * perturbed away from init (zero-initialised coupling outputs and priors would hide terms). As in
- * test_iglow.c: Richardson extrapolation of the differences at h and h/2, and two kink screens. */
+ * test_iglow.c: Richardson extrapolation of the differences at h and h/2, and two kink screens.
+ * Twice: the paper's EBM, and an EBM on a flow base (--ebm-base flow: f = log q₀ + g, q₀ the flow
+ * before the perturbation, so that q ≠ q₀), where ∂V/∂x̃ also carries ∇ₓ log q₀ (the flow's input
+ * gradient, fce_iglow_backward_input). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
@@ -61,7 +64,9 @@ static double refreshed_value(void *st) {
     return value_at(s->t, s->step);
 }
 
-TEST(flow_grad_matches_finite_differences) {
+/* perturb scales the perturbation away from init: on a flow base, q's distance from q₀ is what
+ * the logits see, and the full perturbation saturates them (V ≈ 0, no gradient) */
+static int flow_grad_check(const char *ebm_base, float perturb) {
     fce_image_train_config c;
     fce_image_train_config_defaults(&c);
     snprintf(c.mode, sizeof c.mode, "fce");
@@ -69,7 +74,8 @@ TEST(flow_grad_matches_finite_differences) {
     snprintf(c.data_dir, sizeof c.data_dir, "%s", fce_test_path("pics"));
     snprintf(c.preset, sizeof c.preset, "tiny");
     snprintf(c.device, sizeof c.device, "cpu");
-    snprintf(c.out_dir, sizeof c.out_dir, "%s", fce_test_path("out"));
+    snprintf(c.out_dir, sizeof c.out_dir, "%s", fce_test_path(ebm_base));
+    snprintf(c.ebm_base, sizeof c.ebm_base, "%s", ebm_base);
     c.L = 2;
     c.K = 1;
     c.width = 4;
@@ -90,7 +96,8 @@ TEST(flow_grad_matches_finite_differences) {
         if (strstr(sp->name, "logs")) p = 0.05f;
         else if (strstr(sp->name, "conv2.w")) p = 0.02f;
         else if (strstr(sp->name, "prior.w")) p = 0.005f;
-        for (size_t i = 0; i < sp->numel; i++) a->params[sp->offset + i] += p * fce_philox_normal(91, sp->offset + i);
+        for (size_t i = 0; i < sp->numel; i++)
+            a->params[sp->offset + i] += perturb * p * fce_philox_normal(91, sp->offset + i);
     }
     ASSERT_OK(fce_iglow_refresh(g));
     /* one EBM step (the first turn is the EBM's) with a probe: the magnitudes of the terms of V at
@@ -150,10 +157,14 @@ TEST(flow_grad_matches_finite_differences) {
     return 0;
 }
 
+TEST(flow_grad_matches_finite_differences) { return flow_grad_check("none", 1.0f); }
+TEST(flow_grad_on_a_flow_base_matches_finite_differences) { return flow_grad_check("flow", 0.03f); }
+
 FCE_TEST_MAIN_BEGIN
 const char *dir = fce_test_tmpdir("/tmp/fce_test_image_fce_grad_XXXXXX");
 if (!dir) return 1;
 if (mkdir(fce_test_path("pics"), 0700) != 0 || !write_pictures(fce_test_path("pics"), 12)) return 1;
 RUN_TEST(flow_grad_matches_finite_differences);
+RUN_TEST(flow_grad_on_a_flow_base_matches_finite_differences);
 if (!fce_test_rm_tree(dir)) fprintf(stderr, "could not remove %s\n", dir);
 FCE_TEST_MAIN_END

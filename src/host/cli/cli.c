@@ -128,6 +128,7 @@ static const opt_def OPTIONS[] = {
     IMAGE_TRAIN("lr-flow", OPT_FLOAT, lr_flow, "fce: Adamax learning rate of the flow"),
     IMAGE_TRAIN("threshold", OPT_FLOAT, threshold, "fce: accuracy above which the flow plays"),
     IMAGE_TRAIN("max-mode-steps", OPT_INT, max_mode_steps, "fce: cap on consecutive steps of one player (0: none)"),
+    IMAGE_TRAIN("ebm-base", OPT_STR, ebm_base, "fce: none (the paper's EBM, f = g) | flow (f = log q0 + g, q0 a frozen copy of the flow FCE starts from)"),
     IMAGE_TRAIN("ebm-width-scale", OPT_INT, ebm_width_scale, "fce: EBM widths 64/s,128/s,256/s (0: the paper's; tests)"),
     EVAL("checkpoint", OPT_STR, checkpoint, "image checkpoint (train --dataset cifar10|svhn|folder)"),
     EVAL("dataset", OPT_STR, dataset, "cifar10 | svhn | folder"),

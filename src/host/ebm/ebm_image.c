@@ -234,6 +234,15 @@ fce_status fce_ebm_image_forward(fce_ebm_image *e, fce_ebm_image_tape *tp, const
     return FCE_STATUS_OK;
 }
 
+fce_status fce_ebm_image_zero_output_layer(fce_ebm_image *e) {
+    fce_ctx *ctx = e->params.ctx;
+    const fce_param_table *t = &e->params.table;
+    const fce_param_view *v[2] = {&e->w[EBMI_LAYERS - 1], &e->b[EBMI_LAYERS - 1]};
+    for (int i = 0; i < 2; i++)
+        FCE_TRY(ctx->ops->zero(ctx, v[i]->value, t->specs[v[i]->index].numel * sizeof(float)));
+    return FCE_STATUS_OK;
+}
+
 const float *fce_ebm_image_tape_features(const fce_ebm_image_tape *tp) { return tp->a[2]; }
 
 fce_status fce_ebm_image_backward(fce_ebm_image *e, fce_ebm_image_tape *tp, const float *df,

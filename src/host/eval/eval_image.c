@@ -4,7 +4,8 @@
  * with c + log Ẑ.
  *
  * bits/dim = (−log q(x + u) + D·ln n_bins)/(D·ln 2) with the same seeded dequantisation noise u for
- * both models (SPEC g); the EBM's log-density is f(x + u) − c. The last partial batch is padded
+ * both models (SPEC g); the EBM's log-density is f(x + u) − c, with f = log q₀ + g for an EBM on a
+ * flow base (train --ebm-base flow; q₀ from the run's ebm_base.fce). The last partial batch is padded
  * with copies of the first picture, whose values are not counted. A progress line with the rate
  * and ETA goes to stderr every --progress-every seconds unless --quiet (eval/progress.h). */
 #define _POSIX_C_SOURCE 200809L
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "data/image_common.h"
+#include "ebm/ebm_flow_base.h"
 #include "eval/flow_from_file.h"
 #include "eval/log_z_image.h"
 #include "eval/progress.h"
@@ -26,6 +28,7 @@
 #include "fce/log.h"
 #include "fce/philox.h"
 #include "fce/train_image.h" /* fce_is_image_dataset */
+#include "formats/ebm_base_file.h"
 #include "formats/ebm_image_file.h"
 #include "util/fs_util.h"
 #include "util/json.h"
@@ -42,10 +45,23 @@ void fce_image_eval_config_defaults(fce_image_eval_config *c) {
     c->progress_every = 5.0f;
 }
 
-/* bits/dim of the EBM e on the test split with its learned c (SPEC g):
- * bpd = −(f(x+u) − c − D·ln n_bins)/(D·ln 2), the same dequantisation as the flow's. */
-static fce_status ebm_bpd(fce_ebm_image *e, fce_ebm_image_tape *tp, fce_ctx *ctx, const fce_image_set *set,
-                          int B, int n_bits, const fce_image_eval_config *cfg, double *bpd_out) {
+/* An EBM on a flow base (f = log q₀ + g): q₀ from the ebm_base.fce beside ebm_path, for B rows;
+ * base stays zeroed for an EBM without one. */
+static fce_status load_base(const char *ebm_path, fce_ctx *ctx, int B, fce_ebm_flow_base *base) {
+    fce_image_fce_state s;
+    FCE_TRY(fce_ebm_image_file_state(ebm_path, &s));
+    if (s.base_kind != FCE_EBM_BASE_FLOW) return FCE_STATUS_OK;
+    fce_iglow *q0 = NULL;
+    FCE_TRY(fce_ebm_base_file_load(ebm_path, &s, ctx, &q0));
+    return fce_ebm_flow_base_init(base, q0, B, 0);
+}
+
+/* bits/dim of the EBM e (on its flow base when base->flow is set) on the test split with its
+ * learned c (SPEC g): bpd = −(f(x+u) − c − D·ln n_bins)/(D·ln 2), the same dequantisation as the
+ * flow's. */
+static fce_status ebm_bpd(fce_ebm_image *e, fce_ebm_image_tape *tp, fce_ebm_flow_base *base, fce_ctx *ctx,
+                          const fce_image_set *set, int B, int n_bits, const fce_image_eval_config *cfg,
+                          double *bpd_out) {
     uint64_t seed = cfg->seed;
     uint8_t *d_u8 = NULL, *h_u8 = NULL;
     float *d_x = NULL, *h_f = NULL, c = 0;
@@ -67,6 +83,7 @@ static fce_status ebm_bpd(fce_ebm_image *e, fce_ebm_image_tape *tp, fce_ctx *ctx
         st = ctx->ops->upload(ctx, d_u8, h_u8, BD);
         if (st == FCE_STATUS_OK) st = ctx->ops->dequantize(ctx, d_x, d_u8, BD, n_bits, seed, start * D);
         if (st == FCE_STATUS_OK) st = fce_ebm_image_forward(e, tp, d_x, B, &f);
+        if (st == FCE_STATUS_OK && base->flow) st = fce_ebm_flow_base_forward(base, d_x, B, f, &f);
         if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, h_f, f, (size_t)B * sizeof(float));
         for (size_t r = 0; st == FCE_STATUS_OK && r < m; r++)
             sum += -((double)h_f[r] - (double)c - lnb);
@@ -87,6 +104,8 @@ static fce_status ebm_figures(const char *ebm_path, fce_ctx *ctx, fce_iglow *g, 
                               double *bpd_out, fce_log_z *z) {
     fce_ebm_image *e = NULL;
     fce_ebm_image_tape *tp_e = NULL;
+    fce_ebm_flow_base base;
+    memset(&base, 0, sizeof base);
     FCE_TRY(fce_ebm_image_load_file(ebm_path, ctx, &e));
     const fce_ebm_image_config *ec = fce_ebm_image_cfg(e);
     fce_status st = FCE_STATUS_OK;
@@ -96,12 +115,14 @@ static fce_status ebm_figures(const char *ebm_path, fce_ctx *ctx, fce_iglow *g, 
         st = FCE_STATUS_ERR_CONFIG;
     }
     if (st == FCE_STATUS_OK) st = fce_ebm_image_tape_init(&tp_e, e, B);
-    if (st == FCE_STATUS_OK) st = ebm_bpd(e, tp_e, ctx, set, B, n_bits, cfg, bpd_out);
+    if (st == FCE_STATUS_OK) st = load_base(ebm_path, ctx, B, &base);
+    if (st == FCE_STATUS_OK) st = ebm_bpd(e, tp_e, &base, ctx, set, B, n_bits, cfg, bpd_out);
     if (st == FCE_STATUS_OK && cfg->z_samples > 0)
-        st = fce_log_z_image(ctx, g, tp, e, tp_e, B, cfg->z_samples, fce_derive_seed(cfg->seed, 9), cfg->quiet,
-                             cfg->progress_every, z);
+        st = fce_log_z_image(ctx, g, tp, e, tp_e, base.flow ? &base : NULL, B, cfg->z_samples,
+                             fce_derive_seed(cfg->seed, 9), cfg->quiet, cfg->progress_every, z);
     fce_ebm_image_tape_free(tp_e);
     fce_ebm_image_free(e);
+    fce_ebm_flow_base_free(&base);
     return st;
 }
 

@@ -9,8 +9,8 @@
 #define MAX_LEVELS 16
 
 fce_status fce_log_z_image(fce_ctx *ctx, fce_iglow *g, fce_iglow_tape *tp, fce_ebm_image *e,
-                           fce_ebm_image_tape *tp_e, int B, long M, uint64_t seed, int quiet,
-                           float progress_every, fce_log_z *out) {
+                           fce_ebm_image_tape *tp_e, fce_ebm_flow_base *base, int B, long M, uint64_t seed,
+                           int quiet, float progress_every, fce_log_z *out) {
     const int L = fce_iglow_cfg(g)->L;
     FCE_ASSERT(L >= 1 && L <= MAX_LEVELS && B >= 1 && M >= 1, "log Z: L %d, B %d, M %ld", L, B, M);
     float *d_eps[MAX_LEVELS] = {0}, *h_f = malloc((size_t)B * sizeof *h_f), *h_lq = malloc((size_t)B * sizeof *h_lq);
@@ -37,6 +37,7 @@ fce_status fce_log_z_image(fce_ctx *ctx, fce_iglow *g, fce_iglow_tape *tp, fce_e
         const float *f;
         FCE_TRY_GOTO(st, fce_iglow_inverse(g, tp, (const float *const *)d_eps, 1.0f, B));
         FCE_TRY_GOTO(st, fce_ebm_image_forward(e, tp_e, fce_iglow_tape_x(tp), B, &f));
+        if (base) FCE_TRY_GOTO(st, fce_ebm_flow_base_forward(base, fce_iglow_tape_x(tp), B, f, &f));
         FCE_TRY_GOTO(st, ctx->ops->download(ctx, h_f, f, (size_t)B * sizeof(float)));
         FCE_TRY_GOTO(st, ctx->ops->download(ctx, h_lq, fce_iglow_tape_logq(tp), (size_t)B * sizeof(float)));
         for (long r = 0; r < m; r++) logw[start + r] = (double)h_f[r] - (double)c - (double)h_lq[r];

@@ -11,15 +11,17 @@
 
 #include <stdint.h>
 
+#include "ebm/ebm_flow_base.h"
 #include "eval/log_z.h"
 #include "fce/backend.h"
 #include "fce/ebm_image.h"
 #include "fce/iglow.h"
 
-/* tp: a flow tape (inference is enough) of B rows; tp_e: an EBM tape of B rows. M >= 1. The
+/* tp: a flow tape (inference is enough) of B rows; tp_e: an EBM tape of B rows; base: the EBM's
+ * flow base for B rows (f = log q₀ + g, ebm/ebm_flow_base.h), or NULL (f = g). M >= 1. The
  * progress line (eval/progress.h) says "log Z" unless quiet. */
 fce_status fce_log_z_image(fce_ctx *ctx, fce_iglow *g, fce_iglow_tape *tp, fce_ebm_image *e,
-                           fce_ebm_image_tape *tp_e, int B, long M, uint64_t seed, int quiet,
-                           float progress_every, fce_log_z *out);
+                           fce_ebm_image_tape *tp_e, fce_ebm_flow_base *base, int B, long M, uint64_t seed,
+                           int quiet, float progress_every, fce_log_z *out);
 
 #endif

@@ -154,6 +154,21 @@ FILE *fce_ckpt_open(const char *path, uint64_t *content_bytes, fce_status *st) {
     return f;
 }
 
+fce_status fce_ckpt_crc(const char *path, uint32_t *crc) {
+    fce_status st;
+    uint64_t content = 0, c64 = 0;
+    FILE *f = fce_ckpt_open(path, &content, &st);
+    if (!f) return st;
+    int ok = fseek(f, (long)(content + 16), SEEK_SET) == 0 && fread(&c64, 8, 1, f) == 1;
+    fclose(f);
+    if (!ok) {
+        fce_log_error("checkpoint %s: cannot read its integrity trailer", path);
+        return FCE_STATUS_ERR_IO;
+    }
+    *crc = (uint32_t)c64;
+    return FCE_STATUS_OK;
+}
+
 fce_status fce_ckpt_check_size(const char *path, uint64_t content_bytes, uint64_t header_bytes,
                                const uint64_t *floats, int n) {
     uint64_t want = header_bytes;

@@ -40,6 +40,10 @@ void fce_ckpt_discard(const char *path);
  * FCE_STATUS_ERR_IO (cannot open) or FCE_STATUS_ERR_FORMAT (corrupt). */
 FILE *fce_ckpt_open(const char *path, uint64_t *content_bytes, fce_status *st);
 
+/* The CRC-32 of path's content as its trailer records it, after fce_ckpt_open's checks (a file
+ * that fails them is refused as there). Identifies a file another one depends on (ebm_base.fce). */
+fce_status fce_ckpt_crc(const char *path, uint32_t *crc);
+
 /* The end of a one-arena header's checks: with bad != NULL, logs "checkpoint <path>: <bad>" and
  * fails; else checks content_bytes == header_bytes + 3·4·n_total (params, m, v). On failure f is
  * closed; on success it stays open for the blobs. */

@@ -11,7 +11,7 @@
 #include "formats/ckpt_io.h"
 
 #define EBM_MAGIC "FCEEBMI\0"
-#define EBM_VERSION 2u /* 2: the CRC-32 trailer (ckpt_io.h) */
+#define EBM_VERSION 3u /* 2: the CRC-32 trailer (ckpt_io.h); 3: the EBM's base (state.base_*) */
 typedef struct ebm_header {
     char magic[8];
     uint64_t version;
@@ -19,6 +19,8 @@ typedef struct ebm_header {
     uint64_t hash;
     fce_image_fce_state state;
 } ebm_header;
+/* Version 2's header: the same without the state's last two fields (base_kind, base_crc). */
+#define EBM_V2_HEADER_BYTES (sizeof(ebm_header) - sizeof(int64_t) - sizeof(uint64_t))
 
 fce_status fce_ebm_image_file_write_tmp(const char *path, fce_ctx *ctx, fce_ebm_image *e,
                                         const fce_image_fce_state *s) {
@@ -43,8 +45,17 @@ static fce_status open_file(const char *path, FILE **fp, ebm_header *h) {
     if (!f) return st;
     const char *bad = NULL;
     const fce_image_fce_state *s = &h->state;
-    if (fread(h, sizeof *h, 1, f) != 1 || memcmp(h->magic, EBM_MAGIC, 8) || h->version != EBM_VERSION)
-        bad = "not an image EBM file of this version (train --mode fce writes ebm.fce)";
+    memset(h, 0, sizeof *h); /* a version 2 file leaves the base fields 0: no base */
+    const int v2_read = fread(h, EBM_V2_HEADER_BYTES, 1, f) == 1;
+    const size_t header_bytes = h->version == EBM_VERSION ? sizeof *h : EBM_V2_HEADER_BYTES;
+    if (!v2_read || memcmp(h->magic, EBM_MAGIC, 8) || (h->version != 2 && h->version != EBM_VERSION))
+        bad = "not an image EBM file of version 2 or 3 (train --mode fce writes ebm.fce)";
+    else if (h->version == EBM_VERSION &&
+             fread((char *)h + EBM_V2_HEADER_BYTES, sizeof *h - EBM_V2_HEADER_BYTES, 1, f) != 1)
+        bad = "the header is short";
+    else if (s->base_kind < FCE_EBM_BASE_NONE || s->base_kind > FCE_EBM_BASE_FLOW ||
+             s->base_crc > UINT32_MAX || (s->base_kind == FCE_EBM_BASE_NONE && s->base_crc != 0))
+        bad = "the EBM's base (kind, CRC-32 of ebm_base.fce) is out of range";
     else if (h->H < 8 || h->W < 8 || h->C < 1 || h->H > 4096 || h->W > 4096 || h->C > 64 || h->H % 8 || h->W % 8)
         bad = "the picture shape (H, W, C) is out of range";
     else if (s->width_scale < 0 || s->width_scale > 64 || (s->width_scale & (s->width_scale - 1)))
@@ -55,7 +66,7 @@ static fce_status open_file(const char *path, FILE **fp, ebm_header *h) {
         bad = "the training state (step counters, turn, n_bits, batch, dataset) is out of range";
     else if (h->n_total <= 0 || h->n_total > ((int64_t)1 << 34))
         bad = "n_total (parameter count) is out of range";
-    FCE_TRY(fce_ckpt_header_verdict(path, f, bad, content, sizeof *h, h->n_total));
+    FCE_TRY(fce_ckpt_header_verdict(path, f, bad, content, header_bytes, h->n_total));
     *fp = f;
     return FCE_STATUS_OK;
 }
@@ -121,11 +132,18 @@ fce_status fce_ebm_image_load_file(const char *path, fce_ctx *ctx, fce_ebm_image
     return st;
 }
 
-fce_status fce_ebm_image_file_n_bits(const char *path, int *n_bits) {
+fce_status fce_ebm_image_file_state(const char *path, fce_image_fce_state *s) {
     FILE *f = NULL;
     ebm_header h;
     FCE_TRY(open_file(path, &f, &h));
     fclose(f);
-    *n_bits = (int)h.state.n_bits;
+    *s = h.state;
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_ebm_image_file_n_bits(const char *path, int *n_bits) {
+    fce_image_fce_state s;
+    FCE_TRY(fce_ebm_image_file_state(path, &s));
+    *n_bits = (int)s.n_bits;
     return FCE_STATUS_OK;
 }

@@ -73,6 +73,7 @@ static void fce_options(fce_json *j, const fce_image_train_config *c) {
     fce_json_num(j, "lr_flow", c->lr_flow, 7);
     fce_json_num(j, "threshold", c->threshold, 7);
     fce_json_int(j, "max_mode_steps", c->max_mode_steps);
+    fce_json_str(j, "ebm_base", c->ebm_base[0] ? c->ebm_base : "none");
 }
 
 fce_status fce_image_run_write_config(const fce_image_train_config *c, const char *mode, const fce_ctx *ctx,

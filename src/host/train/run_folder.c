@@ -22,7 +22,8 @@ static const char *const RUN_MARKS[] = {"checkpoint.fce", "ebm.fce", "metrics.js
  * without libpng). */
 static const char *const RUN_FILES[] = {
     "checkpoint.fce", "ebm.fce", "metrics.jsonl", "config.json", "summary.json", "checkpoint.fce.tmp",
-    "ebm.fce.tmp", "curves.png", "curves.ppm", "density.png", "density.ppm"};
+    "ebm.fce.tmp", "curves.png", "curves.ppm", "density.png", "density.ppm", "ebm_base.fce",
+    "ebm_base.fce.tmp"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static int exists_in(const char *dir, const char *name) {

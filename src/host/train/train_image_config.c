@@ -26,6 +26,7 @@ static const fce_image_train_config DEFAULTS = {
     .lr_ebm = 1e-3f,
     .lr_flow = 1e-5f,
     .threshold = 0.5f,
+    .ebm_base = "none",
 };
 
 void fce_image_train_config_defaults(fce_image_train_config *c) { *c = DEFAULTS; }

@@ -45,6 +45,7 @@
 #include "formats/flow_image_file.h"
 #include "train/fce_diag.h"
 #include "train/fce_game.h"
+#include "train/image_ebm_base.h"
 #include "train/image_run.h"
 #include "train/run_folder.h"
 #include "train/sample_grid.h"
@@ -64,6 +65,8 @@ struct fce_ifce {
     fce_iglow_tape *tp_data, *tp_samp;
     fce_ebm_image *ebm;
     fce_ebm_image_tape *tp_ebm;
+    fce_ebm_flow_base base; /* --ebm-base flow: f = log q₀ + g (base.flow NULL: none) */
+    int base_kind;          /* FCE_EBM_BASE_* of --ebm-base */
     int N, L; /* N: this rank's rows of each --batch (all of them alone) */
     fce_dist_shard shard;
     size_t D;
@@ -97,6 +100,7 @@ static fce_status validate(fce_image_train_config *c) {
     if (c->ebm_width_scale < 0 || c->ebm_width_scale > 64 ||
         (c->ebm_width_scale & (c->ebm_width_scale - 1)))
         return fce_config_error("--ebm-width-scale must be 0 or a power of two <= 64");
+    if (fce_image_ebm_base_kind(c->ebm_base) < 0) return FCE_STATUS_ERR_CONFIG;
     return FCE_STATUS_OK;
 }
 
@@ -107,16 +111,21 @@ static fce_status load_x(fce_ifce *t, int64_t step, uint64_t seed) {
     return fce_image_run_batch(&t->ctx, &t->batches, step, t->d_u8, t->d_x, t->cfg.n_bits, seed);
 }
 
+/* f = g, or with a flow base f = g + log q₀ */
 static fce_status game_ebm_forward(void *self, const float *in, int rows, const float **f) {
     fce_ifce *t = self;
-    return fce_ebm_image_forward(t->ebm, t->tp_ebm, in, rows, f);
+    FCE_TRY(fce_ebm_image_forward(t->ebm, t->tp_ebm, in, rows, f));
+    return t->base.flow ? fce_ebm_flow_base_forward(&t->base, in, rows, *f, f) : FCE_STATUS_OK;
 }
 
-/* The conv net's backward takes the whole tape of 2n: for ∂V/∂x̃ the data rows get df = 0. */
+/* The conv net's backward takes the whole tape of 2n: for ∂V/∂x̃ the data rows get df = 0. A flow
+ * base adds df·∇ₓ log q₀ at the samples; the EBM's parameter gradients are g's alone. */
 static fce_status game_ebm_backward(void *self, float *df, float *dx) {
     fce_ifce *t = self;
     if (dx) FCE_TRY(t->ctx.ops->zero(&t->ctx, df, (size_t)t->N * sizeof(float)));
-    return fce_ebm_image_backward(t->ebm, t->tp_ebm, df, dx, 2 * t->N, !dx);
+    FCE_TRY(fce_ebm_image_backward(t->ebm, t->tp_ebm, df, dx, 2 * t->N, !dx));
+    if (!dx || !t->base.flow) return FCE_STATUS_OK;
+    return fce_ebm_flow_base_backward_input(&t->base, df + t->N, dx + (size_t)t->N * t->D);
 }
 
 /* The data batch, and the flow's samples x̃ = g(ε) with ε drawn level by level. */
@@ -174,6 +183,7 @@ static void free_models(fce_ifce *t) {
     fce_iglow_free(t->g);
     fce_ebm_image_tape_free(t->tp_ebm);
     fce_ebm_image_free(t->ebm);
+    fce_ebm_flow_base_free(&t->base);
 }
 
 void fce_ifce_free(fce_ifce *t) {
@@ -219,6 +229,7 @@ static fce_status flow_architecture(fce_ifce *t, fce_iglow_config *gc) {
 static fce_status setup(fce_ifce *t) {
     fce_image_train_config *c = &t->cfg;
     FCE_TRY(validate(c));
+    t->base_kind = fce_image_ebm_base_kind(c->ebm_base);
     snprintf(t->path_ckpt, sizeof t->path_ckpt, "%s/checkpoint.fce", c->out_dir);
     snprintf(t->path_ebm, sizeof t->path_ebm, "%s/ebm.fce", c->out_dir);
     FCE_TRY(fce_image_load_split(c->dataset, c->data_dir, 1, &t->set));
@@ -282,6 +293,8 @@ static fce_status fresh_start(fce_ifce *t) {
                      "MLE-pretrained one: train --mode mle first, then --init-flow <out>/checkpoint.fce)");
     }
     if (!fce_iglow_actnorm_initialized(t->g)) FCE_TRY(fce_iglow_data_init(t->g, t->tp_data, t->d_x, t->N));
+    if (t->base_kind == FCE_EBM_BASE_FLOW) /* q₀ = this flow; g ≡ 0, so c₀ = 0 and V = −log 4 */
+        FCE_TRY(fce_image_ebm_base_start(&t->base, t->g, t->ebm, c->out_dir, t->N, &t->st));
     /* c₀ on the init batch; the EBM tape takes 2n: [x; x] */
     size_t ND = (size_t)t->N * t->D;
     float *in = t->game.in;
@@ -302,10 +315,13 @@ static fce_status resume(fce_ifce *t) {
     else if (s.n_bits != t->st.n_bits) bad = "n_bits (--n-bits)";
     else if (s.batch != t->st.batch) bad = "batch (--batch)";
     else if (strcmp(s.dataset, t->st.dataset) != 0) bad = "dataset (--dataset)";
+    else if (s.base_kind != t->base_kind) bad = "EBM base (--ebm-base)";
     if (bad) {
         fce_log_error("--resume %s: its %s differs from this run's", t->cfg.out_dir, bad);
         return FCE_STATUS_ERR_FORMAT;
     }
+    if (s.base_kind == FCE_EBM_BASE_FLOW)
+        FCE_TRY(fce_image_ebm_base_resume(&t->base, &t->ctx, t->path_ebm, &s, t->N));
     t->st = s;
     t->saved_step = s.step;
     if (!t->cfg.quiet) fce_log_info("resumed %s at step %lld", t->cfg.out_dir, (long long)s.step);
