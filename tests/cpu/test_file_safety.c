@@ -7,7 +7,8 @@
  *     heap overflow on --resume) and huge (was a multi-GB allocation on --init-flow); truncation
  *     to half; one flipped byte; a valid file still loads.
  *   image flow file: H, C, L, width out of range; a permutation entry out of range; truncation.
- *   image EBM file: n_bits out of range; truncation; a valid file still loads.
+ *   image EBM file: n_bits, the base's kind and CRC field out of range; truncation; a valid file
+ *     still loads, and so does a version 2 file (no base fields), as an EBM without a base.
  *   pictures: a 66-byte PNG (valid chunks and CRCs) claiming 65536×65536 pixels is refused before
  *     its 12.9 GB buffer is allocated; a PPM whose header claims more pixels than the file holds. */
 #include <stdint.h>
@@ -37,6 +38,8 @@
 #define HIMG_L (8 * 6)
 #define HIMG_WIDTH (8 * 8)
 #define HEBM_STATE_N_BITS (8 * 7 + 8 * 6) /* magic, version, H, W, C, n_total, hash; 6th state field */
+#define HEBM_BASE_KIND (8 * 7 + 112)      /* after the 112 bytes of the version 2 state */
+#define HEBM_BASE_CRC (HEBM_BASE_KIND + 8)
 
 static unsigned char *slurp(const char *path, long *len) {
     FILE *f = fopen(path, "rb");
@@ -168,6 +171,25 @@ TEST(flow_image_file) {
     return 0;
 }
 
+/* dst = the version 3 ebm.fce src as version 2 wrote it: version 2, without the base fields, and
+ * the trailer recomputed. */
+static int as_version_2(const char *src, const char *dst) {
+    long len = 0;
+    unsigned char *b = slurp(src, &len);
+    if (!b || len < HEBM_BASE_CRC + 8 + FCE_CKPT_TRAILER_BYTES) return 0;
+    const uint64_t v2 = 2;
+    memcpy(b + 8, &v2, 8);
+    memmove(b + HEBM_BASE_KIND, b + HEBM_BASE_CRC + 8, (size_t)(len - HEBM_BASE_CRC - 8));
+    len -= 16;
+    uint64_t content = (uint64_t)(len - FCE_CKPT_TRAILER_BYTES);
+    uint64_t crc = crc32(crc32(0L, Z_NULL, 0), b, (uInt)content);
+    memcpy(b + content + 8, &content, 8);
+    memcpy(b + content + 16, &crc, 8);
+    int ok = spit(dst, b, len);
+    free(b);
+    return ok;
+}
+
 TEST(ebm_image_file) {
     fce_test_models m;
     ASSERT_TRUE(fce_test_models_init(&m));
@@ -192,6 +214,25 @@ TEST(ebm_image_file) {
     ASSERT_TRUE(loaded == NULL);
     ASSERT_TRUE(damage(good, bad, -1));
     ASSERT_EQ_INT(fce_ebm_image_file_read(bad, ctx, e, &s), FCE_STATUS_ERR_FORMAT);
+    /* the base fields: kind 0 or 1, a CRC-32 (32 bits), 0 without a base */
+    const int64_t hostile[][2] = {{HEBM_BASE_KIND, 2}, {HEBM_BASE_KIND, -1}, {HEBM_BASE_CRC, 5},
+                                  {HEBM_BASE_CRC, (int64_t)1 << 32}};
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        ASSERT_TRUE(forge(good, bad, (long)hostile[i][0], hostile[i][1], 0, 0));
+        ASSERT_EQ_INT(fce_ebm_image_file_read(bad, ctx, e, &s), FCE_STATUS_ERR_FORMAT);
+    }
+    /* a version 2 file reads as an EBM without a base, with the same parameters */
+    fce_param_arena *a = fce_ebm_image_arena(e);
+    float *want = fce_test_alloc(a->n_total);
+    memcpy(want, a->params, a->n_total * sizeof(float)); /* CPU backend: host memory */
+    ASSERT_TRUE(as_version_2(good, bad));
+    s.base_kind = 7;
+    ASSERT_OK(fce_ebm_image_file_read(bad, ctx, e, &s));
+    ASSERT_TRUE(s.base_kind == FCE_EBM_BASE_NONE && s.base_crc == 0 && s.n_bits == 5);
+    ASSERT_OK(fce_ebm_image_load_file(bad, ctx, &loaded));
+    ASSERT_TRUE(memcmp(fce_ebm_image_arena(loaded)->params, want, a->n_total * sizeof(float)) == 0);
+    fce_ebm_image_free(loaded);
+    free(want);
     fce_test_models_free(&m);
     return 0;
 }

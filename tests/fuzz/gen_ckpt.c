@@ -23,6 +23,8 @@ enum { CK2_FLOW_N_TOTAL = 48, CK2_EBM_N_TOTAL = 96 };
 enum { IMG_H = 24, IMG_W = 32, IMG_C = 40, IMG_L = 48, IMG_K = 56, IMG_WIDTH = 64, IMG_N_TOTAL = 80 };
 /* ebm_image_file.c, ebm_header: magic, version, H, W, C, n_total, hash, state (width_scale 9th) */
 enum { EBM_H = 16, EBM_W = 24, EBM_C = 32, EBM_N_TOTAL = 40, EBM_WIDTH_SCALE = 56 + 8 * 8 };
+/* version 3: the base's kind and CRC-32 after the 112 bytes of version 2's state */
+enum { EBM_BASE_KIND = 56 + 112, EBM_BASE_CRC = EBM_BASE_KIND + 8 };
 
 /* Offset in floats of the first flow step's permutation ("…invconv.perm") in the arena. */
 static size_t perm_offset(const fce_param_table *t) {
@@ -228,6 +230,9 @@ void gen_ebm_image(const char *root, const char *scratch) {
     write_with_i64(&b, EBM_WIDTH_SCALE, c.width_scale, 3, "width_scale", reject, "width_scale_3.fce");
     write_with_i64(&b, EBM_C, c.C, big + c.C, "C", reject, "C_2pow32_plus_3.fce");
     write_with_i64(&b, EBM_N_TOTAL, n, -1, "n_total", reject, "n_total_negative.fce");
+    write_with_i64(&b, EBM_BASE_KIND, 0, FCE_EBM_BASE_FLOW, "base_kind", d.corpus, "ebm_flow_base.fce");
+    write_with_i64(&b, EBM_BASE_KIND, 0, 2, "base_kind", reject, "base_kind_2.fce");
+    write_with_i64(&b, EBM_BASE_CRC, 0, big, "base_crc", reject, "base_crc_2pow32.fce");
     gen_bytes huge = {0}; /* the largest shape the reader accepts today, at the paper's widths */
     gen_put(&huge, b.p, b.n);
     gen_set_i64(&huge, EBM_H, c.H, 4096, "H");

@@ -1,5 +1,7 @@
 /* export.c: `fce-gpu export` (export.h): loads the models of a checkpoint on the CPU backend and
- * writes their parameters, named by their parameter tables, to a .safetensors file. */
+ * writes their parameters, named by their parameter tables, to a .safetensors file. An image EBM on
+ * a flow base (train --ebm-base flow) is exported as its g, with an `ebm_base` metadata entry that
+ * says f = log q0 + g and names the base's file (itself a flow checkpoint, exported on its own). */
 #define _POSIX_C_SOURCE 200809L
 #include "fce/export.h"
 
@@ -16,6 +18,7 @@
 #include "fce/iglow.h"
 #include "fce/log.h"
 #include "fce/params.h"
+#include "formats/ebm_base_file.h"
 #include "formats/ebm_image_file.h"
 #include "formats/safetensors_writer.h"
 
@@ -39,6 +42,7 @@ typedef struct export_models {
     float *host[MAX_MODELS];
     int n;
     char kind[32], arch[256], step[32];
+    char ebm_base[1400]; /* an image EBM on a flow base: what the metadata says of it; "" if none */
 } export_models;
 
 static fce_status add_model(export_models *m, const fce_param_table *t, fce_param_arena *a) {
@@ -73,6 +77,16 @@ static fce_status load_2d(export_models *m, const char *path) {
 
 static fce_status load_ebm_image(export_models *m, const char *path) {
     FCE_TRY(fce_ebm_image_load_file(path, &m->ctx, &m->ebm_image));
+    fce_image_fce_state s;
+    FCE_TRY(fce_ebm_image_file_state(path, &s));
+    if (s.base_kind == FCE_EBM_BASE_FLOW) {
+        char base[1200];
+        fce_ebm_base_path(path, base, sizeof base);
+        snprintf(m->ebm_base, sizeof m->ebm_base, "flow: f(x) = log q0(x) + g(x), the ebm.* tensors "
+                 "are g; q0 is the flow checkpoint %s (CRC-32 %08llx)", base, (unsigned long long)s.base_crc);
+        fce_log_info("%s is an EBM on a flow base: its ebm.* tensors are g of f = log q0 + g; export q0 "
+                     "with --checkpoint %s", path, base);
+    }
     return add_model(m, fce_ebm_image_params(m->ebm_image), fce_ebm_image_arena(m->ebm_image));
 }
 
@@ -123,7 +137,9 @@ static fce_status write_models(const export_models *m, const fce_export_config *
     }
     const char *meta[2 * META_PAIRS] = {"format", "fce-gpu", "kind", m->kind, "architecture",
                                         m->arch, "step", m->step, "source", c->checkpoint};
-    fce_status st = fce_safetensors_write(c->out, t, n, meta, 5);
+    int n_meta = 5;
+    if (m->ebm_base[0]) meta[2 * n_meta] = "ebm_base", meta[2 * n_meta++ + 1] = m->ebm_base;
+    fce_status st = fce_safetensors_write(c->out, t, n, meta, n_meta);
     if (st == FCE_STATUS_OK)
         fce_log_info("exported %d tensors of %d model(s) from %s to %s", n, m->n, c->checkpoint, c->out);
     free(t);

@@ -161,11 +161,16 @@ static fce_status resolve_checkpoint(probe_run *p) {
         snprintf(p->ebm_path, sizeof p->ebm_path, "%s/ebm.fce", c);
     else
         snprintf(p->ebm_path, sizeof p->ebm_path, "%s", c);
-    fce_status st = fce_ebm_image_file_n_bits(p->ebm_path, &p->n_bits);
+    fce_image_fce_state s;
+    fce_status st = fce_ebm_image_file_state(p->ebm_path, &s);
     if (st == FCE_STATUS_ERR_FORMAT)
         fce_log_error("--checkpoint %s: the probe needs the EBM of an image FCE run (<run>/ebm.fce "
                       "or the run folder), not a flow checkpoint", p->ebm_path);
-    return st;
+    if (st != FCE_STATUS_OK) return st;
+    p->n_bits = (int)s.n_bits;
+    if (s.base_kind == FCE_EBM_BASE_FLOW && !p->cfg.quiet)
+        fce_log_info("%s is an EBM on a flow base (f = log q0 + g): the features are g's", p->ebm_path);
+    return FCE_STATUS_OK;
 }
 
 static fce_status load_data(probe_run *p) {
