@@ -160,5 +160,28 @@ expect pair_write_fails 1 "cannot write checkpoint .*checkpoint.fce.tmp" -- trai
   --preset tiny --width 8 --K 1 --batch 8 --steps 4 --ebm-width-scale 16 --device cpu --out "$OUT/pair" --resume --quiet
 check pair_kept bash -c "cmp -s '$OUT/pair_flow0' '$OUT/pair/checkpoint.fce' && cmp -s '$OUT/pair_ebm0' '$OUT/pair/ebm.fce' && ! test -e '$OUT/pair/ebm.fce.tmp'"
 expect other_arch 1 "width is 8 but this run has 12" -- train --dataset cifar10 --mode mle --data-dir "$OUT/train.bin" --preset tiny --width 12 --K 1 --batch 8 --steps 4 --device cpu --out "$run" --resume --quiet
+# --ebm-base flow: f = log q0 + g, q0 a frozen copy of the starting flow in <out>/ebm_base.fce, which
+# eval, --resume and export read back; a foreign or missing base stops them (exit 1) naming the file.
+expect ebm_base_bad 2 "--ebm-base: 'flows' is not one of none, flow" -- train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce \
+  --pretrain-steps 0 --preset tiny --ebm-base flows --device cpu --out "$OUT/eb0"
+brun="$OUT/brun"
+bargs=(train --dataset cifar10 --data-dir "$OUT/train.bin" --mode fce --init-flow "$run/checkpoint.fce" --batch 8 --ebm-width-scale 16 --device cpu --out "$brun" --quiet)
+"$BIN" "${bargs[@]}" --steps 3 --ebm-base flow 2>"$OUT/err" || { echo "FAIL ebm_base_train: $(cat "$OUT/err")"; fail=$((fail + 1)); }
+check ebm_base_file bash -c "test -s '$brun/ebm_base.fce' && grep -q '\"ebm_base\": \"flow\"' '$brun/config.json'"
+check ebm_base_eval bash -c "'$BIN' eval --checkpoint '$brun/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -Eq '\"bpd_ebm\": [0-9.]+,'"
+check ebm_base_is_a_flow bash -c "'$BIN' eval --checkpoint '$brun/ebm_base.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q '\"bpd\"'"
+"$BIN" export --checkpoint "$brun/checkpoint.fce" --format safetensors --out "$OUT/b.safetensors" 2>/dev/null
+check ebm_base_export grep -aq '"ebm_base": "flow: f(x) = log q0(x) + g(x)' "$OUT/b.safetensors"
+cp "$brun/ebm_base.fce" "$OUT/base_keep"
+cp "$run/checkpoint.fce" "$brun/ebm_base.fce"
+expect ebm_base_foreign 1 "ebm_base.fce is not the base .*ebm.fce was trained with" -- eval --checkpoint "$brun/checkpoint.fce" --dataset cifar10 --data-dir "$OUT/train.bin" --device cpu
+rm "$brun/ebm_base.fce"
+expect ebm_base_missing 1 "its base .*ebm_base.fce is missing" -- "${bargs[@]}" --steps 5 --ebm-base flow --resume
+cp "$OUT/base_keep" "$brun/ebm_base.fce"
+expect ebm_base_resume_other 1 "its EBM base (--ebm-base) differs" -- "${bargs[@]}" --steps 5 --resume
+"$BIN" "${bargs[@]}" --steps 5 --ebm-base flow --resume 2>/dev/null
+check ebm_base_resume grep -q '"step": 5,' "$brun/metrics.jsonl"
+"$BIN" "${bargs[@]}" --steps 2 --force 2>/dev/null
+check ebm_base_force_clears bash -c "test -s '$brun/ebm.fce' && ! test -e '$brun/ebm_base.fce'"
 
 finish
