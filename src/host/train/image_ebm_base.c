@@ -16,11 +16,13 @@ int fce_image_ebm_base_kind(const char *name) {
 }
 
 fce_status fce_image_ebm_base_start(fce_ebm_flow_base *b, fce_iglow *flow, fce_ebm_image *g,
-                                    const char *out_dir, int n, fce_image_fce_state *st) {
+                                    const char *out_dir, int write_file, int n, fce_image_fce_state *st) {
     FCE_TRY(fce_ebm_image_zero_output_layer(g));
     fce_iglow *q0 = NULL;
     FCE_TRY(fce_ebm_flow_base_copy_flow(&q0, flow));
     FCE_TRY(fce_ebm_flow_base_init(b, q0, n, n)); /* b owns q0 from here on */
+    st->base_kind = FCE_EBM_BASE_FLOW;
+    if (!write_file) return FCE_STATUS_OK;
     fce_iglow_ckpt_state fs;
     memset(&fs, 0, sizeof fs);
     fs.seed = st->seed, fs.n_bits = st->n_bits, fs.batch = st->batch;
@@ -29,7 +31,6 @@ fce_status fce_image_ebm_base_start(fce_ebm_flow_base *b, fce_iglow *flow, fce_e
     snprintf(path, sizeof path, "%.1100s/%s", out_dir, FCE_EBM_BASE_NAME);
     uint32_t crc = 0;
     FCE_TRY(fce_ebm_base_file_write(path, q0, &fs, &crc));
-    st->base_kind = FCE_EBM_BASE_FLOW;
     st->base_crc = crc;
     return FCE_STATUS_OK;
 }

@@ -294,7 +294,8 @@ static fce_status fresh_start(fce_ifce *t) {
     }
     if (!fce_iglow_actnorm_initialized(t->g)) FCE_TRY(fce_iglow_data_init(t->g, t->tp_data, t->d_x, t->N));
     if (t->base_kind == FCE_EBM_BASE_FLOW) /* q₀ = this flow; g ≡ 0, so c₀ = 0 and V = −log 4 */
-        FCE_TRY(fce_image_ebm_base_start(&t->base, t->g, t->ebm, c->out_dir, t->N, &t->st));
+        FCE_TRY(fce_image_ebm_base_start(&t->base, t->g, t->ebm, c->out_dir, fce_dist_is_root(ctx->dist), t->N,
+                                         &t->st));
     /* c₀ on the init batch; the EBM tape takes 2n: [x; x] */
     size_t ND = (size_t)t->N * t->D;
     float *in = t->game.in;
