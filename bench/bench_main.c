@@ -51,7 +51,8 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: fce-bench [options]\n"
-            "  --device auto|cpu|N     backend (default auto: GPU 0 if usable, else the CPU reference)\n"
+            "  --device auto|cpu|cpu-ref|N  backend (default auto: GPU 0 if usable, else the fast CPU\n"
+            "                          backend; cpu-ref: the plain CPU reference)\n"
             "  --preset cifar10|svhn|tiny  model shapes (default cifar10 on a GPU, tiny on the CPU)\n"
             "  --batch LIST            phase batches, comma-separated (default 64,128; tiny 4,8)\n"
             "  --op-batch N            batch of the op entries (default: the first --batch)\n"
@@ -541,9 +542,12 @@ static int run(bench_env *env, int reps_given, int warmup_given) {
     if (!env->is_cuda) {
         char reason[256] = "";
         (void)fce_gpu_usable(reason, sizeof reason);
-        printf("GPU benchmarks skipped: %s\n", strcmp(o->device, "cpu") ? reason : "--device cpu");
+        const int asked_cpu = !strcmp(o->device, "cpu") || !strcmp(o->device, "cpu-ref");
+        printf("GPU benchmarks skipped: %s%s\n", asked_cpu ? "--device " : "",
+               asked_cpu ? o->device : reason);
         if (o->require_gpu) {
-            fce_log_error("fce-bench: --require-gpu, but the backend is the CPU reference");
+            fce_log_error("fce-bench: --require-gpu, but the backend is the CPU (%s)",
+                          env->ctx.device_name);
             rc = 1;
             goto done;
         }
