@@ -188,7 +188,7 @@ static const opt_def OPTIONS[] = {
     QUALITY("seed", OPT_U64, seed, "picture draw, KID subsets and the first feature seed"),
     QUALITY("no-floor", OPT_FLAG, no_floor, "skip the data-vs-data floor (real vs real, disjoint halves)"),
     QUALITY("batch", OPT_INT, batch, "pictures per feature pass"),
-    QUALITY("device", OPT_STR, device, "auto | cpu | N (GPU ordinal)"),
+    QUALITY("device", OPT_STR, device, "auto | cpu | cpu-ref (the plain reference) | N (GPU ordinal)"),
     QUALITY("out", OPT_STR, out, "also write the JSON report to this file"),
     QUALITY("quiet", OPT_FLAG, quiet, "no progress lines"),
 };
