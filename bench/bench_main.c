@@ -230,7 +230,8 @@ static double cpu_bandwidth(void) {
     return best < 1e30 ? 2.0 * (double)bytes / (best * 1e-3) / 1e9 : NAN;
 }
 
-/* The CPU reference's dense layer, 256 × 512 → 512 (the rate the CPU backend's GEMMs reach). */
+/* The active CPU backend's dense layer, 256 × 512 → 512 (the rate its GEMMs reach: the fast
+ * backend's blocked GEMM, or the reference's loops with --device cpu-ref). */
 static fce_status cpu_gemm(fce_ctx *cpu, double *tflops) {
     const int N = 256, K = 512, M = 512;
     float *x = NULL, *w = NULL, *y = NULL;
@@ -287,8 +288,9 @@ static fce_status measure_peaks(bench_env *env, const bench_provenance *pv) {
         FCE_TRY(bench_dev_peak_gemm(&env->ctx, 8192, 0, &p->tflops));
         snprintf(p->tflops_method, sizeof p->tflops_method, "cuBLAS SGEMM 8192^3 FP32 (CUBLAS_DEFAULT_MATH), best of 5");
     } else {
-        FCE_TRY(cpu_gemm(&env->cpu, &p->tflops));
-        snprintf(p->tflops_method, sizeof p->tflops_method, "CPU reference linear_forward 256x512x512, best of 3");
+        FCE_TRY(cpu_gemm(&env->ctx, &p->tflops));
+        snprintf(p->tflops_method, sizeof p->tflops_method,
+                 "CPU backend linear_forward 256x512x512, best of 3");
     }
     return FCE_STATUS_OK;
 }
