@@ -2,7 +2,8 @@
  *
  * A pool of T threads is made once, when the context is made: the caller's thread is thread 0 and
  * T − 1 workers wait on a condition variable, so no thread is created per op. cpu_pool_run(fn)
- * runs fn(arg, t, T) on every thread t and returns when all have finished. Each thread owns a
+ * runs fn(arg, t, T) on every thread t and returns when all have finished; one job at a time, so a
+ * context's ops are called from one thread (as every caller does: nothing else starts threads). Each thread owns a
  * scratch block (packed GEMM panels, a convolution's column chunk), grown only by
  * cpu_pool_reserve, which plans call at setup, never inside a training step.
  *
