@@ -1,11 +1,12 @@
-/* test_util.h: seeded random tensors, backend buffers, scratch folders and files, and
- * finite-difference gradient checks shared by the tests. */
+/* test_util.h: seeded random tensors, backend buffers and their cleanup, scratch folders and
+ * files, and finite-difference gradient checks shared by the tests. */
 #ifndef FCE_TEST_UTIL_H
 #define FCE_TEST_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "fce/backend.h"
 #include "fce/ebm.h"
@@ -34,6 +35,20 @@ void fce_test_fill_const(float *x, size_t n, float v);
 void fce_test_sub_const(float *a, size_t n, float v);
 /* Σ a[i]·b[i] in double. */
 double fce_test_dot(const float *a, const float *b, size_t n);
+
+/* The cleanup of many buffers in one line: releases the backend buffers of ctx, or frees the host
+ * buffers, given as a list. */
+#define FCE_TEST_RELEASE(ctx, ...)                                                                 \
+    do {                                                                                           \
+        void *const bufs_[] = {__VA_ARGS__};                                                       \
+        for (size_t i_ = 0; i_ < sizeof bufs_ / sizeof bufs_[0]; i_++)                             \
+            (ctx)->ops->release((ctx), bufs_[i_]);                                                 \
+    } while (0)
+#define FCE_TEST_FREE(...)                                                                         \
+    do {                                                                                           \
+        void *const bufs_[] = {__VA_ARGS__};                                                       \
+        for (size_t i_ = 0; i_ < sizeof bufs_ / sizeof bufs_[0]; i_++) free(bufs_[i_]);            \
+    } while (0)
 
 /* ---- scratch folder and files ---- */
 

@@ -2,7 +2,9 @@
  *
  * glow.c, ebm.c, mlp.c and the training loop call only ctx->ops->xxx(ctx, ...); they never name a
  * backend. The table is filled once, at fce_ctx_init, by the CPU reference
- * (src/host/backend/backend_cpu.c, plain C, the test oracle) or by the CUDA backend
+ * (src/host/backend/backend_cpu.c, plain C, the test oracle), by the fast CPU backend (the same
+ * table with the dense layer and convolutions as threaded blocked GEMMs, src/host/cpu/), or by
+ * the CUDA backend
  * (src/host/cuda/backend_cuda.c, custom kernels, cuBLAS and cuDNN). Every float pointer an op takes
  * lives in that backend's memory (host memory for CPU, device memory for CUDA); only
  * alloc/upload/download cross the boundary.
@@ -83,7 +85,8 @@ struct fce_ctx {
     const fce_backend_ops *ops;
     fce_backend_kind kind;
     int device;              /* CUDA ordinal, −1 for CPU */
-    char device_name[128];   /* "cpu (reference backend)" or the GPU name */
+    char device_name[128];   /* "cpu (reference backend)", "cpu (fast backend, 2 threads)" or the
+                                GPU name */
     int debug_sync;          /* CUDA: synchronise after every launch to pin async faults */
     int deterministic;       /* CUDA: only deterministic cuDNN algorithms (tests, --deterministic) */
     int tf32;                /* CUDA: TF32 tensor cores for GEMMs and convs (opt-in; see below) */
@@ -91,8 +94,11 @@ struct fce_ctx {
     struct fce_dist *dist;   /* the multi-process job it trains in (dist/dist.h); NULL: alone */
 };
 
-/* device_spec: "auto" (GPU 0 if usable, else CPU with a one-line notice), "cpu", or an ordinal "N".
- * A GPU that was asked for by ordinal but is not usable is an error (FCE_STATUS_ERR_CUDA). */
+/* device_spec: "auto" (GPU 0 if usable, else CPU with a one-line notice), "cpu" (the fast CPU
+ * backend; the reference when the environment has FCE_CPU_REF=1), "cpu-ref" (the plain reference),
+ * or an ordinal "N". A GPU that was asked for by ordinal but is not usable is an error
+ * (FCE_STATUS_ERR_CUDA). The fast CPU backend runs FCE_CPU_THREADS threads (default min(2, online
+ * CPUs)); a malformed FCE_CPU_THREADS is FCE_STATUS_ERR_CONFIG. */
 fce_status fce_ctx_init(fce_ctx *ctx, const char *device_spec);
 void fce_ctx_free(fce_ctx *ctx);
 
@@ -106,7 +112,7 @@ void fce_ctx_free(fce_ctx *ctx);
  * ignores it (its flag is recorded, its math stays FP32/FP64). */
 fce_status fce_ctx_set_tf32(fce_ctx *ctx, int on);
 
-/* CPU backend alone (tests). */
+/* The CPU reference backend (fce_ref_*), whatever the environment says: the tests' oracle. */
 fce_status fce_ctx_init_cpu(fce_ctx *ctx);
 
 /* Is a CUDA GPU usable? 1 yes; 0 no, with the reason in `reason`. Builds without CUDA say so. */

@@ -2,7 +2,7 @@
 """check_layers.py REPO: the architecture rules of src/host, checked from the #include lines.
 
 1. Layers (low to high). A file may include headers of its own layer and of lower layers only:
-     util < ops (the op table, fce/backend.h), ref < backend, cuda, dist < nn < flow, ebm < data < formats < train, eval, probe < cli
+     util < ops (the op table, fce/backend.h), ref < backend, cpu, cuda, dist < nn < flow, ebm < data < formats < train, eval, probe < cli
    (dist, the multi-process job, sits with the backends: it binds contexts and its actnorm op
    serves nn and flow; nn and everything above may call it)
    Public headers (include/fce/*.h) belong to the layer of the folder that implements them
@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-LAYERS = {'util': 0, 'ops': 1, 'ref': 1, 'backend': 2, 'cuda': 2, 'dist': 2, 'nn': 3, 'flow': 4, 'ebm': 4,
+LAYERS = {'util': 0, 'ops': 1, 'ref': 1, 'backend': 2, 'cpu': 2, 'cuda': 2, 'dist': 2, 'nn': 3, 'flow': 4, 'ebm': 4,
           'data': 5, 'formats': 6, 'train': 7, 'eval': 7, 'probe': 7, 'cli': 8}
 # include/fce/<header> -> module (folder/stem) that implements it
 PUBLIC = {

@@ -1,6 +1,5 @@
 /* gpu_test_pair.h: the opening of a GPU comparison test: without a usable GPU it skips (77), or
- * fails when FCE_REQUIRE_GPU=1; with one it makes the CPU reference context and CUDA context 0.
- * And the cleanup of its many buffers in one line. */
+ * fails when FCE_REQUIRE_GPU=1; with one it makes the CPU reference context and CUDA context 0. */
 #ifndef FCE_GPU_TEST_PAIR_H
 #define FCE_GPU_TEST_PAIR_H
 
@@ -9,6 +8,7 @@
 
 #include "fce/backend.h"
 #include "fce_test.h"
+#include "test_util.h" /* FCE_TEST_RELEASE, FCE_TEST_FREE */
 
 /* 0 when both contexts are made (free them with fce_ctx_free); else the exit code for main. */
 static inline int fce_test_gpu_pair_open(fce_ctx *cpu, fce_ctx *gpu) {
@@ -25,18 +25,5 @@ static inline int fce_test_gpu_pair_open(fce_ctx *cpu, fce_ctx *gpu) {
     }
     return 0;
 }
-
-/* Releases the backend buffers of ctx, and frees the host buffers, given as a list. */
-#define FCE_TEST_RELEASE(ctx, ...)                                                                 \
-    do {                                                                                           \
-        void *const bufs_[] = {__VA_ARGS__};                                                       \
-        for (size_t i_ = 0; i_ < sizeof bufs_ / sizeof bufs_[0]; i_++)                             \
-            (ctx)->ops->release((ctx), bufs_[i_]);                                                 \
-    } while (0)
-#define FCE_TEST_FREE(...)                                                                         \
-    do {                                                                                           \
-        void *const bufs_[] = {__VA_ARGS__};                                                       \
-        for (size_t i_ = 0; i_ < sizeof bufs_ / sizeof bufs_[0]; i_++) free(bufs_[i_]);            \
-    } while (0)
 
 #endif

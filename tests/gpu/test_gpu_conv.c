@@ -1,6 +1,6 @@
 /* test_gpu_conv.c: the cuDNN convolution (CUDA backend) against the CPU reference, through the
- * public op table only (ctx->ops->conv_*), for every conv shape the image models use plus small
- * odd ones.
+ * public op table only (ctx->ops->conv_*), for every conv shape of the op-case registry
+ * (tests/ops/op_cases.c: the shapes the image models use plus odd ones).
  *
  * For each shape the same seeded host data goes to a CPU context and a deterministic CUDA context
  * (ctx.deterministic = 1 before any plan is made), and each of
@@ -33,36 +33,6 @@ static fce_ctx g_cpu, g_gpu;
 #define SH(N_, H_, W_, CI, CO, KH_, KW_, S, P)                                                     \
     {.N = (N_), .H = (H_), .W = (W_), .Cin = (CI), .Cout = (CO), .KH = (KH_), .KW = (KW_),         \
      .stride = (S), .pad = (P)}
-
-/* Glow coupling NN at the three levels (16×16, 8×8, 4×4; C = 12, 24, 48; N = 2): 3×3 pad 1
- * C/2 → 512, 1×1 512 → 512, zero conv 3×3 pad 1 512 → C. EBM: 4×4 stride 2 pad 1 convs and the
- * final 4×4 valid conv. Odd: N = 1, 5×7 images, stride 2 leaving rows uncovered, KH ≠ KW. */
-static const fce_conv_shape SHAPES[] = {
-    /* coupling NN, first conv */
-    SH(2, 16, 16, 6, 512, 3, 3, 1, 1),
-    SH(2, 8, 8, 12, 512, 3, 3, 1, 1),
-    SH(2, 4, 4, 24, 512, 3, 3, 1, 1),
-    /* coupling NN, 1×1 */
-    SH(2, 16, 16, 512, 512, 1, 1, 1, 0),
-    SH(2, 8, 8, 512, 512, 1, 1, 1, 0),
-    SH(2, 4, 4, 512, 512, 1, 1, 1, 0),
-    /* coupling NN, zero conv */
-    SH(2, 16, 16, 512, 12, 3, 3, 1, 1),
-    SH(2, 8, 8, 512, 24, 3, 3, 1, 1),
-    SH(2, 4, 4, 512, 48, 3, 3, 1, 1),
-    /* EBM */
-    SH(2, 32, 32, 3, 64, 4, 4, 2, 1),
-    SH(2, 16, 16, 64, 128, 4, 4, 2, 1),
-    SH(2, 8, 8, 128, 256, 4, 4, 2, 1),
-    SH(2, 4, 4, 256, 1, 4, 4, 1, 0),
-    /* small odd shapes */
-    SH(1, 5, 7, 3, 5, 3, 3, 1, 1),
-    SH(1, 5, 7, 2, 3, 4, 4, 2, 1),
-    SH(1, 5, 7, 7, 4, 1, 1, 1, 0),
-    SH(1, 5, 7, 3, 2, 3, 3, 2, 0),
-    SH(1, 5, 7, 5, 3, 2, 3, 1, 1),
-};
-#define N_SHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
 
 static float *host_garbage(size_t n, float v) {
     float *h = fce_test_alloc(n);
@@ -169,8 +139,8 @@ static int check_shape(const fce_conv_shape *s, uint64_t seed) {
 }
 
 TEST(conv_vs_cpu) {
-    for (int i = 0; i < N_SHAPES; i++)
-        if (check_shape(&SHAPES[i], 1000u + 10u * (uint64_t)i)) return 1;
+    for (int i = 0; i < op_n_conv_shapes; i++)
+        if (check_shape(&op_conv_shapes[i], 1000u + 10u * (uint64_t)i)) return 1;
     return 0;
 }
 
@@ -278,7 +248,8 @@ TEST(conv_tf32_within_bound) {
     ASSERT_OK(fce_ctx_set_tf32(&g_tf32, 1)); /* before any plan */
     ASSERT_TRUE(g_tf32.tf32 == 1);
     int rc = 0;
-    for (int i = 0; i < 9 && !rc; i++) rc = check_tf32_shape(&SHAPES[i], 5000u + 10u * (uint64_t)i);
+    for (int i = 0; i < OP_N_CONV_SHAPES_CIFAR_COUPLING && !rc; i++)
+        rc = check_tf32_shape(&op_conv_shapes[i], 5000u + 10u * (uint64_t)i);
     if (!rc) rc = check_tf32_linear();
     fce_ctx_free(&g_tf32);
     return rc;

@@ -9,10 +9,11 @@
  * networks are no longer near their initial values. The numbers are printed either way.
  *
  * Environment (for checking the test itself on a machine without a GPU):
- *   FCE_INVERSE_DEVICE  backend, default "0"; "cpu" runs on the CPU reference instead of skipping
+ *   FCE_INVERSE_DEVICE  backend, default "0"; "cpu" (the fast CPU backend) or "cpu-ref" (the CPU
+ *                       reference) runs on the CPU instead of skipping
  *   FCE_INVERSE_PRESET  cifar10 (default) or tiny (8×8×3, L = 2, K = 2, width 8)
  *   FCE_INVERSE_STEPS   training steps between the two checks, default 200
- * Skips (77) without a usable GPU unless FCE_INVERSE_DEVICE=cpu; FCE_REQUIRE_GPU=1 turns the skip
+ * Skips (77) without a usable GPU unless FCE_INVERSE_DEVICE is a CPU; FCE_REQUIRE_GPU=1 turns the skip
  * into a failure. */
 #include <math.h>
 #include <stdint.h>
@@ -114,7 +115,8 @@ TEST(inverse_error_cifar10_preset) {
     const char *preset = env_or("FCE_INVERSE_PRESET", "cifar10");
     int steps = atoi(env_or("FCE_INVERSE_STEPS", "200"));
     char reason[256];
-    if (strcmp(device, "cpu") != 0 && !fce_gpu_usable(reason, sizeof reason))
+    if (strcmp(device, "cpu") != 0 && strcmp(device, "cpu-ref") != 0 &&
+        !fce_gpu_usable(reason, sizeof reason))
         FCE_TEST_SKIP_NO_GPU(reason);
     fce_iglow_config cfg = {32, 32, 3, 3, 32, 512, 0};
     if (!strcmp(preset, "tiny")) cfg = fce_iglow_config_tiny(0);

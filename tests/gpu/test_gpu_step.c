@@ -48,7 +48,7 @@ static int run_mode(fce_train_mode mode) {
     char reason[256];
     if (!fce_gpu_usable(reason, sizeof reason)) FCE_TEST_SKIP_NO_GPU(reason);
     fce_train_config cc, gc;
-    config(&cc, "cpu", "test_gpu_step_out/cpu", mode);
+    config(&cc, "cpu-ref", "test_gpu_step_out/cpu", mode); /* the oracle, not the fast CPU path */
     config(&gc, "0", "test_gpu_step_out/gpu", mode);
     fce_trainer *c = calloc(1, sizeof *c), *g = calloc(1, sizeof *g);
     ASSERT_OK(fce_trainer_setup(c, &cc));

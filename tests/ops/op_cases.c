@@ -18,11 +18,13 @@
  * (8192 blocks · 256 threads) so the grid-stride loop runs more than once. */
 static const op_shape SHAPES_FLAT[] = {{.N = 1},    {.N = 255},   {.N = 256},    {.N = 257},
                                     {.N = 200},  {.N = 1000},  {.N = 10000},  {.N = 2100001}};
-/* (N, HW, C): the 2D model (HW = 1, C = 2), small images, and the CIFAR channel counts. */
+/* (N, HW, C): the 2D model (HW = 1, C = 2), small images, the CIFAR channel counts, and the
+ * coupling network's width (past the CPU actnorm's 128-channel chunk). */
 static const op_shape SHAPES_FLOW[] = {
     {.N = 1, .HW = 1, .C = 2},   {.N = 200, .HW = 1, .C = 2}, {.N = 1000, .HW = 1, .C = 2},
     {.N = 10000, .HW = 1, .C = 2}, {.N = 3, .HW = 5, .C = 6},   {.N = 4, .HW = 16, .C = 12},
-    {.N = 2, .HW = 64, .C = 48},  {.N = 1, .HW = 1024, .C = 6}, {.N = 257, .HW = 3, .C = 24}};
+    {.N = 2, .HW = 64, .C = 48},  {.N = 1, .HW = 1024, .C = 6}, {.N = 257, .HW = 3, .C = 24},
+    {.N = 3, .HW = 7, .C = 300}};
 /* (N, in, out): the 2D MLPs (2 → 128 → 128 → 1) and odd sizes. */
 static const op_shape SHAPES_LINEAR[] = {
     {.N = 1, .in = 2, .out = 128},      {.N = 200, .in = 2, .out = 128},
@@ -485,3 +487,61 @@ const op_case op_cases[] = {
 };
 
 const int op_n_cases = (int)(sizeof op_cases / sizeof op_cases[0]);
+
+// ---- convolution shapes ----
+
+#define SH(N_, H_, W_, CI, CO, KH_, KW_, S, P)                                                     \
+    {.N = (N_), .H = (H_), .W = (W_), .Cin = (CI), .Cout = (CO), .KH = (KH_), .KW = (KW_),         \
+     .stride = (S), .pad = (P)}
+
+/* Glow coupling NN at the three levels (16×16, 8×8, 4×4; C = 12, 24, 48; N = 2): 3×3 pad 1
+ * C/2 → 512, 1×1 512 → 512, zero conv 3×3 pad 1 512 → C. EBM: 4×4 stride 2 pad 1 convs and the
+ * final 4×4 valid conv. Odd: N = 1, 5×7 images, stride 2 leaving rows uncovered, KH ≠ KW. */
+const fce_conv_shape op_conv_shapes[] = {
+    /* coupling NN, first conv */
+    SH(2, 16, 16, 6, 512, 3, 3, 1, 1),
+    SH(2, 8, 8, 12, 512, 3, 3, 1, 1),
+    SH(2, 4, 4, 24, 512, 3, 3, 1, 1),
+    /* coupling NN, 1×1 */
+    SH(2, 16, 16, 512, 512, 1, 1, 1, 0),
+    SH(2, 8, 8, 512, 512, 1, 1, 1, 0),
+    SH(2, 4, 4, 512, 512, 1, 1, 1, 0),
+    /* coupling NN, zero conv */
+    SH(2, 16, 16, 512, 12, 3, 3, 1, 1),
+    SH(2, 8, 8, 512, 24, 3, 3, 1, 1),
+    SH(2, 4, 4, 512, 48, 3, 3, 1, 1),
+    /* EBM */
+    SH(2, 32, 32, 3, 64, 4, 4, 2, 1),
+    SH(2, 16, 16, 64, 128, 4, 4, 2, 1),
+    SH(2, 8, 8, 128, 256, 4, 4, 2, 1),
+    SH(2, 4, 4, 256, 1, 4, 4, 1, 0),
+    /* small odd shapes */
+    SH(1, 5, 7, 3, 5, 3, 3, 1, 1),
+    SH(1, 5, 7, 2, 3, 4, 4, 2, 1),
+    SH(1, 5, 7, 7, 4, 1, 1, 1, 0),
+    SH(1, 5, 7, 3, 2, 3, 3, 2, 0),
+    SH(1, 5, 7, 5, 3, 2, 3, 1, 1),
+    /* the tiny flow on 16×16 pictures (width 16; levels 8×8×12 and 4×4×24): coupling convs
+     * (additive: out C/2; affine: out C) and the split prior 3×3 C/2 → C */
+    SH(4, 8, 8, 6, 16, 3, 3, 1, 1),
+    SH(4, 8, 8, 16, 16, 1, 1, 1, 0),
+    SH(4, 8, 8, 16, 6, 3, 3, 1, 1),
+    SH(4, 4, 4, 12, 16, 3, 3, 1, 1),
+    SH(4, 4, 4, 16, 24, 3, 3, 1, 1),
+    SH(4, 8, 8, 6, 12, 3, 3, 1, 1),
+    /* the paper's EBM on 16×16 pictures: three 4×4 stride-2 convs, then a 2×2 valid conv */
+    SH(4, 16, 16, 3, 64, 4, 4, 2, 1),
+    SH(4, 8, 8, 64, 128, 4, 4, 2, 1),
+    SH(4, 4, 4, 128, 256, 4, 4, 2, 1),
+    SH(4, 2, 2, 256, 1, 2, 2, 1, 0),
+    /* blocking edges of the CPU GEMM: K = 333 (one K block of 256 and a part), M = 144 (past
+     * one 128-high M block) and Cout = 521 (past one 512-wide N block), none a multiple of a
+     * tile */
+    SH(2, 9, 8, 37, 521, 3, 3, 1, 1),
+    /* stride 3 with a padding of 2 (rows of padding only), KH ≠ KW */
+    SH(2, 10, 9, 5, 7, 3, 2, 3, 2),
+    /* a filter as large as the picture, with stride 2, and a 1×1 conv with stride 2 */
+    SH(3, 5, 5, 4, 3, 5, 5, 2, 0),
+    SH(2, 7, 7, 6, 5, 1, 1, 2, 0),
+};
+const int op_n_conv_shapes = (int)(sizeof op_conv_shapes / sizeof op_conv_shapes[0]);

@@ -149,6 +149,15 @@ typedef struct op_case {
 extern const op_case op_cases[];
 extern const int op_n_cases;
 
+/* The convolution shapes every backend is compared on (test_gpu_conv.c, test_cpu_fast_ops.c):
+ * the cifar10 preset's coupling-network convs (the first OP_N_CONV_SHAPES_CIFAR_COUPLING, which
+ * the TF32 bound test also uses), the EBM at 32×32, the tiny flow and the EBM at 16×16, and odd
+ * shapes (sizes that are not multiples of any block, K beyond the CPU GEMM's K block, strides and
+ * paddings that leave pixels uncovered). */
+extern const fce_conv_shape op_conv_shapes[];
+extern const int op_n_conv_shapes;
+#define OP_N_CONV_SHAPES_CIFAR_COUPLING 9
+
 /* The case called `name`, or NULL. */
 const op_case *op_case_find(const char *name);
 int op_case_n_bufs(const op_case *c);

@@ -1,5 +1,6 @@
 /* backend.c: choose the backend for a context (backend.h). "auto" takes GPU 0 when one is usable,
- * else the CPU reference with a one-line notice; "cpu" forces the reference; "N" demands GPU N. */
+ * else the CPU backend with a one-line notice; "cpu" forces the CPU backend, "cpu-ref" the plain
+ * reference; "N" demands GPU N. The CPU backend is the fast one unless FCE_CPU_REF=1. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,17 +20,33 @@ int fce_gpu_usable(char *reason, size_t reason_len) {
 
 fce_status fce_ctx_init_cpu(fce_ctx *ctx) {
     memset(ctx, 0, sizeof(*ctx));
-    return fce_cpu_backend_init(ctx);
+    return fce_cpu_backend_init(ctx, 1);
+}
+
+/* FCE_CPU_REF=1 (any value but empty or "0") turns "cpu" and the CPU fallback into the
+ * reference. */
+static int cpu_reference_wanted(void) {
+    const char *env = getenv("FCE_CPU_REF");
+    return env && *env && strcmp(env, "0") != 0;
+}
+
+static fce_status cpu_init(fce_ctx *ctx, int reference) {
+    fce_status st = fce_cpu_backend_init(ctx, reference || cpu_reference_wanted());
+    if (st != FCE_STATUS_OK) memset(ctx, 0, sizeof(*ctx));
+    return st;
 }
 
 fce_status fce_ctx_init(fce_ctx *ctx, const char *device_spec) {
     memset(ctx, 0, sizeof(*ctx));
-    if (!device_spec || strcmp(device_spec, "cpu") == 0) return fce_cpu_backend_init(ctx);
+    if (!device_spec || strcmp(device_spec, "cpu") == 0) return cpu_init(ctx, 0);
+    if (strcmp(device_spec, "cpu-ref") == 0) return cpu_init(ctx, 1);
     char reason[256] = "";
     if (strcmp(device_spec, "auto") == 0) {
         if (!fce_gpu_usable(reason, sizeof reason)) {
-            fce_log_info("no usable GPU (%s); using the CPU reference backend", reason);
-            return fce_cpu_backend_init(ctx);
+            fce_status st = cpu_init(ctx, 0);
+            if (st == FCE_STATUS_OK)
+                fce_log_info("no usable GPU (%s); using the %s", reason, ctx->device_name);
+            return st;
         }
 #ifdef FCE_HAVE_CUDA
         return fce_cuda_backend_init(ctx, 0);
@@ -39,7 +56,8 @@ fce_status fce_ctx_init(fce_ctx *ctx, const char *device_spec) {
     errno = 0;
     long ordinal = strtol(device_spec, &end, 10);
     if (errno || end == device_spec || *end != '\0' || ordinal < 0 || ordinal > 1023) {
-        fce_log_error("--device '%s' is not auto, cpu or a GPU ordinal (0, 1, ...)", device_spec);
+        fce_log_error("--device '%s' is not auto, cpu, cpu-ref or a GPU ordinal (0, 1, ...)",
+                      device_spec);
         return FCE_STATUS_ERR_CONFIG;
     }
     if (!fce_gpu_usable(reason, sizeof reason)) {

@@ -1,16 +1,29 @@
-/* backend_cpu.c: the CPU reference backend: fce_backend_ops filled with the fce_ref_* functions.
+/* backend_cpu.c: the two CPU backends: the reference (fce_backend_ops filled with the fce_ref_*
+ * functions, the readable oracle) and the fast one (the same table with the dense layer and the
+ * convolutions replaced by cache-blocked GEMMs on a pool of threads, src/host/cpu/).
  *
  * Every compute entry of include/fce/ops.def is generated from that list: cpu_<op> drops the
  * context, calls fce_ref_<op> with the same arguments and returns FCE_STATUS_OK (the reference ops
  * cannot fail). Written out here: memory, which is ordinary host memory (alloc is calloc,
  * zero-filled as the table promises; release is free; upload/download/copy are memcpy; zero is
  * memset; sync does nothing because every op has finished when it returns), and the convolution,
- * whose plan is the validated shape. */
+ * whose plan is the validated shape.
+ *
+ * The fast backend's context owns a cpu_state (ctx->impl): its op table, a copy of the reference
+ * table with the fast entries set, the GEMM micro-kernel for this CPU (FCE_CPU_ISA overrides it),
+ * and the thread pool with its scratch, which each conv plan grows at setup to what its
+ * backward-data pass needs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend_internal.h"
+#include "cpu/act_cpu.h"
+#include "cpu/actnorm_cpu.h"
+#include "cpu/conv_cpu.h"
+#include "cpu/cpu_pool.h"
+#include "cpu/gemm_cpu.h"
+#include "cpu/linear_cpu.h"
 #include "fce/log.h"
 #include "ref/ref.h"
 
@@ -123,17 +136,137 @@ static const fce_backend_ops fce_cpu_ops = {
 #undef CPU_ENTRY
 };
 
-fce_status fce_cpu_backend_init(fce_ctx *ctx) {
+// ---- the fast backend: the entries that differ from the reference ----
+
+typedef struct cpu_state {
+    fce_backend_ops ops;
+    cpu_exec ex; /* the thread pool and the GEMM micro-kernel */
+} cpu_state;
+
+static const cpu_exec *exec_of(fce_ctx *ctx) { return &((cpu_state *)ctx->impl)->ex; }
+
+static fce_status fast_linear_forward(fce_ctx *ctx, float *y, const float *x, const float *W,
+                                      const float *b, int N, int in, int out) {
+    linear_cpu_forward(exec_of(ctx), y, x, W, b, N, in, out);
+    return FCE_STATUS_OK;
+}
+
+static fce_status fast_linear_backward(fce_ctx *ctx, float *dx, float *dW, float *db,
+                                       const float *dy, const float *x, const float *W, int N,
+                                       int in, int out) {
+    linear_cpu_backward(exec_of(ctx), dx, dW, db, dy, x, W, N, in, out);
+    return FCE_STATUS_OK;
+}
+
+/* The ops whose fast kernel <op>_cpu takes the reference's arguments: the leaky ReLU and the four
+ * actnorm passes of fce/ops.def, bit-identical to the reference (act_cpu.h, actnorm_cpu.h). */
+#define FAST_SAME_ARGS(name, params, args)                                                         \
+    static fce_status fast_##name FCE_OP_CTX_PARAMS params {                                       \
+        name##_cpu args;                                                                           \
+        return FCE_STATUS_OK;                                                                      \
+    }
+FAST_SAME_ARGS(leaky_relu_forward, (float *y, const float *x, size_t n, float slope),
+               (y, x, n, slope))
+FAST_SAME_ARGS(leaky_relu_backward,
+               (float *dx, const float *dy, const float *x, size_t n, float slope),
+               (dx, dy, x, n, slope))
+FAST_SAME_ARGS(actnorm_forward,
+               (float *y, float *logdet, const float *x, const float *bias, const float *logs,
+                int N, int HW, int C),
+               (y, logdet, x, bias, logs, N, HW, C))
+FAST_SAME_ARGS(actnorm_inverse,
+               (float *x, float *logdet, const float *y, const float *bias, const float *logs,
+                int N, int HW, int C),
+               (x, logdet, y, bias, logs, N, HW, C))
+FAST_SAME_ARGS(actnorm_backward,
+               (float *dx, float *dbias, float *dlogs, const float *dy, const float *y,
+                const float *dlogdet, const float *bias, const float *logs, int N, int HW,
+                int C),
+               (dx, dbias, dlogs, dy, y, dlogdet, bias, logs, N, HW, C))
+FAST_SAME_ARGS(actnorm_inverse_backward,
+               (float *dy, float *dbias, float *dlogs, const float *dx, const float *x,
+                const float *dlogdet, const float *bias, const float *logs, int N, int HW,
+                int C),
+               (dy, dbias, dlogs, dx, x, dlogdet, bias, logs, N, HW, C))
+
+static fce_status fast_conv_plan_init(fce_ctx *ctx, fce_conv_plan **plan,
+                                      const fce_conv_shape *shape) {
+    FCE_TRY(cpu_conv_plan_init(ctx, plan, shape));
+    fce_status st = cpu_pool_reserve(exec_of(ctx)->pool, conv_cpu_scratch_floats(shape));
+    if (st != FCE_STATUS_OK) {
+        cpu_conv_plan_free(ctx, *plan);
+        *plan = NULL;
+    }
+    return st;
+}
+
+static fce_status fast_conv2d_forward(fce_ctx *ctx, const fce_conv_plan *plan, float *y,
+                                      const float *x, const float *w, const float *b) {
+    conv_cpu_forward(exec_of(ctx), &plan->shape, y, x, w, b);
+    return FCE_STATUS_OK;
+}
+
+static fce_status fast_conv2d_backward_data(fce_ctx *ctx, const fce_conv_plan *plan, float *dx,
+                                            const float *dy, const float *w) {
+    if (dx) conv_cpu_backward_data(exec_of(ctx), &plan->shape, dx, dy, w);
+    return FCE_STATUS_OK;
+}
+
+static fce_status fast_conv2d_backward_filter(fce_ctx *ctx, const fce_conv_plan *plan, float *dw,
+                                              float *db, const float *dy, const float *x) {
+    conv_cpu_backward_filter(exec_of(ctx), &plan->shape, dw, db, dy, x);
+    return FCE_STATUS_OK;
+}
+
+/* The entries of the fast table that differ from the reference's. */
+#define FAST_OPS(X)                                                                                \
+    X(linear_forward) X(linear_backward) X(leaky_relu_forward) X(leaky_relu_backward)              \
+        X(actnorm_forward) X(actnorm_inverse) X(actnorm_backward) X(actnorm_inverse_backward)      \
+            X(conv_plan_init) X(conv2d_forward) X(conv2d_backward_data) X(conv2d_backward_filter)
+
+static fce_status cpu_fast_init(fce_ctx *ctx) {
+    const int threads = cpu_pool_default_threads();
+    const gemm_kernel *kernel = gemm_kernel_pick();
+    if (threads < 1 || !kernel) return FCE_STATUS_ERR_CONFIG; /* FCE_CPU_THREADS/ISA (logged) */
+    cpu_state *cs = calloc(1, sizeof *cs);
+    if (!cs) {
+        fce_log_error("cpu backend: out of host memory for its state (%zu bytes)", sizeof *cs);
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    cs->ex.kernel = kernel;
+    fce_status st = cpu_pool_create(&cs->ex.pool, threads);
+    if (st == FCE_STATUS_OK) st = cpu_pool_reserve(cs->ex.pool, GEMM_SCRATCH_FLOATS);
+    if (st != FCE_STATUS_OK) {
+        cpu_pool_free(cs->ex.pool);
+        free(cs);
+        return st;
+    }
+    cs->ops = fce_cpu_ops;
+#define FAST_ENTRY(name) cs->ops.name = fast_##name;
+    FAST_OPS(FAST_ENTRY)
+#undef FAST_ENTRY
+    ctx->ops = &cs->ops;
+    ctx->impl = cs;
+    snprintf(ctx->device_name, sizeof ctx->device_name, "cpu (fast backend, %d thread%s, %s)",
+             threads, threads == 1 ? "" : "s", kernel->isa);
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_cpu_backend_init(fce_ctx *ctx, int reference) {
     ctx->ops = &fce_cpu_ops;
     ctx->kind = FCE_BACKEND_KIND_CPU;
     ctx->device = -1;
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", "cpu (reference backend)");
     ctx->debug_sync = 0;
     ctx->impl = NULL;
-    return FCE_STATUS_OK;
+    return reference ? FCE_STATUS_OK : cpu_fast_init(ctx);
 }
 
 void fce_cpu_backend_free(fce_ctx *ctx) {
-    /* The CPU backend owns no state: nothing to release. */
-    (void)ctx;
+    /* The reference backend owns no state; the fast one its pool and table. */
+    cpu_state *cs = ctx->impl;
+    if (!cs) return;
+    cpu_pool_free(cs->ex.pool);
+    free(cs);
+    ctx->impl = NULL;
 }

@@ -13,8 +13,9 @@
     X(alloc) X(release) X(upload) X(download) X(copy) X(zero) X(sync) X(conv_plan_init)            \
         X(conv_plan_free) X(conv2d_forward) X(conv2d_backward_data) X(conv2d_backward_filter)
 
-/* backend/backend_cpu.c: fills ctx with the CPU reference table. */
-fce_status fce_cpu_backend_init(fce_ctx *ctx);
+/* backend/backend_cpu.c: fills ctx with the CPU reference table (reference != 0) or the fast CPU
+ * table, whose thread pool it starts (FCE_CPU_THREADS threads, default min(2, online CPUs)). */
+fce_status fce_cpu_backend_init(fce_ctx *ctx, int reference);
 void fce_cpu_backend_free(fce_ctx *ctx);
 
 #ifdef FCE_HAVE_CUDA
