@@ -8,7 +8,10 @@
  *                    buffers, tolerances and calls are the op-case registry's (tests/ops)
  *   bench_phases.c   whole training phases (mle_step, fce_ebm_step, fce_flow_step, sample) and the
  *                    FLOP model of the Glow and the EBM (SPEC f)
- *   bench_device.h   the device hooks: bench_device_cuda.c with CUDA, bench_device_none.c without
+ *   bench_counts.c   cost counters per phase (the emulated GPU only: fce-bench-emu), their table,
+ *                    JSON and the budgets check
+ *   bench_device.h   the device hooks: bench_device_cuda.c with CUDA, bench_device_none.c without,
+ *                    bench_device_emu.c on the emulated GPU
  *
  * Every timed number is in milliseconds. Nothing here is used by the product (fce-gpu). */
 #ifndef FCE_BENCH_H
@@ -43,6 +46,9 @@ typedef struct bench_opts {
     int no_flush;
     int inject_bad;      /* register the test-only variant that must fail validation */
     int list, flops_check, require_gpu;
+    int count_only;      /* emulated GPU: count the phases' operations without running kernels */
+    int check_budgets;   /* fail (exit 1) when a phase exceeds its budget (bench_counts.c) */
+    double budget_scale; /* multiplies every budget (a test shrinks them to see the check fail) */
 } bench_opts;
 
 /* ---- statistics of one timed series ---- */
@@ -153,6 +159,15 @@ int bench_entry_selected(const bench_opts *o, const bench_entry *e);
 
 /* ---- phases and FLOP model (bench_phases.c) ---- */
 
+/* ---- cost counters of one phase step (bench_counts.c; the emulated GPU only) ---- */
+
+typedef struct bench_counts {
+    int valid;
+    long long launches, unaccounted, gemms, gemms_tf32, dnn_calls, memsets, copies, syncs;
+    long long allocs, frees, stream_ops;
+    double kernel_bytes_read, kernel_bytes_written, lib_bytes, copy_bytes, memset_bytes;
+} bench_counts;
+
 typedef struct bench_phase_result {
     char name[32];
     int batch;
@@ -165,6 +180,7 @@ typedef struct bench_phase_result {
     char floor_tf32_basis[48];
     double mem_bytes;
     char mem_method[96];
+    bench_counts counts; /* one steady-state step, when the device counts (counts.valid) */
 } bench_phase_result;
 
 #define BENCH_N_PHASES 4
@@ -173,6 +189,20 @@ extern const char *const bench_phase_names[BENCH_N_PHASES];
 int bench_phase_selected(const bench_opts *o, const char *name);
 /* Runs the selected phases at batch N; results appended to res (capacity BENCH_N_PHASES). */
 fce_status bench_phases_run(bench_env *env, int N, bench_phase_result *res, int *n_res);
+
+/* ---- cost counters (bench_counts.c) ---- */
+
+/* The counters of one more call of fn(arg) after the phase's timed reps (a steady-state step):
+ * ctx is synchronised first, then the counters are read right before and after the call. */
+fce_status bench_count_call(fce_ctx *ctx, bench_fn fn, void *arg, bench_counts *out);
+/* The counts table (nothing when no phase has counts). */
+void bench_counts_print(const bench_phase_result *r, int n);
+/* `, "counts": {...}` of a phase (null without counts). */
+void bench_counts_json(FILE *f, const bench_counts *c);
+/* Every phase with counts against its budget at the preset (cifar10: the documented budgets);
+ * prints each verdict; returns the number of phases over budget (a phase without a budget at this
+ * preset or batch counts as over, so that a check cannot pass by measuring nothing). */
+int bench_counts_check(const bench_env *env, const bench_phase_result *r, int n);
 
 /* FLOPs (2·MACs of convs and GEMMs) per image. edge = 1 adds openai/glow's edge channel to the
  * coupling network's 3×3 convs (SPEC e, f), to check the model against SPEC f. */

@@ -1,6 +1,7 @@
 /* bench_device.h: what fce-bench needs from the GPU beyond the op table. bench_device_cuda.c
  * implements it with the CUDA runtime, cuBLAS and cuDNN (built only with FCE_HAVE_CUDA);
- * bench_device_none.c is the stub of CPU-only builds. Every function here is called only for a
+ * bench_device_none.c is the stub of CPU-only builds; bench_device_emu.c serves fce-bench-emu, the
+ * bench on the emulated GPU of tests/emu, whose only purpose is the cost counters. Every function here is called only for a
  * context of kind FCE_BACKEND_KIND_CUDA, except bench_dev_provenance. */
 #ifndef FCE_BENCH_DEVICE_H
 #define FCE_BENCH_DEVICE_H
@@ -46,5 +47,14 @@ fce_status bench_dev_peak_gemm(fce_ctx *ctx, int n, int tf32, double *tflops);
 
 /* Device memory in use (total − free, cudaMemGetInfo), after synchronising ctx. */
 fce_status bench_dev_mem_used(fce_ctx *ctx, size_t *used);
+
+/* Cost counters (bench_counts.c): only the emulated GPU has them (bench_device_emu.c, the
+ * fce-bench-emu build); elsewhere available() is 0 and count-only mode is refused. */
+int bench_dev_counters_available(void);
+/* The process's counters so far (valid = 1), or valid = 0 without counters. */
+void bench_dev_counters_read(bench_counts *c);
+/* Count-only mode of the emulation (launches and library calls counted, not run); 0 on success,
+ * −1 where there are no counters. Call before any context is made. */
+int bench_dev_set_count_only(int on);
 
 #endif

@@ -53,3 +53,11 @@ fce_status bench_dev_mem_used(fce_ctx *ctx, size_t *used) {
     *used = 0;
     return no_cuda("cudaMemGetInfo");
 }
+
+/* ---- cost counters: only on the emulated GPU (bench_device_emu.c) ---- */
+
+int bench_dev_counters_available(void) { return 0; }
+
+void bench_dev_counters_read(bench_counts *c) { memset(c, 0, sizeof *c); }
+
+int bench_dev_set_count_only(int on) { return on ? -1 : 0; }

@@ -59,6 +59,11 @@ static void usage(FILE *f) {
             "  --reps R --warmup W     timed and untimed calls per op entry (default 50, 10)\n"
             "  --phase-reps R --phase-warmup W  per phase (default 20, 3; or --reps/--warmup if given)\n"
             "  --phases LIST|all|none  mle_step,fce_ebm_step,fce_flow_step,sample (default all)\n"
+            "  --count-only            fce-bench-emu: count each phase step's operations, syncs,\n"
+            "                          allocations and bytes without running kernels (implies --ops\n"
+            "                          none, 1 warm-up and 1 rep per phase)\n"
+            "  --check-budgets         exit 1 when a phase step exceeds its budget (cifar10, batch 64)\n"
+            "  --budget-scale X        multiply every budget by X (a test of the check)\n"
             "  --ops LIST|all|none     op entries whose name or tag contains one of the substrings\n"
             "  --variant NAME|all      only this variant (default all)\n"
             "  --json FILE             write the results with their provenance\n"
@@ -142,11 +147,14 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *reps_given, int
         else if (!strcmp(a, "--inject-bad-variant")) o->inject_bad = 1;
         else if (!strcmp(a, "--require-gpu")) o->require_gpu = 1;
         else if (!strcmp(a, "--no-flush")) o->no_flush = 1;
+        else if (!strcmp(a, "--count-only")) o->count_only = 1;
+        else if (!strcmp(a, "--check-budgets")) o->check_budgets = 1;
         else if (!strcmp(a, "--device") || !strcmp(a, "--preset") || !strcmp(a, "--batch") ||
                  !strcmp(a, "--op-batch") || !strcmp(a, "--reps") || !strcmp(a, "--warmup") ||
                  !strcmp(a, "--phase-reps") || !strcmp(a, "--phase-warmup") ||
                  !strcmp(a, "--phases") || !strcmp(a, "--ops") || !strcmp(a, "--variant") ||
-                 !strcmp(a, "--json") || !strcmp(a, "--peak-gbs") || !strcmp(a, "--peak-tflops")) {
+                 !strcmp(a, "--json") || !strcmp(a, "--peak-gbs") || !strcmp(a, "--peak-tflops") ||
+                 !strcmp(a, "--budget-scale")) {
             if (!v) {
                 fprintf(stderr, "fce-bench: %s needs a value\n", a);
                 return EXIT_USAGE;
@@ -182,6 +190,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *reps_given, int
             else if (!strcmp(a, "--variant")) ok = parse_str(a, v, o->variant, sizeof o->variant);
             else if (!strcmp(a, "--json")) ok = parse_str(a, v, o->json, sizeof o->json);
             else if (!strcmp(a, "--peak-gbs")) ok = parse_double(a, v, &o->peak_gbs);
+            else if (!strcmp(a, "--budget-scale")) ok = parse_double(a, v, &o->budget_scale);
             else ok = parse_double(a, v, &o->peak_tflops);
             i++;
         } else {
@@ -273,7 +282,8 @@ static fce_status measure_peaks(bench_env *env, const bench_provenance *pv) {
         snprintf(p->gbs_method, sizeof p->gbs_method, "--peak-gbs");
     } else if (env->is_cuda) {
         FCE_TRY(bench_dev_peak_bandwidth(&env->ctx, &p->gbs));
-        snprintf(p->gbs_method, sizeof p->gbs_method, "cudaMemcpyAsync D2D 512 MiB, best of 10");
+        snprintf(p->gbs_method, sizeof p->gbs_method, "%s",
+                 p->gbs > 0 ? "cudaMemcpyAsync D2D 512 MiB, best of 10" : "not measured (emulated GPU)");
     } else {
         p->gbs = cpu_bandwidth();
         snprintf(p->gbs_method, sizeof p->gbs_method, "memcpy 64 MiB, best of 3");
@@ -286,7 +296,9 @@ static fce_status measure_peaks(bench_env *env, const bench_provenance *pv) {
         snprintf(p->tflops_method, sizeof p->tflops_method, "--peak-tflops");
     } else if (env->is_cuda) {
         FCE_TRY(bench_dev_peak_gemm(&env->ctx, 8192, 0, &p->tflops));
-        snprintf(p->tflops_method, sizeof p->tflops_method, "cuBLAS SGEMM 8192^3 FP32 (CUBLAS_DEFAULT_MATH), best of 5");
+        snprintf(p->tflops_method, sizeof p->tflops_method, "%s",
+                 p->tflops > 0 ? "cuBLAS SGEMM 8192^3 FP32 (CUBLAS_DEFAULT_MATH), best of 5"
+                               : "not measured (emulated GPU)");
     } else {
         FCE_TRY(cpu_gemm(&env->ctx, &p->tflops));
         snprintf(p->tflops_method, sizeof p->tflops_method,
@@ -488,6 +500,7 @@ static void write_json_phase(FILE *f, const bench_phase_result *p) {
     bench_json_field_num(f, "x_floor_tf32", p->ok ? p->ms.median / p->floor_ms_tf32 : NAN);
     bench_json_field_num(f, "mem_bytes", p->mem_bytes);
     bench_json_field_str(f, "mem_method", p->mem_method);
+    bench_counts_json(f, &p->counts);
     fputc('}', f);
 }
 
@@ -528,6 +541,18 @@ static fce_status write_json(const bench_env *env, const bench_provenance *pv,
 
 // ---- main ----
 
+/* --count-only: the emulation's count-only mode (before any context), the phases alone, one
+ * warm-up step and one timed step each (then the counted one). */
+static int count_only_setup(bench_opts *o) {
+    if (bench_dev_set_count_only(1) != 0) {
+        fce_log_error("fce-bench: --count-only needs the emulated GPU (build/bench/fce-bench-emu)");
+        return 1;
+    }
+    snprintf(o->filter, sizeof o->filter, "none");
+    o->phase_reps = 1, o->phase_warmup = 1;
+    return 0;
+}
+
 static int run(bench_env *env, int reps_given, int warmup_given) {
     bench_opts *o = &env->opt;
     bench_registry reg = {0};
@@ -535,6 +560,7 @@ static int run(bench_env *env, int reps_given, int warmup_given) {
     int n_ph = 0, n_failed = 0, rc = 0;
     fce_status st = FCE_STATUS_OK;
 
+    if (o->count_only && count_only_setup(o) != 0) return 1;
     if (fce_ctx_init(&env->ctx, o->device) != FCE_STATUS_OK) return 1;
     env->is_cuda = env->ctx.kind == FCE_BACKEND_KIND_CUDA;
     if (fce_ctx_init_cpu(&env->cpu) != FCE_STATUS_OK) {
@@ -664,7 +690,9 @@ static int run(bench_env *env, int reps_given, int warmup_given) {
                "fp32: %.3g TFLOP/s (%s); tf32: %s\n", env->peaks.tflops, env->peaks.tflops_method,
                ph[0].floor_tf32_basis);
         printf("memory: %s\n", ph[0].mem_method);
+        bench_counts_print(ph, n_ph);
     }
+    if (o->check_budgets && bench_counts_check(env, ph, n_ph)) rc = 1;
     printf("\n%d of %d entries and phases failed\n", n_failed, n_sel + n_ph);
     if (o->json[0] && write_json(env, &pv, &reg, ph, n_ph, n_failed, date) != FCE_STATUS_OK) rc = 1;
     if (n_failed) rc = 1;

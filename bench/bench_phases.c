@@ -420,6 +420,9 @@ static fce_status time_phase(bench_env *env, fce_ctx *ctx, bench_fn fn, void *ar
         r->img_per_s = r->batch / (r->ms.median * 1e-3);
         r->ok = 1;
     }
+    /* one more step, counted (the emulated GPU only), after the warm-up and the timed reps */
+    if (st == FCE_STATUS_OK) st = bench_count_call(ctx, fn, arg, &r->counts);
+    if (st != FCE_STATUS_OK) r->ok = 0;
     free(ms);
     mem_update(r, m0, mem_now(env, ctx));
     return st;

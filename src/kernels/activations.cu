@@ -28,6 +28,7 @@ static __global__ void leaky_relu_backward_kernel(float *dx, const float *dy, co
 extern "C" fce_status fce_cuda_leaky_relu_forward(float *y, const float *x, size_t n, float slope,
                                                   cudaStream_t stream) {
     if (n == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * n, FCE_F4 * n);
     leaky_relu_forward_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0,
                                 stream>>>(y, x, n, slope);
     FCE_LAUNCH_CHECK("leaky_relu_forward_kernel");
@@ -37,6 +38,7 @@ extern "C" fce_status fce_cuda_leaky_relu_forward(float *y, const float *x, size
 extern "C" fce_status fce_cuda_leaky_relu_backward(float *dx, const float *dy, const float *x,
                                                    size_t n, float slope, cudaStream_t stream) {
     if (n == 0 || !dx) return FCE_STATUS_OK;
+    FCE_TRAFFIC(2 * FCE_F4 * n, FCE_F4 * n);
     leaky_relu_backward_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0,
                                  stream>>>(dx, dy, x, n, slope);
     FCE_LAUNCH_CHECK("leaky_relu_backward_kernel");

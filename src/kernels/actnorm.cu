@@ -117,6 +117,8 @@ static fce_status actnorm_apply(float *out, float *logdet, const float *in, cons
                                 cudaStream_t stream) {
     FCE_ASSERT(N >= 0 && HW >= 0 && C > 0, "actnorm: bad shape N = %d, HW = %d, C = %d", N, HW, C);
     size_t total = (size_t)N * (size_t)HW * (size_t)C;
+    FCE_TRAFFIC(FCE_F4 * (total + 2 * (size_t)C + (logdet ? (size_t)C + N : 0)),
+                FCE_F4 * (total + (logdet ? (size_t)N : 0)));
     if (total > 0) {
         actnorm_apply_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0,
                                stream>>>(out, in, bias, logs, total, C, dir);
@@ -149,6 +151,10 @@ static fce_status actnorm_backward_launch(float *dact, float *dbias, float *dlog
     FCE_ASSERT(N >= 0 && HW >= 0 && C > 0, "actnorm backward: bad shape N = %d, HW = %d, C = %d", N,
                HW, C);
     if (!dact && !dbias && !dlogs) return FCE_STATUS_OK;
+    const size_t total = (size_t)N * (size_t)HW * (size_t)C;
+    FCE_TRAFFIC(FCE_F4 * (total * (dlogs ? 2 : 1) + 2 * (size_t)C + (dbias ? C : 0) + (dlogs ? C : 0) +
+                          (dlogs && dlogdet ? (size_t)N : 0)),
+                FCE_F4 * ((dact ? total : 0) + (dbias ? C : 0) + (dlogs ? C : 0)));
     actnorm_backward_kernel<<<fce_grid_1d((size_t)C, 1), FCE_BLOCK_REDUCE, 0, stream>>>(
         dact, dbias, dlogs, g, v, dlogdet, bias, logs, N, HW, C, inverse);
     FCE_LAUNCH_CHECK("actnorm_backward_kernel");
@@ -179,6 +185,7 @@ extern "C" fce_status fce_cuda_actnorm_init(float *bias, float *logs, const floa
                C);
     size_t rows = (size_t)N * (size_t)HW;
     if (rows == 0) return FCE_STATUS_OK; /* no statistics: parameters unchanged, as in the ref */
+    FCE_TRAFFIC(2 * FCE_F4 * rows * C, 2 * FCE_F4 * C); /* two passes over x */
     actnorm_init_kernel<<<fce_grid_1d((size_t)C, 1), FCE_BLOCK_REDUCE, 0, stream>>>(bias, logs, x,
                                                                                     rows, C);
     FCE_LAUNCH_CHECK("actnorm_init_kernel");

@@ -31,6 +31,7 @@ extern "C" fce_status fce_cuda_bias_broadcast(float *y, const float *b, int N, i
     FCE_ASSERT(N >= 0 && out >= 0, "bias_broadcast: bad shape N = %d, out = %d", N, out);
     size_t total = (size_t)N * (size_t)out;
     if (total == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * out, FCE_F4 * total);
     bias_broadcast_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0,
                             stream>>>(y, b, total, out);
     FCE_LAUNCH_CHECK("bias_broadcast_kernel");
@@ -41,6 +42,7 @@ extern "C" fce_status fce_cuda_bias_backward(float *db, const float *dy, int N, 
                                              cudaStream_t stream) {
     FCE_ASSERT(N >= 0 && out >= 0, "bias_backward: bad shape N = %d, out = %d", N, out);
     if (!db || out == 0 || N == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * ((size_t)N * out + out), FCE_F4 * out);
     bias_backward_kernel<<<fce_grid_1d((size_t)out, 1), FCE_BLOCK_REDUCE, 0, stream>>>(db, dy, N,
                                                                                        out);
     FCE_LAUNCH_CHECK("bias_backward_kernel");

@@ -31,6 +31,7 @@ extern "C" fce_status fce_cuda_channels_copy(float *dst, int dst_C, int dst_c0, 
                src_c0 + count, src_C, dst_c0, dst_c0 + count, dst_C);
     size_t total = rows * (size_t)count;
     if (total == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * total * (accumulate ? 2 : 1), FCE_F4 * total);
     channels_copy_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
         dst, dst_C, dst_c0, src, src_C, src_c0, count, rows, accumulate);
     FCE_LAUNCH_CHECK("channels_copy_kernel");

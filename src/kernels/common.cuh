@@ -70,6 +70,23 @@ __device__ __forceinline__ double fce_warp_sum(double v) {
     return v;
 }
 
+/* FCE_TRAFFIC(read, written): the bytes of global memory one call of a launcher reads and writes,
+ * by the launcher's own formula (the kernels' essential traffic: every input element once, every
+ * output element once, a read-modify-write both ways). Every launcher states it before its first
+ * launch. On a GPU it compiles to nothing; in the CUDA emulation (tests/emu) it feeds the cost
+ * counters that fce-bench reports per phase (emu_counters.h), and a launch outside it is counted
+ * as unaccounted (test_emu_kernels fails then). On a GPU the arguments are evaluated and
+ * discarded (a few host integer operations per launch). FCE_F4 is sizeof(float) as an unsigned
+ * long long. */
+#ifdef FCE_EMU_CUDA_H
+#define FCE_TRAFFIC(read_bytes, written_bytes)                                                     \
+    ::emu::traffic_scope fce_traffic_scope_((unsigned long long)(read_bytes),                      \
+                                            (unsigned long long)(written_bytes))
+#else
+#define FCE_TRAFFIC(read_bytes, written_bytes) ((void)(read_bytes), (void)(written_bytes))
+#endif
+#define FCE_F4 4ull
+
 /* Every launcher ends with this: reports a bad launch configuration or an earlier sticky error. */
 #define FCE_LAUNCH_CHECK(what)                                                                     \
     do {                                                                                           \

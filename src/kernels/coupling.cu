@@ -101,6 +101,8 @@ static fce_status coupling_apply(float *out, float *logdet, const float *in, con
                "coupling: bad shape N = %d, HW = %d, C = %d (C must be even)", N, HW, C);
     size_t rows = (size_t)N * (size_t)HW;
     size_t total = rows * (size_t)(C / 2);
+    FCE_TRAFFIC(FCE_F4 * (2 * total + 2 * total + (logdet ? total + N : 0)),
+                FCE_F4 * (2 * total + (logdet ? (size_t)N : 0)));
     if (total > 0) {
         coupling_apply_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0,
                                 stream>>>(out, in, h, rows, C, dir);
@@ -134,6 +136,8 @@ static fce_status coupling_backward(float *dout, float *dh, const float *g, cons
     size_t rows = (size_t)N * (size_t)HW;
     size_t total = rows * (size_t)(C / 2);
     if (total == 0 || (!dout && !dh)) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * (2 * total + 2 * total + 2 * total + (dlogdet ? (size_t)N : 0)),
+                FCE_F4 * ((dout ? 2 * total : 0) + (dh ? 2 * total : 0)));
     coupling_backward_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0,
                                stream>>>(dout, dh, g, v, h, dlogdet, HW, rows, C, inverse);
     FCE_LAUNCH_CHECK("coupling_backward_kernel");

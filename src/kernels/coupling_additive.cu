@@ -48,6 +48,7 @@ static fce_status coupling_additive_apply(float *out, const float *in, const flo
                                           int C, double dir, cudaStream_t stream) {
     size_t total = rows * (size_t)C;
     if (total == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * (total + total / 2), FCE_F4 * total);
     coupling_additive_apply_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0,
                                      stream>>>(out, in, h, total, C, dir);
     FCE_LAUNCH_CHECK("coupling_additive_apply_kernel");
@@ -73,6 +74,7 @@ extern "C" fce_status fce_cuda_coupling_additive_backward(float *din, float *dh,
     size_t total = rows * (size_t)C;
     if (din == dout) din = NULL; /* in place: din already holds dout */
     if (total == 0 || (!din && !dh)) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * (din ? total : total / 2), FCE_F4 * ((din ? total : 0) + (dh ? total / 2 : 0)));
     coupling_additive_backward_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE,
                                         0, stream>>>(din, dh, dout, total, C, (double)dir);
     FCE_LAUNCH_CHECK("coupling_additive_backward_kernel");

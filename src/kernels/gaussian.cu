@@ -42,6 +42,7 @@ extern "C" fce_status fce_cuda_gaussian_logp(float *logp, const float *z, int N,
                                              cudaStream_t stream) {
     FCE_ASSERT(N >= 0 && D >= 0, "gaussian_logp: bad shape N = %d, D = %d", N, D);
     if (N == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * ((size_t)N * D + N), FCE_F4 * N);
     gaussian_logp_kernel<<<fce_grid_1d((size_t)N, FCE_ROWS_BLOCK / 32), FCE_ROWS_BLOCK, 0,
                            stream>>>(logp, z, N, D);
     FCE_LAUNCH_CHECK("gaussian_logp_kernel");
@@ -54,6 +55,7 @@ extern "C" fce_status fce_cuda_gaussian_logp_backward_acc(float *dz, const float
     FCE_ASSERT(N >= 0 && D >= 0, "gaussian_logp_backward_acc: bad shape N = %d, D = %d", N, D);
     size_t total = (size_t)N * (size_t)D;
     if (total == 0 || !dz) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * (2 * total + N), FCE_F4 * total);
     gaussian_logp_backward_acc_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE,
                                         0, stream>>>(dz, z, dlogp, total, D);
     FCE_LAUNCH_CHECK("gaussian_logp_backward_acc_kernel");

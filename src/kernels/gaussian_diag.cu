@@ -98,10 +98,12 @@ extern "C" fce_status fce_cuda_gaussian_diag_logp(float *logp, const float *z, c
     FCE_ASSERT(N >= 0 && D >= 0, "gaussian_diag_logp: bad shape N = %d, D = %d", N, D);
     if (N == 0 || D == 0) return FCE_STATUS_OK; /* an empty sum adds 0 (the reference's D = 0) */
     if (D <= FCE_GDIAG_WARP_MAX_D) {
+        FCE_TRAFFIC(FCE_F4 * (3 * (size_t)N * D + N), FCE_F4 * N);
         gaussian_diag_logp_warp_kernel<<<fce_grid_1d((size_t)N, FCE_ROWS_BLOCK / 32),
                                          FCE_ROWS_BLOCK, 0, stream>>>(logp, z, mean, logs, N, D);
         FCE_LAUNCH_CHECK("gaussian_diag_logp_warp_kernel");
     } else {
+        FCE_TRAFFIC(FCE_F4 * (3 * (size_t)N * D + N), FCE_F4 * N);
         gaussian_diag_logp_block_kernel<<<fce_grid_1d((size_t)N, 1u), FCE_BLOCK_REDUCE, 0,
                                           stream>>>(logp, z, mean, logs, N, D);
         FCE_LAUNCH_CHECK("gaussian_diag_logp_block_kernel");
@@ -119,6 +121,7 @@ extern "C" fce_status fce_cuda_gaussian_diag_logp_backward_acc(float *dz, float 
                D);
     size_t total = (size_t)N * (size_t)D;
     if (total == 0 || (!dz && !dmean && !dlogs)) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * (3 * total + N + (dz ? total : 0)), FCE_F4 * ((dz ? total : 0) + (dmean ? total : 0) + (dlogs ? total : 0)));
     gaussian_diag_backward_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0,
                                     stream>>>(dz, dmean, dlogs, z, mean, logs, dlogp, total, D);
     FCE_LAUNCH_CHECK("gaussian_diag_backward_kernel");

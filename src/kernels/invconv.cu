@@ -175,6 +175,7 @@ extern "C" fce_status fce_cuda_invconv_lu_weights(float *W, float *Winv, const f
                                                   const float *logs, int C, cudaStream_t stream) {
     FCE_TRY(invconv_check_c(C, "invconv_lu_weights"));
     if (!W && !Winv) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * (2 * (size_t)C * C + 3 * (size_t)C), FCE_F4 * ((W ? (size_t)C * C : 0) + (Winv ? (size_t)C * C : 0)));
     invconv_lu_weights_kernel<<<1, FCE_INVCONV_BLOCK, 0, stream>>>(W, Winv, perm, sign, L, U, logs,
                                                                    C);
     FCE_LAUNCH_CHECK("invconv_lu_weights_kernel");
@@ -189,6 +190,7 @@ extern "C" fce_status fce_cuda_invconv_lu_backward(float *dL, float *dU, float *
                                                    cudaStream_t stream) {
     FCE_TRY(invconv_check_c(C, "invconv_lu_backward"));
     if (!dL && !dU && !dlogs) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * ((2 + (dW ? 1 : 0) + (dWinv ? 1 : 0) + 1) * (size_t)C * C + 3 * (size_t)C + (dL ? (size_t)C * C : 0) + (dU ? (size_t)C * C : 0) + (dlogs ? C : 0)), FCE_F4 * ((dL ? (size_t)C * C : 0) + (dU ? (size_t)C * C : 0) + (dlogs ? C : 0)));
     invconv_lu_backward_kernel<<<1, FCE_INVCONV_BLOCK, 0, stream>>>(dL, dU, dlogs, dW, dWinv, Winv,
                                                                     perm, sign, L, U, logs, C);
     FCE_LAUNCH_CHECK("invconv_lu_backward_kernel");
@@ -200,6 +202,7 @@ extern "C" fce_status fce_cuda_invconv_logdet(float *logdet, const float *logs, 
     FCE_ASSERT(N >= 0 && HW >= 0 && C >= 0, "invconv_logdet: bad shape N = %d, HW = %d, C = %d", N,
                HW, C);
     if (!logdet || N == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * ((size_t)C + N), FCE_F4 * N);
     invconv_logdet_kernel<<<1, FCE_BLOCK_REDUCE, 0, stream>>>(logdet, logs, N, HW, C, (double)dir);
     FCE_LAUNCH_CHECK("invconv_logdet_kernel");
     return FCE_STATUS_OK;
@@ -211,6 +214,7 @@ extern "C" fce_status fce_cuda_invconv_logdet_backward(float *dlogs, const float
     FCE_ASSERT(N >= 0 && HW >= 0 && C >= 0,
                "invconv_logdet_backward: bad shape N = %d, HW = %d, C = %d", N, HW, C);
     if (!dlogs || !dlogdet || C == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * ((size_t)N + C), FCE_F4 * C);
     invconv_logdet_backward_kernel<<<1, FCE_BLOCK_REDUCE, 0, stream>>>(dlogs, dlogdet, N, HW, C,
                                                                        (double)dir);
     FCE_LAUNCH_CHECK("invconv_logdet_backward_kernel");

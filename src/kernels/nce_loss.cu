@@ -62,6 +62,7 @@ extern "C" fce_status fce_cuda_nce_loss(float *stats, float *dfx, float *dfxt, f
                                         float gscale, cudaStream_t stream) {
     FCE_ASSERT(n > 0, "nce_loss: n = %d samples of each kind (must be > 0)", n);
     FCE_ASSERT(stats && fx && fxt && lq && lqt && c, "nce_loss: a required input is NULL");
+    FCE_TRAFFIC(FCE_F4 * (4 * (size_t)n + 1 + (dc ? 1 : 0)), FCE_F4 * (2 + (dfx ? n : 0) + (dfxt ? n : 0) + (dlq ? n : 0) + (dlqt ? n : 0) + (dc ? 1 : 0)));
     nce_loss_kernel<<<1, FCE_NCE_BLOCK, 0, stream>>>(stats, dfx, dfxt, dlq, dlqt, dc, fx, fxt, lq,
                                                      lqt, c, n, (double)gscale);
     FCE_LAUNCH_CHECK("nce_loss_kernel");

@@ -49,6 +49,7 @@ extern "C" fce_status fce_cuda_adam_step(float *p, const float *g, float *m, flo
     FCE_ASSERT(t >= 1, "adam_step: step count t = %d (1-based)", t);
     if (n == 0) return FCE_STATUS_OK;
     double bc1 = 1.0 - pow((double)b1, (double)t), bc2 = 1.0 - pow((double)b2, (double)t);
+    FCE_TRAFFIC(4 * FCE_F4 * n, 3 * FCE_F4 * n);
     adam_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
         p, g, m, v, n, (double)lr, (double)b1, (double)b2, (double)eps, bc1, bc2);
     FCE_LAUNCH_CHECK("adam_step_kernel");
@@ -61,6 +62,7 @@ extern "C" fce_status fce_cuda_adamax_step(float *p, const float *g, float *m, f
     FCE_ASSERT(t >= 1, "adamax_step: step count t = %d (1-based)", t);
     if (n == 0) return FCE_STATUS_OK;
     double step = (double)lr / (1.0 - pow((double)b1, (double)t));
+    FCE_TRAFFIC(4 * FCE_F4 * n, 3 * FCE_F4 * n);
     adamax_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
         p, g, m, u, n, step, (double)b1, (double)b2, (double)eps);
     FCE_LAUNCH_CHECK("adamax_step_kernel");

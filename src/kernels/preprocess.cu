@@ -53,6 +53,7 @@ extern "C" fce_status fce_cuda_dequantize(float *x, const uint8_t *u8, size_t n,
     if (n == 0) return FCE_STATUS_OK;
     FCE_ASSERT(x != NULL && u8 != NULL, "dequantize: NULL buffer for n = %zu", n);
     const float inv = 1.0f / (float)(1 << n_bits);
+    FCE_TRAFFIC(n, FCE_F4 * n);
     dequantize_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
         x, u8, n, 8 - n_bits, inv, seed, offset);
     FCE_LAUNCH_CHECK("dequantize_kernel");
@@ -65,6 +66,7 @@ extern "C" fce_status fce_cuda_postprocess(uint8_t *u8, const float *x, size_t n
     if (n == 0) return FCE_STATUS_OK;
     FCE_ASSERT(x != NULL && u8 != NULL, "postprocess: NULL buffer for n = %zu", n);
     const float nb = (float)(1 << n_bits);
+    FCE_TRAFFIC(FCE_F4 * n, n);
     postprocess_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
         u8, x, n, nb, 0.5f * nb, 256.0f / nb);
     FCE_LAUNCH_CHECK("postprocess_kernel");

@@ -31,6 +31,7 @@ extern "C" fce_status fce_cuda_fill_normal(float *x, size_t n, uint64_t seed, ui
                                            float std, cudaStream_t stream) {
     if (n == 0) return FCE_STATUS_OK;
     FCE_ASSERT(x != NULL, "fill_normal: x is NULL for n = %zu", n);
+    FCE_TRAFFIC(0, FCE_F4 * n);
     fill_normal_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
         x, n, seed, offset, std);
     FCE_LAUNCH_CHECK("fill_normal_kernel");
@@ -41,6 +42,7 @@ extern "C" fce_status fce_cuda_fill_uniform(float *x, size_t n, uint64_t seed, u
                                             float lo, float hi, cudaStream_t stream) {
     if (n == 0) return FCE_STATUS_OK;
     FCE_ASSERT(x != NULL, "fill_uniform: x is NULL for n = %zu", n);
+    FCE_TRAFFIC(0, FCE_F4 * n);
     fill_uniform_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
         x, n, seed, offset, lo, hi);
     FCE_LAUNCH_CHECK("fill_uniform_kernel");

@@ -15,6 +15,7 @@ static __global__ void scale_kernel(float *y, const float *x, size_t n, float al
 extern "C" fce_status fce_cuda_scale(float *y, const float *x, size_t n, float alpha,
                                      cudaStream_t stream) {
     if (n == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * n, FCE_F4 * n);
     scale_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(y, x, n,
                                                                                         alpha);
     FCE_LAUNCH_CHECK("scale_kernel");

@@ -76,6 +76,7 @@ extern "C" fce_status fce_cuda_softmax_xent(float *stats, float *dlogits, const 
     FCE_ASSERT(N > 0 && K > 0, "softmax_xent: N = %d rows, K = %d classes (both must be > 0)", N, K);
     FCE_ASSERT(logits && labels, "softmax_xent: logits or labels is NULL");
     if (!stats && !dlogits) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * ((size_t)N * K + N + (stats ? 2 : 0)), FCE_F4 * ((dlogits ? (size_t)N * K : 0) + (stats ? 2 : 0)));
     softmax_xent_kernel<<<1, FCE_SMX_BLOCK, 0, stream>>>(stats, dlogits, logits, labels, N, K,
                                                         (double)gscale);
     FCE_LAUNCH_CHECK("softmax_xent_kernel");

@@ -53,6 +53,7 @@ extern "C" fce_status fce_cuda_squeeze_forward(float *y, const float *x, int N, 
     squeeze_check("squeeze_forward", N, H, W, C);
     size_t total = (size_t)N * (size_t)H * (size_t)W * (size_t)C;
     if (total == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * total, FCE_F4 * total);
     squeeze_forward_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0,
                              stream>>>(y, x, total, H, W, C);
     FCE_LAUNCH_CHECK("squeeze_forward_kernel");
@@ -64,6 +65,7 @@ extern "C" fce_status fce_cuda_squeeze_inverse(float *x, const float *y, int N, 
     squeeze_check("squeeze_inverse", N, H, W, C);
     size_t total = (size_t)N * (size_t)H * (size_t)W * (size_t)C;
     if (total == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * total, FCE_F4 * total);
     squeeze_inverse_kernel<<<fce_grid_1d(total, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0,
                              stream>>>(x, y, total, H, W, C);
     FCE_LAUNCH_CHECK("squeeze_inverse_kernel");

@@ -11,7 +11,8 @@
  * element read or written lies inside one device allocation, alpha/beta are host pointers (the
  * default host pointer mode), C does not overlap A or B, the handle's stream is alive. With
  * CUBLAS_TF32_TENSOR_OP_MATH the inputs are rounded to TF32 (10-bit mantissa, round to nearest)
- * before the multiply, the worst case that math mode allows. */
+ * before the multiply, the worst case that math mode allows. Every call is counted, with its math
+ * mode (emu_counters.h: TF32 calls are counted apart, so a test can see which GEMMs ran in TF32). */
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -159,6 +160,11 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
         return CUBLAS_STATUS_EXECUTION_FAILED;
     }
     const bool tf32 = handle->math == CUBLAS_TF32_TENSOR_OP_MATH;
+    emu::gpu::count_library_call(emu::gpu::library::gemm,
+                                 (double)a_bytes + (double)b_bytes +
+                                     (double)c_bytes * (be != 0.0f ? 2.0 : 1.0),
+                                 tf32);
+    if (emu::gpu::count_only()) return CUBLAS_STATUS_SUCCESS;
     /* op(A) as a dense row-major m×k copy and op(B) as a column-by-column n×k copy, so the inner
      * product runs over contiguous memory. */
     std::vector<float> opa, opb;

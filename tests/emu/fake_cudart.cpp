@@ -9,10 +9,17 @@
  * fake also installs the launch hooks of emu_cuda.h, so every kernel launch checks its stream and
  * that each pointer argument is NULL or points into device memory.
  *
+ * Cost counters (emu_counters.h): every memset, copy (by direction), host synchronisation and
+ * allocation is counted here, kernel launches in emu_cuda.h, GEMMs and cuDNN calls in their fakes
+ * (count_library_call). In count-only mode new allocations are lazily mapped and left unfilled, and
+ * memsets and device-to-device copies are checked and counted but not executed.
+ *
  * Faults (fake_device.h) make the device's error sticky (cudaErrorIllegalAddress from every later
  * call, as after a fault on a GPU) and make the process exit 1 at the end. Also linked into the
  * kernel test (test_emu_kernels), which only uses cudaGetLastError / cudaGetErrorString. */
 #include "fake_device.h"
+
+#include <sys/mman.h>
 
 #include <cstdarg>
 #include <cstdio>
@@ -22,6 +29,7 @@
 #include <mutex>
 #include <set>
 
+#include "emu_counters.h"
 #include "emu_cuda.h"
 
 struct CUstream_st {
@@ -36,7 +44,16 @@ constexpr unsigned char GUARD_BYTE = 0xA5;
 struct Alloc {
     unsigned char *raw;
     size_t bytes;
+    bool mapped; /* count-only mode: mmap'ed, released with munmap */
 };
+
+/* The counters of emu_counters.h kept here (launches and kernel bytes live in emu_cuda.h). */
+struct Counters {
+    std::atomic<long long> gemms{0}, gemms_tf32{0}, dnn_calls{0}, memsets{0}, h2d{0}, d2h{0},
+        d2d{0}, syncs{0}, allocs{0}, frees{0};
+    std::atomic<long long> gemm_bytes{0}, dnn_bytes{0}, memset_bytes{0}, copy_bytes{0};
+};
+Counters counters;
 
 std::mutex mu;
 std::map<uintptr_t, Alloc> allocs; /* keyed by the user pointer */
@@ -121,6 +138,21 @@ bool in_device(const void *p, size_t bytes) {
 }
 
 bool is_device(const void *p) { return in_device(p, 0); }
+
+bool count_only() { return emu::skip_compute.load(std::memory_order_relaxed); }
+
+void count_library_call(library lib, double bytes, bool tf32) {
+    if (lib == library::gemm) {
+        counters.gemms.fetch_add(1);
+        if (tf32) counters.gemms_tf32.fetch_add(1);
+        counters.gemm_bytes.fetch_add((long long)bytes);
+    } else {
+        counters.dnn_calls.fetch_add(1);
+        counters.dnn_bytes.fetch_add((long long)bytes);
+    }
+}
+
+void count_host_sync() { counters.syncs.fetch_add(1); }
 
 bool stream_live(cudaStream_t s) {
     std::lock_guard<std::mutex> lk(mu);
@@ -231,14 +263,26 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
     if (bytes == 0) return cudaSuccess; /* CUDA: a NULL pointer and success */
     if (bytes > ((size_t)16 << 30)) return cudaErrorMemoryAllocation;
     size_t body = (bytes + GUARD - 1) / GUARD * GUARD;
-    auto *raw = static_cast<unsigned char *>(std::aligned_alloc(GUARD, body + 2 * GUARD));
-    if (!raw) return cudaErrorMemoryAllocation;
-    std::memset(raw, GUARD_BYTE, body + 2 * GUARD);
-    std::memset(raw + GUARD, 0xFF, bytes); /* NaN as floats: device memory starts as garbage */
+    const bool mapped = emu::gpu::count_only();
+    unsigned char *raw;
+    if (mapped) { /* zero pages, touched only where written: the guards and what is uploaded */
+        void *m = mmap(nullptr, body + 2 * GUARD, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED) return cudaErrorMemoryAllocation;
+        raw = static_cast<unsigned char *>(m);
+        std::memset(raw, GUARD_BYTE, GUARD);
+        std::memset(raw + GUARD + bytes, GUARD_BYTE, body + GUARD - bytes);
+    } else {
+        raw = static_cast<unsigned char *>(std::aligned_alloc(GUARD, body + 2 * GUARD));
+        if (!raw) return cudaErrorMemoryAllocation;
+        std::memset(raw, GUARD_BYTE, body + 2 * GUARD);
+        std::memset(raw + GUARD, 0xFF, bytes); /* NaN as floats: device memory starts as garbage */
+    }
     std::lock_guard<std::mutex> lk(mu);
     install_hooks_locked();
-    allocs[reinterpret_cast<uintptr_t>(raw + GUARD)] = Alloc{raw, bytes};
+    allocs[reinterpret_cast<uintptr_t>(raw + GUARD)] = Alloc{raw, bytes, mapped};
     n_mallocs++;
+    counters.allocs.fetch_add(1);
     *p = raw + GUARD;
     return cudaSuccess;
 }
@@ -256,9 +300,11 @@ cudaError_t cudaFree(void *p) {
         a = it->second;
         allocs.erase(it);
     }
+    counters.frees.fetch_add(1);
     size_t body = (a.bytes + GUARD - 1) / GUARD * GUARD;
     for (size_t i = 0; i < body + 2 * GUARD; i++) {
-        if (i >= GUARD && i < GUARD + a.bytes) continue;
+        if (i == GUARD) i = GUARD + a.bytes; /* the guard bytes only: before and after the data */
+        if (i >= body + 2 * GUARD) break;
         if (a.raw[i] != GUARD_BYTE) {
             emu::gpu::fault("cudaFree(%p): the guard zone of this %zu-byte allocation was written "
                             "(byte %td relative to its start): an out-of-bounds write",
@@ -266,7 +312,8 @@ cudaError_t cudaFree(void *p) {
             break;
         }
     }
-    std::free(a.raw);
+    if (a.mapped) munmap(a.raw, body + 2 * GUARD);
+    else std::free(a.raw);
     return ret(cudaSuccess);
 }
 
@@ -301,6 +348,11 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaM
                         src, dst);
         return ret(cudaSuccess);
     }
+    if (dd || sd) { /* a host-to-host "copy" is no stream operation of the device */
+        (dd && sd ? counters.d2d : dd ? counters.h2d : counters.d2h).fetch_add(1);
+        counters.copy_bytes.fetch_add((long long)bytes);
+    }
+    if (dd && sd && emu::gpu::count_only()) return cudaSuccess;
     std::memcpy(dst, src, bytes);
     return cudaSuccess;
 }
@@ -314,6 +366,9 @@ cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t strea
         emu::gpu::fault("cudaMemsetAsync of %zu bytes at %p runs past its device allocation", bytes, p);
         return ret(cudaSuccess);
     }
+    counters.memsets.fetch_add(1);
+    counters.memset_bytes.fetch_add((long long)bytes);
+    if (emu::gpu::count_only()) return cudaSuccess;
     std::memset(p, value, bytes);
     return cudaSuccess;
 }
@@ -343,7 +398,66 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     if (stream && !emu::gpu::stream_live(stream)) return ret(cudaErrorInvalidResourceHandle);
+    counters.syncs.fetch_add(1);
     return ret(cudaSuccess); /* all work is already done */
 }
+
+cudaError_t cudaDeviceSynchronize(void) {
+    counters.syncs.fetch_add(1);
+    return ret(cudaSuccess);
+}
+
+/* Device memory in use: 16 GiB in all, free = total − the live allocations. */
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
+    if (!free_bytes || !total_bytes) return cudaErrorInvalidValue;
+    size_t used = 0;
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        for (auto &kv : allocs) used += kv.second.bytes;
+    }
+    *total_bytes = (size_t)16 << 30;
+    *free_bytes = used < *total_bytes ? *total_bytes - used : 0;
+    return ret(cudaSuccess);
+}
+
+void fce_emu_counters_read(fce_emu_counters *o) {
+    std::memset(o, 0, sizeof *o);
+    o->launches = emu::launches.load();
+    o->unaccounted_launches = emu::unaccounted_launches.load();
+    o->kernel_bytes_read = (double)emu::kernel_bytes_read.load();
+    o->kernel_bytes_written = (double)emu::kernel_bytes_written.load();
+    o->gemms = counters.gemms.load();
+    o->gemms_tf32 = counters.gemms_tf32.load();
+    o->dnn_calls = counters.dnn_calls.load();
+    o->memsets = counters.memsets.load();
+    o->copies_h2d = counters.h2d.load();
+    o->copies_d2h = counters.d2h.load();
+    o->copies_d2d = counters.d2d.load();
+    o->host_syncs = counters.syncs.load();
+    o->allocs = counters.allocs.load();
+    o->frees = counters.frees.load();
+    o->gemm_bytes = (double)counters.gemm_bytes.load();
+    o->dnn_bytes = (double)counters.dnn_bytes.load();
+    o->memset_bytes = (double)counters.memset_bytes.load();
+    o->copy_bytes = (double)counters.copy_bytes.load();
+}
+
+long long fce_emu_stream_ops(const fce_emu_counters *c) {
+    return c->launches + c->gemms + c->dnn_calls + c->memsets + c->copies_h2d + c->copies_d2h +
+           c->copies_d2d;
+}
+
+void fce_emu_counters_diff(const fce_emu_counters *a, const fce_emu_counters *b, fce_emu_counters *o) {
+#define EMU_DIFF(f) o->f = b->f - a->f;
+    EMU_DIFF(launches) EMU_DIFF(unaccounted_launches) EMU_DIFF(gemms) EMU_DIFF(gemms_tf32)
+    EMU_DIFF(dnn_calls) EMU_DIFF(memsets) EMU_DIFF(copies_h2d) EMU_DIFF(copies_d2h)
+    EMU_DIFF(copies_d2d) EMU_DIFF(host_syncs) EMU_DIFF(allocs) EMU_DIFF(frees)
+    EMU_DIFF(kernel_bytes_read) EMU_DIFF(kernel_bytes_written) EMU_DIFF(gemm_bytes)
+    EMU_DIFF(dnn_bytes) EMU_DIFF(memset_bytes) EMU_DIFF(copy_bytes)
+#undef EMU_DIFF
+}
+
+void fce_emu_set_count_only(int on) { emu::skip_compute.store(on != 0); }
+int fce_emu_count_only(void) { return emu::skip_compute.load() ? 1 : 0; }
 
 }  // extern "C"

@@ -22,6 +22,9 @@
  * a call is given must be at least what the chosen algorithm reported; the fake scribbles over it
  * (as a real algorithm would use it).
  *
+ * Every compute call is counted in check_memory (emu_counters.h); in count-only mode it is checked
+ * and counted, not computed.
+ *
  * Algorithm queries: one candidate per direction (status success, deterministic, CUDNN_FMA_MATH),
  * with a small nonzero workspace for the backward ones, so that the workspace plumbing is used. */
 #include <cmath>
@@ -177,6 +180,10 @@ bool check_memory(const char *what, const void *alpha, const void *beta, std::ve
             emu::gpu::fault("%s: the output %s overlaps the input %s", what, out.name, b.name);
             return false;
         }
+    /* counted here, once per compute call: inputs read, the output read (beta != 0) and written */
+    double bytes = (double)out.bytes * (*static_cast<const float *>(beta) != 0.0f ? 2.0 : 1.0);
+    for (const Buf &b : in) bytes += (double)b.bytes;
+    emu::gpu::count_library_call(emu::gpu::library::dnn, bytes, false);
     if (ws_need) {
         if (!emu::gpu::in_device(ws, ws_need)) {
             emu::gpu::fault("%s: workspace %p of %zu bytes (need %zu) is not inside one device "
@@ -189,7 +196,7 @@ bool check_memory(const char *what, const void *alpha, const void *beta, std::ve
                 emu::gpu::fault("%s: the workspace overlaps %s", what, b.name);
                 return false;
             }
-        std::memset(ws, 0xFF, ws_need);
+        if (!emu::gpu::count_only()) std::memset(ws, 0xFF, ws_need);
     }
     return true;
 }
@@ -419,6 +426,7 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void *alpha,
                       {{x, tensor_count(xd) * 4, "x"}, {w, filter_count(wd) * 4, "w"}},
                       {y, tensor_count(yd) * 4, "y"}, ws, ws_size, need))
         return CUDNN_STATUS_EXECUTION_FAILED;
+    if (emu::gpu::count_only()) return CUDNN_STATUS_SUCCESS;
     const float *X = static_cast<const float *>(x), *W = static_cast<const float *>(w);
     const int C = xd->c;
     std::vector<double> acc(tensor_count(yd), 0.0);
@@ -447,6 +455,7 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void *alpha,
                       {{w, filter_count(wd) * 4, "w"}, {dy, tensor_count(dyd) * 4, "dy"}},
                       {dx, tensor_count(dxd) * 4, "dx"}, ws, ws_size, need))
         return CUDNN_STATUS_EXECUTION_FAILED;
+    if (emu::gpu::count_only()) return CUDNN_STATUS_SUCCESS;
     const float *W = static_cast<const float *>(w), *DY = static_cast<const float *>(dy);
     const int C = dxd->c;
     std::vector<double> acc(tensor_count(dxd), 0.0);
@@ -474,6 +483,7 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void *alpha,
                       {{x, tensor_count(xd) * 4, "x"}, {dy, tensor_count(dyd) * 4, "dy"}},
                       {dw, filter_count(dwd) * 4, "dw"}, ws, ws_size, need))
         return CUDNN_STATUS_EXECUTION_FAILED;
+    if (emu::gpu::count_only()) return CUDNN_STATUS_SUCCESS;
     const float *X = static_cast<const float *>(x), *DY = static_cast<const float *>(dy);
     const int C = xd->c;
     std::vector<double> acc(filter_count(dwd), 0.0);
@@ -497,6 +507,7 @@ cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t h, const void *alpha,
                       {{dy, tensor_count(dyd) * 4, "dy"}}, {db, tensor_count(dbd) * 4, "db"},
                       nullptr, 0, 0))
         return CUDNN_STATUS_EXECUTION_FAILED;
+    if (emu::gpu::count_only()) return CUDNN_STATUS_SUCCESS;
     const float *DY = static_cast<const float *>(dy);
     std::vector<double> acc((size_t)dyd->c, 0.0);
     const size_t rows = (size_t)dyd->n * dyd->h * dyd->w;
@@ -518,6 +529,7 @@ cudnnStatus_t cudnnAddTensor(cudnnHandle_t h, const void *alpha,
     if (!check_memory("cudnnAddTensor", alpha, beta, {{A, tensor_count(ad) * 4, "A"}},
                       {C, tensor_count(cd) * 4, "C"}, nullptr, 0, 0))
         return CUDNN_STATUS_EXECUTION_FAILED;
+    if (emu::gpu::count_only()) return CUDNN_STATUS_SUCCESS;
     const float *AP = static_cast<const float *>(A);
     float *CP = static_cast<float *>(C);
     const double al = *static_cast<const float *>(alpha);

@@ -336,5 +336,10 @@ int main(int argc, char **argv) {
                 " ulp)\n", g_inexact, g_inexact_max);
     std::printf("%d cases, %d failed, %ld emulated launches, %ld violations\n", g_cases, g_failures,
                 emu::launches.load(), emu::violations.load());
-    return g_failures || emu::violations.load() ? 1 : 0;
+    /* Every launcher states its bytes (FCE_TRAFFIC, common.cuh) for the cost counters. */
+    const long unaccounted = emu::unaccounted_launches.load();
+    if (unaccounted)
+        std::printf("FAIL: %ld launches outside an FCE_TRAFFIC scope: give every launcher its "
+                    "FCE_TRAFFIC(read, written) before it launches\n", unaccounted);
+    return g_failures || emu::violations.load() || unaccounted ? 1 : 0;
 }

@@ -81,6 +81,8 @@ EMU_EXTERN_C cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaS
 EMU_EXTERN_C cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags);
 EMU_EXTERN_C cudaError_t cudaStreamDestroy(cudaStream_t stream);
 EMU_EXTERN_C cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+EMU_EXTERN_C cudaError_t cudaDeviceSynchronize(void);
+EMU_EXTERN_C cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes);
 
 #ifdef __cplusplus
 namespace emu {

@@ -228,6 +228,43 @@ inline thread_local block_ctx *cur_block = nullptr;
 inline std::atomic<long> violations{0};
 /* Kernel launches so far (the test checks that n = 0 launches nothing). */
 inline std::atomic<long> launches{0};
+/* Cost counters (emu_counters.h): launches outside any FCE_TRAFFIC scope, and the bytes the
+ * launchers declared (counted at the first launch of each scope). */
+inline std::atomic<long> unaccounted_launches{0};
+inline std::atomic<long long> kernel_bytes_read{0}, kernel_bytes_written{0};
+/* Count-only mode (emu_counters.h): launches are checked and counted, not run. */
+inline std::atomic<bool> skip_compute{false};
+
+/* FCE_TRAFFIC(read, written) of src/kernels/common.cuh in the emulation: the bytes one launcher
+ * call reads and writes, attributed to the first kernel it launches in this scope (a launcher
+ * with several kernels declares their total once). */
+class traffic_scope {
+  public:
+    traffic_scope(unsigned long long read, unsigned long long written)
+        : read_(read), written_(written), prev_(current) {
+        current = this;
+    }
+    ~traffic_scope() { current = prev_; }
+    traffic_scope(const traffic_scope &) = delete;
+    traffic_scope &operator=(const traffic_scope &) = delete;
+    /* Called by launch(); false when no scope is open (an unaccounted launch). */
+    static bool on_launch() {
+        traffic_scope *s = current;
+        if (!s) return false;
+        if (!s->counted_) {
+            s->counted_ = true;
+            kernel_bytes_read.fetch_add((long long)s->read_);
+            kernel_bytes_written.fetch_add((long long)s->written_);
+        }
+        return true;
+    }
+
+  private:
+    unsigned long long read_, written_;
+    traffic_scope *prev_;
+    bool counted_ = false;
+    static inline thread_local traffic_scope *current = nullptr;
+};
 /* FCE_GRID_MAX of common.cuh is rewritten to EMU_GRID_MAX(original): with grid_max_override != 0
  * the grid cap becomes that value, so small problems already need several grid-stride passes. */
 inline unsigned grid_max_override = 0;
@@ -323,6 +360,8 @@ void launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, size_t shm
             (check_pointer_arg(name, i++, v), ...);
         }, params);
     launches.fetch_add(1);
+    if (!traffic_scope::on_launch()) unaccounted_launches.fetch_add(1);
+    if (skip_compute.load(std::memory_order_relaxed)) return;
     gridDim = grid;
     blockDim = block;
     const unsigned nt = block.x, nw = (nt + 31) / 32;
