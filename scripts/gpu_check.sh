@@ -8,11 +8,12 @@
 # Steps, each with its own timeout, all inside a global deadline (DEADLINE_S, default 360 s):
 #   1 preflight   driver (nvidia-smi), nvcc, cmake, the cuDNN, zlib and libpng headers; names what is
 #                 missing and stops; the GPU's compute capability picks the one CUDA architecture
-#   2 build       only fce-gpu, fce-bench and the five GPU tests, for that architecture (the
+#   2 build       only fce-gpu, fce-bench and the six GPU tests, for that architecture (the
 #                 configure line says whether MPI and NCCL were found)
-#   3 gpu tests   test_gpu_ops, test_gpu_conv, test_gpu_step, test_gpu_inverse_cifar, test_gpu_dist
-#                 (the NCCL all-reduce of a one-rank job, no launcher needed), each with
-#                 FCE_REQUIRE_GPU=1 (a missing GPU fails instead of skipping)
+#   3 gpu tests   test_gpu_ops, test_gpu_conv, test_gpu_step, test_gpu_iglow (the image flow's
+#                 fused passes), test_gpu_inverse_cifar, test_gpu_dist (the NCCL all-reduce of a
+#                 one-rank job, no launcher needed), each with FCE_REQUIRE_GPU=1 (a missing GPU
+#                 fails instead of skipping)
 #   4 bench       fce-bench's four phases on the cifar10 preset at batch 64, FP32 and FCE_TF32=1
 #   5 end to end  generated CIFAR-format pictures: MLE -> FCE from it -> eval -> a sample grid;
 #                 then, when MPI was built and mpirun exists, the 1-GPU job path: a 2D run under
@@ -86,7 +87,8 @@ fi
 say "preflight: ok"
 
 # ---- 2 build ----
-TARGETS=(fce-gpu fce-bench test_gpu_ops test_gpu_conv test_gpu_step test_gpu_inverse_cifar test_gpu_dist)
+TARGETS=(fce-gpu fce-bench test_gpu_ops test_gpu_conv test_gpu_step test_gpu_iglow test_gpu_inverse_cifar
+         test_gpu_dist)
 step configure 60 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DFCE_CUDA="$CUDA_FLAG" \
   -DFCE_CUDA_ARCHS="${ARCH/none/90}" -DFCE_BUILD_TESTS=ON -DFCE_BUILD_BENCH=ON || exit 1
 grep -h "fce-gpu: CUDA backend" "$W/configure.log" | sed 's/^-- /    /' | tee -a "$W/summary.txt"
@@ -97,7 +99,7 @@ BENCH="$BUILD/bench/fce-bench"
 # ---- 3 gpu tests ----
 # A GPU test binary with FCE_REQUIRE_GPU=$REQ; in a dry run its skip (exit 77) counts as done.
 GPU_TEST='FCE_REQUIRE_GPU=$0 "$1"; rc=$?; if [ $rc -eq 77 ] && [ "$0" = 0 ]; then echo "skipped (dry run)"; exit 0; fi; exit $rc'
-for t in test_gpu_ops test_gpu_conv test_gpu_step test_gpu_dist; do step "$t" 90 bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/$t"; done
+for t in test_gpu_ops test_gpu_conv test_gpu_step test_gpu_iglow test_gpu_dist; do step "$t" 90 bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/$t"; done
 INV=(); [ "$DRY_RUN" = 1 ] && INV=(FCE_INVERSE_PRESET=tiny FCE_INVERSE_STEPS=5)
 step test_gpu_inverse_cifar 90 env "${INV[@]}" bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/test_gpu_inverse_cifar"
 

@@ -34,6 +34,16 @@ extern "C" {
 /* Actnorm's effective log-scale is FACTOR * stored value (openai/glow logscale_factor = 3). */
 #define FCE_ACTNORM_LOGSCALE_FACTOR 3.0f
 
+/* The work buffer of the fused actnorm backward ops (fce/ops.def) for C channels, in floats:
+ * FCE_ACTNORM_WORK_COUNTERS completion counters (one per group of 32 channels), then
+ * FCE_ACTNORM_SPLITS partial sums (Σg, Σg·v) in double per channel. Zero when allocated; every
+ * call leaves it zero. C may be at most 32·FCE_ACTNORM_WORK_COUNTERS. */
+#define FCE_ACTNORM_SPLITS 64
+#define FCE_ACTNORM_WORK_COUNTERS 256
+static inline size_t fce_actnorm_work_floats(int C) {
+    return (size_t)FCE_ACTNORM_WORK_COUNTERS + 4 * (size_t)FCE_ACTNORM_SPLITS * (size_t)(C > 0 ? C : 1);
+}
+
 typedef enum fce_backend_kind { FCE_BACKEND_KIND_CPU = 0, FCE_BACKEND_KIND_CUDA = 1 } fce_backend_kind;
 
 typedef struct fce_ctx fce_ctx;
@@ -55,6 +65,8 @@ typedef struct fce_backend_ops {
     /* ---- memory ---- */
     fce_status (*alloc)(fce_ctx *ctx, void **p, size_t bytes);       /* zero-filled */
     void (*release)(fce_ctx *ctx, void *p);                          /* NULL-safe */
+    /* src_host may be reused when upload returns; it does not wait for the device (CUDA: small
+     * uploads go through a pinned staging ring, large ones are waited for) */
     fce_status (*upload)(fce_ctx *ctx, void *dst, const void *src_host, size_t bytes);
     fce_status (*download)(fce_ctx *ctx, void *dst_host, const void *src, size_t bytes); /* syncs */
     fce_status (*copy)(fce_ctx *ctx, void *dst, const void *src, size_t bytes);          /* dev→dev */

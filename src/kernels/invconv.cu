@@ -18,8 +18,13 @@
  *   invconv_lu_backward_kernel  G in shared memory (double, C²): T = W⁻ᵀ·dWinv, then each thread
  *                               owns one row of G and finishes it in place; outputs one entry per
  *                               thread (strided).
- *   invconv_logdet_kernel, invconv_logdet_backward_kernel: fce_block_sum then a broadcast add. */
+ *   invconv_logdet_kernel, invconv_logdet_backward_kernel: fce_block_sum then a broadcast add.
+ * The *_batch launchers run a block of K flow steps in one launch, one CUDA block per step (the
+ * per-step kernels take the step from blockIdx.x); the weights kernel also writes each step's two
+ * data-independent log-dets (actnorm's and the map's), so a pass adds them without a launch per
+ * step (logdet_consts.cu). */
 #include "common.cuh"
+#include "fce/backend.h"
 #include "fce_kernels.h"
 
 #define FCE_INVCONV_MAX_C 64
@@ -39,9 +44,30 @@ static __device__ __forceinline__ double invconv_ubar(const float *U, const floa
                  : (k == j ? (double)sign[k] * exp((double)logs[k]) : 0.0);
 }
 
-static __global__ void invconv_lu_weights_kernel(float *W, float *Winv, const float *perm,
-                                                 const float *sign, const float *L, const float *U,
-                                                 const float *logs, int C) {
+/* Block k: step k of a batch (parameters at k·stride, matrices at k·C²); consts (optional): the
+ * step's two log-dets per sample, HW·Σ 3·an_logs (actnorm) and HW·Σ logs (the map). */
+static __global__ void invconv_lu_weights_kernel(float *W, float *Winv, double *consts,
+                                                 const float *perm, const float *sign,
+                                                 const float *L, const float *U, const float *logs,
+                                                 const float *an_logs, size_t stride,
+                                                 size_t fstride, int C, int HW) {
+    const int kb = (int)blockIdx.x;
+    const size_t po = (size_t)kb * stride, fo = (size_t)kb * fstride;
+    const size_t mo = (size_t)kb * (size_t)C * (size_t)C;
+    perm += fo, sign += fo, L += po, U += po, logs += po;
+    if (W) W += mo;
+    if (Winv) Winv += mo;
+    if (consts) {
+        __shared__ double sh[FCE_INVCONV_BLOCK];
+        double a = 0.0, b = 0.0;
+        for (int c = threadIdx.x; c < C; c += FCE_INVCONV_BLOCK) {
+            a += (double)FCE_ACTNORM_LOGSCALE_FACTOR * (double)an_logs[po + c];
+            b += (double)logs[c];
+        }
+        const double sa = fce_block_sum<FCE_INVCONV_BLOCK>(a, sh);
+        const double sb = fce_block_sum<FCE_INVCONV_BLOCK>(b, sh);
+        if (threadIdx.x == 0) consts[2 * kb] = (double)HW * sa, consts[2 * kb + 1] = (double)HW * sb;
+    }
     if (W) {
         for (int e = threadIdx.x; e < C * C; e += blockDim.x) {
             int i = e / C, j = e % C, p = invconv_perm(perm, i);
@@ -79,14 +105,24 @@ static __global__ void invconv_lu_weights_kernel(float *W, float *Winv, const fl
     }
 }
 
+/* Block k: step k of a batch (as invconv_lu_weights_kernel). */
 static __global__ void invconv_lu_backward_kernel(float *dL, float *dU, float *dlogs,
                                                   const float *dW, const float *dWinv,
                                                   const float *Winv, const float *perm,
                                                   const float *sign, const float *L, const float *U,
-                                                  const float *logs, int C) {
+                                                  const float *logs, size_t stride, size_t fstride,
+                                                  int C) {
     __shared__ double G[FCE_INVCONV_MAX_C * FCE_INVCONV_MAX_C];
     __shared__ int iperm[FCE_INVCONV_MAX_C];
     const int CC = C * C;
+    const size_t po = (size_t)blockIdx.x * stride, fo = (size_t)blockIdx.x * fstride;
+    const size_t mo = (size_t)blockIdx.x * (size_t)CC;
+    perm += fo, sign += fo, L += po, U += po, logs += po, Winv += mo;
+    if (dL) dL += po;
+    if (dU) dU += po;
+    if (dlogs) dlogs += po;
+    if (dW) dW += mo;
+    if (dWinv) dWinv += mo;
 
     if (dWinv) {
         /* G ← T = W⁻ᵀ·dWinv: T[i][j] = Σ_k Winv[k][i]·dWinv[k][j]. */
@@ -150,9 +186,11 @@ static __global__ void invconv_logdet_kernel(float *logdet, const float *logs, i
         logdet[n] = (float)((double)logdet[n] + ld);
 }
 
+/* Block k: dlogs of step k at k·stride (every block sums dlogdet itself). */
 static __global__ void invconv_logdet_backward_kernel(float *dlogs, const float *dlogdet, int N,
-                                                      int HW, int C, double dir) {
+                                                      int HW, int C, double dir, size_t stride) {
     __shared__ double sh[FCE_BLOCK_REDUCE];
+    dlogs += (size_t)blockIdx.x * stride;
     double acc = 0.0;
     for (int n = threadIdx.x; n < N; n += FCE_BLOCK_REDUCE) acc += dlogdet[n];
     double g = dir * (double)HW * fce_block_sum<FCE_BLOCK_REDUCE>(acc, sh);
@@ -176,8 +214,8 @@ extern "C" fce_status fce_cuda_invconv_lu_weights(float *W, float *Winv, const f
     FCE_TRY(invconv_check_c(C, "invconv_lu_weights"));
     if (!W && !Winv) return FCE_STATUS_OK;
     FCE_TRAFFIC(FCE_F4 * (2 * (size_t)C * C + 3 * (size_t)C), FCE_F4 * ((W ? (size_t)C * C : 0) + (Winv ? (size_t)C * C : 0)));
-    invconv_lu_weights_kernel<<<1, FCE_INVCONV_BLOCK, 0, stream>>>(W, Winv, perm, sign, L, U, logs,
-                                                                   C);
+    invconv_lu_weights_kernel<<<1, FCE_INVCONV_BLOCK, 0, stream>>>(W, Winv, nullptr, perm, sign, L,
+                                                                   U, logs, nullptr, 0, 0, C, 0);
     FCE_LAUNCH_CHECK("invconv_lu_weights_kernel");
     return FCE_STATUS_OK;
 }
@@ -192,7 +230,8 @@ extern "C" fce_status fce_cuda_invconv_lu_backward(float *dL, float *dU, float *
     if (!dL && !dU && !dlogs) return FCE_STATUS_OK;
     FCE_TRAFFIC(FCE_F4 * ((2 + (dW ? 1 : 0) + (dWinv ? 1 : 0) + 1) * (size_t)C * C + 3 * (size_t)C + (dL ? (size_t)C * C : 0) + (dU ? (size_t)C * C : 0) + (dlogs ? C : 0)), FCE_F4 * ((dL ? (size_t)C * C : 0) + (dU ? (size_t)C * C : 0) + (dlogs ? C : 0)));
     invconv_lu_backward_kernel<<<1, FCE_INVCONV_BLOCK, 0, stream>>>(dL, dU, dlogs, dW, dWinv, Winv,
-                                                                    perm, sign, L, U, logs, C);
+                                                                    perm, sign, L, U, logs, 0, 0,
+                                                                    C);
     FCE_LAUNCH_CHECK("invconv_lu_backward_kernel");
     return FCE_STATUS_OK;
 }
@@ -216,7 +255,63 @@ extern "C" fce_status fce_cuda_invconv_logdet_backward(float *dlogs, const float
     if (!dlogs || !dlogdet || C == 0) return FCE_STATUS_OK;
     FCE_TRAFFIC(FCE_F4 * ((size_t)N + C), FCE_F4 * C);
     invconv_logdet_backward_kernel<<<1, FCE_BLOCK_REDUCE, 0, stream>>>(dlogs, dlogdet, N, HW, C,
-                                                                       (double)dir);
+                                                                       (double)dir, 0);
     FCE_LAUNCH_CHECK("invconv_logdet_backward_kernel");
+    return FCE_STATUS_OK;
+}
+
+// ---- a block of K flow steps in one launch (one CUDA block per step) ----
+
+extern "C" fce_status fce_cuda_invconv_lu_weights_batch(float *W, float *Winv, double *consts,
+                                                        const float *perm, const float *sign,
+                                                        const float *L, const float *U,
+                                                        const float *logs, const float *an_logs,
+                                                        int K, size_t stride, size_t fstride, int C,
+                                                        int HW, cudaStream_t stream) {
+    FCE_TRY(invconv_check_c(C, "invconv_lu_weights_batch"));
+    FCE_ASSERT(K >= 0 && HW >= 0 && (!consts || an_logs),
+               "invconv_lu_weights_batch: K = %d, HW = %d, consts without actnorm log-scales", K, HW);
+    if (K == 0 || (!W && !Winv && !consts)) return FCE_STATUS_OK;
+    const size_t cc = (size_t)C * (size_t)C;
+    FCE_TRAFFIC(FCE_F4 * K * (2 * cc + 4 * (size_t)C),
+                FCE_F4 * K * ((W ? cc : 0) + (Winv ? cc : 0)) + (consts ? 16ull * K : 0));
+    invconv_lu_weights_kernel<<<(unsigned)K, FCE_INVCONV_BLOCK, 0, stream>>>(
+        W, Winv, consts, perm, sign, L, U, logs, an_logs, stride, fstride, C, HW);
+    FCE_LAUNCH_CHECK("invconv_lu_weights_kernel (batch)");
+    return FCE_STATUS_OK;
+}
+
+extern "C" fce_status fce_cuda_invconv_lu_backward_batch(float *dL, float *dU, float *dlogs,
+                                                         const float *dW, const float *dWinv,
+                                                         const float *Winv, const float *perm,
+                                                         const float *sign, const float *L,
+                                                         const float *U, const float *logs, int K,
+                                                         size_t stride, size_t fstride, int C,
+                                                         cudaStream_t stream) {
+    FCE_TRY(invconv_check_c(C, "invconv_lu_backward_batch"));
+    FCE_ASSERT(K >= 0, "invconv_lu_backward_batch: K = %d", K);
+    if (K == 0 || (!dL && !dU && !dlogs)) return FCE_STATUS_OK;
+    const size_t cc = (size_t)C * (size_t)C;
+    FCE_TRAFFIC(FCE_F4 * K * ((3 + (dW ? 1 : 0) + (dWinv ? 1 : 0) + (dL ? 1 : 0) + (dU ? 1 : 0)) * cc +
+                              4 * (size_t)C),
+                FCE_F4 * K * ((dL ? cc : 0) + (dU ? cc : 0) + (dlogs ? (size_t)C : 0)));
+    invconv_lu_backward_kernel<<<(unsigned)K, FCE_INVCONV_BLOCK, 0, stream>>>(
+        dL, dU, dlogs, dW, dWinv, Winv, perm, sign, L, U, logs, stride, fstride, C);
+    FCE_LAUNCH_CHECK("invconv_lu_backward_kernel (batch)");
+    return FCE_STATUS_OK;
+}
+
+extern "C" fce_status fce_cuda_invconv_logdet_backward_batch(float *dlogs, const float *dlogdet,
+                                                             int K, size_t stride, int N, int HW,
+                                                             int C, float dir,
+                                                             cudaStream_t stream) {
+    FCE_ASSERT(K >= 0 && N >= 0 && HW >= 0 && C >= 0,
+               "invconv_logdet_backward_batch: bad shape K = %d, N = %d, HW = %d, C = %d", K, N, HW,
+               C);
+    if (!dlogs || !dlogdet || C == 0 || K == 0) return FCE_STATUS_OK;
+    FCE_TRAFFIC(FCE_F4 * K * ((size_t)N + C), FCE_F4 * K * C);
+    invconv_logdet_backward_kernel<<<(unsigned)K, FCE_BLOCK_REDUCE, 0, stream>>>(
+        dlogs, dlogdet, N, HW, C, (double)dir, stride);
+    FCE_LAUNCH_CHECK("invconv_logdet_backward_kernel (batch)");
     return FCE_STATUS_OK;
 }

@@ -83,11 +83,16 @@ TEST(convnet_init) {
     for (size_t i = 0; i < n_out(&f); i++) ASSERT_TRUE(fce_convnet_output(&f.tp)[i] == 0.0f);
     ASSERT_OK(fce_convnet_forward(&f.net, &f.tp, &f.ctx, x, NB, 1));
     for (size_t i = 0; i < n_out(&f); i++) ASSERT_TRUE(fce_convnet_output(&f.tp)[i] == 0.0f);
+    /* the inner actnorm outputs (the tape keeps only their ReLUs): conv l of its input, then the
+     * actnorm with the parameters the init chose */
+    float *conv = fce_test_alloc(pix * WD), *n = fce_test_alloc(pix * WD);
     for (int l = 0; l < 2; l++) {
+        ASSERT_OK(f.ctx.ops->conv2d_forward(&f.ctx, f.tp.plan[l], conv, l ? f.tp.a[0] : x, f.net.w[l], NULL));
+        ASSERT_OK(f.ctx.ops->actnorm_forward(&f.ctx, n, NULL, conv, f.net.an_b[l], f.net.an_s[l], NB, 16, WD));
         for (int c = 0; c < WD; c++) {
             double s = 0, s2 = 0;
             for (size_t p = 0; p < pix; p++) {
-                double v = f.tp.n[l][p * WD + c];
+                double v = n[p * WD + c];
                 s += v;
                 s2 += v * v;
             }
@@ -98,6 +103,8 @@ TEST(convnet_init) {
         /* the init actually moved the actnorm away from its zero start */
         ASSERT_TRUE(f.net.an_s[l][0] != 0.0f);
     }
+    free(conv);
+    free(n);
     free(x);
     teardown(&f);
     return 0;

@@ -613,6 +613,15 @@ static const struct {
     {"gaussian_logp_backward_acc", "gaussian_logp_backward_acc"},
     {"nce_loss", "nce_loss_gscale_*"},
     {"softmax_xent", "tests/cpu/test_softmax.c"},
+    /* issue 12's fused, batched and FP32-pinned ops: bit for bit the composition of the ops
+     * checked above (tests/cpu/test_ref_fused.c), so their gradients are those */
+    {"invconv_backward", "tests/cpu/test_ref_fused.c"},
+    {"actnorm_relu_backward", "tests/cpu/test_ref_fused.c"},
+    {"actnorm_backward_ws", "tests/cpu/test_ref_fused.c"},
+    {"actnorm_inverse_backward_ws", "tests/cpu/test_ref_fused.c"},
+    {"coupling_additive_net_backward", "tests/cpu/test_ref_fused.c"},
+    {"invconv_lu_backward_batch", "tests/cpu/test_ref_fused.c"},
+    {"invconv_logdet_backward_batch", "tests/cpu/test_ref_fused.c"},
 };
 
 /* An op whose name says it is a backward must have a row above: adding one to fce/ops.def

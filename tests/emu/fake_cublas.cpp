@@ -54,6 +54,13 @@ size_t span_bytes(int rows, int cols, int ld) {
     return ((size_t)ld * (size_t)(cols - 1) + (size_t)rows) * sizeof(float);
 }
 
+/* One product C = alpha·op(A)·op(B) + beta·C after cuBLAS's and the device's checks; *bytes gets
+ * what it moves (0 on a quick return) for the caller to count as one library call. */
+cublasStatus_t sgemm_one(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+                         int m, int n, int k, const float *alpha, const float *A, int lda,
+                         const float *B, int ldb, const float *beta, float *C, int ldc,
+                         double *bytes);
+
 }  // namespace
 
 extern "C" {
@@ -109,6 +116,53 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
                            cublasOperation_t transb, int m, int n, int k, const float *alpha,
                            const float *A, int lda, const float *B, int ldb, const float *beta,
                            float *C, int ldc) {
+    double bytes = 0.0;
+    cublasStatus_t st =
+        sgemm_one(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, &bytes);
+    if (st == CUBLAS_STATUS_SUCCESS && bytes > 0)
+        emu::gpu::count_library_call(emu::gpu::library::gemm, bytes,
+                                     handle->math == CUBLAS_TF32_TENSOR_OP_MATH);
+    return st;
+}
+
+cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa,
+                                         cublasOperation_t transb, int m, int n, int k,
+                                         const float *alpha, const float *A, int lda,
+                                         long long strideA, const float *B, int ldb,
+                                         long long strideB, const float *beta, float *C, int ldc,
+                                         long long strideC, int batchCount) {
+    if (!handle_live(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (batchCount < 0) return CUBLAS_STATUS_INVALID_VALUE;
+    /* the outputs of different batches must not overlap: |strideC| covers one C */
+    const long long c_span = m > 0 && n > 0 ? (long long)ldc * (n - 1) + m : 0;
+    if (batchCount > 1 && c_span > 0 && (strideC < 0 ? -strideC : strideC) < c_span) {
+        emu::gpu::fault("cublasSgemmStridedBatched: strideC %lld is smaller than one C (%lld "
+                        "elements): the batches' outputs overlap", strideC, c_span);
+        return CUBLAS_STATUS_EXECUTION_FAILED;
+    }
+    double total = 0.0;
+    for (int b = 0; b < batchCount; b++) {
+        double bytes = 0.0;
+        cublasStatus_t st = sgemm_one(handle, transa, transb, m, n, k, alpha, A + b * strideA, lda,
+                                      B + b * strideB, ldb, beta, C + b * strideC, ldc, &bytes);
+        if (st != CUBLAS_STATUS_SUCCESS) return st;
+        total += bytes;
+    }
+    if (total > 0) /* one call on the stream */
+        emu::gpu::count_library_call(emu::gpu::library::gemm, total,
+                                     handle->math == CUBLAS_TF32_TENSOR_OP_MATH);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+}  // extern "C"
+
+namespace {
+
+cublasStatus_t sgemm_one(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+                         int m, int n, int k, const float *alpha, const float *A, int lda,
+                         const float *B, int ldb, const float *beta, float *C, int ldc,
+                         double *bytes) {
+    *bytes = 0.0;
     if (!handle_live(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
     auto op_ok = [](cublasOperation_t o) {
         return o == CUBLAS_OP_N || o == CUBLAS_OP_T || o == CUBLAS_OP_C;
@@ -160,10 +214,7 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
         return CUBLAS_STATUS_EXECUTION_FAILED;
     }
     const bool tf32 = handle->math == CUBLAS_TF32_TENSOR_OP_MATH;
-    emu::gpu::count_library_call(emu::gpu::library::gemm,
-                                 (double)a_bytes + (double)b_bytes +
-                                     (double)c_bytes * (be != 0.0f ? 2.0 : 1.0),
-                                 tf32);
+    *bytes = (double)a_bytes + (double)b_bytes + (double)c_bytes * (be != 0.0f ? 2.0 : 1.0);
     if (emu::gpu::count_only()) return CUBLAS_STATUS_SUCCESS;
     /* op(A) as a dense row-major m×k copy and op(B) as a column-by-column n×k copy, so the inner
      * product runs over contiguous memory. */
@@ -197,4 +248,4 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
     return CUBLAS_STATUS_SUCCESS;
 }
 
-}  // extern "C"
+}  // namespace

@@ -402,6 +402,20 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     return ret(cudaSuccess); /* all work is already done */
 }
 
+cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned int flags) {
+    if (!p || flags != cudaHostAllocDefault) return cudaErrorInvalidValue;
+    *p = std::malloc(bytes ? bytes : 1);
+    if (!*p) return cudaErrorMemoryAllocation;
+    counters.allocs.fetch_add(1);
+    return ret(cudaSuccess);
+}
+
+cudaError_t cudaFreeHost(void *p) {
+    if (p) counters.frees.fetch_add(1);
+    std::free(p);
+    return ret(cudaSuccess);
+}
+
 cudaError_t cudaDeviceSynchronize(void) {
     counters.syncs.fetch_add(1);
     return ret(cudaSuccess);

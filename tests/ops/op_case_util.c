@@ -151,5 +151,9 @@ void op_buf_init(void *h, size_t n, const op_buf *b, const op_shape *s, uint64_t
         break;
     case INIT_PERM: fill_perm(f, n, seed, fill); break;
     case INIT_BYTES: fill_bytes(h, n, seed, b->lo, b->hi, fill); break;
+    case INIT_RELU:
+        fill(f, n, seed, b->lo, b->hi);
+        for (size_t i = 0; i < n; i++) f[i] = f[i] > 0.0f ? f[i] : 0.0f;
+        break;
     }
 }

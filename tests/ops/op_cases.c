@@ -77,6 +77,13 @@ static const op_shape SHAPES_SOFTMAX[] = {
     {.N = 1024, .C = 10}, {.N = 10000, .C = 10}, {.N = 7, .C = 33},  {.N = 3, .C = 1000},
     {.N = 5, .C = 1025}};
 
+/* (N, HW, C, count = K steps) for the batched 1×1-map ops: the 2D model's K = 10 steps of C = 2,
+ * the image flow's C = 12, 24, 48, and one step. */
+static const op_shape SHAPES_BATCH[] = {
+    {.N = 200, .HW = 1, .C = 2, .count = 10}, {.N = 3, .HW = 16, .C = 12, .count = 3},
+    {.N = 5, .HW = 4, .C = 24, .count = 1},  {.N = 2, .HW = 64, .C = 48, .count = 2},
+    {.N = 257, .HW = 1, .C = 64, .count = 2}};
+
 #define SHAPES(a) (a), (int)(sizeof(a) / sizeof((a)[0]))
 
 // ---- the calls (buffer order = the row's bufs order) ----
@@ -242,6 +249,93 @@ RUN(run_conv2d_backward_filter_nodb,
 RUN(run_dequantize, c->ops->dequantize(c, F(0), U8(1), len_of(s), 8, OP_RNG_SEED, OP_RNG_OFFSET))
 RUN(run_postprocess, c->ops->postprocess(c, U8(0), F(1), len_of(s), 8))
 
+/* ---- the invertible maps' products and the fused ops of the additive flow (fce/ops.def) ---- */
+RUN(run_invconv_forward, c->ops->invconv_forward(c, F(0), F(1), F(2), (int)rows_of(s), s->C))
+RUN(run_invconv_forward_halves,
+    c->ops->invconv_forward_halves(c, F(0), F(1), F(2), (int)rows_of(s), s->C))
+RUN(run_invconv_backward,
+    c->ops->invconv_backward(c, F(0), F(1), F(2), F(3), F(4), (int)rows_of(s), s->C))
+RUN(run_actnorm_relu_forward,
+    c->ops->actnorm_relu_forward(c, F(0), F(1), F(2), F(3), s->N, s->HW, s->C))
+RUN(run_actnorm_relu_backward, c->ops->actnorm_relu_backward(c, F(0), F(1), F(2), F(3), F(4), F(5),
+                                                              F(6), s->N, s->HW, s->C, F(7)))
+RUN(run_actnorm_backward_ws, c->ops->actnorm_backward_ws(c, F(0), F(1), F(2), F(3), F(4), F(5), F(6),
+                                                          F(7), s->N, s->HW, s->C, F(8)))
+RUN(run_actnorm_inverse_backward_ws,
+    c->ops->actnorm_inverse_backward_ws(c, F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7), s->N,
+                                        s->HW, s->C, F(8)))
+RUN(run_actnorm_inverse_split,
+    c->ops->actnorm_inverse_split(c, F(0), F(1), F(2), F(3), F(4), s->N, s->HW, s->C))
+RUN(run_coupling_fused_forward,
+    c->ops->coupling_additive_forward_fused(c, F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7), F(8),
+                                            rows_of(s), s->C))
+RUN(run_coupling_fused_forward_last, /* the block's last step: no next actnorm */
+    c->ops->coupling_additive_forward_fused(c, F(0), NULL, F(1), F(2), F(3), F(4), F(5), NULL, NULL,
+                                            rows_of(s), s->C))
+RUN(run_coupling_fused_inverse,
+    c->ops->coupling_additive_inverse_fused(c, F(0), F(1), F(2), F(3), F(4), F(5), rows_of(s), s->C))
+RUN(run_coupling_net_backward_fwd,
+    c->ops->coupling_additive_net_backward(c, F(0), F(1), F(2), F(3), F(4), F(5), F(6), rows_of(s),
+                                           s->C, 1.0f, F(7)))
+RUN(run_coupling_net_backward_inv,
+    c->ops->coupling_additive_net_backward(c, F(0), F(1), F(2), F(3), F(4), F(5), F(6), rows_of(s),
+                                           s->C, -1.0f, F(7)))
+
+/* The batched ops' frozen perm and sign of K steps (one step every C floats): step k's perm a
+ * rotation by k, signs alternating with k. Written by the call itself on either backend, so both
+ * get the same values; the buffers' own inits are overwritten. */
+static fce_status batch_perm_sign(fce_ctx *c, float *perm, float *sign, const op_shape *s) {
+    const size_t n = (size_t)s->count * (size_t)s->C;
+    float *h = malloc(2 * n * sizeof *h);
+    if (!h) return FCE_STATUS_ERR_NOMEM;
+    for (int k = 0; k < s->count; k++)
+        for (int i = 0; i < s->C; i++) {
+            h[(size_t)k * s->C + i] = (float)((i + k) % s->C);
+            h[n + (size_t)k * s->C + i] = ((i + k) % 2) ? -1.0f : 1.0f;
+        }
+    fce_status st = c->ops->upload(c, perm, h, n * sizeof *h);
+    if (st == FCE_STATUS_OK) st = c->ops->upload(c, sign, h + n, n * sizeof *h);
+    free(h);
+    return st;
+}
+
+/* W, W⁻¹ and the log-dets of K steps (trainable tensors every C² floats), then the log-dets added
+ * to a per-sample accumulator (dir = +1 in order, −1 in reverse): the consts are doubles, so the
+ * case compares what they add up to. bufs: W, Winv, logdet, perm, sign, L, U, logs, an_logs,
+ * consts (scratch). */
+static fce_status batch_weights(fce_ctx *c, void *const *b, const op_shape *s, float dir) {
+    const size_t cc = (size_t)s->C * (size_t)s->C;
+    FCE_TRY(batch_perm_sign(c, F(3), F(4), s));
+    FCE_TRY(c->ops->invconv_lu_weights_batch(c, F(0), F(1), (double *)b[9], F(3), F(4), F(5), F(6),
+                                             F(7), F(8), s->count, cc, (size_t)s->C, s->C, s->HW));
+    return c->ops->logdet_add_consts(c, F(2), (const double *)b[9], 2 * s->count, s->N, dir);
+}
+static fce_status run_invconv_batch_fwd(fce_ctx *c, void *const *b, const op_shape *s,
+                                        const fce_conv_plan *plan) {
+    (void)plan;
+    return batch_weights(c, b, s, 1.0f);
+}
+static fce_status run_invconv_batch_inv(fce_ctx *c, void *const *b, const op_shape *s,
+                                        const fce_conv_plan *plan) {
+    (void)plan;
+    return batch_weights(c, b, s, -1.0f);
+}
+/* bufs: dL, dU, dlogs, dW, dWinv, Winv, perm, sign, L, U, logs */
+static fce_status run_invconv_lu_backward_batch(fce_ctx *c, void *const *b, const op_shape *s,
+                                                const fce_conv_plan *plan) {
+    (void)plan;
+    const size_t cc = (size_t)s->C * (size_t)s->C;
+    FCE_TRY(batch_perm_sign(c, F(6), F(7), s));
+    return c->ops->invconv_lu_backward_batch(c, F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7), F(8),
+                                             F(9), F(10), s->count, cc, (size_t)s->C, s->C);
+}
+RUN(run_invconv_logdet_backward_batch_fwd,
+    c->ops->invconv_logdet_backward_batch(c, F(0), F(1), s->count, (size_t)s->C * (size_t)s->C, s->N,
+                                          s->HW, s->C, 1.0f))
+RUN(run_invconv_logdet_backward_batch_inv,
+    c->ops->invconv_logdet_backward_batch(c, F(0), F(1), s->count, (size_t)s->C * (size_t)s->C, s->N,
+                                          s->HW, s->C, -1.0f))
+
 // ---- the table ----
 
 /* An input in [lo, hi]; an output of class t pre-filled in [lo, hi] (accumulated, or in place); an
@@ -287,6 +381,22 @@ RUN(run_postprocess, c->ops->postprocess(c, U8(0), F(1), len_of(s), 8))
 #define CONV_X IN("x", "NYXI", -1, 1)
 #define CONV_DY IN("dy", "NPO", -1, 1)
 #define CONV_W {"w", "ORI", OP_IN, INIT_FAN_IN, -1, 1, TOL_IN}
+
+/* the actnorm backwards' work buffer for C channels: 4·4·4·8·C floats ≥ fce_actnorm_work_floats(C)
+ * = 256 + 256·C (backend.h; dims digits multiply) */
+#define WORK(d) IN("work", "4448" d, 0, 0)
+#define RELU_OUT(nm, d) {nm, d, OP_IN, INIT_RELU, -2, 2, TOL_IN}
+/* invconv_lu_weights_batch + logdet_add_consts: W, W⁻¹ and logdet compared; perm and sign are
+ * written by the call; consts is scratch (2K doubles) */
+#define BATCH_WEIGHTS_BUFS                                                                         \
+    GARBAGE("W", "KCC", TOL_RED), GARBAGE("Winv", "KCC", TOL_RED), LOGDET, IN("perm", "KC", 0, 0), \
+        IN("sign", "KC", 0, 0), IN("L", "KCC", -0.3f, 0.3f), IN("U", "KCC", -0.3f, 0.3f),         \
+        IN("logs", "KCC", -0.3f, 0.3f), IN("an_logs", "KCC", -0.3f, 0.3f), IN("consts", "4K", 0, 0)
+#define INVCONV_FWD_BUFS GARBAGE("y", "NHC", TOL_GEMM), IN("x", "NHC", -1, 1), IN("W", "CC", -1, 1)
+#define COUPLING_NET_BW                                                                            \
+    GARBAGE("draw", "NHc", TOL_ELEM), ACC("h_dbias", "c", -1, 1, TOL_RED),                         \
+        ACC("h_dlogs", "c", -1, 1, TOL_RED), IN("dout", "NHC", -1, 1), IN("h", "NHc", -2, 2),      \
+        IN("h_bias", "c", -1, 1), IN("h_logs", "c", -0.3f, 0.3f), WORK("C")
 
 const op_case op_cases[] = {
     {"rng", "fill_normal", run_fill_normal, {GARBAGE("x", "N", TOL_RNG_NORMAL)},
@@ -484,6 +594,63 @@ const op_case op_cases[] = {
      {GARBAGE("x", "N", TOL_EXACT), {"u8", "N", OP_IN, INIT_BYTES, 0, 256, TOL_IN}}, NULL, 0},
     {NULL, "postprocess", run_postprocess,
      {{"u8", "N", OP_OUT, INIT_BYTES, 171, 171, TOL_EXACT}, IN("x", "N", -0.6f, 0.6f)}, NULL, 0},
+
+    /* ---- issue 12: the invertible maps' products (exact FP32 also under TF32) and the fused ops
+     * of the additive flow; WORK: the actnorm backwards' work buffer (zero at start, scratch) ---- */
+    {"invconv", "invconv_forward", run_invconv_forward, {INVCONV_FWD_BUFS}, SHAPES(SHAPES_ADDITIVE)},
+    {"invconv", "invconv_forward_halves", run_invconv_forward_halves, {INVCONV_FWD_BUFS},
+     SHAPES(SHAPES_ADDITIVE)},
+    {"invconv", "invconv_backward", run_invconv_backward,
+     {GARBAGE("dx", "NHC", TOL_GEMM), ACC("dW", "CC", -1, 1, TOL_GEMM_N), IN("dy", "NHC", -1, 1),
+      IN("x", "NHC", -1, 1), IN("W", "CC", -1, 1)},
+     SHAPES(SHAPES_ADDITIVE)},
+    {"invconv", "invconv_lu_weights_batch_logdet_fwd", run_invconv_batch_fwd,
+     {BATCH_WEIGHTS_BUFS}, SHAPES(SHAPES_BATCH)},
+    {"invconv", "invconv_lu_weights_batch_logdet_inv", run_invconv_batch_inv,
+     {BATCH_WEIGHTS_BUFS}, SHAPES(SHAPES_BATCH)},
+    {"invconv", "invconv_lu_backward_batch", run_invconv_lu_backward_batch,
+     {ACC("dL", "KCC", -1, 1, TOL_RED), ACC("dU", "KCC", -1, 1, TOL_RED),
+      ACC("dlogs", "KCC", -1, 1, TOL_RED), IN("dW", "KCC", -1, 1), IN("dWinv", "KCC", -1, 1),
+      IN("Winv", "KCC", -0.5f, 0.5f), IN("perm", "KC", 0, 0), IN("sign", "KC", 0, 0),
+      IN("L", "KCC", -0.3f, 0.3f), IN("U", "KCC", -0.3f, 0.3f), IN("logs", "KCC", -0.3f, 0.3f)},
+     SHAPES(SHAPES_BATCH)},
+    {"invconv", "invconv_logdet_backward_batch_fwd", run_invconv_logdet_backward_batch_fwd,
+     {ACC("dlogs", "KCC", -1, 1, TOL_RED), DLOGDET}, SHAPES(SHAPES_BATCH)},
+    {"invconv", "invconv_logdet_backward_batch_inv", run_invconv_logdet_backward_batch_inv,
+     {ACC("dlogs", "KCC", -1, 1, TOL_RED), DLOGDET}, SHAPES(SHAPES_BATCH)},
+    {"fused", "actnorm_relu_forward", run_actnorm_relu_forward,
+     {GARBAGE("y", "NHC", TOL_ELEM), IN("x", "NHC", -2, 2), ACTNORM_PARAMS}, SHAPES(SHAPES_FLOW)},
+    /* y: a ReLU output, so ≥ 0, with exact zeros where the mask closes */
+    {"fused", "actnorm_relu_backward", run_actnorm_relu_backward,
+     {GARBAGE("dx", "NHC", TOL_ELEM), ACC("dbias", "C", -1, 1, TOL_RED),
+      ACC("dlogs", "C", -1, 1, TOL_RED), IN("dy", "NHC", -1, 1), RELU_OUT("y", "NHC"),
+      ACTNORM_PARAMS, WORK("C")},
+     SHAPES(SHAPES_FLOW)},
+    {"fused", "actnorm_backward_ws", run_actnorm_backward_ws,
+     {ACTNORM_BW("dx", "dy", "y"), DLOGDET, ACTNORM_PARAMS, WORK("C")}, SHAPES(SHAPES_FLOW)},
+    {"fused", "actnorm_inverse_backward_ws", run_actnorm_inverse_backward_ws,
+     {ACTNORM_BW("dy", "dx", "x"), DLOGDET, ACTNORM_PARAMS, WORK("C")}, SHAPES(SHAPES_FLOW)},
+    {"fused", "actnorm_inverse_split", run_actnorm_inverse_split,
+     {GARBAGE("x", "NHC", TOL_ELEM), GARBAGE("xa", "NHc", TOL_ELEM), IN("y", "NHC", -2, 2),
+      ACTNORM_PARAMS},
+     SHAPES(SHAPES_ADDITIVE)},
+    {"fused", "coupling_additive_forward_fused", run_coupling_fused_forward,
+     {GARBAGE("x_next", "NHC", TOL_ELEM), GARBAGE("y1_next", "NHC", TOL_ELEM),
+      GARBAGE("h", "NHc", TOL_ELEM), IN("y", "NHC", -2, 2), IN("raw", "NHc", -2, 2),
+      IN("h_bias", "c", -1, 1), IN("h_logs", "c", -0.3f, 0.3f), ACTNORM_PARAMS},
+     SHAPES(SHAPES_ADDITIVE)},
+    {"fused", "coupling_additive_forward_fused_last", run_coupling_fused_forward_last,
+     {GARBAGE("x_next", "NHC", TOL_ELEM), GARBAGE("h", "NHc", TOL_ELEM), IN("y", "NHC", -2, 2),
+      IN("raw", "NHc", -2, 2), IN("h_bias", "c", -1, 1), IN("h_logs", "c", -0.3f, 0.3f)},
+     SHAPES(SHAPES_ADDITIVE)},
+    {"fused", "coupling_additive_inverse_fused", run_coupling_fused_inverse,
+     {GARBAGE("y", "NHC", TOL_ELEM), GARBAGE("h", "NHc", TOL_ELEM), IN("x", "NHC", -2, 2),
+      IN("raw", "NHc", -2, 2), IN("h_bias", "c", -1, 1), IN("h_logs", "c", -0.3f, 0.3f)},
+     SHAPES(SHAPES_ADDITIVE)},
+    {"fused", "coupling_additive_net_backward_fwd", run_coupling_net_backward_fwd,
+     {COUPLING_NET_BW}, SHAPES(SHAPES_ADDITIVE)},
+    {"fused", "coupling_additive_net_backward_inv", run_coupling_net_backward_inv,
+     {COUPLING_NET_BW}, SHAPES(SHAPES_ADDITIVE)},
 };
 
 const int op_n_cases = (int)(sizeof op_cases / sizeof op_cases[0]);

@@ -109,6 +109,7 @@ typedef enum op_init {
     INIT_SIGN,        /* ±1 */
     INIT_LABEL,       /* int32 class labels in [0, C), stored bit for bit in the float slots */
     INIT_BYTES,       /* uint8 elements: (uint8)U(lo, hi) */
+    INIT_RELU,        /* max(0, U(lo, hi)): a ReLU's output, exact zeros included */
 } op_init;
 
 typedef struct op_buf {

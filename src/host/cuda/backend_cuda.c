@@ -5,8 +5,9 @@
  *
  * One non-blocking stream per context (never the legacy default stream); the cuBLAS handle is bound
  * to it and kept in exact FP32 (CUBLAS_DEFAULT_MATH: no TF32, STYLE 6.10). Every op enqueues on
- * that stream and returns without synchronising, except download() and sync(), and upload(), which
- * waits so that a pageable source buffer may be reused at once. With ctx->debug_sync (CLI
+ * that stream and returns without synchronising, except download() and sync(); upload() copies a
+ * small source into a pinned staging ring first (so the source may be reused at once without
+ * waiting for the device) and waits only for a large one. With ctx->debug_sync (CLI
  * --debug-sync, or FCE_DEBUG_SYNC=1 at init) every op synchronises and checks afterwards, so an
  * asynchronous fault is reported at the op that caused it.
  *
@@ -22,10 +23,18 @@
 #include "fce_kernels.h"
 #include "linear_cublas.h"
 
+/* Uploads up to this size go through the pinned staging ring (see cuda_upload). */
+#define FCE_CUDA_STAGE_BYTES ((size_t)16 << 20)
+
 typedef struct fce_cuda_impl {
     cudaStream_t stream;   /* the context's stream; all work goes here */
     cublasHandle_t cublas; /* bound to `stream` */
     fce_cudnn_state cudnn; /* cuDNN handle bound to `stream` + the shared conv workspace */
+    /* Pinned host staging for uploads: filled front to back; a region may be reused only once
+     * the stream has been synchronised past the copy that reads it, so `stage_used` goes back to
+     * 0 at every full synchronisation (download, sync, or a full ring). */
+    unsigned char *stage;
+    size_t stage_used;
 } fce_cuda_impl;
 
 static fce_cuda_impl *cuda_impl(fce_ctx *ctx) { return (fce_cuda_impl *)ctx->impl; }
@@ -74,18 +83,43 @@ static void cuda_release(fce_ctx *ctx, void *p) {
     if (p) FCE_CUDA_CHECK_WARN(cudaFree(p));
 }
 
+/* Waits for the stream; every staged upload has then been read, so the ring starts over. */
+static fce_status cuda_stream_wait(fce_ctx *ctx) {
+    FCE_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(ctx)));
+    cuda_impl(ctx)->stage_used = 0;
+    return FCE_STATUS_OK;
+}
+
+/* The source may be reused as soon as this returns. A small upload (a training batch, a few
+ * scalars) is copied into the pinned staging ring and enqueued without waiting for the device, so
+ * a training step synchronises only where it reads a result back; a large one (parameters at
+ * setup) is copied straight from the caller's memory and waited for. The ring is allocated with
+ * the first small upload (setup), never inside a steady-state step; when a step's uploads fill it,
+ * it waits for the stream once (counted by the emulation's cost counters like any sync). */
 static fce_status cuda_upload(fce_ctx *ctx, void *dst, const void *src_host, size_t bytes) {
     if (bytes == 0) return FCE_STATUS_OK;
-    FCE_CUDA_CHECK(cudaMemcpyAsync(dst, src_host, bytes, cudaMemcpyHostToDevice, cuda_stream(ctx)));
-    FCE_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(ctx)));
-    return FCE_STATUS_OK;
+    fce_cuda_impl *impl = cuda_impl(ctx);
+    if (bytes > FCE_CUDA_STAGE_BYTES) {
+        FCE_CUDA_CHECK(cudaMemcpyAsync(dst, src_host, bytes, cudaMemcpyHostToDevice, impl->stream));
+        return cuda_stream_wait(ctx);
+    }
+    if (!impl->stage) {
+        FCE_CUDA_CHECK(cudaHostAlloc((void **)&impl->stage, FCE_CUDA_STAGE_BYTES, cudaHostAllocDefault));
+        impl->stage_used = 0;
+    }
+    const size_t at = (impl->stage_used + 255) / 256 * 256; /* each copy 256-byte aligned */
+    if (at + bytes > FCE_CUDA_STAGE_BYTES) FCE_TRY(cuda_stream_wait(ctx));
+    const size_t off = impl->stage_used ? at : 0;
+    memcpy(impl->stage + off, src_host, bytes);
+    FCE_CUDA_CHECK(cudaMemcpyAsync(dst, impl->stage + off, bytes, cudaMemcpyHostToDevice, impl->stream));
+    impl->stage_used = off + bytes;
+    return cuda_done(ctx, FCE_STATUS_OK, "upload");
 }
 
 static fce_status cuda_download(fce_ctx *ctx, void *dst_host, const void *src, size_t bytes) {
     if (bytes == 0) return FCE_STATUS_OK;
     FCE_CUDA_CHECK(cudaMemcpyAsync(dst_host, src, bytes, cudaMemcpyDeviceToHost, cuda_stream(ctx)));
-    FCE_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(ctx)));
-    return FCE_STATUS_OK;
+    return cuda_stream_wait(ctx);
 }
 
 static fce_status cuda_copy(fce_ctx *ctx, void *dst, const void *src, size_t bytes) {
@@ -100,10 +134,7 @@ static fce_status cuda_zero(fce_ctx *ctx, void *p, size_t bytes) {
     return cuda_done(ctx, FCE_STATUS_OK, "zero");
 }
 
-static fce_status cuda_sync(fce_ctx *ctx) {
-    FCE_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(ctx)));
-    return FCE_STATUS_OK;
-}
+static fce_status cuda_sync(fce_ctx *ctx) { return cuda_stream_wait(ctx); }
 
 // ---- the compute ops of fce/ops.def ----
 
@@ -111,6 +142,7 @@ static fce_status cuda_sync(fce_ctx *ctx) {
  * dense layer fce_cuda_<op>(args, cublas, stream) (linear_cublas.h), then cuda_done. */
 #define CUDA_KERNEL_ARGS(...) (__VA_ARGS__, cuda_stream(ctx))
 #define CUDA_CUBLAS_ARGS(...) (__VA_ARGS__, cuda_impl(ctx)->cublas, cuda_stream(ctx))
+#define CUDA_CUBLAS_FP32_ARGS(...) (__VA_ARGS__, cuda_impl(ctx)->cublas, cuda_stream(ctx))
 #define FCE_OP(name, params, args)                                                                 \
     static fce_status cuda_##name FCE_OP_CTX_PARAMS params {                                       \
         return cuda_done(ctx, fce_cuda_##name CUDA_KERNEL_ARGS args, #name);                       \
@@ -119,9 +151,14 @@ static fce_status cuda_sync(fce_ctx *ctx) {
     static fce_status cuda_##name FCE_OP_CTX_PARAMS params {                                       \
         return cuda_done(ctx, fce_cuda_##name CUDA_CUBLAS_ARGS args, #name);                       \
     }
+#define FCE_OP_CUBLAS_FP32(name, params, args)                                                     \
+    static fce_status cuda_##name FCE_OP_CTX_PARAMS params {                                       \
+        return cuda_done(ctx, fce_cuda_##name CUDA_CUBLAS_FP32_ARGS args, #name);                  \
+    }
 #include "fce/ops.def"
 #undef CUDA_KERNEL_ARGS
 #undef CUDA_CUBLAS_ARGS
+#undef CUDA_CUBLAS_FP32_ARGS
 
 // ---- 2D convolution (cuDNN, conv_cudnn.c) ----
 
@@ -236,6 +273,7 @@ void fce_cuda_backend_free(fce_ctx *ctx) {
     if (!ctx || !ctx->impl) return;
     fce_cuda_impl *impl = cuda_impl(ctx);
     if (impl->stream) FCE_CUDA_CHECK_WARN(cudaStreamSynchronize(impl->stream));
+    if (impl->stage) FCE_CUDA_CHECK_WARN(cudaFreeHost(impl->stage));
     fce_cudnn_free(&impl->cudnn);
     if (impl->cublas) FCE_CUBLAS_CHECK_WARN(cublasDestroy(impl->cublas));
     if (impl->stream) FCE_CUDA_CHECK_WARN(cudaStreamDestroy(impl->stream));

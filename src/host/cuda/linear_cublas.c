@@ -66,3 +66,32 @@ fce_status fce_cuda_linear_backward(float *dx, float *dW, float *db, const float
     if (db) FCE_TRY(fce_cuda_bias_backward(db, dy, N, out, stream));
     return FCE_STATUS_OK;
 }
+
+// ---- the invertible 1×1 maps (no bias): the dense layer's mapping with in = out = C ----
+
+fce_status fce_cuda_invconv_forward(float *y, const float *x, const float *W, int rows, int C,
+                                    cublasHandle_t handle, cudaStream_t stream) {
+    return fce_cuda_linear_forward(y, x, W, NULL, rows, C, C, handle, stream);
+}
+
+fce_status fce_cuda_invconv_forward_halves(float *y, const float *x, const float *W, int rows, int C,
+                                           cublasHandle_t handle, cudaStream_t stream) {
+    (void)stream; /* the handle is bound to it */
+    FCE_ASSERT(rows >= 0 && C >= 2 && C % 2 == 0, "invconv_forward_halves: rows = %d, C = %d", rows, C);
+    FCE_ASSERT(y != x, "invconv_forward_halves: y must not alias x");
+    if (rows == 0) return FCE_STATUS_OK;
+    const int half = C / 2;
+    const float one = 1.0f, zero = 0.0f;
+    /* batch b: y_bᵀ(half×rows) = W_b(half×C)·xᵀ(C×rows), W_b = rows [b·half, (b+1)·half) of W
+     * (column-major C×half, ld C, stride half·C), x shared (stride 0), y_b at b·rows·half. */
+    FCE_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_T, CUBLAS_OP_N, half, rows, C, &one,
+                                               W, C, (long long)half * C, x, C, 0, &zero, y, half,
+                                               (long long)rows * half, 2));
+    return FCE_STATUS_OK;
+}
+
+fce_status fce_cuda_invconv_backward(float *dx, float *dW, const float *dy, const float *x,
+                                     const float *W, int rows, int C, cublasHandle_t handle,
+                                     cudaStream_t stream) {
+    return fce_cuda_linear_backward(dx, dW, NULL, dy, x, W, rows, C, C, handle, stream);
+}

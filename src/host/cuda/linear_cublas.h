@@ -17,4 +17,15 @@ fce_status fce_cuda_linear_backward(float *dx, float *dW, float *db, const float
                                     const float *x, const float *W, int N, int in, int out,
                                     cublasHandle_t handle, cudaStream_t stream);
 
+/* The invertible 1×1 maps' products (fce/ops.def, FCE_OP_CUBLAS_FP32), on `handle`, which the
+ * backend keeps in exact FP32 math: y(rows, C) = x·Wᵀ; the same as planar halves y = [y_a; y_b]
+ * (one strided-batched call); dx = dy·W (overwrite), dW += dyᵀ·x (either may be NULL). */
+fce_status fce_cuda_invconv_forward(float *y, const float *x, const float *W, int rows, int C,
+                                    cublasHandle_t handle, cudaStream_t stream);
+fce_status fce_cuda_invconv_forward_halves(float *y, const float *x, const float *W, int rows, int C,
+                                           cublasHandle_t handle, cudaStream_t stream);
+fce_status fce_cuda_invconv_backward(float *dx, float *dW, const float *dy, const float *x,
+                                     const float *W, int rows, int C, cublasHandle_t handle,
+                                     cudaStream_t stream);
+
 #endif

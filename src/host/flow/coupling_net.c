@@ -32,12 +32,13 @@ void fce_coupling_net_init_host(const fce_coupling_net *net, const fce_param_tab
 }
 
 fce_status fce_coupling_net_tape_init(fce_coupling_net_tape *tp, const fce_coupling_net *net,
-                                      fce_ctx *ctx, int N, int h, int w, float *g0, float *g1) {
+                                      fce_ctx *ctx, int N, int h, int w, float *g0, float *g1,
+                                      float *work) {
     tp->hw = h * w;
     if (net->kind == FCE_COUPLING_NET_DENSE)
         return fce_mlp_tape_init(&tp->u.dense, &net->u.dense, ctx, N * h * w);
-    if (g0 && g1)
-        return fce_convnet_tape_init_shared(&tp->u.conv, &net->u.conv, ctx, N, h, w, g0, g1);
+    if (g0 && g1 && work)
+        return fce_convnet_tape_init_shared(&tp->u.conv, &net->u.conv, ctx, N, h, w, g0, g1, work);
     return fce_convnet_tape_init(&tp->u.conv, &net->u.conv, ctx, N, h, w);
 }
 
@@ -64,4 +65,28 @@ fce_status fce_coupling_net_backward(const fce_coupling_net *net, fce_coupling_n
 const float *fce_coupling_net_output(const fce_coupling_net *net, const fce_coupling_net_tape *tp) {
     if (net->kind == FCE_COUPLING_NET_CONV) return fce_convnet_output(&tp->u.conv);
     return fce_mlp_output(&net->u.dense, &tp->u.dense);
+}
+
+// ---- the fused path (conv network only): the last actnorm is the caller's ----
+
+int fce_coupling_net_has_head(const fce_coupling_net *net) { return net->kind == FCE_COUPLING_NET_CONV; }
+
+fce_status fce_coupling_net_forward_raw(const fce_coupling_net *net, fce_coupling_net_tape *tp,
+                                        fce_ctx *ctx, const float *xa, int N, int init) {
+    FCE_ASSERT(net->kind == FCE_COUPLING_NET_CONV, "coupling net: no separable head (dense network)");
+    return fce_convnet_forward_raw(&net->u.conv, &tp->u.conv, ctx, xa, N, init);
+}
+
+fce_coupling_net_head fce_coupling_net_head_of(const fce_coupling_net *net,
+                                               fce_coupling_net_tape *tp) {
+    const fce_convnet *c = &net->u.conv;
+    const fce_coupling_net_head h = {tp->u.conv.g0, tp->u.conv.out, c->b3, c->s3, c->db3, c->ds3,
+                                     tp->u.conv.work};
+    return h;
+}
+
+fce_status fce_coupling_net_backward_from_raw(const fce_coupling_net *net, fce_coupling_net_tape *tp,
+                                              fce_ctx *ctx, float *dxa, int N) {
+    FCE_ASSERT(net->kind == FCE_COUPLING_NET_CONV, "coupling net: no separable head (dense network)");
+    return fce_convnet_backward_from_raw(&net->u.conv, &tp->u.conv, ctx, dxa, N, 1);
 }

@@ -59,10 +59,12 @@ void fce_coupling_net_bind(fce_coupling_net *net, const fce_param_table *t,
 void fce_coupling_net_init_host(const fce_coupling_net *net, const fce_param_table *t, float *host,
                                 uint64_t seed);
 
-/* A tape for N samples of h × w pixels. The conv network borrows g0 and g1 (scratch shared by every
- * tape of a flow, convnet.h) when both are given; the dense one owns its scratch and ignores them. */
+/* A tape for N samples of h × w pixels. The conv network borrows g0, g1 and work (scratch shared by
+ * every tape of a flow, convnet.h) when all are given; the dense one owns its scratch and ignores
+ * them. */
 fce_status fce_coupling_net_tape_init(fce_coupling_net_tape *tp, const fce_coupling_net *net,
-                                      fce_ctx *ctx, int N, int h, int w, float *g0, float *g1);
+                                      fce_ctx *ctx, int N, int h, int w, float *g0, float *g1,
+                                      float *work);
 void fce_coupling_net_tape_free(fce_coupling_net_tape *tp, const fce_coupling_net *net,
                                 fce_ctx *ctx);
 
@@ -75,5 +77,27 @@ fce_status fce_coupling_net_backward(const fce_coupling_net *net, fce_coupling_n
                                      fce_ctx *ctx, const float *dout, float *dxa, int N);
 /* The output of the last forward, (N, h, w, c_out), owned by the tape. */
 const float *fce_coupling_net_output(const fce_coupling_net *net, const fce_coupling_net_tape *tp);
+
+/* ---- the fused path of flow_step.c (the conv network only) ----
+ * The network's last layer is an actnorm ("the head": out = (raw + bias)·e^{3·logs}). The fused
+ * path runs the network up to raw, applies the head itself fused with the coupling (ops.def
+ * coupling_additive_*_fused, writing out), and starts the backward from ∂L/∂raw. */
+typedef struct fce_coupling_net_head {
+    float *raw;              /* the zero conv's output (scratch, valid after forward_raw) */
+    float *out;              /* the network output buffer the fused op fills (read by backward) */
+    const float *bias, *logs; /* the head's parameters */
+    float *dbias, *dlogs;    /* and their gradients */
+    float *work;             /* the actnorm backwards' work buffer */
+} fce_coupling_net_head;
+
+int fce_coupling_net_has_head(const fce_coupling_net *net);
+/* xa → raw (fce_convnet_forward_raw); init as fce_coupling_net_forward. */
+fce_status fce_coupling_net_forward_raw(const fce_coupling_net *net, fce_coupling_net_tape *tp,
+                                        fce_ctx *ctx, const float *xa, int N, int init);
+fce_coupling_net_head fce_coupling_net_head_of(const fce_coupling_net *net,
+                                               fce_coupling_net_tape *tp);
+/* head.raw (∂L/∂raw, filled by the caller) → dxa (overwritten); parameter gradients accumulate. */
+fce_status fce_coupling_net_backward_from_raw(const fce_coupling_net *net, fce_coupling_net_tape *tp,
+                                              fce_ctx *ctx, float *dxa, int N);
 
 #endif

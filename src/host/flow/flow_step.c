@@ -39,6 +39,7 @@ fce_status fce_flow_steps_declare(fce_flow_steps *fs, fce_param_table *t, const 
     fs->K = K;
     fs->c = c;
     fs->affine = affine;
+    fs->hw = 1;
     fs->step = calloc((size_t)K, sizeof *fs->step);
     if (!fs->step) return FCE_STATUS_ERR_NOMEM;
     char step_prefix[FCE_PARAM_NAME_MAX];
@@ -50,23 +51,50 @@ fce_status fce_flow_steps_declare(fce_flow_steps *fs, fce_param_table *t, const 
     return FCE_STATUS_OK;
 }
 
+/* The step's views whose values and gradients the batched ops address by step 0's and a stride. */
+#define STEP_VIEWS(s)                                                                              \
+    {&(s)->actnorm_bias, &(s)->actnorm_logs, &(s)->lu_perm, &(s)->lu_sign, &(s)->lu_lower,         \
+     &(s)->lu_upper, &(s)->lu_logs}
+
+/* Step k's trainable tensors k·pstride floats after step 0's and its frozen perm and sign
+ * k·fstride after step 0's (the arena keeps the frozen ones last): what the batched ops need. */
+static int steps_evenly_spaced(const fce_flow_steps *fs, size_t pstride, size_t fstride) {
+    const fce_flow_step *s0 = &fs->step[0];
+    const fce_param_view *v0[] = STEP_VIEWS(s0);
+    for (int k = 1; k < fs->K; k++) {
+        const fce_flow_step *sk = &fs->step[k];
+        const fce_param_view *vk[] = STEP_VIEWS(sk);
+        for (size_t i = 0; i < sizeof v0 / sizeof v0[0]; i++) {
+            const int frozen = vk[i] == &sk->lu_perm || vk[i] == &sk->lu_sign;
+            const size_t d = (size_t)k * (frozen ? fstride : pstride);
+            if (vk[i]->value != v0[i]->value + d || vk[i]->grad != v0[i]->grad + d) return 0;
+        }
+    }
+    return 1;
+}
+
 fce_status fce_flow_steps_bind(fce_flow_steps *fs, const fce_param_table *t,
                                const fce_param_arena *a, fce_ctx *ctx) {
-    const size_t cc = (size_t)fs->c * (size_t)fs->c;
-    FCE_TRY(ctx->ops->alloc(ctx, (void **)&fs->lu_scratch, 4 * (size_t)fs->K * cc * sizeof(float)));
+    const size_t cc = (size_t)fs->c * (size_t)fs->c, K = (size_t)fs->K;
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)&fs->lu_scratch, 4 * K * cc * sizeof(float)));
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)&fs->ld_consts, 2 * K * sizeof(double)));
     for (int k = 0; k < fs->K; k++) {
         fce_flow_step *s = &fs->step[k];
-        fce_param_view *views[] = {&s->actnorm_bias, &s->actnorm_logs, &s->lu_perm, &s->lu_sign,
-                                   &s->lu_lower, &s->lu_upper, &s->lu_logs};
+        fce_param_view *views[] = STEP_VIEWS(s);
         for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
             fce_param_view_bind(views[i], t, a);
-        float *scratch = fs->lu_scratch + 4 * (size_t)k * cc;
-        s->W = scratch;
-        s->W_inv = scratch + cc;
-        s->dW = scratch + 2 * cc;
-        s->dW_inv = scratch + 3 * cc;
+        s->W = fs->lu_scratch + (size_t)k * cc;
+        s->W_inv = fs->lu_scratch + (K + (size_t)k) * cc;
+        s->dW = fs->lu_scratch + (2 * K + (size_t)k) * cc;
+        s->dW_inv = fs->lu_scratch + (3 * K + (size_t)k) * cc;
         fce_coupling_net_bind(&s->net, t, a);
     }
+    const fce_flow_step *s0 = &fs->step[0], *s1 = &fs->step[fs->K > 1 ? 1 : 0];
+    fs->pstride = (size_t)(s1->actnorm_bias.value - s0->actnorm_bias.value);
+    fs->fstride = (size_t)(s1->lu_perm.value - s0->lu_perm.value);
+    FCE_ASSERT(steps_evenly_spaced(fs, fs->pstride, fs->fstride),
+               "flow steps: the arena does not lay the K steps out alike (batched ops need it)");
+    fs->fused = !fs->affine && fce_coupling_net_has_head(&fs->step[0].net);
     return FCE_STATUS_OK;
 }
 
@@ -84,51 +112,52 @@ void fce_flow_steps_init_host(const fce_flow_steps *fs, const fce_param_table *t
 }
 
 void fce_flow_steps_free(fce_flow_steps *fs, fce_ctx *ctx) {
-    if (ctx && ctx->ops) ctx->ops->release(ctx, fs->lu_scratch);
+    if (ctx && ctx->ops) {
+        ctx->ops->release(ctx, fs->lu_scratch);
+        ctx->ops->release(ctx, fs->ld_consts);
+    }
     free(fs->step);
     fs->lu_scratch = NULL;
+    fs->ld_consts = NULL;
     fs->step = NULL;
 }
 
+/* One launch for all K steps (one GPU block per step); on the CPU the same per-step arithmetic. */
 fce_status fce_flow_steps_refresh(fce_flow_steps *fs, fce_ctx *ctx) {
-    for (int k = 0; k < fs->K; k++) {
-        fce_flow_step *s = &fs->step[k];
-        FCE_TRY(ctx->ops->invconv_lu_weights(ctx, s->W, s->W_inv, s->lu_perm.value,
-                                             s->lu_sign.value, s->lu_lower.value, s->lu_upper.value,
-                                             s->lu_logs.value, fs->c));
-    }
-    return FCE_STATUS_OK;
+    const fce_flow_step *s = &fs->step[0];
+    return ctx->ops->invconv_lu_weights_batch(ctx, s->W, s->W_inv, fs->ld_consts, s->lu_perm.value,
+                                              s->lu_sign.value, s->lu_lower.value,
+                                              s->lu_upper.value, s->lu_logs.value,
+                                              s->actnorm_logs.value, fs->K, fs->pstride,
+                                              fs->fstride, fs->c, fs->hw);
 }
 
+/* dW and dW⁻¹ of every step are one contiguous range (bind's layout). */
 fce_status fce_flow_steps_zero_grad(fce_flow_steps *fs, fce_ctx *ctx) {
-    const size_t bytes = (size_t)fs->c * (size_t)fs->c * sizeof(float);
-    for (int k = 0; k < fs->K; k++) {
-        FCE_TRY(ctx->ops->zero(ctx, fs->step[k].dW, bytes));
-        FCE_TRY(ctx->ops->zero(ctx, fs->step[k].dW_inv, bytes));
-    }
-    return FCE_STATUS_OK;
+    const size_t bytes = 2 * (size_t)fs->K * (size_t)fs->c * (size_t)fs->c * sizeof(float);
+    return ctx->ops->zero(ctx, fs->step[0].dW, bytes);
 }
 
 fce_status fce_flow_steps_finish_grad(fce_flow_steps *fs, fce_ctx *ctx) {
-    for (int k = 0; k < fs->K; k++) {
-        fce_flow_step *s = &fs->step[k];
-        FCE_TRY(ctx->ops->invconv_lu_backward(ctx, s->lu_lower.grad, s->lu_upper.grad,
-                                              s->lu_logs.grad, s->dW, s->dW_inv, s->W_inv,
-                                              s->lu_perm.value, s->lu_sign.value, s->lu_lower.value,
-                                              s->lu_upper.value, s->lu_logs.value, fs->c));
-    }
-    return FCE_STATUS_OK;
+    const fce_flow_step *s = &fs->step[0];
+    return ctx->ops->invconv_lu_backward_batch(ctx, s->lu_lower.grad, s->lu_upper.grad,
+                                               s->lu_logs.grad, s->dW, s->dW_inv, s->W_inv,
+                                               s->lu_perm.value, s->lu_sign.value,
+                                               s->lu_lower.value, s->lu_upper.value,
+                                               s->lu_logs.value, fs->K, fs->pstride, fs->fstride,
+                                               fs->c);
 }
 
 /* ---- tapes ---- */
 
 fce_status fce_flow_steps_tape_init(fce_flow_steps_tape *tp, const fce_flow_steps *fs, fce_ctx *ctx,
                                     int N, int h, int w, int shared_net, float *net_g0,
-                                    float *net_g1) {
+                                    float *net_g1, float *work) {
     const int K = fs->K;
     const size_t bytes = (size_t)N * (size_t)h * (size_t)w * (size_t)fs->c * sizeof(float);
     fce_status st = FCE_STATUS_OK;
     tp->shared_net = shared_net;
+    tp->work = work;
     tp->x = calloc((size_t)K + 1, sizeof(float *));
     tp->y1 = calloc((size_t)K, sizeof(float *));
     tp->y2 = calloc((size_t)K, sizeof(float *));
@@ -145,7 +174,7 @@ fce_status fce_flow_steps_tape_init(fce_flow_steps_tape *tp, const fce_flow_step
             continue;
         }
         FCE_TRY_GOTO(st, fce_coupling_net_tape_init(&tp->net[k], &fs->step[k].net, ctx, N, h, w,
-                                                    net_g0, net_g1));
+                                                    net_g0, net_g1, work));
     }
     return FCE_STATUS_OK;
 cleanup:
@@ -200,7 +229,7 @@ static fce_status step_forward(const step_pass *p, int k, float *logq, int init)
     FCE_TRY(ctx->ops->actnorm_forward(ctx, tp->y1[k], logq, tp->x[k], s->actnorm_bias.value,
                                       s->actnorm_logs.value, N, hw, c));
     /* per pixel y2 = W·y1, i.e. y2 = y1·Wᵀ over N·hw rows */
-    FCE_TRY(ctx->ops->linear_forward(ctx, tp->y2[k], tp->y1[k], s->W, NULL, (int)rows, c, c));
+    FCE_TRY(ctx->ops->invconv_forward(ctx, tp->y2[k], tp->y1[k], s->W, (int)rows, c));
     FCE_TRY(ctx->ops->invconv_logdet(ctx, logq, s->lu_logs.value, N, hw, c, 1.0f));
     FCE_TRY(ctx->ops->channels_copy(ctx, tp->xa[k], half, 0, tp->y2[k], c, 0, half, rows, 0));
     FCE_TRY(fce_coupling_net_forward(&s->net, &tp->net[k], ctx, tp->xa[k], N, init));
@@ -225,7 +254,7 @@ static fce_status step_inverse(const step_pass *p, int k, float *ld) {
     else
         FCE_TRY(ctx->ops->coupling_additive_inverse(ctx, tp->y2[k], tp->x[k + 1], h, rows, c));
     /* per pixel y1 = W⁻¹·y2 */
-    FCE_TRY(ctx->ops->linear_forward(ctx, tp->y1[k], tp->y2[k], s->W_inv, NULL, (int)rows, c, c));
+    FCE_TRY(ctx->ops->invconv_forward(ctx, tp->y1[k], tp->y2[k], s->W_inv, (int)rows, c));
     FCE_TRY(ctx->ops->invconv_logdet(ctx, ld, s->lu_logs.value, N, hw, c, -1.0f));
     return ctx->ops->actnorm_inverse(ctx, tp->x[k], ld, tp->y1[k], s->actnorm_bias.value,
                                      s->actnorm_logs.value, N, hw, c);
@@ -265,8 +294,8 @@ static fce_status step_backward(const step_pass *p, int k, const float *dlogq,
     /* coupling: d_cur → d_next (w.r.t. y2) */
     FCE_TRY(coupling_backward(p, k, 0, dlogq, g));
     /* invertible map: d_next (w.r.t. y2) → d_cur (w.r.t. y1), dW += */
-    FCE_TRY(ctx->ops->linear_backward(ctx, g->d_cur, s->dW, NULL, g->d_next, p->tp->y1[k], s->W,
-                                      (int)p->rows, c, c));
+    FCE_TRY(ctx->ops->invconv_backward(ctx, g->d_cur, s->dW, g->d_next, p->tp->y1[k], s->W,
+                                       (int)p->rows, c));
     FCE_TRY(ctx->ops->invconv_logdet_backward(ctx, s->lu_logs.grad, dlogq, N, hw, c, 1.0f));
     /* actnorm: d_cur (w.r.t. y1) → d_next (w.r.t. x[k]) */
     return ctx->ops->actnorm_backward(ctx, g->d_next, s->actnorm_bias.grad, s->actnorm_logs.grad,
@@ -285,8 +314,8 @@ static fce_status step_inverse_backward(const step_pass *p, int k, const float *
         ctx, g->d_next, s->actnorm_bias.grad, s->actnorm_logs.grad, g->d_cur, p->tp->x[k], dld,
         s->actnorm_bias.value, s->actnorm_logs.value, N, hw, c));
     /* y1 = W⁻¹·y2: d_next → d_cur (w.r.t. y2), dW⁻¹ += */
-    FCE_TRY(ctx->ops->linear_backward(ctx, g->d_cur, s->dW_inv, NULL, g->d_next, p->tp->y2[k],
-                                      s->W_inv, (int)p->rows, c, c));
+    FCE_TRY(ctx->ops->invconv_backward(ctx, g->d_cur, s->dW_inv, g->d_next, p->tp->y2[k],
+                                       s->W_inv, (int)p->rows, c));
     FCE_TRY(ctx->ops->invconv_logdet_backward(ctx, s->lu_logs.grad, dld, N, hw, c, -1.0f));
     /* coupling inverse y2 = inverse(x[k+1]): d_cur → d_next (w.r.t. x[k+1]) */
     return coupling_backward(p, k, 1, dld, g);
@@ -298,11 +327,129 @@ static void swap_grads(fce_flow_grad_bufs *g) {
     g->d_next = t;
 }
 
+/* ---- the fused path: additive coupling, conv network (the image flow) ----
+ * The maths of the step functions above in fewer launches and bytes (fce/ops.def "fused ops");
+ * on the CPU each fused op is the unfused sequence bit for bit (tests/cpu/test_ref_fused.c), so
+ * the results do not depend on the path.
+ *   forward  y1[0] = actnorm(x[0]); logq += the block's 2K data-independent log-dets, in the
+ *            unfused order (logdet_add_consts; built by refresh); per step: y2 = W·y1 as planar
+ *            halves, whose first half is the network's input as is; the network up to its head;
+ *            one op for the head, the coupling and the next step's actnorm.
+ *   inverse  the network's input split off by the previous step's inverse actnorm (one copy per
+ *            block for the top step); per step: the network up to its head; one op for the head
+ *            and the inverse coupling; y1 = W⁻¹·y2; the inverse actnorm with the split; then
+ *            ld −= the log-dets in reverse order.
+ *   backward the coupling's input gradient is its output gradient, kept in place: the head's
+ *            backward reads the second half of it; the network's input gradient is added to the
+ *            first half; then W's and the actnorm's backward (coalesced); the maps' log-det
+ *            gradients of all K steps in one op at the end.
+ * Not fused: the data-dependent init (the log-dets change within the pass) and affine couplings
+ * (their log-det depends on the data and sits between the steps' constant ones). */
+
+static fce_status fused_forward(const step_pass *p, float *logq) {
+    fce_ctx *ctx = p->ctx;
+    fce_flow_steps *fs = p->fs;
+    fce_flow_steps_tape *tp = p->tp;
+    const int N = p->N, hw = p->hw, c = p->c, K = fs->K;
+    const fce_flow_step *s0 = &fs->step[0];
+    FCE_TRY(ctx->ops->actnorm_forward(ctx, tp->y1[0], NULL, tp->x[0], s0->actnorm_bias.value,
+                                      s0->actnorm_logs.value, N, hw, c));
+    FCE_TRY(ctx->ops->logdet_add_consts(ctx, logq, fs->ld_consts, 2 * K, N, 1.0f));
+    for (int k = 0; k < K; k++) {
+        const fce_flow_step *s = &fs->step[k], *next = k + 1 < K ? &fs->step[k + 1] : NULL;
+        FCE_TRY(ctx->ops->invconv_forward_halves(ctx, tp->y2[k], tp->y1[k], s->W, (int)p->rows, c));
+        FCE_TRY(fce_coupling_net_forward_raw(&s->net, &tp->net[k], ctx, tp->y2[k], N, 0));
+        const fce_coupling_net_head h = fce_coupling_net_head_of(&s->net, &tp->net[k]);
+        FCE_TRY(ctx->ops->coupling_additive_forward_fused(
+            ctx, tp->x[k + 1], next ? tp->y1[k + 1] : NULL, h.out, tp->y2[k], h.raw, h.bias, h.logs,
+            next ? next->actnorm_bias.value : NULL, next ? next->actnorm_logs.value : NULL, p->rows, c));
+    }
+    return FCE_STATUS_OK;
+}
+
+static fce_status fused_inverse(const step_pass *p, float *ld) {
+    fce_ctx *ctx = p->ctx;
+    fce_flow_steps *fs = p->fs;
+    fce_flow_steps_tape *tp = p->tp;
+    const int N = p->N, hw = p->hw, c = p->c, half = p->half, K = fs->K;
+    const size_t rows = p->rows;
+    FCE_TRY(ctx->ops->channels_copy(ctx, tp->xa[K - 1], half, 0, tp->x[K], c, 0, half, rows, 0));
+    for (int k = K - 1; k >= 0; k--) {
+        const fce_flow_step *s = &fs->step[k];
+        FCE_TRY(fce_coupling_net_forward_raw(&s->net, &tp->net[k], ctx, tp->xa[k], N, 0));
+        const fce_coupling_net_head h = fce_coupling_net_head_of(&s->net, &tp->net[k]);
+        FCE_TRY(ctx->ops->coupling_additive_inverse_fused(ctx, tp->y2[k], h.out, tp->x[k + 1], h.raw,
+                                                          h.bias, h.logs, rows, c));
+        FCE_TRY(ctx->ops->invconv_forward(ctx, tp->y1[k], tp->y2[k], s->W_inv, (int)rows, c));
+        FCE_TRY(ctx->ops->actnorm_inverse_split(ctx, tp->x[k], k > 0 ? tp->xa[k - 1] : NULL,
+                                                tp->y1[k], s->actnorm_bias.value,
+                                                s->actnorm_logs.value, N, hw, c));
+    }
+    return ctx->ops->logdet_add_consts(ctx, ld, fs->ld_consts, 2 * K, N, -1.0f);
+}
+
+/* The coupling and its network, backward, in place: g->d_cur = ∂L/∂(coupling output) becomes
+ * ∂L/∂(coupling input) (dir = +1: the forward coupling, −1: the inverse). */
+static fce_status fused_coupling_backward(const step_pass *p, int k, float dir,
+                                          const fce_flow_grad_bufs *g) {
+    fce_ctx *ctx = p->ctx;
+    const fce_flow_step *s = &p->fs->step[k];
+    fce_coupling_net_tape *nt = &p->tp->net[k];
+    const fce_coupling_net_head h = fce_coupling_net_head_of(&s->net, nt);
+    FCE_TRY(ctx->ops->coupling_additive_net_backward(ctx, h.raw, h.dbias, h.dlogs, g->d_cur, h.out,
+                                                     h.bias, h.logs, p->rows, p->c, dir, p->tp->work));
+    FCE_TRY(fce_coupling_net_backward_from_raw(&s->net, nt, ctx, g->d_net_in, p->N));
+    return ctx->ops->channels_copy(ctx, g->d_cur, p->c, 0, g->d_net_in, p->half, 0, p->half, p->rows,
+                                   1);
+}
+
+static fce_status fused_backward(const step_pass *p, const float *dlogq, fce_flow_grad_bufs *g) {
+    fce_ctx *ctx = p->ctx;
+    fce_flow_steps *fs = p->fs;
+    const int N = p->N, hw = p->hw, c = p->c, K = fs->K;
+    for (int k = K - 1; k >= 0; k--) {
+        fce_flow_step *s = &fs->step[k];
+        FCE_TRY(fused_coupling_backward(p, k, 1.0f, g));
+        FCE_TRY(ctx->ops->invconv_backward(ctx, g->d_next, s->dW, g->d_cur, p->tp->y1[k], s->W,
+                                           (int)p->rows, c));
+        FCE_TRY(ctx->ops->actnorm_backward_ws(ctx, g->d_cur, s->actnorm_bias.grad,
+                                              s->actnorm_logs.grad, g->d_next, p->tp->y1[k], dlogq,
+                                              s->actnorm_bias.value, s->actnorm_logs.value, N, hw,
+                                              c, p->tp->work));
+    }
+    return ctx->ops->invconv_logdet_backward_batch(ctx, fs->step[0].lu_logs.grad, dlogq, K,
+                                                   fs->pstride, N, hw, c, 1.0f);
+}
+
+static fce_status fused_inverse_backward(const step_pass *p, const float *dld,
+                                         fce_flow_grad_bufs *g) {
+    fce_ctx *ctx = p->ctx;
+    fce_flow_steps *fs = p->fs;
+    const int N = p->N, hw = p->hw, c = p->c, K = fs->K;
+    for (int k = 0; k < K; k++) {
+        fce_flow_step *s = &fs->step[k];
+        FCE_TRY(ctx->ops->actnorm_inverse_backward_ws(
+            ctx, g->d_next, s->actnorm_bias.grad, s->actnorm_logs.grad, g->d_cur, p->tp->x[k], dld,
+            s->actnorm_bias.value, s->actnorm_logs.value, N, hw, c, p->tp->work));
+        FCE_TRY(ctx->ops->invconv_backward(ctx, g->d_cur, s->dW_inv, g->d_next, p->tp->y2[k],
+                                           s->W_inv, (int)p->rows, c));
+        FCE_TRY(fused_coupling_backward(p, k, -1.0f, g));
+    }
+    return ctx->ops->invconv_logdet_backward_batch(ctx, fs->step[0].lu_logs.grad, dld, K,
+                                                   fs->pstride, N, hw, c, -1.0f);
+}
+
+/* The fused path serves this pass: it is built for the block's hw (the log-dets of refresh). */
+static int use_fused(const fce_flow_steps *fs, const fce_flow_steps_tape *tp, int hw, int backward) {
+    return fs->fused && hw == fs->hw && (!backward || tp->work);
+}
+
 /* ---- the block's passes ---- */
 
 fce_status fce_flow_steps_forward(fce_flow_steps *fs, fce_flow_steps_tape *tp, fce_ctx *ctx, int N,
                                   int hw, float *logq, int init) {
     const step_pass p = pass_of(fs, tp, ctx, N, hw);
+    if (!init && logq && use_fused(fs, tp, hw, 0)) return fused_forward(&p, logq);
     for (int k = 0; k < fs->K; k++) FCE_TRY(step_forward(&p, k, logq, init));
     return FCE_STATUS_OK;
 }
@@ -310,6 +457,7 @@ fce_status fce_flow_steps_forward(fce_flow_steps *fs, fce_flow_steps_tape *tp, f
 fce_status fce_flow_steps_inverse(fce_flow_steps *fs, fce_flow_steps_tape *tp, fce_ctx *ctx, int N,
                                   int hw, float *ld) {
     const step_pass p = pass_of(fs, tp, ctx, N, hw);
+    if (ld && use_fused(fs, tp, hw, 0)) return fused_inverse(&p, ld);
     for (int k = fs->K - 1; k >= 0; k--) FCE_TRY(step_inverse(&p, k, ld));
     return FCE_STATUS_OK;
 }
@@ -318,6 +466,7 @@ fce_status fce_flow_steps_backward(fce_flow_steps *fs, fce_flow_steps_tape *tp, 
                                    int hw, const float *dlogq, fce_flow_grad_bufs *g) {
     FCE_ASSERT(!tp->shared_net, "flow backward on an inference tape");
     const step_pass p = pass_of(fs, tp, ctx, N, hw);
+    if (use_fused(fs, tp, hw, 1)) return fused_backward(&p, dlogq, g);
     for (int k = fs->K - 1; k >= 0; k--) {
         FCE_TRY(step_backward(&p, k, dlogq, g));
         swap_grads(g);
@@ -330,6 +479,7 @@ fce_status fce_flow_steps_inverse_backward(fce_flow_steps *fs, fce_flow_steps_ta
                                            fce_flow_grad_bufs *g) {
     FCE_ASSERT(!tp->shared_net, "flow inverse backward on an inference tape");
     const step_pass p = pass_of(fs, tp, ctx, N, hw);
+    if (use_fused(fs, tp, hw, 1)) return fused_inverse_backward(&p, dld, g);
     for (int k = 0; k < fs->K; k++) {
         FCE_TRY(step_inverse_backward(&p, k, dld, g));
         swap_grads(g);

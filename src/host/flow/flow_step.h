@@ -19,7 +19,9 @@
  * Tape layout, shared by both directions: x[k] is the input of step k in the forward direction;
  * y1[k] = actnorm(x[k]), y2[k] = W·y1[k], xa[k] = first half of y2[k] (= of x[k+1]), and
  * x[k+1] = coupling(y2[k], NN(xa[k])). The forward fills it bottom-up, the inverse top-down; each
- * backward reads the same slots. */
+ * backward reads the same slots. On the fused path (additive coupling, conv network: the image
+ * flow; flow_step.c) the forward writes y2[k] as planar halves [xa; xb] and the network reads xa
+ * there (xa[k] is then unused); the inverse writes y2[k] row-major as above. */
 #ifndef FCE_FLOW_STEP_H
 #define FCE_FLOW_STEP_H
 
@@ -42,8 +44,19 @@ typedef struct fce_flow_step {
 typedef struct fce_flow_steps {
     int K, c;
     int affine;          /* 1: affine couplings, 0: additive */
+    int hw;              /* pixels per sample of every pass (1 unless set after declare) */
     fce_flow_step *step; /* K */
-    float *lu_scratch;   /* 4·K·c² floats, backend: W, W⁻¹, dW, dW⁻¹ of every step */
+    float *lu_scratch;   /* 4·K·c² floats, backend: W of every step, then W⁻¹, dW, dW⁻¹ (so the
+                            gradients are one contiguous range: one memset) */
+    /* Set by bind: step k's trainable parameter tensors lie k·pstride floats after step 0's, its
+     * frozen ones (perm, sign) k·fstride after step 0's (the arena lays every step out alike;
+     * bind checks it), so the maps of all K steps are built and differentiated in one batched op
+     * each. */
+    size_t pstride, fstride;
+    /* 1: the fused path (conv network, additive coupling; flow_step.c): the data-independent
+     * log-dets come from ld_consts (2K doubles, backend memory, rebuilt by refresh for hw). */
+    int fused;
+    double *ld_consts;
 } fce_flow_steps;
 
 /* The activations of one block for a fixed shape (N, h, w, c). */
@@ -53,6 +66,7 @@ typedef struct fce_flow_steps_tape {
     float **xa;                 /* K tensors (N, h, w, c/2) */
     fce_coupling_net_tape *net; /* K network tapes */
     int shared_net;             /* 1: net[k] are copies of net[0] (forward/inverse only) */
+    float *work;                /* the actnorm backwards' work buffer (borrowed; NULL: unfused) */
 } fce_flow_steps_tape;
 
 /* The gradient buffers of a backward pass through a block, each (N, h, w, c) at least. The block
@@ -77,7 +91,8 @@ void fce_flow_steps_init_host(const fce_flow_steps *fs, const fce_param_table *t
                               uint64_t seed, int first_step);
 void fce_flow_steps_free(fce_flow_steps *fs, fce_ctx *ctx);
 
-/* W and W⁻¹ from the LU parameters (after every parameter change). */
+/* W and W⁻¹ from the LU parameters, and the log-dets the fused path adds (after every parameter
+ * change, the actnorms' included). */
 fce_status fce_flow_steps_refresh(fce_flow_steps *fs, fce_ctx *ctx);
 /* Zeroes dW and dW⁻¹ (the arena's gradients are zeroed by the flow, in one call). */
 fce_status fce_flow_steps_zero_grad(fce_flow_steps *fs, fce_ctx *ctx);
@@ -86,10 +101,12 @@ fce_status fce_flow_steps_finish_grad(fce_flow_steps *fs, fce_ctx *ctx);
 
 /* A tape for N samples of h × w pixels (the dense network: N rows at most). shared_net = 1 gives
  * the K coupling networks one set of activations (about 1/K of the memory; no backward possible).
- * net_g0, net_g1: scratch for the conv networks, shared by every tape of a flow (or NULL). */
+ * net_g0, net_g1: scratch for the conv networks, shared by every tape of a flow (or NULL); work:
+ * fce_actnorm_work_floats(max(c, network width)) floats, shared likewise (NULL: the fused path is
+ * not used on this tape and the conv networks own theirs). */
 fce_status fce_flow_steps_tape_init(fce_flow_steps_tape *tp, const fce_flow_steps *fs, fce_ctx *ctx,
                                     int N, int h, int w, int shared_net, float *net_g0,
-                                    float *net_g1);
+                                    float *net_g1, float *work);
 void fce_flow_steps_tape_free(fce_flow_steps_tape *tp, const fce_flow_steps *fs, fce_ctx *ctx);
 
 /* x[0] → x[K] for N samples of hw pixels; logq (N) += the log-dets. init = 1 runs the

@@ -91,7 +91,7 @@ fce_status fce_glow_tape_init(fce_glow_tape **out, fce_glow *g, int cap) {
     tp->cap = cap;
     /* cap rows = cap samples of 1 × 1 pixels */
     FCE_TRY_GOTO(st, fce_flow_steps_tape_init(&tp->steps, &g->steps, ctx, cap, 1, 1, 0, NULL,
-                                              NULL));
+                                              NULL, NULL));
     FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->logq, (size_t)cap * sizeof(float)));
     FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->dld, (size_t)cap * sizeof(float)));
     FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->grad.d_cur, row_bytes));

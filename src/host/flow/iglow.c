@@ -44,6 +44,7 @@ static fce_status iglow_declare(fce_iglow *g) {
         snprintf(prefix, sizeof prefix, "iglow.l%d", l % 1000);
         FCE_TRY(fce_flow_steps_declare(&lv->steps, &g->params.table, prefix, cfg->K, c, cfg->affine,
                                        &net));
+        lv->steps.hw = lv->hw; /* every pass of this block runs on h·w pixels */
         if (l < cfg->L - 1) {
             FCE_TRY(declare_prior(g, l, "prior.w", c, 9 * (c / 2), &lv->split.conv_w));
             FCE_TRY(declare_prior(g, l, "prior.b", 1, c, &lv->split.bias));
@@ -203,6 +204,15 @@ static size_t net_scratch_floats(const fce_iglow *g, int N) {
     return m;
 }
 
+/* The most channels an actnorm backward of this flow runs on: a level's c, or the networks' width
+ * or output channels. */
+static int an_work_channels(const fce_iglow *g) {
+    int m = g->cfg.width;
+    for (int l = 0; l < g->cfg.L; l++)
+        if (g->levels[l].c > m) m = g->levels[l].c;
+    return m;
+}
+
 static fce_status level_tape_init(fce_iglow_tape *tp, int l) {
     fce_iglow *g = tp->g;
     fce_ctx *ctx = g->params.ctx;
@@ -212,7 +222,7 @@ static fce_status level_tape_init(fce_iglow_tape *tp, int l) {
     const size_t full = (size_t)N * lv->hw * lv->c, nz = (size_t)N * lv->n_z;
     FCE_TRY(alloc_f(ctx, &lt->xin, full)); /* H_l·W_l·C_l = h·w·c */
     FCE_TRY(fce_flow_steps_tape_init(&lt->steps, &lv->steps, ctx, N, lv->h, lv->w, tp->inference,
-                                     tp->net_scratch0, tp->net_scratch1));
+                                     tp->net_scratch0, tp->net_scratch1, tp->an_work));
     FCE_TRY(alloc_f(ctx, &lt->mean, nz));
     FCE_TRY(alloc_f(ctx, &lt->logs, nz));
     FCE_TRY(alloc_f(ctx, &lt->u, nz));
@@ -247,6 +257,7 @@ static fce_status tape_init(fce_iglow_tape **out, fce_iglow *g, int N, int infer
     if (!tp->level) FCE_TRY_GOTO(st, FCE_STATUS_ERR_NOMEM);
     FCE_TRY_GOTO(st, alloc_f(ctx, &tp->net_scratch0, net_scratch_floats(g, N)));
     FCE_TRY_GOTO(st, alloc_f(ctx, &tp->net_scratch1, net_scratch_floats(g, N)));
+    FCE_TRY_GOTO(st, alloc_f(ctx, &tp->an_work, fce_actnorm_work_floats(an_work_channels(g))));
     for (int l = 0; l < cfg->L; l++) FCE_TRY_GOTO(st, level_tape_init(tp, l));
     float **scratch[] = IGLOW_SCRATCH(tp);
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
@@ -292,7 +303,7 @@ void fce_iglow_tape_free(fce_iglow_tape *tp) {
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         ctx->ops->release(ctx, *scratch[i]);
     float *bufs[] = {tp->batch_ones, tp->logq, tp->log_prior, tp->dld, tp->log_T, tp->net_scratch0,
-                     tp->net_scratch1};
+                     tp->net_scratch1, tp->an_work};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) ctx->ops->release(ctx, bufs[i]);
     free(tp->level);
     free(tp);
@@ -353,7 +364,7 @@ fce_status fce_iglow_data_init(fce_iglow *g, fce_iglow_tape *tp, const float *x,
     if (g->actnorm_initialized) return FCE_STATUS_OK; /* never re-run on a loaded flow (SPEC h.4) */
     FCE_TRY(forward_impl(g, tp, x, N, 1));
     g->actnorm_initialized = 1;
-    return FCE_STATUS_OK;
+    return fce_iglow_refresh(g); /* the actnorms changed: the log-dets the passes add (flow_step.h) */
 }
 
 fce_status fce_iglow_inverse(fce_iglow *g, fce_iglow_tape *tp, const float *const *eps, float T,

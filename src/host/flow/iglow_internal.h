@@ -54,6 +54,7 @@ struct fce_iglow_tape {
      * tape, so no backward is possible */
     int inference;
     float *net_scratch0, *net_scratch1; /* scratch shared by every coupling-network tape */
+    float *an_work; /* the actnorm backwards' work buffer (backend.h), shared by every level */
     iglow_level_tape *level;
     float *logq;      /* (N) log q of the last pass */
     float *log_prior; /* (N) inverse pass: Σ log-prior terms at the sampled latents */

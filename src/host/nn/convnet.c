@@ -78,7 +78,7 @@ void fce_convnet_init_host(const fce_convnet *net, const fce_param_table *t, flo
 }
 
 static fce_status tape_init(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx, int N, int H,
-                            int W, float *g0, float *g1) {
+                            int W, float *g0, float *g1, float *work) {
     memset(tp, 0, sizeof *tp);
     FCE_ASSERT(N >= 1 && H >= 1 && W >= 1, "bad convnet tape shape %d x %d x %d", N, H, W);
     tp->N = N;
@@ -93,19 +93,18 @@ static fce_status tape_init(fce_convnet_tape *tp, const fce_convnet *net, fce_ct
     }
     const size_t pix = (size_t)N * (size_t)H * (size_t)W;
     const size_t wd_bytes = pix * (size_t)net->Wd * sizeof(float);
-    for (int l = 0; l < 2; l++) {
-        FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->n[l], wd_bytes));
-        FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->a[l], wd_bytes));
-    }
+    for (int l = 0; l < 2; l++) FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->a[l], wd_bytes));
     FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->out, pix * (size_t)net->Cout * sizeof(float)));
-    if (g0 && g1) {
-        tp->g0 = g0, tp->g1 = g1;
+    const int gdim = net->Wd > net->Cout ? net->Wd : net->Cout;
+    if (g0 && g1 && work) {
+        tp->g0 = g0, tp->g1 = g1, tp->work = work;
     } else {
-        const int gdim = net->Wd > net->Cout ? net->Wd : net->Cout;
         const size_t gbytes = pix * (size_t)gdim * sizeof(float);
         tp->owns_scratch = 1;
         FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->g0, gbytes));
         FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->g1, gbytes));
+        FCE_TRY_GOTO(st, ctx->ops->alloc(ctx, (void **)&tp->work,
+                                         fce_actnorm_work_floats(gdim) * sizeof(float)));
     }
     return FCE_STATUS_OK;
 cleanup:
@@ -115,63 +114,61 @@ cleanup:
 
 fce_status fce_convnet_tape_init(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx, int N,
                                  int H, int W) {
-    return tape_init(tp, net, ctx, N, H, W, NULL, NULL);
+    return tape_init(tp, net, ctx, N, H, W, NULL, NULL, NULL);
 }
 
 fce_status fce_convnet_tape_init_shared(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx,
-                                        int N, int H, int W, float *g0, float *g1) {
-    FCE_ASSERT(g0 && g1, "convnet tape: shared scratch missing");
-    return tape_init(tp, net, ctx, N, H, W, g0, g1);
+                                        int N, int H, int W, float *g0, float *g1, float *work) {
+    FCE_ASSERT(g0 && g1 && work, "convnet tape: shared scratch missing");
+    return tape_init(tp, net, ctx, N, H, W, g0, g1, work);
 }
 
 void fce_convnet_tape_free(fce_convnet_tape *tp, fce_ctx *ctx) {
     if (!tp || !ctx || !ctx->ops) return;
     for (int l = 0; l < 3; l++) ctx->ops->conv_plan_free(ctx, tp->plan[l]);
-    for (int l = 0; l < 2; l++) {
-        ctx->ops->release(ctx, tp->n[l]);
-        ctx->ops->release(ctx, tp->a[l]);
-    }
+    for (int l = 0; l < 2; l++) ctx->ops->release(ctx, tp->a[l]);
     ctx->ops->release(ctx, tp->out);
     if (tp->owns_scratch) {
         ctx->ops->release(ctx, tp->g0);
         ctx->ops->release(ctx, tp->g1);
+        ctx->ops->release(ctx, tp->work);
     }
     memset(tp, 0, sizeof *tp);
 }
 
-fce_status fce_convnet_forward(const fce_convnet *net, fce_convnet_tape *tp, fce_ctx *ctx,
-                               const float *x, int N, int init) {
+fce_status fce_convnet_forward_raw(const fce_convnet *net, fce_convnet_tape *tp, fce_ctx *ctx,
+                                   const float *x, int N, int init) {
     FCE_ASSERT(N == tp->N, "convnet forward: batch %d, the tape (and its conv plans) is for %d", N,
                tp->N);
     const int HW = tp->H * tp->W;
-    const size_t n_wd = (size_t)N * (size_t)HW * (size_t)net->Wd;
     tp->input = x;
     const float *in = x;
     for (int l = 0; l < 2; l++) { /* conv (no bias) → actnorm → ReLU; the conv output is scratch */
         FCE_TRY(ctx->ops->conv2d_forward(ctx, tp->plan[l], tp->g0, in, net->w[l], NULL));
         if (init) FCE_TRY(ctx->ops->actnorm_init(ctx, net->an_b[l], net->an_s[l], tp->g0, N, HW, net->Wd));
-        FCE_TRY(ctx->ops->actnorm_forward(ctx, tp->n[l], NULL, tp->g0, net->an_b[l], net->an_s[l], N,
-                                          HW, net->Wd));
-        FCE_TRY(ctx->ops->leaky_relu_forward(ctx, tp->a[l], tp->n[l], n_wd, 0.0f));
+        FCE_TRY(ctx->ops->actnorm_relu_forward(ctx, tp->a[l], tp->g0, net->an_b[l], net->an_s[l], N,
+                                               HW, net->Wd));
         in = tp->a[l];
     }
-    /* zero conv: out = (conv + b)·e^{3·logs}, the actnorm op without log-det */
-    FCE_TRY(ctx->ops->conv2d_forward(ctx, tp->plan[2], tp->g0, in, net->w[2], NULL));
-    FCE_TRY(ctx->ops->actnorm_forward(ctx, tp->out, NULL, tp->g0, net->b3, net->s3, N, HW, net->Cout));
-    return FCE_STATUS_OK;
+    /* the zero conv; its actnorm (the head) is applied by the caller */
+    return ctx->ops->conv2d_forward(ctx, tp->plan[2], tp->g0, in, net->w[2], NULL);
 }
 
-fce_status fce_convnet_backward(const fce_convnet *net, fce_convnet_tape *tp, fce_ctx *ctx,
-                                const float *dout, float *dx, int N, int param_grads) {
+fce_status fce_convnet_forward(const fce_convnet *net, fce_convnet_tape *tp, fce_ctx *ctx,
+                               const float *x, int N, int init) {
+    FCE_TRY(fce_convnet_forward_raw(net, tp, ctx, x, N, init));
+    /* zero conv: out = (conv + b)·e^{3·logs}, the actnorm op without log-det */
+    const int HW = tp->H * tp->W;
+    return ctx->ops->actnorm_forward(ctx, tp->out, NULL, tp->g0, net->b3, net->s3, N, HW, net->Cout);
+}
+
+fce_status fce_convnet_backward_from_raw(const fce_convnet *net, fce_convnet_tape *tp, fce_ctx *ctx,
+                                         float *dx, int N, int param_grads) {
     FCE_ASSERT(N == tp->N, "convnet backward: batch %d, the tape (and its conv plans) is for %d", N,
                tp->N);
     FCE_ASSERT(tp->input != NULL, "convnet backward before forward");
     const int HW = tp->H * tp->W;
-    const size_t n_wd = (size_t)N * (size_t)HW * (size_t)net->Wd;
     const int pg = param_grads;
-    /* g0 = d(conv3 output) = dout·e^{3·logs}; db3 += Σ g0; ds3 += 3·Σ dout·out */
-    FCE_TRY(ctx->ops->actnorm_backward(ctx, tp->g0, pg ? net->db3 : NULL, pg ? net->ds3 : NULL, dout,
-                                       tp->out, NULL, net->b3, net->s3, N, HW, net->Cout));
     for (int l = 2; l >= 0; l--) {
         /* here g0 = gradient w.r.t. conv l's output */
         const float *in = l == 0 ? tp->input : tp->a[l - 1];
@@ -182,10 +179,21 @@ fce_status fce_convnet_backward(const fce_convnet *net, fce_convnet_tape *tp, fc
         }
         const int j = l - 1; /* the actnorm + ReLU that produced conv l's input */
         FCE_TRY(ctx->ops->conv2d_backward_data(ctx, tp->plan[l], tp->g1, tp->g0, net->w[l]));
-        FCE_TRY(ctx->ops->leaky_relu_backward(ctx, tp->g1, tp->g1, tp->n[j], n_wd, 0.0f));
-        FCE_TRY(ctx->ops->actnorm_backward(ctx, tp->g0, pg ? net->dan_b[j] : NULL,
-                                           pg ? net->dan_s[j] : NULL, tp->g1, tp->n[j], NULL,
-                                           net->an_b[j], net->an_s[j], N, HW, net->Wd));
+        FCE_TRY(ctx->ops->actnorm_relu_backward(ctx, tp->g0, pg ? net->dan_b[j] : NULL,
+                                                pg ? net->dan_s[j] : NULL, tp->g1, tp->a[j],
+                                                net->an_b[j], net->an_s[j], N, HW, net->Wd, tp->work));
     }
     return FCE_STATUS_OK;
+}
+
+fce_status fce_convnet_backward(const fce_convnet *net, fce_convnet_tape *tp, fce_ctx *ctx,
+                                const float *dout, float *dx, int N, int param_grads) {
+    FCE_ASSERT(N == tp->N, "convnet backward: batch %d, the tape (and its conv plans) is for %d", N,
+               tp->N);
+    const int HW = tp->H * tp->W, pg = param_grads;
+    /* g0 = d(conv3 output) = dout·e^{3·logs}; db3 += Σ g0; ds3 += 3·Σ dout·out */
+    FCE_TRY(ctx->ops->actnorm_backward_ws(ctx, tp->g0, pg ? net->db3 : NULL, pg ? net->ds3 : NULL,
+                                          dout, tp->out, NULL, net->b3, net->s3, N, HW, net->Cout,
+                                          tp->work));
+    return fce_convnet_backward_from_raw(net, tp, ctx, dx, N, param_grads);
 }

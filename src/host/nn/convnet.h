@@ -39,12 +39,16 @@ typedef struct fce_convnet_tape {
     int N, H, W;                 /* the fixed shape this tape (and its plans) were made for */
     fce_conv_plan *plan[3];      /* conv3x3 Cin→Wd, conv1x1 Wd→Wd, conv3x3 Wd→Cout */
     const float *input;          /* (N, H, W, Cin), borrowed: must outlive backward */
-    float *n[2];                 /* inner actnorm outputs (N, H, W, Wd) = ReLU inputs */
-    float *a[2];                 /* ReLU outputs h1, h2 (N, H, W, Wd) */
+    float *a[2];                 /* ReLU outputs h1, h2 (N, H, W, Wd); the actnorm outputs under
+                                    them are not kept: the fused backward needs only a (ops.def
+                                    actnorm_relu_backward) */
     float *out;                  /* (N, H, W, Cout) */
-    float *g0, *g1;              /* (N·H·W, max(Wd, Cout)): forward scratch (conv outputs) and the
-                                    backward's gradient ping-pong buffers */
-    int owns_scratch;            /* 0: g0, g1 are borrowed (shared by every tape of a flow) */
+    float *g0, *g1;              /* (N·H·W, max(Wd, Cout)): forward scratch (conv outputs; after
+                                    fce_convnet_forward_raw g0 holds the zero conv's output) and
+                                    the backward's gradient ping-pong buffers */
+    float *work;                 /* the actnorm backwards' work buffer (backend.h), for
+                                    max(Wd, Cout) channels */
+    int owns_scratch;            /* 0: g0, g1, work are borrowed (shared by every tape of a flow) */
 } fce_convnet_tape;
 
 fce_status fce_convnet_declare(fce_convnet *net, fce_param_table *t, const char *prefix, int Cin,
@@ -57,20 +61,29 @@ void fce_convnet_init_host(const fce_convnet *net, const fce_param_table *t, flo
 
 fce_status fce_convnet_tape_init(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx, int N,
                                  int H, int W);
-/* The same, with g0 and g1 borrowed from the caller, each at least N·H·W·max(Wd, Cout) floats: they
- * are scratch within one forward or backward call, so every tape of a flow can share one pair. */
+/* The same, with g0 and g1 borrowed from the caller, each at least N·H·W·max(Wd, Cout) floats, and
+ * work of fce_actnorm_work_floats(max(Wd, Cout)) floats or more: they are scratch within one
+ * forward or backward call, so every tape of a flow can share them. */
 fce_status fce_convnet_tape_init_shared(fce_convnet_tape *tp, const fce_convnet *net, fce_ctx *ctx,
-                                        int N, int H, int W, float *g0, float *g1);
+                                        int N, int H, int W, float *g0, float *g1, float *work);
 void fce_convnet_tape_free(fce_convnet_tape *tp, fce_ctx *ctx); /* NULL-safe, idempotent */
 
 /* out = tape->out (N, H, W, Cout) from x (N, H, W, Cin); N must equal tp->N. init = 1 first sets each
  * inner actnorm from its own input on this batch (data-dependent init, in order). */
 fce_status fce_convnet_forward(const fce_convnet *net, fce_convnet_tape *tp, fce_ctx *ctx,
                                const float *x, int N, int init);
+/* The forward up to the zero conv's output, left in tp->g0 (the "raw" head): the last actnorm
+ * (b3, s3) is then applied by the caller, fused with what follows (flow_step.c's fused path). */
+fce_status fce_convnet_forward_raw(const fce_convnet *net, fce_convnet_tape *tp, fce_ctx *ctx,
+                                   const float *x, int N, int init);
 /* Backward of the last forward pass. dout (N, H, W, Cout); N must equal tp->N. dx (N, H, W, Cin) is
  * overwritten if non-NULL; parameter gradients accumulate if param_grads (else they are untouched). */
 fce_status fce_convnet_backward(const fce_convnet *net, fce_convnet_tape *tp, fce_ctx *ctx,
                                 const float *dout, float *dx, int N, int param_grads);
+/* The same from tp->g0 = ∂L/∂(the zero conv's output), which the caller has filled (with the last
+ * actnorm's backward and its parameter gradients fused into what produced it). */
+fce_status fce_convnet_backward_from_raw(const fce_convnet *net, fce_convnet_tape *tp, fce_ctx *ctx,
+                                         float *dx, int N, int param_grads);
 static inline const float *fce_convnet_output(const fce_convnet_tape *tp) { return tp->out; }
 
 #endif

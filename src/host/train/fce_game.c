@@ -103,6 +103,10 @@ fce_status fce_game_value(fce_game *g) {
  * exact integer), so that every rank decides the turn on the bits one process would have. */
 fce_status fce_game_read_stats(fce_game *g, float stats[2]) {
     FCE_TRY(g->ctx->ops->download(g->ctx, stats, g->stats, 2 * sizeof(float)));
+    return fce_game_global_stats(g, stats);
+}
+
+fce_status fce_game_global_stats(fce_game *g, float stats[2]) {
     if (fce_dist_size(g->ctx->dist) == 1) return FCE_STATUS_OK;
     double sums[3] = {stats[0], round((double)stats[1] * 2.0 * g->n), 2.0 * g->n};
     FCE_TRY(fce_dist_sum(g->ctx->dist, sums, 3));

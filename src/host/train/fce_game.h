@@ -104,6 +104,8 @@ fce_status fce_game_grads(fce_game *g, int flow_turn);
 fce_status fce_game_value(fce_game *g);
 /* (value, accuracy) of the last fce_game_grads or fce_game_value: the step's read-back. */
 fce_status fce_game_read_stats(fce_game *g, float stats[2]);
+/* This rank's stats (as read back from g->stats) made the job's, as fce_game_read_stats does. */
+fce_status fce_game_global_stats(fce_game *g, float stats[2]);
 
 /* The player's optimizer step from the gradients in its arena, its step count advanced first, at
  * its rate × lr_scale (a trainer's schedule; 1: constant). The flow's update ends with refresh. */

@@ -53,6 +53,8 @@
 
 #define LN2 0.69314718055994530942
 #define MAXL 16
+/* the step's read-back: [value, accuracy, c, f (2n), log q (n)] */
+#define REPORT_FLOATS(n) (3 + 3 * (size_t)(n))
 
 typedef fce_image_fce_state ifce_state; /* stored in ebm.fce (formats/ebm_image_file.h) */
 
@@ -73,6 +75,9 @@ struct fce_ifce {
     uint8_t *d_u8;
     float *d_x, *d_eps[MAXL];
     float *h_f, *h_lq;
+    /* the step's one read-back (step_impl): value, accuracy, c before the update, f (2n), log q
+     * (n), gathered on the device and downloaded together */
+    float *d_report, *h_report;
     fce_batch_source batches; /* host batches, one step of look-ahead (image_common.h) */
     uint64_t seed_data, seed_noise, seed_eps, seed_init;
     ifce_state st;
@@ -197,12 +202,14 @@ void fce_ifce_free(fce_ifce *t) {
         for (int l = 0; l < MAXL; l++) ctx->ops->release(ctx, t->d_eps[l]);
         ctx->ops->release(ctx, t->d_x);
         ctx->ops->release(ctx, t->d_u8);
+        ctx->ops->release(ctx, t->d_report);
         free_models(t);
         fce_ctx_free(ctx);
     }
     fce_batch_source_free(&t->batches);
     free(t->h_f);
     free(t->h_lq);
+    free(t->h_report);
     fce_image_set_free(&t->set);
     free(t);
 }
@@ -262,9 +269,11 @@ static fce_status setup(fce_ifce *t) {
     FCE_TRY(fce_diag_init(&t->diag, c->batch)); /* the global batch's figures */
     FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
     fce_batch_source_shard(&t->batches, c->batch, t->shard.row0);
+    FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_report, REPORT_FLOATS(N) * sizeof(float)));
     t->h_f = malloc(2 * N * sizeof(float));
     t->h_lq = malloc(N * sizeof(float));
-    if (!t->h_f || !t->h_lq) {
+    t->h_report = malloc(REPORT_FLOATS(N) * sizeof(float));
+    if (!t->h_f || !t->h_lq || !t->h_report) {
         fce_log_error("out of host memory");
         return FCE_STATUS_ERR_NOMEM;
     }
@@ -389,28 +398,40 @@ static fce_status diverged(const fce_ifce *t, int64_t step, double value) {
     return FCE_STATUS_ERR_NUMERIC;
 }
 
+/* One step synchronises with the host once: everything the host needs (value, accuracy, c as the
+ * step saw it, f, log q) is gathered into d_report on the device and read back after the update
+ * is enqueued. A non-finite value is therefore noticed after the update; the run then stops
+ * without saving (diverged), so the checkpoint on disk stays the last good one, as before. */
 static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
     fce_ctx *ctx = &t->ctx;
     fce_game *game = &t->game;
     const int n = t->N;
     const int64_t step = t->st.step;
     const int flow_turn = (int)t->st.flow_turn;
-    float c, stats[2];
+    const size_t fb = sizeof(float);
+    float *r = t->d_report;
     FCE_TRY(fce_game_forward(game, step));
     /* the next batch is gathered on the host while the device runs this step's passes */
     if (step + 1 < t->cfg.steps) fce_batch_source_prefetch(&t->batches, step + 1);
-    FCE_TRY(ctx->ops->download(ctx, &c, game->models.c, sizeof c));
+    FCE_TRY(ctx->ops->copy(ctx, r + 2, game->models.c, fb)); /* c before the update */
     FCE_TRY(fce_game_grads(game, flow_turn));
-    FCE_TRY(fce_game_read_stats(game, stats));
-    FCE_TRY(ctx->ops->download(ctx, t->h_f, game->f, 2 * (size_t)n * sizeof(float)));
-    FCE_TRY(ctx->ops->download(ctx, t->h_lq, game->lq, (size_t)n * sizeof(float)));
-    if (p) FCE_TRY(fill_probe(t, p, c, stats, flow_turn));
-    if (!isfinite(stats[0])) return diverged(t, step, stats[0]);
-    /* the step that ends a log interval (run_loop) reads back its batch's health (fce_diag.h) */
+    FCE_TRY(ctx->ops->copy(ctx, r, game->stats, 2 * fb));
+    FCE_TRY(ctx->ops->copy(ctx, r + 3, game->f, 2 * (size_t)n * fb));
+    FCE_TRY(ctx->ops->copy(ctx, r + 3 + 2 * (size_t)n, game->lq, (size_t)n * fb));
+    /* the step that ends a log interval (run_loop) reads back its batch's health (fce_diag.h),
+     * before the update: a second read-back on that step only */
     if (m && ((step + 1) % t->cfg.log_every == 0 || step + 1 == t->cfg.steps))
         FCE_TRY(fce_diag_measure(&t->diag, game));
     if (flow_turn) FCE_TRY(fce_game_update_flow(game, 1.0f));
     else FCE_TRY(fce_game_update_ebm(game, 1.0f));
+    FCE_TRY(ctx->ops->download(ctx, t->h_report, r, REPORT_FLOATS(n) * fb));
+    float stats[2] = {t->h_report[0], t->h_report[1]};
+    const float c = t->h_report[2];
+    FCE_TRY(fce_game_global_stats(game, stats)); /* over the ranks of a job (dist.h) */
+    memcpy(t->h_f, t->h_report + 3, 2 * (size_t)n * fb);
+    memcpy(t->h_lq, t->h_report + 3 + 2 * (size_t)n, (size_t)n * fb);
+    if (p) FCE_TRY(fill_probe(t, p, c, stats, flow_turn));
+    if (!isfinite(stats[0])) return diverged(t, step, stats[0]);
     if (m) {
         m->value += stats[0];
         m->acc += stats[1];

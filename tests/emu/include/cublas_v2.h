@@ -1,6 +1,6 @@
 /* tests/emu/include/cublas_v2.h: stand-in for cuBLAS's header, used ONLY by the emulated GPU
  * backend (tests/emu, fce_cuda_emu). Only what src/host/cuda uses: the handle, its stream and math
- * mode, cublasSgemm (column-major, host pointer mode) and the status strings. Implemented in
+ * mode, cublasSgemm and cublasSgemmStridedBatched (column-major, host pointer mode) and the status strings. Implemented in
  * tests/emu/fake_cublas.cpp from the cuBLAS documentation. Valid C and C++. */
 #ifndef FCE_EMU_CUBLAS_V2_H
 #define FCE_EMU_CUBLAS_V2_H
@@ -46,5 +46,12 @@ EMU_EXTERN_C cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t
                                         const float *alpha, const float *A, int lda,
                                         const float *B, int ldb, const float *beta, float *C,
                                         int ldc);
+
+/* C_b = alpha·op(A_b)·op(B_b) + beta·C_b for b < batchCount, X_b = X + b·strideX (a stride of 0
+ * shares one matrix across the batch). */
+EMU_EXTERN_C cublasStatus_t cublasSgemmStridedBatched(
+    cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
+    const float *alpha, const float *A, int lda, long long strideA, const float *B, int ldb,
+    long long strideB, const float *beta, float *C, int ldc, long long strideC, int batchCount);
 
 #endif

@@ -83,6 +83,10 @@ EMU_EXTERN_C cudaError_t cudaStreamDestroy(cudaStream_t stream);
 EMU_EXTERN_C cudaError_t cudaStreamSynchronize(cudaStream_t stream);
 EMU_EXTERN_C cudaError_t cudaDeviceSynchronize(void);
 EMU_EXTERN_C cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes);
+#define cudaHostAllocDefault 0x00
+/* Page-locked host memory: ordinary host memory here (host, not device, for the checks). */
+EMU_EXTERN_C cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned int flags);
+EMU_EXTERN_C cudaError_t cudaFreeHost(void *p);
 
 #ifdef __cplusplus
 namespace emu {

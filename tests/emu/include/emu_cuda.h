@@ -437,6 +437,17 @@ inline T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = 32) {
     return emu::shuffle(mask, var, src < width ? src : -1, width, "__shfl_xor_sync");
 }
 
+/* Global-memory ordering and integer atomics. Blocks run one after another and the fibers of a
+ * block never run at the same time, so every access is already ordered: the fence is a no-op and
+ * an atomic is a plain read-modify-write (the "last block finishes the reduction" pattern then
+ * always finds the last block to be the one with the highest index, a legal schedule on a GPU). */
+inline void __threadfence(void) {}
+inline unsigned atomicAdd(unsigned *address, unsigned val) {
+    const unsigned old = *address;
+    *address = old + val;
+    return old;
+}
+
 /* Correctly rounded single operations (round to nearest even), never contracted: the same six in
  * float (__fadd_rn ... __fsqrt_rn) and in double (__dadd_rn ... __dsqrt_rn). */
 #define EMU_ROUNDED_OPS(T, add_rn, sub_rn, mul_rn, div_rn, fma_rn, sqrt_rn)                        \
