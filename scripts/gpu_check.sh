@@ -11,9 +11,10 @@
 #   2 build       only fce-gpu, fce-bench and the six GPU tests, for that architecture (the
 #                 configure line says whether MPI and NCCL were found)
 #   3 gpu tests   test_gpu_ops, test_gpu_conv, test_gpu_step, test_gpu_iglow (the image flow's
-#                 fused passes), test_gpu_inverse_cifar, test_gpu_dist (the NCCL all-reduce of a
-#                 one-rank job, no launcher needed), each with FCE_REQUIRE_GPU=1 (a missing GPU
-#                 fails instead of skipping)
+#                 fused passes), test_gpu_inverse_cifar and again with FCE_TF32=1 (the TF32 policy
+#                 keeps the 1x1 maps FP32), test_gpu_dist (the NCCL all-reduce of a one-rank job,
+#                 no launcher needed), each with FCE_REQUIRE_GPU=1 (a missing GPU fails instead of
+#                 skipping)
 #   4 bench       fce-bench's four phases on the cifar10 preset at batch 64, FP32 and FCE_TF32=1
 #   5 end to end  generated CIFAR-format pictures: MLE -> FCE from it -> eval -> a sample grid;
 #                 then, when MPI was built and mpirun exists, the 1-GPU job path: a 2D run under
@@ -102,6 +103,9 @@ GPU_TEST='FCE_REQUIRE_GPU=$0 "$1"; rc=$?; if [ $rc -eq 77 ] && [ "$0" = 0 ]; the
 for t in test_gpu_ops test_gpu_conv test_gpu_step test_gpu_iglow test_gpu_dist; do step "$t" 90 bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/$t"; done
 INV=(); [ "$DRY_RUN" = 1 ] && INV=(FCE_INVERSE_PRESET=tiny FCE_INVERSE_STEPS=5)
 step test_gpu_inverse_cifar 90 env "${INV[@]}" bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/test_gpu_inverse_cifar"
+# the TF32 policy: with FCE_TF32=1 the 1x1 maps stay FP32, so the inverse still meets 1e-4 (20 steps)
+INVT=(FCE_TF32=1 FCE_INVERSE_STEPS=20); [ "$DRY_RUN" = 1 ] && INVT+=(FCE_INVERSE_PRESET=tiny FCE_INVERSE_STEPS=5)
+step test_gpu_inverse_tf32 45 env "${INVT[@]}" bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/test_gpu_inverse_cifar"
 
 # ---- 4 bench: the four phases at batch 64, FP32 then TF32 ----
 BARGS=(--device "$DEV" --preset "$PRESET" --batch "$BATCH" --ops none --phases all)

@@ -114,8 +114,11 @@ struct fce_ctx {
 fce_status fce_ctx_init(fce_ctx *ctx, const char *device_spec);
 void fce_ctx_free(fce_ctx *ctx);
 
-/* TF32 tensor cores (issue 5's first lever), off by default. On: cuBLAS GEMMs run in
- * CUBLAS_TF32_TENSOR_OP_MATH at once, and conv plans made AFTER this call may pick TF32 cuDNN
+/* TF32 tensor cores (issue 5's first lever), off by default. On: the dense layers' cuBLAS GEMMs
+ * (linear_forward/backward: the 2D coupling networks and EBM, the top prior's batch sum) run in
+ * CUBLAS_TF32_TENSOR_OP_MATH at once, while the invertible 1×1 maps (invconv_forward[_halves],
+ * invconv_backward) and every log-det stay exact FP32, so a flow's inverse stays within 1e-4 of
+ * the data (issue 12); conv plans made AFTER this call may pick TF32 cuDNN
  * algorithms (plans made before keep FP32), so call it right after fce_ctx_init, before any model
  * or tape is built. Inputs of each product keep 10 mantissa bits: a GEMM or conv output is then
  * within 5·2⁻¹¹·Σ|a·b| of the exact result (tests/gpu/test_gpu_conv.c checks exactly that bound),

@@ -3,8 +3,10 @@
  * wrappers over the kernel launchers (fce_kernels.h) and the cuBLAS dense layer (linear_cublas.h);
  * memory and the cuDNN convolution (conv_cudnn.h) are written out.
  *
- * One non-blocking stream per context (never the legacy default stream); the cuBLAS handle is bound
- * to it and kept in exact FP32 (CUBLAS_DEFAULT_MATH: no TF32, STYLE 6.10). Every op enqueues on
+ * One non-blocking stream per context (never the legacy default stream); two cuBLAS handles are
+ * bound to it, both in exact FP32 (CUBLAS_DEFAULT_MATH: no TF32, STYLE 6.10) unless TF32 is asked
+ * for: then the first (dense layers) switches to TF32 tensor-op math and the second, used only by
+ * the invertible 1×1 maps (ops.def FCE_OP_CUBLAS_FP32), stays FP32 (README "TF32"). Every op enqueues on
  * that stream and returns without synchronising, except download() and sync(); upload() copies a
  * small source into a pinned staging ring first (so the source may be reused at once without
  * waiting for the device) and waits only for a large one. With ctx->debug_sync (CLI
@@ -28,7 +30,9 @@
 
 typedef struct fce_cuda_impl {
     cudaStream_t stream;   /* the context's stream; all work goes here */
-    cublasHandle_t cublas; /* bound to `stream` */
+    cublasHandle_t cublas; /* bound to `stream`; TF32 tensor-op math when ctx->tf32 */
+    cublasHandle_t cublas_fp32; /* bound to `stream`, always exact FP32: the invertible maps
+                                   (ops.def FCE_OP_CUBLAS_FP32), whose inverse must stay exact */
     fce_cudnn_state cudnn; /* cuDNN handle bound to `stream` + the shared conv workspace */
     /* Pinned host staging for uploads: filled front to back; a region may be reused only once
      * the stream has been synchronised past the copy that reads it, so `stage_used` goes back to
@@ -142,7 +146,7 @@ static fce_status cuda_sync(fce_ctx *ctx) { return cuda_stream_wait(ctx); }
  * dense layer fce_cuda_<op>(args, cublas, stream) (linear_cublas.h), then cuda_done. */
 #define CUDA_KERNEL_ARGS(...) (__VA_ARGS__, cuda_stream(ctx))
 #define CUDA_CUBLAS_ARGS(...) (__VA_ARGS__, cuda_impl(ctx)->cublas, cuda_stream(ctx))
-#define CUDA_CUBLAS_FP32_ARGS(...) (__VA_ARGS__, cuda_impl(ctx)->cublas, cuda_stream(ctx))
+#define CUDA_CUBLAS_FP32_ARGS(...) (__VA_ARGS__, cuda_impl(ctx)->cublas_fp32, cuda_stream(ctx))
 #define FCE_OP(name, params, args)                                                                 \
     static fce_status cuda_##name FCE_OP_CTX_PARAMS params {                                       \
         return cuda_done(ctx, fce_cuda_##name CUDA_KERNEL_ARGS args, #name);                       \
@@ -225,6 +229,10 @@ static fce_status cuda_impl_setup(fce_ctx *ctx, fce_cuda_impl *impl, int ordinal
     FCE_CUBLAS_CHECK(cublasSetStream(impl->cublas, impl->stream));
     /* Exact FP32 GEMMs (no TF32), so the GPU matches the CPU reference within FMA tolerance. */
     FCE_CUBLAS_CHECK(cublasSetMathMode(impl->cublas, CUBLAS_DEFAULT_MATH));
+    /* The second handle never leaves FP32 (fce_cuda_set_tf32 switches only the first). */
+    FCE_CUBLAS_CHECK(cublasCreate(&impl->cublas_fp32));
+    FCE_CUBLAS_CHECK(cublasSetStream(impl->cublas_fp32, impl->stream));
+    FCE_CUBLAS_CHECK(cublasSetMathMode(impl->cublas_fp32, CUBLAS_DEFAULT_MATH));
     /* cuDNN handle on the same stream; convs run in FMA math (conv_cudnn.c). */
     FCE_TRY(fce_cudnn_init(&impl->cudnn, impl->stream));
     return FCE_STATUS_OK;
@@ -257,14 +265,16 @@ fce_status fce_cuda_backend_init(fce_ctx *ctx, int ordinal) {
             return st;
         }
         ctx->tf32 = 1;
-        fce_log_info("FCE_TF32=1: TF32 tensor cores for GEMMs and convolutions on %s", ctx->device_name);
+        fce_log_info("FCE_TF32=1: TF32 tensor cores for convolutions and dense-layer GEMMs on %s "
+                     "(the invertible 1x1 maps stay FP32)", ctx->device_name);
     }
     return FCE_STATUS_OK;
 }
 
 fce_status fce_cuda_set_tf32(fce_ctx *ctx, int on) {
     fce_cuda_impl *impl = cuda_impl(ctx);
-    /* Exact FP32 (the default) or TF32 tensor cores for every cuBLAS GEMM of this context. */
+    /* Exact FP32 (the default) or TF32 tensor cores for the cuBLAS GEMMs of this context that may
+     * use them (the dense layers); the invertible maps keep their own FP32 handle. */
     FCE_CUBLAS_CHECK(cublasSetMathMode(impl->cublas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     return FCE_STATUS_OK;
 }
@@ -276,6 +286,7 @@ void fce_cuda_backend_free(fce_ctx *ctx) {
     if (impl->stage) FCE_CUDA_CHECK_WARN(cudaFreeHost(impl->stage));
     fce_cudnn_free(&impl->cudnn);
     if (impl->cublas) FCE_CUBLAS_CHECK_WARN(cublasDestroy(impl->cublas));
+    if (impl->cublas_fp32) FCE_CUBLAS_CHECK_WARN(cublasDestroy(impl->cublas_fp32));
     if (impl->stream) FCE_CUDA_CHECK_WARN(cudaStreamDestroy(impl->stream));
     free(impl);
     ctx->impl = NULL;
