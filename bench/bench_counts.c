@@ -3,7 +3,7 @@
  *
  * Counted on the emulated GPU only (fce-bench-emu; tests/emu/include/emu_counters.h): custom kernel
  * launches, cuBLAS GEMMs (and how many in TF32), cuDNN calls, memsets, copies, host syncs
- * (cudaStreamSynchronize / cudaDeviceSynchronize / cudaEventSynchronize), device allocations and
+ * (cudaStreamSynchronize / cudaDeviceSynchronize), device allocations and
  * frees; bytes: kernels' reads and writes by each launcher's formula (FCE_TRAFFIC), the library
  * calls' operands, copies and memsets. Stream operations = launches + GEMMs + cuDNN calls +
  * memsets + copies. Launch and operation counts do not depend on the picture size or the batch

@@ -152,8 +152,6 @@ void count_library_call(library lib, double bytes, bool tf32) {
     }
 }
 
-void count_host_sync() { counters.syncs.fetch_add(1); }
-
 bool stream_live(cudaStream_t s) {
     std::lock_guard<std::mutex> lk(mu);
     return s && streams.count(s);

@@ -29,8 +29,6 @@ bool count_only();
 /* Counts one library compute call (cuBLAS or cuDNN) with the bytes it moves. */
 enum class library { gemm, dnn };
 void count_library_call(library lib, double bytes, bool tf32);
-/* Counts one host synchronisation (events). */
-void count_host_sync();
 /* Do the byte ranges [a, a + na) and [b, b + nb) overlap? */
 inline bool overlap(const void *a, size_t na, const void *b, size_t nb) {
     const char *pa = static_cast<const char *>(a), *pb = static_cast<const char *>(b);

@@ -143,16 +143,21 @@ static int run_passes(int affine) {
     ASSERT_TRUE(close_grads("gradients of both passes, the 1x1 maps' folded in", &g, &c));
     side_free(&c);
     side_free(&g);
-    free(hx);
-    free(hdx);
     for (int l = 0; l < LEVELS; l++) free(heps[l]);
+    free(hx), free(hdx);
     return 0;
 }
 
-TEST(additive_fused_path) { return run_passes(0); }
-TEST(affine_unfused_path) { return run_passes(1); }
+/* additive: the fused path; affine: the unfused one (the control) */
+TEST(fused_and_unfused_paths) {
+    for (int affine = 0; affine <= 1; affine++) {
+        fprintf(stderr, "  %s coupling\n", affine ? "affine (unfused path)" : "additive (fused path)");
+        const int rc = run_passes(affine);
+        if (rc) return rc;
+    }
+    return 0;
+}
 
 FCE_TEST_MAIN_BEGIN
-RUN_TEST(additive_fused_path);
-RUN_TEST(affine_unfused_path);
+RUN_TEST(fused_and_unfused_paths);
 FCE_TEST_MAIN_END

@@ -31,7 +31,8 @@ typedef struct fce_emu_counters {
     long long dnn_calls;           /* cuDNN compute calls (convolutions, bias, AddTensor) */
     long long memsets;
     long long copies_h2d, copies_d2h, copies_d2d;
-    long long host_syncs;          /* cudaStreamSynchronize, cudaDeviceSynchronize, cudaEventSynchronize */
+    long long host_syncs;          /* cudaStreamSynchronize, cudaDeviceSynchronize (no events are
+                                      emulated: the product's host code uses none) */
     long long allocs, frees;       /* cudaMalloc / cudaHostAlloc and cudaFree / cudaFreeHost */
     double kernel_bytes_read, kernel_bytes_written;
     double gemm_bytes, dnn_bytes, memset_bytes, copy_bytes;
