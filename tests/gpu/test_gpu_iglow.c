@@ -1,7 +1,7 @@
-/* test_gpu_iglow.c: the image Glow's four passes on the CUDA backend against the CPU reference,
- * from identical parameters: log q and every latent of the forward, x̃ and log q of the inverse
- * (sampling at T = 1), and every parameter gradient of a backward through each (the flow's part
- * of an MLE step and of an FCE flow turn), and W, W⁻¹ after a refresh.
+/* test_gpu_iglow.c: the image Glow's four passes on the CUDA backend against the CPU reference
+ * (cpu-ref, the oracle), from identical parameters: log q and every latent of the forward, x̃ and
+ * log q of the inverse (sampling at T = 1), and every parameter gradient of a backward through
+ * each (the flow's part of an MLE step and of an FCE flow turn), and W, W⁻¹ after a refresh.
  *
  * The additive flow runs flow_step.c's fused path (fce/ops.def "fused ops": the coupling fused
  * with its network's last actnorm and the next step's actnorm, actnorm → ReLU, the coalesced
@@ -98,7 +98,7 @@ static int run_passes(int affine) {
     side c, g;
     for (int l = 0; l < LEVELS; l++) heps[l] = fce_test_alloc(NB * D);
     for (int l = 0; l < LEVELS; l++) fce_test_fill_normal(heps[l], NB * D, 30 + l, 1.0f);
-    if (side_init(&c, "cpu", &cfg, hx, hdl, hdx, heps) || side_init(&g, "0", &cfg, hx, hdl, hdx, heps))
+    if (side_init(&c, "cpu-ref", &cfg, hx, hdl, hdx, heps) || side_init(&g, "0", &cfg, hx, hdl, hdx, heps))
         return 1;
     /* identical state on both: the CPU side's data-initialised parameters, every trainable one
      * moved by 0.05·N(0, 1) (at init the zero convs would stop every gradient upstream of them,

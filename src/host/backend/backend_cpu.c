@@ -189,6 +189,77 @@ FAST_SAME_ARGS(actnorm_inverse_backward,
                 int C),
                (dy, dbias, dlogs, dx, x, dlogdet, bias, logs, N, HW, C))
 
+/* The invertible 1×1 maps' products (fce/ops.def invconv_*) on the dense layer's GEMM, as the
+ * flow computed them before they had ops of their own; each output is its own sum over the C
+ * inputs (gemm_cpu.h), so the planar halves hold exactly the columns of the full product. */
+static fce_status fast_invconv_forward(fce_ctx *ctx, float *y, const float *x, const float *W,
+                                       int rows, int C) {
+    linear_cpu_forward(exec_of(ctx), y, x, W, NULL, rows, C, C);
+    return FCE_STATUS_OK;
+}
+
+static fce_status fast_invconv_forward_halves(fce_ctx *ctx, float *y, const float *x,
+                                              const float *W, int rows, int C) {
+    const int half = C / 2;
+    linear_cpu_forward(exec_of(ctx), y, x, W, NULL, rows, C, half);
+    linear_cpu_forward(exec_of(ctx), y + (size_t)rows * half, x, W + (size_t)half * C, NULL, rows,
+                       C, half);
+    return FCE_STATUS_OK;
+}
+
+static fce_status fast_invconv_backward(fce_ctx *ctx, float *dx, float *dW, const float *dy,
+                                        const float *x, const float *W, int rows, int C) {
+    linear_cpu_backward(exec_of(ctx), dx, dW, NULL, dy, x, W, rows, C, C);
+    return FCE_STATUS_OK;
+}
+
+/* The fused actnorm ops of the image flow (fce/ops.def) on the row-major actnorm and ReLU above,
+ * bit-identical to their references (the work buffer is the GPU's). */
+static fce_status fast_actnorm_relu_forward(fce_ctx *ctx, float *y, const float *x,
+                                            const float *bias, const float *logs, int N, int HW,
+                                            int C) {
+    (void)ctx;
+    actnorm_forward_cpu(y, NULL, x, bias, logs, N, HW, C);
+    leaky_relu_forward_cpu(y, y, (size_t)N * (size_t)HW * (size_t)C, 0.0f);
+    return FCE_STATUS_OK;
+}
+
+static fce_status fast_actnorm_relu_backward(fce_ctx *ctx, float *dx, float *dbias, float *dlogs,
+                                             const float *dy, const float *y, const float *bias,
+                                             const float *logs, int N, int HW, int C, float *work) {
+    (void)ctx, (void)work;
+    actnorm_relu_backward_cpu(dx, dbias, dlogs, dy, y, bias, logs, N, HW, C);
+    return FCE_STATUS_OK;
+}
+
+static fce_status fast_actnorm_backward_ws(fce_ctx *ctx, float *dx, float *dbias, float *dlogs,
+                                           const float *dy, const float *y, const float *dlogdet,
+                                           const float *bias, const float *logs, int N, int HW,
+                                           int C, float *work) {
+    (void)ctx, (void)work;
+    actnorm_backward_cpu(dx, dbias, dlogs, dy, y, dlogdet, bias, logs, N, HW, C);
+    return FCE_STATUS_OK;
+}
+
+static fce_status fast_actnorm_inverse_backward_ws(fce_ctx *ctx, float *dy, float *dbias,
+                                                   float *dlogs, const float *dx, const float *x,
+                                                   const float *dlogdet, const float *bias,
+                                                   const float *logs, int N, int HW, int C,
+                                                   float *work) {
+    (void)ctx, (void)work;
+    actnorm_inverse_backward_cpu(dy, dbias, dlogs, dx, x, dlogdet, bias, logs, N, HW, C);
+    return FCE_STATUS_OK;
+}
+
+static fce_status fast_actnorm_inverse_split(fce_ctx *ctx, float *x, float *xa, const float *y,
+                                             const float *bias, const float *logs, int N, int HW,
+                                             int C) {
+    (void)ctx;
+    actnorm_inverse_cpu(x, NULL, y, bias, logs, N, HW, C);
+    if (xa) fce_ref_channels_copy(xa, C / 2, 0, x, C, 0, C / 2, (size_t)N * (size_t)HW, 0);
+    return FCE_STATUS_OK;
+}
+
 static fce_status fast_conv_plan_init(fce_ctx *ctx, fce_conv_plan **plan,
                                       const fce_conv_shape *shape) {
     FCE_TRY(cpu_conv_plan_init(ctx, plan, shape));
@@ -222,7 +293,10 @@ static fce_status fast_conv2d_backward_filter(fce_ctx *ctx, const fce_conv_plan 
 #define FAST_OPS(X)                                                                                \
     X(linear_forward) X(linear_backward) X(leaky_relu_forward) X(leaky_relu_backward)              \
         X(actnorm_forward) X(actnorm_inverse) X(actnorm_backward) X(actnorm_inverse_backward)      \
-            X(conv_plan_init) X(conv2d_forward) X(conv2d_backward_data) X(conv2d_backward_filter)
+            X(conv_plan_init) X(conv2d_forward) X(conv2d_backward_data) X(conv2d_backward_filter)  \
+                X(invconv_forward) X(invconv_forward_halves) X(invconv_backward)                   \
+                    X(actnorm_relu_forward) X(actnorm_relu_backward) X(actnorm_backward_ws)        \
+                        X(actnorm_inverse_backward_ws) X(actnorm_inverse_split)
 
 static fce_status cpu_fast_init(fce_ctx *ctx) {
     const int threads = cpu_pool_default_threads();

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "cpu/act_cpu.h"
 #include "fce/backend.h"
 
 #define ACT_CHUNK 128
@@ -64,13 +65,19 @@ static double sum_dlogdet(const float *dlogdet, int N) {
 }
 
 /* Both backward passes: dout = g·scale (g the incoming gradient, `in` the saved tensor), and per
- * channel, in row order, s1 = Σ g and s2 = Σ g·in (bias NULL) or Σ g·(in + bias). */
+ * channel, in row order, s1 = Σ g and s2 = Σ g·in (bias NULL) or Σ g·(in + bias). relu: g is first
+ * masked by the ReLU whose output `in` is, g = (in > 0 ? g : 0·g) (actnorm_relu_backward). */
 static void backward_sums(float *dout, double *s1, double *s2, const float *g, const float *in,
                           const float *bias, const double *scale, size_t rows, int C, int c0,
-                          int len) {
+                          int len, int relu) {
+    float gm[ACT_CHUNK];
     for (int c = 0; c < len; c++) s1[c] = s2[c] = 0.0;
     for (size_t r = 0; r < rows; r++) {
         const float *gr = g + r * C + c0, *ir = in + r * C + c0;
+        if (relu) { /* branch-free (act_cpu.c): a plain select becomes a branch */
+            leaky_relu_backward_cpu(gm, gr, ir, (size_t)len, 0.0f);
+            gr = gm;
+        }
         if (dout)
             for (int c = 0; c < len; c++) dout[r * C + c0 + c] = (float)((double)gr[c] * scale[c]);
         for (int c = 0; c < len; c++) s1[c] += gr[c];
@@ -81,16 +88,17 @@ static void backward_sums(float *dout, double *s1, double *s2, const float *g, c
     }
 }
 
-void actnorm_backward_cpu(float *dx, float *dbias, float *dlogs, const float *dy, const float *y,
-                          const float *dlogdet, const float *bias, const float *logs, int N,
-                          int HW, int C) {
+/* actnorm_backward, or with relu its ReLU-masked form (actnorm_relu_backward, no log-det: gl = 0
+ * adds HW·0.0, as the reference's + 0.0). */
+static void backward_impl(float *dx, float *dbias, float *dlogs, const float *dy, const float *y,
+                          const float *dlogdet, const float *logs, int N, int HW, int C, int relu) {
     const size_t rows = (size_t)N * HW;
     const double gl = sum_dlogdet(dlogdet, N);
     double scale[ACT_CHUNK], s1[ACT_CHUNK], s2[ACT_CHUNK];
     for (int c0 = 0; c0 < C; c0 += ACT_CHUNK) {
         const int len = C - c0 < ACT_CHUNK ? C - c0 : ACT_CHUNK;
         channel_scales(scale, logs, c0, len, 1.0);
-        backward_sums(dx, s1, s2, dy, y, NULL, scale, rows, C, c0, len);
+        backward_sums(dx, s1, s2, dy, y, NULL, scale, rows, C, c0, len, relu);
         for (int c = 0; c < len; c++) {
             if (dbias) dbias[c0 + c] = (float)((double)dbias[c0 + c] + s1[c] * scale[c]);
             if (dlogs)
@@ -99,6 +107,13 @@ void actnorm_backward_cpu(float *dx, float *dbias, float *dlogs, const float *dy
                                             (s2[c] + (double)HW * gl));
         }
     }
+}
+
+void actnorm_backward_cpu(float *dx, float *dbias, float *dlogs, const float *dy, const float *y,
+                          const float *dlogdet, const float *bias, const float *logs, int N,
+                          int HW, int C) {
+    (void)bias;
+    backward_impl(dx, dbias, dlogs, dy, y, dlogdet, logs, N, HW, C, 0);
 }
 
 void actnorm_inverse_backward_cpu(float *dy, float *dbias, float *dlogs, const float *dx,
@@ -110,7 +125,7 @@ void actnorm_inverse_backward_cpu(float *dy, float *dbias, float *dlogs, const f
     for (int c0 = 0; c0 < C; c0 += ACT_CHUNK) {
         const int len = C - c0 < ACT_CHUNK ? C - c0 : ACT_CHUNK;
         channel_scales(inv_scale, logs, c0, len, -1.0);
-        backward_sums(dy, s1, s2, dx, x, bias, inv_scale, rows, C, c0, len);
+        backward_sums(dy, s1, s2, dx, x, bias, inv_scale, rows, C, c0, len, 0);
         for (int c = 0; c < len; c++) {
             if (dbias) dbias[c0 + c] = (float)((double)dbias[c0 + c] - s1[c]);
             if (dlogs)
@@ -119,4 +134,12 @@ void actnorm_inverse_backward_cpu(float *dy, float *dbias, float *dlogs, const f
                                             (-s2[c] - (double)HW * gl));
         }
     }
+}
+
+/* actnorm_relu_backward (fce/ops.def): actnorm_backward_cpu's sums of the ReLU-masked gradient,
+ * with y the ReLU's output, as fce_ref_actnorm_relu_backward (ref/fused_ref.c) forms them. */
+void actnorm_relu_backward_cpu(float *dx, float *dbias, float *dlogs, const float *dy, const float *y,
+                               const float *bias, const float *logs, int N, int HW, int C) {
+    (void)bias;
+    backward_impl(dx, dbias, dlogs, dy, y, NULL, logs, N, HW, C, 1);
 }

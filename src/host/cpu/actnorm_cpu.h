@@ -17,4 +17,9 @@ void actnorm_inverse_backward_cpu(float *dy, float *dbias, float *dlogs, const f
                                   const float *x, const float *dlogdet, const float *bias,
                                   const float *logs, int N, int HW, int C);
 
+/* The ReLU-masked backward of actnorm → ReLU from the ReLU's output y (fce/ops.def
+ * actnorm_relu_backward), bit-identical to its reference. */
+void actnorm_relu_backward_cpu(float *dx, float *dbias, float *dlogs, const float *dy, const float *y,
+                               const float *bias, const float *logs, int N, int HW, int C);
+
 #endif
