@@ -8,8 +8,8 @@
 #                             [--modes "fce nce"] [--jobs 2] [train options...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${FCE_BIN:-$here/../build-run/fce-gpu}
-[ -x "$bin" ] || bin=$here/../build/fce-gpu
+source "$here/fce_bin.sh"
+fce_bin_default
 out=runs/claims_2d datasets="gmm8 gmm25" seeds="1 2 3" modes="fce nce" jobs=2
 train_args=()
 while [ $# -gt 0 ]; do
@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     *) train_args+=("$1"); shift ;;
   esac
 done
-[ -x "$bin" ] || { echo "claims_2d.sh: no fce-gpu binary at $bin: build it (make run) or pass --bin PATH" >&2; exit 2; }
+fce_bin_check claims_2d.sh
 mkdir -p "$out"
 runs=()
 for d in $datasets; do for m in $modes; do for s in $seeds; do runs+=("$d $m $s"); done; done; done

@@ -15,8 +15,8 @@
 #   e.g. scripts/claims_images.sh --out runs/claims_images --ebm-base flow
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${FCE_BIN:-$here/../build-run/fce-gpu}
-[ -x "$bin" ] || bin=$here/../build/fce-gpu
+source "$here/fce_bin.sh"
+fce_bin_default
 out=runs/claims_images data=data/photo-patches seeds="1 2" mle_steps=3000 fce_steps=1000 jobs=2 skip_mle=0 post_only=0
 fce_args=()
 while [ $# -gt 0 ]; do
@@ -34,8 +34,7 @@ while [ $# -gt 0 ]; do
     *) fce_args+=("$1"); shift ;;
   esac
 done
-[ -x "$bin" ] || { echo "claims_images.sh: no fce-gpu binary at $bin: build it (make run) or pass --bin PATH" >&2; exit 2; }
-bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+fce_bin_check claims_images.sh
 [ -f "$data/train/labels.txt" ] || bash "$here/make-photo-patches.sh" "$data"
 mkdir -p "$out"
 n_test=$(find "$data/test" -name '*.png' | wc -l)

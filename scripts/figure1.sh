@@ -10,8 +10,8 @@
 # Runs one dataset after another; an existing run folder is replaced (--force).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${FCE_BIN:-$here/../build-run/fce-gpu}
-[ -x "$bin" ] || bin=$here/../build/fce-gpu
+source "$here/fce_bin.sh"
+fce_bin_default
 out=runs/figure1
 datasets="gmm8 gmm25 pinwheel spiral 2spirals rings checkerboard moons"
 train_args=()
@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     *) train_args+=("$1"); shift ;;
   esac
 done
-[ -x "$bin" ] || { echo "figure1.sh: no fce-gpu binary at $bin: build it (make run) or pass --bin PATH" >&2; exit 2; }
+fce_bin_check figure1.sh
 mkdir -p "$out"
 rows=()
 printf 'dataset\tebm_updates\tflow_updates\tmse_ebm\tmse_flow\tseconds\n' > "$out/figure1.tsv.tmp"
