@@ -57,6 +57,8 @@ typedef struct fce_conv_shape {
 /* A backend's plan for one conv shape: descriptors, chosen algorithms, workspace needs. Made at
  * setup (conv_plan_init), never inside a training step; owned by the backend. */
 typedef struct fce_conv_plan fce_conv_plan;
+/* A recorded, instantiated sequence of ops (a CUDA graph exec on the CUDA backend). */
+typedef struct fce_graph fce_graph;
 
 /* The parameter list of a table entry: the context, then the op's own parameters (fce/ops.def). */
 #define FCE_OP_CTX_PARAMS(...) (fce_ctx *ctx, __VA_ARGS__)
@@ -86,6 +88,21 @@ typedef struct fce_backend_ops {
                                        const float *dy, const float *w);
     fce_status (*conv2d_backward_filter)(fce_ctx *ctx, const fce_conv_plan *plan, float *dw,
                                          float *db, const float *dy, const float *x);
+
+    /* ---- CUDA graphs (train/step_graph.h uses them; NULL on the CPU backends) ----
+     * graph_begin: from now on the ops of this context are recorded into a graph, not run
+     * (stream capture); upload, download, sync and alloc are refused while recording
+     * (FCE_STATUS_ERR_UNSUPPORTED, logged), so a recorded step can hold no host transfer, no
+     * synchronisation and no allocation. graph_end: stops recording and instantiates; on any
+     * failure of the recording (an op refused, a library call that cannot be captured) it returns
+     * the error, *graph = NULL, and the context is usable again for eager work (nothing recorded
+     * ran). graph_launch: runs the recorded ops once more, in order, on the context's stream,
+     * with the arguments they were recorded with (values that change from step to step must be
+     * read from device memory). graph_free: NULL-safe. */
+    fce_status (*graph_begin)(fce_ctx *ctx);
+    fce_status (*graph_end)(fce_ctx *ctx, struct fce_graph **graph);
+    fce_status (*graph_launch)(fce_ctx *ctx, struct fce_graph *graph);
+    void (*graph_free)(fce_ctx *ctx, struct fce_graph *graph);
 
     /* ---- every compute op: fce_status (*name)(fce_ctx *ctx, params), declared and explained
      * once in fce/ops.def ---- */
