@@ -7,17 +7,21 @@
  *   Adamax (Kingma & Ba 2015, Alg. 2, Keras form):
  *     m = b1·m + (1 − b1)·g;  u = max(b2·u, |g|);  p −= lr/(1 − b1^t)·m/(u + eps)
  * Per-element math in double, each state variable rounded to float once, as in the reference. The
- * bias corrections are computed once on the host in double (pow), not per thread.
+ * bias corrections are computed once on the host in double (pow, fce/optim_sched.h), not per
+ * thread; the _at launchers let the kernels read them from device memory (CUDA graphs).
  *
  * Kernels: adam_step_kernel, adamax_step_kernel, elementwise with grid-stride loops. */
 #include <math.h>
 
 #include "common.cuh"
+#include "fce/optim_sched.h"
 #include "fce_kernels.h"
 
+/* sched (the _at ops): the per-step scalars read from device memory instead of lr, bc1, bc2. */
 static __global__ void adam_step_kernel(float *p, const float *g, float *m, float *v, size_t n,
                                         double lr, double b1, double b2, double eps, double bc1,
-                                        double bc2) {
+                                        double bc2, const double *sched) {
+    if (sched) lr = sched[0], bc1 = sched[1], bc2 = sched[2];
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         double gi = g[i];
@@ -31,7 +35,9 @@ static __global__ void adam_step_kernel(float *p, const float *g, float *m, floa
 }
 
 static __global__ void adamax_step_kernel(float *p, const float *g, float *m, float *u, size_t n,
-                                          double step, double b1, double b2, double eps) {
+                                          double step, double b1, double b2, double eps,
+                                          const double *sched) {
+    if (sched) step = sched[0];
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         double gi = g[i];
@@ -48,10 +54,11 @@ extern "C" fce_status fce_cuda_adam_step(float *p, const float *g, float *m, flo
                                          cudaStream_t stream) {
     FCE_ASSERT(t >= 1, "adam_step: step count t = %d (1-based)", t);
     if (n == 0) return FCE_STATUS_OK;
-    double bc1 = 1.0 - pow((double)b1, (double)t), bc2 = 1.0 - pow((double)b2, (double)t);
+    double sc[FCE_ADAM_SCHED];
+    fce_adam_sched(sc, lr, b1, b2, t);
     FCE_TRAFFIC(4 * FCE_F4 * n, 3 * FCE_F4 * n);
     adam_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
-        p, g, m, v, n, (double)lr, (double)b1, (double)b2, (double)eps, bc1, bc2);
+        p, g, m, v, n, sc[0], (double)b1, (double)b2, (double)eps, sc[1], sc[2], (const double *)NULL);
     FCE_LAUNCH_CHECK("adam_step_kernel");
     return FCE_STATUS_OK;
 }
@@ -61,10 +68,35 @@ extern "C" fce_status fce_cuda_adamax_step(float *p, const float *g, float *m, f
                                            cudaStream_t stream) {
     FCE_ASSERT(t >= 1, "adamax_step: step count t = %d (1-based)", t);
     if (n == 0) return FCE_STATUS_OK;
-    double step = (double)lr / (1.0 - pow((double)b1, (double)t));
+    double sc[FCE_ADAMAX_SCHED];
+    fce_adamax_sched(sc, lr, b1, t);
     FCE_TRAFFIC(4 * FCE_F4 * n, 3 * FCE_F4 * n);
     adamax_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
-        p, g, m, u, n, step, (double)b1, (double)b2, (double)eps);
+        p, g, m, u, n, sc[0], (double)b1, (double)b2, (double)eps, (const double *)NULL);
+    FCE_LAUNCH_CHECK("adamax_step_kernel");
+    return FCE_STATUS_OK;
+}
+
+extern "C" fce_status fce_cuda_adam_step_at(float *p, const float *g, float *m, float *v, size_t n,
+                                            float b1, float b2, float eps, const double *sched,
+                                            cudaStream_t stream) {
+    if (n == 0) return FCE_STATUS_OK;
+    FCE_ASSERT(sched != NULL, "adam_step_at: sched is NULL");
+    FCE_TRAFFIC(4 * FCE_F4 * n + FCE_ADAM_SCHED * sizeof(double), 3 * FCE_F4 * n);
+    adam_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
+        p, g, m, v, n, 0.0, (double)b1, (double)b2, (double)eps, 1.0, 1.0, sched);
+    FCE_LAUNCH_CHECK("adam_step_kernel");
+    return FCE_STATUS_OK;
+}
+
+extern "C" fce_status fce_cuda_adamax_step_at(float *p, const float *g, float *m, float *u, size_t n,
+                                              float b1, float b2, float eps, const double *sched,
+                                              cudaStream_t stream) {
+    if (n == 0) return FCE_STATUS_OK;
+    FCE_ASSERT(sched != NULL, "adamax_step_at: sched is NULL");
+    FCE_TRAFFIC(4 * FCE_F4 * n + FCE_ADAMAX_SCHED * sizeof(double), 3 * FCE_F4 * n);
+    adamax_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
+        p, g, m, u, n, 0.0, (double)b1, (double)b2, (double)eps, sched);
     FCE_LAUNCH_CHECK("adamax_step_kernel");
     return FCE_STATUS_OK;
 }

@@ -15,8 +15,11 @@
 #include "fce/philox.h"
 #include "fce_kernels.h"
 
+/* offset_add (dequantize_at): added to offset from device memory, so a replayed graph draws anew. */
 static __global__ void dequantize_kernel(float *x, const uint8_t *u8, size_t n, int shift,
-                                         float inv, uint64_t seed, uint64_t offset) {
+                                         float inv, uint64_t seed, uint64_t offset,
+                                         const uint64_t *offset_add) {
+    if (offset_add) offset += *offset_add;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         const float q = (float)(u8[i] >> shift);
@@ -55,7 +58,21 @@ extern "C" fce_status fce_cuda_dequantize(float *x, const uint8_t *u8, size_t n,
     const float inv = 1.0f / (float)(1 << n_bits);
     FCE_TRAFFIC(n, FCE_F4 * n);
     dequantize_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
-        x, u8, n, 8 - n_bits, inv, seed, offset);
+        x, u8, n, 8 - n_bits, inv, seed, offset, (const uint64_t *)NULL);
+    FCE_LAUNCH_CHECK("dequantize_kernel");
+    return FCE_STATUS_OK;
+}
+
+extern "C" fce_status fce_cuda_dequantize_at(float *x, const uint8_t *u8, size_t n, int n_bits,
+                                             uint64_t seed, uint64_t offset,
+                                             const uint64_t *offset_add, cudaStream_t stream) {
+    FCE_ASSERT(n_bits >= 1 && n_bits <= 8, "dequantize_at: n_bits = %d is outside 1..8", n_bits);
+    if (n == 0) return FCE_STATUS_OK;
+    FCE_ASSERT(x != NULL && u8 != NULL && offset_add != NULL, "dequantize_at: NULL buffer for n = %zu", n);
+    const float inv = 1.0f / (float)(1 << n_bits);
+    FCE_TRAFFIC(n + sizeof(uint64_t), FCE_F4 * n);
+    dequantize_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
+        x, u8, n, 8 - n_bits, inv, seed, offset, offset_add);
     FCE_LAUNCH_CHECK("dequantize_kernel");
     return FCE_STATUS_OK;
 }

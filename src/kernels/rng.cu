@@ -12,8 +12,10 @@
 #include "fce/philox.h"
 #include "fce_kernels.h"
 
+/* offset_add (fill_normal_at): added to offset from device memory, so a replayed graph draws anew. */
 static __global__ void fill_normal_kernel(float *x, size_t n, uint64_t seed, uint64_t offset,
-                                          float std) {
+                                          const uint64_t *offset_add, float std) {
+    if (offset_add) offset += *offset_add;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
         x[i] = __fmul_rn(std, fce_philox_normal(seed, offset + i));
@@ -33,7 +35,19 @@ extern "C" fce_status fce_cuda_fill_normal(float *x, size_t n, uint64_t seed, ui
     FCE_ASSERT(x != NULL, "fill_normal: x is NULL for n = %zu", n);
     FCE_TRAFFIC(0, FCE_F4 * n);
     fill_normal_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
-        x, n, seed, offset, std);
+        x, n, seed, offset, (const uint64_t *)NULL, std);
+    FCE_LAUNCH_CHECK("fill_normal_kernel");
+    return FCE_STATUS_OK;
+}
+
+extern "C" fce_status fce_cuda_fill_normal_at(float *x, size_t n, uint64_t seed, uint64_t offset,
+                                              const uint64_t *offset_add, float std,
+                                              cudaStream_t stream) {
+    if (n == 0) return FCE_STATUS_OK;
+    FCE_ASSERT(x != NULL && offset_add != NULL, "fill_normal_at: NULL buffer for n = %zu", n);
+    FCE_TRAFFIC(sizeof(uint64_t), FCE_F4 * n);
+    fill_normal_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
+        x, n, seed, offset, offset_add, std);
     FCE_LAUNCH_CHECK("fill_normal_kernel");
     return FCE_STATUS_OK;
 }

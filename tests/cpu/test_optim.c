@@ -9,7 +9,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "fce/optim_sched.h"
 #include "fce_test.h"
 #include "ref/ref.h"
 #include "test_util.h"
@@ -121,8 +123,35 @@ TEST(zero_gradient_keeps_zero_state) {
     return 0;
 }
 
+/* The step-indexed forms (fce/ops.def adam_step_at, adamax_step_at; CUDA graphs read their
+ * per-step scalars from memory) equal the plain forms bit for bit over three steps. */
+TEST(step_indexed_forms_equal_plain) {
+    const float g[NP] = {0.5f, -2.0f, 1e-3f};
+    for (int rule = 0; rule < 2; rule++) {
+        float p1[NP], m1[NP] = {0}, v1[NP] = {0}, p2[NP], m2[NP] = {0}, v2[NP] = {0};
+        for (int i = 0; i < NP; i++) p1[i] = p2[i] = P0[i];
+        for (int t = 1; t <= 3; t++) {
+            double sched[FCE_ADAM_SCHED];
+            if (rule == 0) {
+                fce_ref_adam_step(p1, g, m1, v1, NP, 0.01f, 0.9f, 0.999f, 1e-8f, t);
+                fce_adam_sched(sched, 0.01f, 0.9f, 0.999f, t);
+                fce_ref_adam_step_at(p2, g, m2, v2, NP, 0.9f, 0.999f, 1e-8f, sched);
+            } else {
+                fce_ref_adamax_step(p1, g, m1, v1, NP, 0.01f, 0.9f, 0.999f, 1e-8f, t);
+                fce_adamax_sched(sched, 0.01f, 0.9f, t);
+                fce_ref_adamax_step_at(p2, g, m2, v2, NP, 0.9f, 0.999f, 1e-8f, sched);
+            }
+        }
+        ASSERT_TRUE(memcmp(p1, p2, sizeof p1) == 0 && memcmp(m1, m2, sizeof m1) == 0 &&
+                    memcmp(v1, v2, sizeof v1) == 0);
+        ASSERT_TRUE(p1[0] != P0[0]); /* the steps moved something */
+    }
+    return 0;
+}
+
 FCE_TEST_MAIN_BEGIN
 RUN_TEST(adam_three_steps);
 RUN_TEST(adamax_three_steps);
 RUN_TEST(zero_gradient_keeps_zero_state);
+RUN_TEST(step_indexed_forms_equal_plain);
 FCE_TEST_MAIN_END

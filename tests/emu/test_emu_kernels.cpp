@@ -56,7 +56,8 @@
  *                  0 keeps the kernels' own FCE_GRID_MAX).
  *   --self-test-broken  corrupt one element of the first `scale` result before the comparison:
  *                  the run must then FAIL (ctest test_emu_kernels_selftest checks that).
- * Exit: 0 all passed, 1 a failure, 77 skipped (FMA build on a CPU without FMA). */#include <cinttypes>
+ * Exit: 0 all passed, 1 a failure, 77 skipped (FMA build on a CPU without FMA). */
+#include <cinttypes>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -66,6 +67,7 @@
 
 #include "emu_cuda.h"
 #include "emu_runner.h"
+#include "fce/optim_sched.h"
 #include "fce/philox.h"
 #include "fce_kernels.h"
 #include "ref/ref.h"
@@ -86,6 +88,11 @@ void test_rng() {
                 /* Bit-exact against the reference... */
                 run_case("rng fill_normal vs ref " + s, {out("x", n)},
                          KERNEL_AND_REF(fill_normal, F(0), n, seed, off, sd),
+                         FCE_STATUS_OK, ml);
+                /* the step-indexed form: offset split into an argument and a value in memory */
+                const uint64_t add = off / 3, base = off - add;
+                run_case("rng fill_normal_at vs ref " + s, {out("x", n)},
+                         KERNEL_AND_REF(fill_normal_at, F(0), n, seed, base, &add, sd),
                          FCE_STATUS_OK, ml);
                 run_case("rng fill_uniform vs ref " + s, {out("x", n)},
                          KERNEL_AND_REF(fill_uniform, F(0), n, seed, off, lo, hi),
@@ -238,6 +245,16 @@ void test_optim() {
             run_case("adamax_step " + s, {inout("p", pp, tol_elem), in("g", g), inout("m", m, tol_elem), inout("u", v, tol_elem)},
                      KERNEL_AND_REF(adamax_step, F(0), CF(1), F(2), F(3), n, 2e-3f, 0.9f, 0.999f, 1e-7f, t),
                      FCE_STATUS_OK, n > 0);
+            /* the step-indexed forms, their scalars in memory (fce/optim_sched.h) */
+            double sa[FCE_ADAM_SCHED], sx[FCE_ADAMAX_SCHED];
+            fce_adam_sched(sa, 1e-3f, 0.9f, 0.999f, t);
+            fce_adamax_sched(sx, 2e-3f, 0.9f, t);
+            run_case("adam_step_at " + s, {inout("p", pp, tol_elem), in("g", g), inout("m", m, tol_elem), inout("v", v, tol_elem)},
+                     KERNEL_AND_REF(adam_step_at, F(0), CF(1), F(2), F(3), n, 0.9f, 0.999f, 1e-7f, sa),
+                     FCE_STATUS_OK, n > 0);
+            run_case("adamax_step_at " + s, {inout("p", pp, tol_elem), in("g", g), inout("m", m, tol_elem), inout("u", v, tol_elem)},
+                     KERNEL_AND_REF(adamax_step_at, F(0), CF(1), F(2), F(3), n, 0.9f, 0.999f, 1e-7f, sx),
+                     FCE_STATUS_OK, n > 0);
         }
 }
 
@@ -252,6 +269,12 @@ void test_preprocess() {
                 run_case(fmt("dequantize n=%zu bits=%d off=%" PRIu64, n, bits, off),
                          {out("x", n), u8buf("u8", Role::IN, u8)},
                          KERNEL_AND_REF(dequantize, F(0), static_cast<const uint8_t *>(p[1]), n, bits, 77, off),
+                         FCE_STATUS_OK, n > 0);
+                const uint64_t add = off / 2, base = off - add;
+                run_case(fmt("dequantize_at n=%zu bits=%d off=%" PRIu64, n, bits, off),
+                         {out("x", n), u8buf("u8", Role::IN, u8)},
+                         KERNEL_AND_REF(dequantize_at, F(0), static_cast<const uint8_t *>(p[1]), n, bits, 77,
+                                        base, &add),
                          FCE_STATUS_OK, n > 0);
             }
     for (int bits : {1, 3, 5, 8}) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fce/optim_sched.h"
 #include "op_cases.h"
 
 // ---- shapes of the GPU comparison ----
@@ -238,6 +239,55 @@ RUN(run_adam_t10,
 RUN(run_adamax_t10,
     c->ops->adamax_step(c, F(0), F(1), F(2), F(3), len_of(s), 1e-3f, 0.9f, 0.999f, 1e-7f, 10))
 
+/* The step-indexed forms (CUDA graphs): the per-step value in a small backend buffer made here. */
+static fce_status with_step_value(fce_ctx *c, const void *host, size_t bytes, void **dev) {
+    FCE_TRY(c->ops->alloc(c, dev, bytes));
+    fce_status st = c->ops->upload(c, *dev, host, bytes);
+    if (st != FCE_STATUS_OK) c->ops->release(c, *dev);
+    return st;
+}
+static fce_status run_fill_normal_at(fce_ctx *c, void *const *b, const op_shape *s,
+                                     const fce_conv_plan *plan) {
+    const uint64_t add = 12345; /* the same draws as fill_normal: offset + add = OP_RNG_OFFSET */
+    void *d;
+    FCE_TRY(with_step_value(c, &add, sizeof add, &d));
+    fce_status st = c->ops->fill_normal_at(c, F(0), len_of(s), OP_RNG_SEED, OP_RNG_OFFSET - add, d, 1.5f);
+    c->ops->release(c, d);
+    return st;
+}
+static fce_status run_dequantize_at(fce_ctx *c, void *const *b, const op_shape *s,
+                                    const fce_conv_plan *plan) {
+    const uint64_t add = 777;
+    void *d;
+    FCE_TRY(with_step_value(c, &add, sizeof add, &d));
+    fce_status st = c->ops->dequantize_at(c, F(0), U8(1), len_of(s), 8, OP_RNG_SEED, OP_RNG_OFFSET - add, d);
+    c->ops->release(c, d);
+    return st;
+}
+/* Three steps (t = 1, 2, 3), as run_adam_3 / run_adamax_3, the scalars uploaded per step. */
+static fce_status run_optim_at_3(fce_ctx *c, void *const *b, const op_shape *s, int adamax) {
+    double sched[FCE_ADAM_SCHED] = {0};
+    void *d;
+    FCE_TRY(with_step_value(c, sched, sizeof sched, &d));
+    fce_status st = FCE_STATUS_OK;
+    for (int t = 1; t <= 3 && st == FCE_STATUS_OK; t++) {
+        if (adamax) fce_adamax_sched(sched, 2e-3f, 0.9f, t);
+        else fce_adam_sched(sched, 1e-3f, 0.9f, 0.999f, t);
+        st = c->ops->upload(c, d, sched, sizeof sched);
+        if (st != FCE_STATUS_OK) break;
+        st = adamax ? c->ops->adamax_step_at(c, F(0), F(1), F(2), F(3), len_of(s), 0.9f, 0.999f, 1e-7f, d)
+                    : c->ops->adam_step_at(c, F(0), F(1), F(2), F(3), len_of(s), 0.9f, 0.999f, 1e-8f, d);
+    }
+    c->ops->release(c, d);
+    return st;
+}
+static fce_status run_adam_at_3(fce_ctx *c, void *const *b, const op_shape *s, const fce_conv_plan *plan) {
+    return run_optim_at_3(c, b, s, 0);
+}
+static fce_status run_adamax_at_3(fce_ctx *c, void *const *b, const op_shape *s, const fce_conv_plan *plan) {
+    return run_optim_at_3(c, b, s, 1);
+}
+
 RUN(run_conv2d_forward, c->ops->conv2d_forward(c, plan, F(0), F(1), F(2), F(3)))
 RUN(run_conv2d_forward_nobias, c->ops->conv2d_forward(c, plan, F(0), F(1), F(2), NULL))
 RUN(run_conv2d_backward_data, c->ops->conv2d_backward_data(c, plan, F(0), F(1), F(2)))
@@ -403,6 +453,8 @@ const op_case op_cases[] = {
      SHAPES(SHAPES_FLAT)},
     {"rng", "fill_uniform", run_fill_uniform, {GARBAGE("x", "N", TOL_RNG_UNIFORM)},
      SHAPES(SHAPES_FLAT)},
+    {"rng", "fill_normal_at", run_fill_normal_at, {GARBAGE("x", "N", TOL_RNG_NORMAL)},
+     SHAPES(SHAPES_FLAT)},
 
     {"linear", "linear_forward", run_linear_forward,
      {GARBAGE("y", "NO", TOL_GEMM), IN("x", "NI", -1, 1), IN("W", "OI", -1, 1),
@@ -566,6 +618,8 @@ const op_case op_cases[] = {
 
     {"optim", "adam_step_x3", run_adam_3, {ADAM_STATE("v", 0.01f)}, SHAPES(SHAPES_FLAT)},
     {"optim", "adamax_step_x3", run_adamax_3, {ADAM_STATE("u", 0.5f)}, SHAPES(SHAPES_FLAT)},
+    {"optim", "adam_step_at_x3", run_adam_at_3, {ADAM_STATE("v", 0.01f)}, SHAPES(SHAPES_FLAT)},
+    {"optim", "adamax_step_at_x3", run_adamax_at_3, {ADAM_STATE("u", 0.5f)}, SHAPES(SHAPES_FLAT)},
 
     /* ---- the calls fce-bench times that the rows above do not make ---- */
     {"optim", "adam_step", run_adam_t10, {ADAM_STATE("v", 0.01f)}, SHAPES(SHAPES_FLAT)},
@@ -591,6 +645,8 @@ const op_case op_cases[] = {
     {NULL, "conv2d_backward_filter_nodb", run_conv2d_backward_filter_nodb,
      {ACC("dw", "ORI", -1, 1, TOL_CONV_DW), CONV_DY, CONV_X}, NULL, 0},
     {NULL, "dequantize", run_dequantize,
+     {GARBAGE("x", "N", TOL_EXACT), {"u8", "N", OP_IN, INIT_BYTES, 0, 256, TOL_IN}}, NULL, 0},
+    {NULL, "dequantize_at", run_dequantize_at,
      {GARBAGE("x", "N", TOL_EXACT), {"u8", "N", OP_IN, INIT_BYTES, 0, 256, TOL_IN}}, NULL, 0},
     {NULL, "postprocess", run_postprocess,
      {{"u8", "N", OP_OUT, INIT_BYTES, 171, 171, TOL_EXACT}, IN("x", "N", -0.6f, 0.6f)}, NULL, 0},

@@ -68,3 +68,8 @@ void fce_ref_postprocess(uint8_t *u8, const float *x, size_t n, int n_bits) {
         u8[i] = (uint8_t)v;
     }
 }
+
+void fce_ref_dequantize_at(float *x, const uint8_t *u8, size_t n, int n_bits, uint64_t seed,
+                           uint64_t offset, const uint64_t *offset_add) {
+    fce_ref_dequantize(x, u8, n, n_bits, seed, offset + (offset_add ? *offset_add : 0));
+}

@@ -17,3 +17,8 @@ void fce_ref_fill_normal(float *x, size_t n, uint64_t seed, uint64_t offset, flo
 void fce_ref_fill_uniform(float *x, size_t n, uint64_t seed, uint64_t offset, float lo, float hi) {
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * fce_philox_uniform(seed, offset + i);
 }
+
+void fce_ref_fill_normal_at(float *x, size_t n, uint64_t seed, uint64_t offset,
+                            const uint64_t *offset_add, float std) {
+    fce_ref_fill_normal(x, n, seed, offset + (offset_add ? *offset_add : 0), std);
+}

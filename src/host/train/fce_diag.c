@@ -105,23 +105,46 @@ void fce_diag_free(fce_diag *d) {
 void fce_diag_reset(fce_diag *d) { unmeasured(&d->fig); }
 
 /* In a job of several ranks each rank puts its rows at their global place in a zeroed scratch and
- * the ranks' scratches are summed (adding zeros is exact): every rank holds the whole batch. */
-fce_status fce_diag_measure(fce_diag *d, const fce_game *g) {
-    fce_ctx *ctx = g->ctx;
+ * the ranks' scratches are summed (adding zeros is exact): every rank holds the whole batch. This
+ * rank's rows of quarter q (f data, f samples, log q data, log q samples) start at rows(d, q). */
+static float *rows_at(fce_diag *d, fce_ctx *ctx, int n_local, int q) {
+    return d->h + (size_t)q * (size_t)d->n + (size_t)fce_dist_rank(ctx->dist) * (size_t)n_local;
+}
+
+static fce_status check_and_clear(fce_diag *d, fce_ctx *ctx, int n_local) {
     const int ranks = fce_dist_size(ctx->dist);
-    FCE_ASSERT(d->n == g->n * ranks, "fce_diag_measure: scratch for %d points, the game has %d on each of %d "
-               "ranks", d->n, g->n, ranks);
-    const size_t N = (size_t)d->n, n = (size_t)g->n, b = n * sizeof(float);
-    float *at = d->h + (size_t)fce_dist_rank(ctx->dist) * n, c; /* this rank's rows in each quarter */
-    if (ranks > 1) memset(d->h, 0, 4 * N * sizeof(float));
-    FCE_TRY(ctx->ops->download(ctx, at, g->f, b));
-    FCE_TRY(ctx->ops->download(ctx, at + N, g->f + n, b));
-    FCE_TRY(ctx->ops->download(ctx, at + 2 * N, g->lq, b));
-    FCE_TRY(ctx->ops->download(ctx, at + 3 * N, g->lqt, b));
-    FCE_TRY(ctx->ops->download(ctx, &c, g->models.c, sizeof c));
+    FCE_ASSERT(d->n == n_local * ranks, "fce_diag_measure: scratch for %d points, the game has %d on each of %d "
+               "ranks", d->n, n_local, ranks);
+    if (ranks > 1) memset(d->h, 0, 4 * (size_t)d->n * sizeof(float));
+    return FCE_STATUS_OK;
+}
+
+static fce_status finish(fce_diag *d, fce_ctx *ctx, float c) {
+    const size_t N = (size_t)d->n;
     FCE_TRY(fce_dist_sum_floats(ctx->dist, d->h, 4 * N));
     fce_diag_compute(&d->fig, d->h, d->h + N, d->h + 2 * N, d->h + 3 * N, c, d->n);
     return FCE_STATUS_OK;
+}
+
+fce_status fce_diag_measure_host(fce_diag *d, fce_ctx *ctx, const float *f_data, const float *f_samples,
+                                 const float *lq, const float *lqt, float c, int n_local) {
+    FCE_TRY(check_and_clear(d, ctx, n_local));
+    const float *src[4] = {f_data, f_samples, lq, lqt};
+    for (int q = 0; q < 4; q++) memcpy(rows_at(d, ctx, n_local, q), src[q], (size_t)n_local * sizeof(float));
+    return finish(d, ctx, c);
+}
+
+fce_status fce_diag_measure(fce_diag *d, const fce_game *g) {
+    fce_ctx *ctx = g->ctx;
+    const size_t n = (size_t)g->n, b = n * sizeof(float);
+    float c;
+    FCE_TRY(check_and_clear(d, ctx, g->n));
+    FCE_TRY(ctx->ops->download(ctx, rows_at(d, ctx, g->n, 0), g->f, b));
+    FCE_TRY(ctx->ops->download(ctx, rows_at(d, ctx, g->n, 1), g->f + n, b));
+    FCE_TRY(ctx->ops->download(ctx, rows_at(d, ctx, g->n, 2), g->lq, b));
+    FCE_TRY(ctx->ops->download(ctx, rows_at(d, ctx, g->n, 3), g->lqt, b));
+    FCE_TRY(ctx->ops->download(ctx, &c, g->models.c, sizeof c));
+    return finish(d, ctx, c);
 }
 
 void fce_diag_json(const fce_diag *d, fce_json *j) {

@@ -25,8 +25,10 @@
  *   "ebm-wins"    acc > 0.9: the EBM separates data from samples easily (the noise model is poor);
  *   "flow-wins"   acc < 0.1: the EBM ranks samples above data (the noise model overshoots);
  *   "informative" otherwise: the regime where both players learn from the logistic loss.
- * Cost: fce_diag_measure reads back 4n + 1 floats; the trainers call it only on the steps that end
- * an interval, so every other step costs nothing (no read-back, no host work). */
+ * Cost: the 2D trainer's fce_diag_measure reads back 4n + 1 floats on the steps that end an interval;
+ * the image trainer reads them with every step's one read-back (n floats more than its other
+ * figures need) and computes the figures on those steps only (fce_diag_measure_host), so no step
+ * synchronises twice. */
 #ifndef FCE_TRAIN_FCE_DIAG_H
 #define FCE_TRAIN_FCE_DIAG_H
 
@@ -71,6 +73,10 @@ void fce_diag_free(fce_diag *d); /* NULL-safe on a zeroed diag */
 /* The figures of the game's last forward (f, log q at both halves) with its current c: call after
  * fce_game_forward (or _grads) and before the player's update; in a job, on every rank at once. */
 fce_status fce_diag_measure(fce_diag *d, const fce_game *g);
+/* The same from values already read back (the image trainer's one read-back per step): this
+ * rank's n_local rows of f at data and samples, log q at data and samples, and c. */
+fce_status fce_diag_measure_host(fce_diag *d, fce_ctx *ctx, const float *f_data, const float *f_samples,
+                                 const float *lq, const float *lqt, float c, int n_local);
 void fce_diag_reset(fce_diag *d); /* every figure NaN: the next row is unmeasured until measured */
 /* The figures as metrics.jsonl fields (names as in fce_diag_figures) and "health" (null when
  * unmeasured). */

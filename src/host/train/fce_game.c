@@ -23,13 +23,17 @@ fce_status fce_game_init(fce_game *g, fce_ctx *ctx, const fce_game_models *model
     const size_t floats[] = {rows * dim, rows * dim, rows, (size_t)n, (size_t)n, 2};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         FCE_TRY(ctx->ops->alloc(ctx, (void **)bufs[i], floats[i] * sizeof(float)));
-    return FCE_STATUS_OK;
+    FCE_TRY(fce_step_vars_init(&g->vars, ctx));
+    FCE_TRY(fce_step_vars_reserve(&g->vars, 3, &g->sched_ebm));
+    FCE_TRY(fce_step_vars_reserve(&g->vars, 3, &g->sched_c));
+    return fce_step_vars_reserve(&g->vars, 3, &g->sched_flow);
 }
 
 void fce_game_free(fce_game *g) {
     if (!g->ctx) return;
     float *bufs[] = {g->in, g->dx, g->df, g->dlq, g->dlqt, g->stats};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) g->ctx->ops->release(g->ctx, bufs[i]);
+    fce_step_vars_free(&g->vars);
     memset(g, 0, sizeof *g);
 }
 
@@ -123,33 +127,60 @@ static fce_optimizer optimizer(const fce_game_settings *s, fce_flow_optim rule) 
 /* Adam over the EBM's arena; with its own rate for c (SPEC c.3 notes that Adam moves c by about lr
  * per step while log q of images differs by hundreds of nats between models, so c may need a faster
  * rate than the network), the ranges before and after c are stepped separately, so that every
- * element gets exactly one step. */
-fce_status fce_game_update_ebm(fce_game *g, float lr_scale) {
+ * element gets exactly one step. The flow: its rule (Adamax for images) over its arena. */
+void fce_game_plan_update(fce_game *g, int flow_turn, float lr_scale) {
+    const fce_game_settings *s = &g->settings;
+    double sched[3];
+    if (flow_turn) {
+        const fce_optimizer o = optimizer(s, s->flow_rule);
+        fce_optimizer_sched(&o, s->lr_flow * lr_scale, ++*g->counters.flow_steps, sched);
+        fce_step_vars_set_f64(&g->vars, g->sched_flow, sched, 3);
+        return;
+    }
+    const fce_optimizer adam = optimizer(s, FCE_OPTIM_ADAM);
+    const int64_t t = ++*g->counters.ebm_steps;
+    const float lr = s->lr_ebm * lr_scale, lr_c = s->lr_c > 0 ? s->lr_c * lr_scale : lr;
+    fce_optimizer_sched(&adam, lr, t, sched);
+    fce_step_vars_set_f64(&g->vars, g->sched_ebm, sched, 3);
+    fce_optimizer_sched(&adam, lr_c, t, sched);
+    fce_step_vars_set_f64(&g->vars, g->sched_c, sched, 3);
+}
+
+/* c gets a step of its own only when its rate differs (a host decision fixed for the run, so the
+ * same ops are recorded every step). */
+static fce_status apply_ebm(fce_game *g) {
     const fce_game_settings *s = &g->settings;
     const fce_optimizer adam = optimizer(s, FCE_OPTIM_ADAM);
     fce_param_arena *a = g->models.ebm_arena;
-    const int64_t t = ++*g->counters.ebm_steps;
-    const float lr = s->lr_ebm * lr_scale, lr_c = s->lr_c > 0 ? s->lr_c * lr_scale : lr;
     const size_t n = a->n_trainable;
+    const double *sched = fce_step_vars_f64(&g->vars, g->sched_ebm);
     FCE_TRY(fce_dist_allreduce_grads(g->ctx, a->grads, n)); /* the ranks' shares of the batch's gradient */
-    if (lr_c == lr) return fce_optimizer_step(g->ctx, &adam, a, 0, n, lr, t);
+    if (!(s->lr_c > 0) || s->lr_c == s->lr_ebm) return fce_optimizer_step_at(g->ctx, &adam, a, 0, n, sched);
     const size_t ic = (size_t)(g->models.c - a->params);
-    FCE_ASSERT(ic < n, "fce_game_update_ebm: c is not in the trainable range");
-    FCE_TRY(fce_optimizer_step(g->ctx, &adam, a, 0, ic, lr, t));
-    FCE_TRY(fce_optimizer_step(g->ctx, &adam, a, ic, 1, lr_c, t));
-    if (ic + 1 < n) FCE_TRY(fce_optimizer_step(g->ctx, &adam, a, ic + 1, n - ic - 1, lr, t));
+    FCE_ASSERT(ic < n, "fce_game_apply_update: c is not in the trainable range");
+    FCE_TRY(fce_optimizer_step_at(g->ctx, &adam, a, 0, ic, sched));
+    FCE_TRY(fce_optimizer_step_at(g->ctx, &adam, a, ic, 1, fce_step_vars_f64(&g->vars, g->sched_c)));
+    if (ic + 1 < n) FCE_TRY(fce_optimizer_step_at(g->ctx, &adam, a, ic + 1, n - ic - 1, sched));
     return FCE_STATUS_OK;
 }
 
-fce_status fce_game_update_flow(fce_game *g, float lr_scale) {
+fce_status fce_game_apply_update(fce_game *g, int flow_turn) {
+    if (!flow_turn) return apply_ebm(g);
     const fce_optimizer o = optimizer(&g->settings, g->settings.flow_rule);
     fce_param_arena *a = g->models.flow_arena;
-    const float lr = g->settings.lr_flow * lr_scale;
-    const int64_t t = ++*g->counters.flow_steps;
     FCE_TRY(fce_dist_allreduce_grads(g->ctx, a->grads, a->n_trainable));
-    FCE_TRY(fce_optimizer_step(g->ctx, &o, a, 0, a->n_trainable, lr, t));
+    FCE_TRY(fce_optimizer_step_at(g->ctx, &o, a, 0, a->n_trainable, fce_step_vars_f64(&g->vars, g->sched_flow)));
     return g->models.flow_refresh(g->models.self);
 }
+
+static fce_status update(fce_game *g, int flow_turn, float lr_scale) {
+    fce_game_plan_update(g, flow_turn, lr_scale);
+    FCE_TRY(fce_step_vars_upload(&g->vars));
+    return fce_game_apply_update(g, flow_turn);
+}
+
+fce_status fce_game_update_ebm(fce_game *g, float lr_scale) { return update(g, 0, lr_scale); }
+fce_status fce_game_update_flow(fce_game *g, float lr_scale) { return update(g, 1, lr_scale); }
 
 void fce_game_next_turn(fce_game *g, int flow_turn, float acc) {
     const fce_game_settings *s = &g->settings;

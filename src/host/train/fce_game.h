@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/step_vars.h"
 #include "fce/backend.h"
 #include "fce/params.h"
 #include "train/optimizer.h"
@@ -84,6 +85,10 @@ typedef struct fce_game {
     float *in, *dx, *df, *dlq, *dlqt, *stats;
     /* of the last fce_game_forward: f (2n, data rows first), log q at data and samples (n each) */
     const float *f, *lq, *lqt;
+    /* the per-step values (backend/step_vars.h): the optimizers' scalars of this step's update in
+     * slots sched_ebm, sched_c (c's own rate) and sched_flow (3 each); drivers reserve theirs too */
+    fce_step_vars vars;
+    int sched_ebm, sched_c, sched_flow;
 } fce_game;
 
 fce_status fce_game_init(fce_game *g, fce_ctx *ctx, const fce_game_models *models,
@@ -111,6 +116,13 @@ fce_status fce_game_global_stats(fce_game *g, float stats[2]);
  * its rate × lr_scale (a trainer's schedule; 1: constant). The flow's update ends with refresh. */
 fce_status fce_game_update_ebm(fce_game *g, float lr_scale);
 fce_status fce_game_update_flow(fce_game *g, float lr_scale);
+/* The same update in two halves, for a step recorded as a CUDA graph (backend/step_graph.h):
+ * plan (host only: the step count advanced, this step's scalars written into g->vars; the caller
+ * uploads g->vars once before enqueuing the step) and apply (enqueue only: the all-reduce of a job,
+ * the optimizer reading its scalars from g->vars, the flow's refresh). update_* = plan, upload,
+ * apply. */
+void fce_game_plan_update(fce_game *g, int flow_turn, float lr_scale);
+fce_status fce_game_apply_update(fce_game *g, int flow_turn);
 
 /* The turn rule after a step of the player flow_turn that measured accuracy acc (before its
  * update): sets the next player and the consecutive count. */

@@ -22,4 +22,11 @@ typedef struct fce_optimizer {
 fce_status fce_optimizer_step(fce_ctx *ctx, const fce_optimizer *o, fce_param_arena *a, size_t first,
                               size_t count, float lr, int64_t step_count);
 
+/* The same step with its per-step scalars in backend memory (a step recorded as a CUDA graph,
+ * backend/step_vars.h): fce_optimizer_sched writes them for rate lr and count step_count into
+ * out (FCE_ADAM_SCHED doubles hold either rule's), fce_optimizer_step_at reads them from sched. */
+void fce_optimizer_sched(const fce_optimizer *o, float lr, int64_t step_count, double out[3]);
+fce_status fce_optimizer_step_at(fce_ctx *ctx, const fce_optimizer *o, fce_param_arena *a, size_t first,
+                                 size_t count, const double *sched);
+
 #endif

@@ -6,7 +6,8 @@
  *   x ← dequantize(u8, seed_noise, offset = step·N·D);  (fresh run, step 0: data-dependent init on x)
  *   log q(x) ← forward;  loss = mean(−log q) + D·ln n_bins;  bpd = loss/(D·ln 2);
  *   backward with dlogq = −1/N (constant), finish_grad, Adamax at lr·min(1, (step+1)/warmup), refresh.
- * The only read-back per step is the N values of log q (the bpd of the batch and the NaN check).
+ * The device work is train/mle_step.c's (one CUDA graph per step on a GPU). The only read-back per
+ * step is the N values of log q (the bpd of the batch and the NaN check), after the update.
  * Warm-up: --warmup-steps, or by default 10 epochs (SPEC c.4) but at most a tenth of --steps, so a
  * short run is not all warm-up; a resumed run keeps the warm-up its config.json recorded. */
 #define _POSIX_C_SOURCE 200809L
@@ -29,6 +30,7 @@
 #include "util/json.h"
 #include "formats/flow_image_file.h"
 #include "train/image_run.h"
+#include "train/mle_step.h"
 #include "train/optimizer.h"
 #include "train/run_folder.h"
 #include "train/run_record.h"
@@ -49,8 +51,7 @@ typedef struct img_trainer {
     int N; /* this rank's rows of each --batch (all of them alone) */
     fce_dist_shard shard;
     size_t D;
-    uint8_t *d_u8;
-    float *d_x, *d_dlogq;
+    fce_mle_step mle; /* the step's device work (train/mle_step.h) */
     fce_batch_source batches; /* host batches, one step of look-ahead (image_common.h) */
     float *h_logq;
     uint64_t seed_data, seed_noise;
@@ -99,8 +100,7 @@ static void trainer_free(img_trainer *t) {
     fce_sample_grid_free(&t->grid);
     if (t->have_ctx) {
         fce_ctx *ctx = &t->ctx;
-        void *bufs[] = {t->d_u8, t->d_x, t->d_dlogq};
-        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) ctx->ops->release(ctx, bufs[i]);
+        fce_mle_step_free(&t->mle);
         fce_iglow_tape_free(t->tp);
         fce_iglow_free(t->g);
         fce_ctx_free(ctx);
@@ -129,10 +129,9 @@ static fce_status trainer_setup(img_trainer *t) {
     t->warmup = warmup_steps(c, t->set.n);
     FCE_TRY(fce_iglow_init(&t->g, ctx, &gc, fce_derive_seed(c->seed, 3)));
     FCE_TRY(fce_iglow_tape_init(&t->tp, t->g, t->N));
-    size_t ND = (size_t)t->N * t->D;
-    FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_u8, ND));
-    FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_x, ND * sizeof(float)));
-    FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_dlogq, (size_t)t->N * sizeof(float)));
+    const fce_optimizer adamax = {FCE_OPTIM_ADAMAX, c->beta1, c->beta2, c->adam_eps};
+    FCE_TRY(fce_mle_step_init(&t->mle, ctx, t->g, t->tp, t->N, c->batch, t->shard.row0, c->n_bits,
+                              t->seed_noise, &adamax));
     FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
     fce_batch_source_shard(&t->batches, c->batch, t->shard.row0);
     t->h_logq = malloc((size_t)t->N * sizeof(float));
@@ -140,8 +139,6 @@ static fce_status trainer_setup(img_trainer *t) {
         fce_log_error("out of host memory");
         return FCE_STATUS_ERR_NOMEM;
     }
-    for (int i = 0; i < t->N; i++) t->h_logq[i] = -1.0f / (float)c->batch; /* the global batch's mean */
-    FCE_TRY(ctx->ops->upload(ctx, t->d_dlogq, t->h_logq, (size_t)t->N * sizeof(float)));
     memset(&t->st, 0, sizeof t->st);
     t->st.seed = (int64_t)c->seed;
     t->st.n_bits = c->n_bits;
@@ -187,17 +184,16 @@ static fce_status diverged(const img_trainer *t, int64_t step, double bpd) {
     return FCE_STATUS_ERR_NUMERIC;
 }
 
-/* One step; *bpd receives the batch's bits/dim (before the update). */
+/* One step (train/mle_step.h); *bpd receives the batch's bits/dim (before the update), from the
+ * step's one read-back: the N values of log q, after the update is enqueued. */
 static fce_status train_step(img_trainer *t, int fresh, double *bpd) {
     fce_ctx *ctx = &t->ctx;
     const fce_image_train_config *c = &t->cfg;
     int64_t step = t->st.step;
-    FCE_TRY(fce_image_run_batch(ctx, &t->batches, step, t->d_u8, t->d_x, c->n_bits, t->seed_noise));
-    if (fresh && step == 0 && !fce_iglow_actnorm_initialized(t->g))
-        FCE_TRY(fce_iglow_data_init(t->g, t->tp, t->d_x, t->N));
-    FCE_TRY(fce_iglow_zero_grad(t->g));
-    FCE_TRY(fce_iglow_forward(t->g, t->tp, t->d_x, t->N));
-    /* the next batch is gathered on the host while the device runs the forward pass */
+    const int init = fresh && step == 0 && !fce_iglow_actnorm_initialized(t->g);
+    FCE_TRY(fce_mle_step_run(&t->mle, fce_batch_source_get(&t->batches, step), step, lr_at(t, step), step + 1,
+                             init));
+    /* the next batch is gathered on the host while the device runs the step */
     if (step + 1 < c->steps) fce_batch_source_prefetch(&t->batches, step + 1);
     FCE_TRY(ctx->ops->download(ctx, t->h_logq, fce_iglow_tape_logq(t->tp),
                                (size_t)t->N * sizeof(float)));
@@ -207,13 +203,6 @@ static fce_status train_step(img_trainer *t, int fresh, double *bpd) {
     *bpd = (-s / t->N + D * log((double)(1 << c->n_bits))) / (D * LN2);
     FCE_TRY(fce_dist_mean(ctx->dist, bpd, 1)); /* the global batch's: every rank stops on a NaN */
     if (!isfinite(*bpd)) return diverged(t, step, *bpd);
-    FCE_TRY(fce_iglow_backward(t->g, t->tp, t->d_dlogq, t->N));
-    FCE_TRY(fce_iglow_finish_grad(t->g));
-    const fce_optimizer adamax = {FCE_OPTIM_ADAMAX, c->beta1, c->beta2, c->adam_eps};
-    fce_param_arena *a = fce_iglow_arena(t->g);
-    FCE_TRY(fce_dist_allreduce_grads(ctx, a->grads, a->n_trainable));
-    FCE_TRY(fce_optimizer_step(ctx, &adamax, a, 0, a->n_trainable, lr_at(t, step), step + 1));
-    FCE_TRY(fce_iglow_refresh(t->g));
     t->st.step = step + 1;
     return FCE_STATUS_OK;
 }

@@ -43,6 +43,7 @@
 #include "formats/ckpt_io.h"
 #include "formats/ebm_image_file.h"
 #include "formats/flow_image_file.h"
+#include "backend/step_graph.h"
 #include "train/fce_diag.h"
 #include "train/fce_game.h"
 #include "train/image_ebm_base.h"
@@ -53,8 +54,8 @@
 
 #define LN2 0.69314718055994530942
 #define MAXL 16
-/* the step's read-back: [value, accuracy, c, f (2n), log q (n)] */
-#define REPORT_FLOATS(n) (3 + 3 * (size_t)(n))
+/* the step's read-back: [value, accuracy, c, f (2n), log q (n), log q of the samples (n)] */
+#define REPORT_FLOATS(n) (3 + 4 * (size_t)(n))
 
 typedef fce_image_fce_state ifce_state; /* stored in ebm.fce (formats/ebm_image_file.h) */
 
@@ -76,8 +77,11 @@ struct fce_ifce {
     float *d_x, *d_eps[MAXL];
     float *h_f, *h_lq;
     /* the step's one read-back (step_impl): value, accuracy, c before the update, f (2n), log q
-     * (n), gathered on the device and downloaded together */
+     * (n), log q of the samples (n), gathered on the device and downloaded together */
     float *d_report, *h_report;
+    /* the step's device work, recorded once per player as a CUDA graph (backend/step_graph.h) */
+    fce_step_graph graph_ebm, graph_flow;
+    int rng_slot; /* game.vars slot: this step's Philox offset step·B·D (data noise and ε) */
     fce_batch_source batches; /* host batches, one step of look-ahead (image_common.h) */
     uint64_t seed_data, seed_noise, seed_eps, seed_init;
     ifce_state st;
@@ -133,17 +137,24 @@ static fce_status game_ebm_backward(void *self, float *df, float *dx) {
     return fce_ebm_flow_base_backward_input(&t->base, df + t->N, dx + (size_t)t->N * t->D);
 }
 
-/* The data batch, and the flow's samples x̃ = g(ε) with ε drawn level by level. */
+/* The data batch, and the flow's samples x̃ = g(ε) with ε drawn level by level. Enqueue only (a
+ * step recorded as a graph): the batch was uploaded and this step's Philox offset step·B·D written
+ * into game.vars by stage_step, so `step` is not used here. Offsets as one process of B rows draws
+ * them: data noise (step·B + row0)·D + i, level l's ε at step·B·D + B·(earlier levels' values per
+ * row) + row0·(level l's per row) + i. */
 static fce_status game_draw(void *self, int64_t step, const float **x, const float **xt, const float **lq,
                             const float **lqt) {
     fce_ifce *t = self;
+    (void)step;
     const uint64_t B = (uint64_t)t->shard.global, row0 = (uint64_t)t->shard.row0;
-    FCE_TRY(load_x(t, step, t->seed_noise));
-    uint64_t off = (uint64_t)step * B * t->D; /* level l's block: B rows; this rank's from row0 on */
+    const uint64_t *at = fce_step_vars_u64(&t->game.vars, t->rng_slot);
+    FCE_TRY(t->ctx.ops->dequantize_at(&t->ctx, t->d_x, t->d_u8, (size_t)t->N * t->D, t->cfg.n_bits,
+                                      t->seed_noise, row0 * t->D, at));
+    uint64_t off = 0;
     for (int l = 0; l < t->L; l++) {
         const uint64_t per_row = (uint64_t)fce_iglow_n_z(t->g, l);
-        FCE_TRY(t->ctx.ops->fill_normal(&t->ctx, t->d_eps[l], (size_t)t->N * per_row, t->seed_eps,
-                                        off + row0 * per_row, 1.0f));
+        FCE_TRY(t->ctx.ops->fill_normal_at(&t->ctx, t->d_eps[l], (size_t)t->N * per_row, t->seed_eps,
+                                           off + row0 * per_row, at, 1.0f));
         off += B * per_row;
     }
     FCE_TRY(fce_iglow_inverse(t->g, t->tp_samp, (const float *const *)t->d_eps, 1.0f, t->N));
@@ -151,6 +162,16 @@ static fce_status game_draw(void *self, int64_t step, const float **x, const flo
     *x = t->d_x, *xt = fce_iglow_tape_x(t->tp_samp);
     *lq = fce_iglow_tape_logq(t->tp_data), *lqt = fce_iglow_tape_logq(t->tp_samp);
     return FCE_STATUS_OK;
+}
+
+/* The host half of a step, before its device work is enqueued: the batch of `step` uploaded, the
+ * Philox offset and (update >= 0: the player's) optimizer scalars written, game.vars uploaded. */
+static fce_status stage_step(fce_ifce *t, int64_t step, int update) {
+    const size_t ND = (size_t)t->N * t->D;
+    FCE_TRY(t->ctx.ops->upload(&t->ctx, t->d_u8, fce_batch_source_get(&t->batches, step), ND));
+    fce_step_vars_set_u64(&t->game.vars, t->rng_slot, (uint64_t)step * (uint64_t)t->shard.global * t->D);
+    if (update >= 0) fce_game_plan_update(&t->game, update, 1.0f);
+    return fce_step_vars_upload(&t->game.vars);
 }
 
 static fce_status game_flow_grads(void *self, const float *dlq, const float *dxt, const float *dlqt) {
@@ -176,7 +197,8 @@ static fce_status game_setup(fce_ifce *t) {
                                         c->adam_eps, c->threshold, c->max_mode_steps};
     const fce_game_counters counters = {&t->st.flow_turn, &t->st.consecutive, &t->st.ebm_updates,
                                         &t->st.flow_updates};
-    return fce_game_init(&t->game, &t->ctx, &models, &settings, &counters, t->N, t->D);
+    FCE_TRY(fce_game_init(&t->game, &t->ctx, &models, &settings, &counters, t->N, t->D));
+    return fce_step_vars_reserve(&t->game.vars, 1, &t->rng_slot);
 }
 
 /* ---- setup ---- */
@@ -197,6 +219,8 @@ void fce_ifce_free(fce_ifce *t) {
     fce_sample_grid_free(&t->grid);
     if (t->have_ctx) {
         fce_ctx *ctx = &t->ctx;
+        fce_step_graph_free(ctx, &t->graph_ebm);
+        fce_step_graph_free(ctx, &t->graph_flow);
         fce_game_free(&t->game);
         fce_diag_free(&t->diag);
         for (int l = 0; l < MAXL; l++) ctx->ops->release(ctx, t->d_eps[l]);
@@ -266,6 +290,8 @@ static fce_status setup(fce_ifce *t) {
     for (int l = 0; l < t->L; l++)
         FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_eps[l], N * (size_t)fce_iglow_n_z(t->g, l) * sizeof(float)));
     FCE_TRY(game_setup(t));
+    fce_step_graph_init(&t->graph_ebm, "fce ebm step");
+    fce_step_graph_init(&t->graph_flow, "fce flow step");
     FCE_TRY(fce_diag_init(&t->diag, c->batch)); /* the global batch's figures */
     FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
     fce_batch_source_shard(&t->batches, c->batch, t->shard.row0);
@@ -357,6 +383,7 @@ fce_status fce_ifce_create(fce_ifce **out, const fce_image_train_config *cfg) {
 /* ---- the step ---- */
 
 fce_status fce_ifce_flow_value(fce_ifce *t, int64_t step, int grads, float *value) {
+    FCE_TRY(stage_step(t, step, -1));
     FCE_TRY(fce_game_forward(&t->game, step));
     FCE_TRY(grads ? fce_game_grads(&t->game, 1) : fce_game_value(&t->game));
     float stats[2];
@@ -371,17 +398,17 @@ typedef struct ifce_acc {
     long n, n_ebm;
 } ifce_acc;
 
-static fce_status fill_probe(fce_ifce *t, fce_ifce_probe *p, float c, const float stats[2], int flow_turn) {
+static void fill_probe(fce_ifce *t, fce_ifce_probe *p, float c, const float stats[2], int flow_turn,
+                       const float *h_lqt) {
     size_t b = (size_t)t->N * sizeof(float);
     if (p->fx) memcpy(p->fx, t->h_f, b);
     if (p->fxt) memcpy(p->fxt, t->h_f + t->N, b);
     if (p->lq) memcpy(p->lq, t->h_lq, b);
-    if (p->lqt) FCE_TRY(t->ctx.ops->download(&t->ctx, p->lqt, t->game.lqt, b));
+    if (p->lqt) memcpy(p->lqt, h_lqt, b);
     p->c = c;
     p->value = stats[0];
     p->acc = stats[1];
     p->flow_turn = flow_turn;
-    return FCE_STATUS_OK;
 }
 
 static fce_status diverged(const fce_ifce *t, int64_t step, double value) {
@@ -398,10 +425,33 @@ static fce_status diverged(const fce_ifce *t, int64_t step, double value) {
     return FCE_STATUS_ERR_NUMERIC;
 }
 
-/* One step synchronises with the host once: everything the host needs (value, accuracy, c as the
- * step saw it, f, log q) is gathered into d_report on the device and read back after the update
- * is enqueued. A non-finite value is therefore noticed after the update; the run then stops
- * without saving (diverged), so the checkpoint on disk stays the last good one, as before. */
+/* A step's device work, the same ops in the same order every step of one player's turn, so that it
+ * can be recorded once as a CUDA graph and replayed (backend/step_graph.h): the forward passes,
+ * the value and the player's gradients, the report gathered (c as the forward saw it, before the
+ * update), the update. */
+static fce_status step_body(fce_ifce *t, int flow_turn) {
+    fce_ctx *ctx = &t->ctx;
+    fce_game *game = &t->game;
+    const size_t n = (size_t)t->N, fb = sizeof(float);
+    float *r = t->d_report;
+    FCE_TRY(fce_game_forward(game, 0)); /* the draw reads this step's offset from game.vars */
+    FCE_TRY(ctx->ops->copy(ctx, r + 2, game->models.c, fb));
+    FCE_TRY(fce_game_grads(game, flow_turn));
+    FCE_TRY(ctx->ops->copy(ctx, r, game->stats, 2 * fb));
+    FCE_TRY(ctx->ops->copy(ctx, r + 3, game->f, 2 * n * fb));
+    FCE_TRY(ctx->ops->copy(ctx, r + 3 + 2 * n, game->lq, n * fb));
+    FCE_TRY(ctx->ops->copy(ctx, r + 3 + 3 * n, game->lqt, n * fb));
+    return fce_game_apply_update(game, flow_turn);
+}
+static fce_status ebm_body(void *t) { return step_body(t, 0); }
+static fce_status flow_body(void *t) { return step_body(t, 1); }
+
+/* One step synchronises with the host once: the batch and this step's values (game.vars) are
+ * uploaded, the step's work is enqueued (as one graph launch on CUDA), and everything the host
+ * needs (value, accuracy, c as the step saw it, f, log q at data and samples) is read back
+ * together from d_report. A non-finite value is therefore noticed after the update; the run then
+ * stops without saving (diverged), so the checkpoint on disk stays the last good one. The step
+ * that ends a log interval computes its health figures (fce_diag.h) from the same read-back. */
 static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
     fce_ctx *ctx = &t->ctx;
     fce_game *game = &t->game;
@@ -409,28 +459,21 @@ static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
     const int64_t step = t->st.step;
     const int flow_turn = (int)t->st.flow_turn;
     const size_t fb = sizeof(float);
-    float *r = t->d_report;
-    FCE_TRY(fce_game_forward(game, step));
-    /* the next batch is gathered on the host while the device runs this step's passes */
+    FCE_TRY(stage_step(t, step, flow_turn));
+    FCE_TRY(fce_step_graph_run(ctx, flow_turn ? &t->graph_flow : &t->graph_ebm,
+                               flow_turn ? flow_body : ebm_body, t));
+    /* the next batch is gathered on the host while the device runs this step */
     if (step + 1 < t->cfg.steps) fce_batch_source_prefetch(&t->batches, step + 1);
-    FCE_TRY(ctx->ops->copy(ctx, r + 2, game->models.c, fb)); /* c before the update */
-    FCE_TRY(fce_game_grads(game, flow_turn));
-    FCE_TRY(ctx->ops->copy(ctx, r, game->stats, 2 * fb));
-    FCE_TRY(ctx->ops->copy(ctx, r + 3, game->f, 2 * (size_t)n * fb));
-    FCE_TRY(ctx->ops->copy(ctx, r + 3 + 2 * (size_t)n, game->lq, (size_t)n * fb));
-    /* the step that ends a log interval (run_loop) reads back its batch's health (fce_diag.h),
-     * before the update: a second read-back on that step only */
-    if (m && ((step + 1) % t->cfg.log_every == 0 || step + 1 == t->cfg.steps))
-        FCE_TRY(fce_diag_measure(&t->diag, game));
-    if (flow_turn) FCE_TRY(fce_game_update_flow(game, 1.0f));
-    else FCE_TRY(fce_game_update_ebm(game, 1.0f));
-    FCE_TRY(ctx->ops->download(ctx, t->h_report, r, REPORT_FLOATS(n) * fb));
+    FCE_TRY(ctx->ops->download(ctx, t->h_report, t->d_report, REPORT_FLOATS(n) * fb));
     float stats[2] = {t->h_report[0], t->h_report[1]};
     const float c = t->h_report[2];
+    const float *h_lqt = t->h_report + 3 + 3 * (size_t)n;
     FCE_TRY(fce_game_global_stats(game, stats)); /* over the ranks of a job (dist.h) */
     memcpy(t->h_f, t->h_report + 3, 2 * (size_t)n * fb);
     memcpy(t->h_lq, t->h_report + 3 + 2 * (size_t)n, (size_t)n * fb);
-    if (p) FCE_TRY(fill_probe(t, p, c, stats, flow_turn));
+    if (m && ((step + 1) % t->cfg.log_every == 0 || step + 1 == t->cfg.steps))
+        FCE_TRY(fce_diag_measure_host(&t->diag, ctx, t->h_f, t->h_f + n, t->h_lq, h_lqt, c, n));
+    if (p) fill_probe(t, p, c, stats, flow_turn, h_lqt);
     if (!isfinite(stats[0])) return diverged(t, step, stats[0]);
     if (m) {
         m->value += stats[0];
