@@ -1,18 +1,20 @@
 /* bench_phases.c: whole training phases and the FLOP model behind their floors (SPEC f).
  *
  * Phases, each at batch N, timed as whole calls (the rep timer of bench_util.c):
- *   mle_step       composed here from the public API exactly as train_image.c's train_step does it:
- *                  upload the uint8 batch, dequantize (fresh noise offset per step), zero_grad,
- *                  forward, download the N values of log q (the step's one read-back and NaN
- *                  check), backward with dlogq = −1/N, finish_grad, Adamax, refresh. The host
- *                  batch comes from a pool of random pictures (train_step's gather is a memcpy).
+ *   mle_step       train/mle_step.c's step, as train_image.c's train_step runs it: the uint8
+ *                  batch and the step's values uploaded, the step's work (dequantize, zero_grad,
+ *                  forward, backward with dlogq = −1/N, finish_grad, Adamax, refresh; one CUDA
+ *                  graph on a GPU), then the download of the N values of log q (the step's one
+ *                  read-back and NaN check). The host batch comes from a pool of random pictures
+ *                  (train_step's gather is a memcpy).
  *   fce_ebm_step   fce_ifce_step (train_image_fce.c) with the turn forced to the EBM, and
  *   fce_flow_step  with the turn forced to the flow (fce_ifce_set_turn). The trainer reads a
  *                  random 8-bit CIFAR-format file the bench writes to a temporary folder (1 label
  *                  byte + 3072 pixel bytes per record), from a random flow (no --init-flow) with
  *                  data-dependent actnorm init and c from data, as a fresh FCE run.
- *   sample         fill_normal of every level's ε, iglow_inverse at T = 1, postprocess to uint8
- *                  (on the device; no download), as `fce-gpu sample`.
+ *   sample         eval/sample_step.c's batch, as `fce-gpu sample` draws it: fill_normal of every
+ *                  level's ε, iglow_inverse at T = 1, postprocess to uint8 (on the device; no
+ *                  download; one CUDA graph on a GPU).
  * Every phase allocates at setup only; its memory is measured around setup and the reps.
  *
  * FLOPs are 2·MACs of the convolutions and GEMMs (SPEC f), from the preset's shapes:
@@ -38,6 +40,8 @@
 #include "bench.h"
 #include "bench_device.h"
 #include "fce/log.h"
+#include "eval/sample_step.h"
+#include "train/mle_step.h"
 #include "train/train_image_fce.h"
 
 #define MAXL 16
@@ -200,9 +204,9 @@ typedef struct glow_phase {
     size_t D;
     uint8_t *h_pool;  /* pool_batches random batches */
     int pool_batches;
-    uint8_t *d_u8;    /* mle: the uploaded batch; sample: the uint8 output */
-    float *d_x, *d_dlogq, *h_logq;
-    float *d_eps[MAXL];
+    float *h_logq;
+    fce_mle_step mle;       /* mle_step (train/mle_step.h) */
+    fce_sample_step sample; /* sample (eval/sample_step.h) */
     int64_t step;
 } glow_phase;
 
@@ -210,15 +214,31 @@ static void glow_phase_free(glow_phase *p) {
     fce_ctx *ctx = p->ctx;
     if (!ctx) return;
     ctx->ops->sync(ctx);
-    ctx->ops->release(ctx, p->d_u8);
-    ctx->ops->release(ctx, p->d_x);
-    ctx->ops->release(ctx, p->d_dlogq);
-    for (int l = 0; l < MAXL; l++) ctx->ops->release(ctx, p->d_eps[l]);
+    fce_mle_step_free(&p->mle);
+    fce_sample_step_free(&p->sample);
     fce_iglow_tape_free(p->tp);
     fce_iglow_free(p->g);
     free(p->h_pool);
     free(p->h_logq);
     memset(p, 0, sizeof *p);
+}
+
+/* The data-dependent actnorm init on the first pool batch (dequantised with the noise of step 0),
+ * in buffers of its own, at setup. */
+static fce_status data_init(glow_phase *p) {
+    fce_ctx *ctx = p->ctx;
+    const size_t ND = (size_t)p->N * p->D;
+    uint8_t *d_u8 = NULL;
+    float *d_x = NULL;
+    fce_status st = ctx->ops->alloc(ctx, (void **)&d_u8, ND);
+    if (st == FCE_STATUS_OK) st = ctx->ops->alloc(ctx, (void **)&d_x, ND * sizeof(float));
+    if (st == FCE_STATUS_OK) st = ctx->ops->upload(ctx, d_u8, p->h_pool, ND);
+    if (st == FCE_STATUS_OK) st = ctx->ops->dequantize(ctx, d_x, d_u8, ND, 8, SEED_NOISE, 0);
+    if (st == FCE_STATUS_OK) st = fce_iglow_data_init(p->g, p->tp, d_x, p->N);
+    if (st == FCE_STATUS_OK) st = ctx->ops->sync(ctx);
+    ctx->ops->release(ctx, d_u8);
+    ctx->ops->release(ctx, d_x);
+    return st;
 }
 
 /* The flow at the preset, a tape for N, the batch buffers, and the data-dependent actnorm init on
@@ -238,26 +258,20 @@ static fce_status glow_phase_setup(bench_env *env, int N, int sample, glow_phase
         fce_log_warn("fce-bench: the flow has %zu trainable floats, the bench's count (optimizer "
                      "entries) says %zu: update bench_glow_trainable",
                      fce_iglow_arena(p->g)->n_trainable, bench_glow_trainable(&env->gc));
-    FCE_TRY(ctx->ops->alloc(ctx, (void **)&p->d_u8, ND));
-    FCE_TRY(ctx->ops->alloc(ctx, (void **)&p->d_x, ND * sizeof(float)));
     p->pool_batches = 4;
     p->h_pool = malloc((size_t)p->pool_batches * ND);
     p->h_logq = malloc((size_t)N * sizeof(float));
     if (!p->h_pool || !p->h_logq) return FCE_STATUS_ERR_NOMEM;
     bench_fill_u8(p->h_pool, (size_t)p->pool_batches * ND, 0xda7au);
-    FCE_TRY(ctx->ops->upload(ctx, p->d_u8, p->h_pool, ND));
-    FCE_TRY(ctx->ops->dequantize(ctx, p->d_x, p->d_u8, ND, 8, SEED_NOISE, 0));
-    FCE_TRY(fce_iglow_data_init(p->g, p->tp, p->d_x, N));
-    if (!sample) {
-        FCE_TRY(ctx->ops->alloc(ctx, (void **)&p->d_dlogq, (size_t)N * sizeof(float)));
-        for (int i = 0; i < N; i++) p->h_logq[i] = -1.0f / (float)N;
-        FCE_TRY(ctx->ops->upload(ctx, p->d_dlogq, p->h_logq, (size_t)N * sizeof(float)));
-    } else {
+    FCE_TRY(data_init(p));
+    if (sample) {
         FCE_ASSERT(p->L <= MAXL, "bench: more than %d levels", MAXL);
-        for (int l = 0; l < p->L; l++)
-            FCE_TRY(ctx->ops->alloc(ctx, (void **)&p->d_eps[l],
-                                    (size_t)N * (size_t)fce_iglow_n_z(p->g, l) * sizeof(float)));
+        FCE_TRY(fce_sample_step_init(&p->sample, ctx, p->g, p->tp, N, SEED_EPS, 1.0f, 8));
+    } else {
+        const fce_optimizer adamax = {FCE_OPTIM_ADAMAX, 0.9f, 0.999f, 1e-7f};
+        FCE_TRY(fce_mle_step_init(&p->mle, ctx, p->g, p->tp, N, N, 0, 8, SEED_NOISE, &adamax));
     }
+    p->step = 1; /* the init batch had the noise of step 0 */
     return ctx->ops->sync(ctx);
 }
 
@@ -267,10 +281,7 @@ static fce_status mle_step_fn(void *arg) {
     fce_ctx *ctx = p->ctx;
     const size_t ND = (size_t)p->N * p->D;
     const uint8_t *batch = p->h_pool + (size_t)(p->step % p->pool_batches) * ND;
-    FCE_TRY(ctx->ops->upload(ctx, p->d_u8, batch, ND));
-    FCE_TRY(ctx->ops->dequantize(ctx, p->d_x, p->d_u8, ND, 8, SEED_NOISE, (uint64_t)(p->step + 1) * ND));
-    FCE_TRY(fce_iglow_zero_grad(p->g));
-    FCE_TRY(fce_iglow_forward(p->g, p->tp, p->d_x, p->N));
+    FCE_TRY(fce_mle_step_run(&p->mle, batch, p->step, 1e-4f, p->step + 1, 0));
     FCE_TRY(ctx->ops->download(ctx, p->h_logq, fce_iglow_tape_logq(p->tp), (size_t)p->N * sizeof(float)));
     double s = 0;
     for (int i = 0; i < p->N; i++) s += p->h_logq[i];
@@ -278,12 +289,6 @@ static fce_status mle_step_fn(void *arg) {
         fce_log_error("fce-bench: mle_step %lld: log q is not finite", (long long)p->step);
         return FCE_STATUS_ERR_NUMERIC;
     }
-    FCE_TRY(fce_iglow_backward(p->g, p->tp, p->d_dlogq, p->N));
-    FCE_TRY(fce_iglow_finish_grad(p->g));
-    fce_param_arena *a = fce_iglow_arena(p->g);
-    FCE_TRY(ctx->ops->adamax_step(ctx, a->params, a->grads, a->m, a->v, a->n_trainable, 1e-4f, 0.9f,
-                                  0.999f, 1e-7f, (int)(p->step + 1)));
-    FCE_TRY(fce_iglow_refresh(p->g));
     p->step++;
     return FCE_STATUS_OK;
 }
@@ -291,16 +296,7 @@ static fce_status mle_step_fn(void *arg) {
 /* `fce-gpu sample` per batch: ε for every level, the inverse at T = 1, uint8 on the device. */
 static fce_status sample_fn(void *arg) {
     glow_phase *p = arg;
-    fce_ctx *ctx = p->ctx;
-    const size_t ND = (size_t)p->N * p->D;
-    uint64_t off = (uint64_t)p->step * ND;
-    for (int l = 0; l < p->L; l++) {
-        size_t nz = (size_t)p->N * (size_t)fce_iglow_n_z(p->g, l);
-        FCE_TRY(ctx->ops->fill_normal(ctx, p->d_eps[l], nz, SEED_EPS, off, 1.0f));
-        off += nz;
-    }
-    FCE_TRY(fce_iglow_inverse(p->g, p->tp, (const float *const *)p->d_eps, 1.0f, p->N));
-    FCE_TRY(ctx->ops->postprocess(ctx, p->d_u8, fce_iglow_tape_x(p->tp), ND, 8));
+    FCE_TRY(fce_sample_step_run(&p->sample, p->step));
     p->step++;
     return FCE_STATUS_OK;
 }

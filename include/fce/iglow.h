@@ -92,6 +92,10 @@ fce_status fce_iglow_data_init(fce_iglow *g, fce_iglow_tape *tp, const float *x,
 
 /* x (N, H, W, C) → z's and log q(x). */
 fce_status fce_iglow_forward(fce_iglow *g, fce_iglow_tape *tp, const float *x, int N);
+/* Sets the temperature the tape's next inverse passes use (an upload when it changes; the inverse
+ * does this itself, so only a caller that records the inverse as a CUDA graph needs to call it
+ * first, outside the recording: backend/step_graph.h). */
+fce_status fce_iglow_tape_set_temperature(fce_iglow *g, fce_iglow_tape *tp, float T);
 /* eps[l] (N, fce_iglow_n_z(g, l)) for l = 0..L−1 → x̃ and log q(x̃) at temperature T (see above). */
 fce_status fce_iglow_inverse(fce_iglow *g, fce_iglow_tape *tp, const float *const *eps, float T,
                              int N);

@@ -20,7 +20,8 @@ LAYERS = {'util': 0, 'ops': 1, 'ref': 1, 'backend': 2, 'cpu': 2, 'cuda': 2, 'dis
 # include/fce/<header> -> module (folder/stem) that implements it
 PUBLIC = {
     'status.h': 'util/status', 'log.h': 'util/log', 'philox.h': 'util/philox',
-    'backend.h': 'ops/backend', 'ops.def': 'ops/backend', 'params.h': 'nn/params',
+    'backend.h': 'ops/backend', 'ops.def': 'ops/backend', 'optim_sched.h': 'ops/optim_sched',
+    'params.h': 'nn/params',
     'glow.h': 'flow/glow2d', 'iglow.h': 'flow/iglow', 'ebm.h': 'ebm/ebm2d',
     'ebm_image.h': 'ebm/ebm_image', 'data2d.h': 'data/data2d', 'dataset.h': 'data/dataset',
     'image_io.h': 'data/image_io', 'checkpoint.h': 'formats/checkpoint2d',

@@ -21,6 +21,7 @@
 
 #include "eval/flow_from_file.h"
 #include "eval/progress.h"
+#include "eval/sample_step.h"
 #include "fce/backend.h"
 #include "fce/iglow.h"
 #include "fce/image_io.h"
@@ -237,8 +238,8 @@ static fce_status remove_numbered_pictures(const char *dir) {
 }
 
 typedef struct sample_out {
-    float *d_eps[MAX_LEVELS];
-    uint8_t *d_u8, *h_u8;
+    fce_sample_step step; /* ε, the inverse and uint8 on the device (eval/sample_step.h) */
+    uint8_t *h_u8;
     fce_iglow_tape *tp;
     fce_npz_writer npz; /* npz.f NULL: no --npz, or closed */
 } sample_out;
@@ -251,25 +252,16 @@ static fce_status sample_dir_impl(const fce_image_sample_config *c, fce_ctx *ctx
     if (c->force) FCE_TRY(remove_numbered_pictures(c->out_dir));
     FCE_TRY(fce_mkdirs(c->out_dir));
     FCE_TRY(fce_iglow_tape_init_inference(&o->tp, g, B)); /* inverse only */
-    for (int l = 0; l < gc->L; l++)
-        FCE_TRY(ctx->ops->alloc(ctx, (void **)&o->d_eps[l], (size_t)B * fce_iglow_n_z(g, l) * sizeof(float)));
-    FCE_TRY(ctx->ops->alloc(ctx, (void **)&o->d_u8, (size_t)B * D));
+    FCE_TRY(fce_sample_step_init(&o->step, ctx, g, o->tp, B, c->seed, c->temperature, n_bits));
     o->h_u8 = malloc((size_t)B * D);
     if (!o->h_u8) return FCE_STATUS_ERR_NOMEM;
     if (c->npz[0]) FCE_TRY(fce_npz_open(&o->npz, c->npz, N, gc->H, gc->W, gc->C));
     fce_progress pr;
     fce_progress_begin(&pr, "sample", (size_t)N, c->progress_every, c->quiet);
-    uint64_t off = 0;
     for (int start = 0; start < N; start += B) {
         int m = N - start < B ? N - start : B;
-        for (int l = 0; l < gc->L; l++) {
-            size_t nz = (size_t)B * (size_t)fce_iglow_n_z(g, l);
-            FCE_TRY(ctx->ops->fill_normal(ctx, o->d_eps[l], nz, c->seed, off, 1.0f));
-            off += nz;
-        }
-        FCE_TRY(fce_iglow_inverse(g, o->tp, (const float *const *)o->d_eps, c->temperature, B));
-        FCE_TRY(ctx->ops->postprocess(ctx, o->d_u8, fce_iglow_tape_x(o->tp), (size_t)B * D, n_bits));
-        FCE_TRY(ctx->ops->download(ctx, o->h_u8, o->d_u8, (size_t)m * D));
+        FCE_TRY(fce_sample_step_run(&o->step, start / B));
+        FCE_TRY(ctx->ops->download(ctx, o->h_u8, o->step.d_u8, (size_t)m * D));
         for (int i = 0; i < m; i++) {
             char path[1100];
             snprintf(path, sizeof path, "%s/%06d.png", c->out_dir, start + i);
@@ -311,8 +303,7 @@ static fce_status sample_dir_run(const fce_image_sample_config *c) {
     if (st == FCE_STATUS_OK) st = sample_dir_impl(c, &ctx, g, (int)s.n_bits, &o);
     fce_npz_abort(&o.npz); /* a failure left it open: remove the partial file */
     if (have_ctx) {
-        for (int l = 0; l < MAX_LEVELS; l++) ctx.ops->release(&ctx, o.d_eps[l]);
-        ctx.ops->release(&ctx, o.d_u8);
+        fce_sample_step_free(&o.step);
         fce_iglow_tape_free(o.tp);
         fce_iglow_free(g);
         fce_ctx_free(&ctx);

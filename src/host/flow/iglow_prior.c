@@ -98,6 +98,10 @@ fce_status iglow_set_temperature(fce_iglow *g, fce_iglow_tape *tp, float T) {
     return FCE_STATUS_OK;
 }
 
+fce_status fce_iglow_tape_set_temperature(fce_iglow *g, fce_iglow_tape *tp, float T) {
+    return iglow_set_temperature(g, tp, T);
+}
+
 static const float *level_z(const fce_iglow *g, const fce_iglow_tape *tp, int l) {
     return l < g->cfg.L - 1 ? tp->level[l].z2 : tp->level[l].steps.x[g->cfg.K];
 }
