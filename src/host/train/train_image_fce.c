@@ -652,3 +652,4 @@ void fce_ifce_set_turn(fce_ifce *t, int flow_turn) {
 }
 
 fce_ctx *fce_ifce_ctx(fce_ifce *t) { return &t->ctx; }
+long fce_ifce_graph_launches(const fce_ifce *t) { return t->graph_ebm.launches + t->graph_flow.launches; }

@@ -36,5 +36,7 @@ int64_t fce_ifce_steps_done(const fce_ifce *t);
  * once (the rule still decides the turn after that step); and the trainer's backend context. */
 void fce_ifce_set_turn(fce_ifce *t, int flow_turn);
 fce_ctx *fce_ifce_ctx(fce_ifce *t);
+/* CUDA graph launches of both players' steps so far (backend/step_graph.h; 0 when eager). */
+long fce_ifce_graph_launches(const fce_ifce *t);
 
 #endif
