@@ -8,14 +8,16 @@
 # Steps, each with its own timeout, all inside a global deadline (DEADLINE_S, default 360 s):
 #   1 preflight   driver (nvidia-smi), nvcc, cmake, the cuDNN, zlib and libpng headers; names what is
 #                 missing and stops; the GPU's compute capability picks the one CUDA architecture
-#   2 build       only fce-gpu, fce-bench and the six GPU tests, for that architecture (the
+#   2 build       only fce-gpu, fce-bench and the seven GPU tests, for that architecture (the
 #                 configure line says whether MPI and NCCL were found)
 #   3 gpu tests   test_gpu_ops, test_gpu_conv, test_gpu_step, test_gpu_iglow (the image flow's
 #                 fused passes), test_gpu_inverse_cifar and again with FCE_TF32=1 (the TF32 policy
 #                 keeps the 1x1 maps FP32), test_gpu_dist (the NCCL all-reduce of a one-rank job,
-#                 no launcher needed), each with FCE_REQUIRE_GPU=1 (a missing GPU fails instead of
-#                 skipping)
+#                 no launcher needed), test_gpu_graph (each phase's step replayed from its CUDA
+#                 graph equals the eager step bit for bit), each with FCE_REQUIRE_GPU=1 (a missing
+#                 GPU fails instead of skipping)
 #   4 bench       fce-bench's four phases on the cifar10 preset at batch 64, FP32 and FCE_TF32=1
+#                 (CUDA graphs, the default), and FP32 with FCE_CUDA_GRAPHS=0 (op by op)
 #   5 end to end  generated CIFAR-format pictures: MLE -> FCE from it -> eval -> a sample grid;
 #                 then, when MPI was built and mpirun exists, the 1-GPU job path: a 2D run under
 #                 `mpirun -np 1` (NCCL's all-reduce on every update when NCCL was built) against the
@@ -24,8 +26,8 @@
 #   7 ratios      ours / peer per phase (scripts/gpu_ratios.py)
 # A step that fails or times out is recorded and the next one runs. Results, at most 8 files in
 # $OUT: summary.txt (one line per step and the figures), fce_bench.json, fce_bench_tf32.json,
-# peer.json, ratios.json, samples.png, logs.tgz (every log). Exit status: 0 when every step that
-# ran passed.
+# fce_bench_eager.json, peer.json, ratios.json, samples.png, logs.tgz (every log). Exit status: 0
+# when every step that ran passed.
 # DRY_RUN=1 runs the same steps on the CPU backend (no nvcc needed; FCE_CUDA=OFF, the tiny preset,
 # the GPU tests without FCE_REQUIRE_GPU, so they report "skipped"): it checks the script itself.
 set -uo pipefail
@@ -89,7 +91,7 @@ say "preflight: ok"
 
 # ---- 2 build ----
 TARGETS=(fce-gpu fce-bench test_gpu_ops test_gpu_conv test_gpu_step test_gpu_iglow test_gpu_inverse_cifar
-         test_gpu_dist)
+         test_gpu_dist test_gpu_graph)
 step configure 60 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DFCE_CUDA="$CUDA_FLAG" \
   -DFCE_CUDA_ARCHS="${ARCH/none/90}" -DFCE_BUILD_TESTS=ON -DFCE_BUILD_BENCH=ON || exit 1
 grep -h "fce-gpu: CUDA backend" "$W/configure.log" | sed 's/^-- /    /' | tee -a "$W/summary.txt"
@@ -100,7 +102,7 @@ BENCH="$BUILD/bench/fce-bench"
 # ---- 3 gpu tests ----
 # A GPU test binary with FCE_REQUIRE_GPU=$REQ; in a dry run its skip (exit 77) counts as done.
 GPU_TEST='FCE_REQUIRE_GPU=$0 "$1"; rc=$?; if [ $rc -eq 77 ] && [ "$0" = 0 ]; then echo "skipped (dry run)"; exit 0; fi; exit $rc'
-for t in test_gpu_ops test_gpu_conv test_gpu_step test_gpu_iglow test_gpu_dist; do step "$t" 90 bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/$t"; done
+for t in test_gpu_ops test_gpu_conv test_gpu_step test_gpu_iglow test_gpu_dist test_gpu_graph; do step "$t" 90 bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/$t"; done
 INV=(); [ "$DRY_RUN" = 1 ] && INV=(FCE_INVERSE_PRESET=tiny FCE_INVERSE_STEPS=5)
 step test_gpu_inverse_cifar 90 env "${INV[@]}" bash -c "$GPU_TEST" "$REQ" "$BUILD/tests/test_gpu_inverse_cifar"
 # the TF32 policy: with FCE_TF32=1 the 1x1 maps stay FP32, so the inverse still meets 1e-4 (20 steps)
@@ -112,6 +114,8 @@ BARGS=(--device "$DEV" --preset "$PRESET" --batch "$BATCH" --ops none --phases a
 [ "$DRY_RUN" = 1 ] && BARGS+=(--phase-reps 2 --phase-warmup 1) || BARGS+=(--require-gpu)
 step bench_fp32 60 "$BENCH" "${BARGS[@]}" --json "$OUT/fce_bench.json"
 step bench_tf32 60 env FCE_TF32=1 "$BENCH" "${BARGS[@]}" --json "$OUT/fce_bench_tf32.json"
+# the same FP32 phases op by op (no CUDA graphs): what the graphs save
+step bench_eager 60 env FCE_CUDA_GRAPHS=0 "$BENCH" "${BARGS[@]}" --json "$OUT/fce_bench_eager.json"
 grep -E "^(mle_step|fce_ebm_step|fce_flow_step|sample)" "$W/bench_fp32.log" | sed 's/^/    fp32 /' | tee -a "$W/summary.txt"
 
 # ---- 5 end to end on generated pictures ----
