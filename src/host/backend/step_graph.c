@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dist/dist.h"
 #include "fce/log.h"
 
 int fce_step_graphs_enabled(const fce_ctx *ctx) {
-    if (!ctx->ops->graph_begin || ctx->debug_sync || fce_dist_size(ctx->dist) > 1) return 0;
+    if (!ctx->ops->graph_begin || ctx->debug_sync || ctx->dist) return 0;
     const char *env = getenv("FCE_CUDA_GRAPHS");
     return !(env && strcmp(env, "0") == 0);
 }

@@ -13,8 +13,8 @@
  * (another player's turn) gets its own fce_step_graph.
  *
  * Graphs are used when the backend has them (CUDA), FCE_CUDA_GRAPHS is not 0, the context does
- * not synchronise after every op (--debug-sync) and it trains alone (a multi-process job's
- * all-reduce synchronises with its watchdog). When recording fails, a warning names the step and
+ * not synchronise after every op (--debug-sync) and it is not in an mpirun job (ctx->dist: the
+ * NCCL all-reduce waits for the stream under its watchdog, even in a job of one rank). When recording fails, a warning names the step and
  * the reason and that step runs eagerly from then on: a run never stops because of a graph. */
 #ifndef FCE_BACKEND_STEP_GRAPH_H
 #define FCE_BACKEND_STEP_GRAPH_H

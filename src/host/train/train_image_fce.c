@@ -54,8 +54,9 @@
 
 #define LN2 0.69314718055994530942
 #define MAXL 16
-/* the step's read-back: [value, accuracy, c, f (2n), log q (n), log q of the samples (n)] */
-#define REPORT_FLOATS(n) (3 + 4 * (size_t)(n))
+/* the step's read-back: [value, accuracy, c, f (2n), log q (n), log q of the samples (n), c after
+ * the update] */
+#define REPORT_FLOATS(n) (4 + 4 * (size_t)(n))
 
 typedef fce_image_fce_state ifce_state; /* stored in ebm.fce (formats/ebm_image_file.h) */
 
@@ -82,6 +83,7 @@ struct fce_ifce {
     /* the step's device work, recorded once per player as a CUDA graph (backend/step_graph.h) */
     fce_step_graph graph_ebm, graph_flow;
     int rng_slot; /* game.vars slot: this step's Philox offset step·B·D (data noise and ε) */
+    float c_now;  /* c after the last step's update (its report), or as set up */
     fce_batch_source batches; /* host batches, one step of look-ahead (image_common.h) */
     uint64_t seed_data, seed_noise, seed_eps, seed_init;
     ifce_state st;
@@ -372,6 +374,7 @@ fce_status fce_ifce_create(fce_ifce **out, const fce_image_train_config *cfg) {
     t->saved_step = -1;
     fce_status st = setup(t);
     if (st == FCE_STATUS_OK) st = cfg->resume ? resume(t) : fresh_start(t);
+    if (st == FCE_STATUS_OK) st = t->ctx.ops->download(&t->ctx, &t->c_now, fce_ebm_image_c(t->ebm), sizeof t->c_now);
     if (st != FCE_STATUS_OK) {
         fce_ifce_free(t);
         return st;
@@ -441,7 +444,8 @@ static fce_status step_body(fce_ifce *t, int flow_turn) {
     FCE_TRY(ctx->ops->copy(ctx, r + 3, game->f, 2 * n * fb));
     FCE_TRY(ctx->ops->copy(ctx, r + 3 + 2 * n, game->lq, n * fb));
     FCE_TRY(ctx->ops->copy(ctx, r + 3 + 3 * n, game->lqt, n * fb));
-    return fce_game_apply_update(game, flow_turn);
+    FCE_TRY(fce_game_apply_update(game, flow_turn));
+    return ctx->ops->copy(ctx, r + 3 + 4 * n, game->models.c, fb); /* for the metrics row */
 }
 static fce_status ebm_body(void *t) { return step_body(t, 0); }
 static fce_status flow_body(void *t) { return step_body(t, 1); }
@@ -468,6 +472,7 @@ static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
     float stats[2] = {t->h_report[0], t->h_report[1]};
     const float c = t->h_report[2];
     const float *h_lqt = t->h_report + 3 + 3 * (size_t)n;
+    t->c_now = t->h_report[3 + 4 * (size_t)n];
     FCE_TRY(fce_game_global_stats(game, stats)); /* over the ranks of a job (dist.h) */
     memcpy(t->h_f, t->h_report + 3, 2 * (size_t)n * fb);
     memcpy(t->h_lq, t->h_report + 3 + 2 * (size_t)n, (size_t)n * fb);
@@ -526,8 +531,7 @@ static fce_status log_interval(fce_ifce *t, fce_image_clock *k, double now, cons
     double sums[2] = {m->lq, m->fc}; /* of this rank's rows: the mean over the ranks is the batch's */
     FCE_TRY(fce_dist_mean(t->ctx.dist, sums, 2));
     if (!fce_dist_is_root(t->ctx.dist)) return FCE_STATUS_OK; /* rank 0 writes the job's files */
-    float cc;
-    FCE_TRY(t->ctx.ops->download(&t->ctx, &cc, fce_ebm_image_c(t->ebm), sizeof cc));
+    const float cc = t->c_now; /* from the step's read-back: no second sync on a log step */
     double D = (double)t->D, lnb = D * log((double)(1 << c->n_bits));
     double n = (double)m->n, ips = fce_image_clock_interval(k, now, m->n, c->batch);
     double bpd_flow = (-sums[0] / n + lnb) / (D * LN2), bpd_ebm = (-sums[1] / n + lnb) / (D * LN2);
