@@ -27,6 +27,8 @@
 struct cublasContext {
     cudaStream_t stream;
     cublasMath_t math;
+    void *workspace; /* cublasSetWorkspace's buffer; NULL: the library's default pool */
+    size_t workspace_bytes;
 };
 
 namespace {
@@ -54,12 +56,44 @@ size_t span_bytes(int rows, int cols, int ld) {
     return ((size_t)ld * (size_t)(cols - 1) + (size_t)rows) * sizeof(float);
 }
 
-/* One product C = alpha·op(A)·op(B) + beta·C after cuBLAS's and the device's checks; *bytes gets
- * what it moves (0 on a quick return) for the caller to count as one library call. */
-cublasStatus_t sgemm_one(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
-                         int m, int n, int k, const float *alpha, const float *A, int lda,
-                         const float *B, int ldb, const float *beta, float *C, int ldc,
-                         double *bytes);
+/* One product C = alpha·op(A)·op(B) + beta·C, as checked when it is issued: everything it needs
+ * by value (alpha and beta too: in the host pointer mode a captured GEMM keeps their values). */
+struct gemm_call {
+    bool ta, tb, tf32;
+    int m, n, k, lda, ldb, ldc;
+    float al, be;
+    const float *A, *B;
+    float *C;
+    size_t a_bytes, b_bytes, c_bytes; /* a_bytes = b_bytes = 0: A and B are not read */
+    double bytes;                     /* what it moves, for the counters */
+};
+
+/* cuBLAS's and the device's checks of one product (see the top); on success *g describes it
+ * (g->bytes = 0: a quick return, nothing to run). */
+cublasStatus_t sgemm_check(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+                           int m, int n, int k, const float *alpha, const float *A, int lda,
+                           const float *B, int ldb, const float *beta, float *C, int ldc,
+                           gemm_call *g);
+/* Computes a checked product (after checking again, at a graph replay, that its buffers live). */
+void sgemm_run(const gemm_call &g);
+
+/* Hands the checked products of one cuBLAS call to the handle's stream as ONE library call. */
+cublasStatus_t sgemm_enqueue(cublasHandle_t handle, std::vector<gemm_call> calls) {
+    double total = 0.0;
+    for (const gemm_call &g : calls) total += g.bytes;
+    if (total <= 0.0) return CUBLAS_STATUS_SUCCESS; /* nothing to run, not counted */
+    const bool tf32 = handle->math == CUBLAS_TF32_TENSOR_OP_MATH;
+    cudaError_t e = emu::gpu::enqueue(handle->stream, [calls = std::move(calls), total, tf32] {
+        for (const gemm_call &g : calls)
+            if (!emu::gpu::replay_ranges_ok("cublasSgemm", {{g.A, g.a_bytes}, {g.B, g.b_bytes},
+                                                            {g.C, g.c_bytes}}))
+                return;
+        emu::gpu::count_library_call(emu::gpu::library::gemm, total, tf32);
+        if (emu::gpu::count_only()) return;
+        for (const gemm_call &g : calls) sgemm_run(g);
+    });
+    return e == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
+}
 
 }  // namespace
 
@@ -67,7 +101,7 @@ extern "C" {
 
 cublasStatus_t cublasCreate(cublasHandle_t *handle) {
     if (!handle) return CUBLAS_STATUS_INVALID_VALUE;
-    auto *h = new cublasContext{nullptr, CUBLAS_DEFAULT_MATH};
+    auto *h = new cublasContext{nullptr, CUBLAS_DEFAULT_MATH, nullptr, 0};
     std::lock_guard<std::mutex> lk(mu);
     handles.insert(h);
     *handle = h;
@@ -85,6 +119,24 @@ cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream) {
     if (!handle_live(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (stream && !emu::gpu::stream_live(stream)) return CUBLAS_STATUS_INVALID_VALUE;
     handle->stream = stream;
+    /* cuBLAS: setting the stream resets the workspace to the library's default pool, so a user
+     * workspace must be set after the stream. */
+    handle->workspace = nullptr;
+    handle->workspace_bytes = 0;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* The workspace must be device memory of at least the given size (NULL with 0: the default). The
+ * fake's GEMMs need none; it is only recorded, so a test can see it was set. */
+cublasStatus_t cublasSetWorkspace(cublasHandle_t handle, void *workspace, size_t bytes) {
+    if (!handle_live(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (bytes && !emu::gpu::in_device(workspace, bytes)) {
+        emu::gpu::fault("cublasSetWorkspace: %p (%zu bytes) is not inside one device allocation",
+                        workspace, bytes);
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    handle->workspace = bytes ? workspace : nullptr;
+    handle->workspace_bytes = bytes;
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -116,13 +168,11 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
                            cublasOperation_t transb, int m, int n, int k, const float *alpha,
                            const float *A, int lda, const float *B, int ldb, const float *beta,
                            float *C, int ldc) {
-    double bytes = 0.0;
+    gemm_call g;
     cublasStatus_t st =
-        sgemm_one(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, &bytes);
-    if (st == CUBLAS_STATUS_SUCCESS && bytes > 0)
-        emu::gpu::count_library_call(emu::gpu::library::gemm, bytes,
-                                     handle->math == CUBLAS_TF32_TENSOR_OP_MATH);
-    return st;
+        sgemm_check(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, &g);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    return sgemm_enqueue(handle, {g});
 }
 
 cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa,
@@ -140,29 +190,25 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
                         "elements): the batches' outputs overlap", strideC, c_span);
         return CUBLAS_STATUS_EXECUTION_FAILED;
     }
-    double total = 0.0;
+    std::vector<gemm_call> calls((size_t)batchCount);
     for (int b = 0; b < batchCount; b++) {
-        double bytes = 0.0;
-        cublasStatus_t st = sgemm_one(handle, transa, transb, m, n, k, alpha, A + b * strideA, lda,
-                                      B + b * strideB, ldb, beta, C + b * strideC, ldc, &bytes);
+        cublasStatus_t st = sgemm_check(handle, transa, transb, m, n, k, alpha, A + b * strideA,
+                                        lda, B + b * strideB, ldb, beta, C + b * strideC, ldc,
+                                        &calls[(size_t)b]);
         if (st != CUBLAS_STATUS_SUCCESS) return st;
-        total += bytes;
     }
-    if (total > 0) /* one call on the stream */
-        emu::gpu::count_library_call(emu::gpu::library::gemm, total,
-                                     handle->math == CUBLAS_TF32_TENSOR_OP_MATH);
-    return CUBLAS_STATUS_SUCCESS;
+    return sgemm_enqueue(handle, std::move(calls)); /* one call on the stream */
 }
 
 }  // extern "C"
 
 namespace {
 
-cublasStatus_t sgemm_one(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
-                         int m, int n, int k, const float *alpha, const float *A, int lda,
-                         const float *B, int ldb, const float *beta, float *C, int ldc,
-                         double *bytes) {
-    *bytes = 0.0;
+cublasStatus_t sgemm_check(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+                           int m, int n, int k, const float *alpha, const float *A, int lda,
+                           const float *B, int ldb, const float *beta, float *C, int ldc,
+                           gemm_call *g) {
+    *g = gemm_call{};
     if (!handle_live(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
     auto op_ok = [](cublasOperation_t o) {
         return o == CUBLAS_OP_N || o == CUBLAS_OP_T || o == CUBLAS_OP_C;
@@ -213,9 +259,17 @@ cublasStatus_t sgemm_one(cublasHandle_t handle, cublasOperation_t transa, cublas
         emu::gpu::fault("%s: C overlaps A or B", what);
         return CUBLAS_STATUS_EXECUTION_FAILED;
     }
-    const bool tf32 = handle->math == CUBLAS_TF32_TENSOR_OP_MATH;
-    *bytes = (double)a_bytes + (double)b_bytes + (double)c_bytes * (be != 0.0f ? 2.0 : 1.0);
-    if (emu::gpu::count_only()) return CUBLAS_STATUS_SUCCESS;
+    *g = gemm_call{ta, tb, handle->math == CUBLAS_TF32_TENSOR_OP_MATH, m, n, k, lda, ldb, ldc,
+                   al, be, A, B, C, a_bytes, b_bytes, c_bytes,
+                   (double)a_bytes + (double)b_bytes + (double)c_bytes * (be != 0.0f ? 2.0 : 1.0)};
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+void sgemm_run(const gemm_call &g) {
+    const bool ta = g.ta, tb = g.tb, tf32 = g.tf32, read_ab = g.a_bytes > 0;
+    const int m = g.m, n = g.n, k = g.k, lda = g.lda, ldb = g.ldb, ldc = g.ldc;
+    const float al = g.al, be = g.be, *A = g.A, *B = g.B;
+    float *C = g.C;
     /* op(A) as a dense row-major m×k copy and op(B) as a column-by-column n×k copy, so the inner
      * product runs over contiguous memory. */
     std::vector<float> opa, opb;
@@ -245,7 +299,6 @@ cublasStatus_t sgemm_one(cublasHandle_t handle, cublasOperation_t transa, cublas
             if (be != 0.0f) r += (double)be * (double)c; /* beta = 0: C is not read */
             c = (float)r;
         }
-    return CUBLAS_STATUS_SUCCESS;
 }
 
 }  // namespace

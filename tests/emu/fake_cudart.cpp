@@ -26,14 +26,29 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "emu_counters.h"
 #include "emu_cuda.h"
 
+/* Recorded stream work, in issue order (shared by a graph and its instantiations). */
+using work_list = std::vector<std::function<void()>>;
+
 struct CUstream_st {
     unsigned flags;
+    /* Stream capture (guarded by mu): recording into `recorded`; `invalidated` after an operation
+     * that cannot be captured (the capture then ends without a graph). */
+    bool capturing = false, invalidated = false;
+    work_list recorded;
+};
+struct CUgraph_st {
+    std::shared_ptr<const work_list> work;
+};
+struct CUgraphExec_st {
+    std::shared_ptr<const work_list> work;
 };
 
 namespace {
@@ -50,7 +65,7 @@ struct Alloc {
 /* The counters of emu_counters.h kept here (launches and kernel bytes live in emu_cuda.h). */
 struct Counters {
     std::atomic<long long> gemms{0}, gemms_tf32{0}, dnn_calls{0}, memsets{0}, h2d{0}, d2h{0},
-        d2d{0}, syncs{0}, allocs{0}, frees{0};
+        d2d{0}, syncs{0}, allocs{0}, frees{0}, graph_launches{0}, captures{0};
     std::atomic<long long> gemm_bytes{0}, dnn_bytes{0}, memset_bytes{0}, copy_bytes{0};
 };
 Counters counters;
@@ -58,6 +73,9 @@ Counters counters;
 std::mutex mu;
 std::map<uintptr_t, Alloc> allocs; /* keyed by the user pointer */
 std::set<const CUstream_st *> streams;
+std::set<const void *> graphs;        /* live cudaGraph_t and cudaGraphExec_t handles */
+std::map<uintptr_t, size_t> pinned;   /* cudaHostAlloc blocks: start -> bytes */
+int active_captures = 0;              /* streams capturing now (global mode: device-wide rules) */
 std::atomic<int> fatal{0}; /* the sticky error after a fault */
 int current_device = 0;
 bool hooks_installed = false;
@@ -116,6 +134,7 @@ void install_hooks_locked() {
     }
     emu::launch_stream_hook = launch_stream_check;
     emu::launch_pointer_hook = launch_pointer_check;
+    emu::launch_enqueue_hook = emu::gpu::enqueue;
     std::atexit(at_exit_report);
 }
 
@@ -123,6 +142,35 @@ cudaError_t ret(cudaError_t e) {
     int f = fatal.load();
     if (f) return static_cast<cudaError_t>(f);
     return e;
+}
+
+/* Invalidates one capture (caller holds mu). */
+void invalidate_locked(CUstream_st *s, const char *why) {
+    if (!s->capturing || s->invalidated) return;
+    s->invalidated = true;
+    s->recorded.clear();
+    std::fprintf(stderr, "emu: stream capture on stream %p invalidated: %s\n", (void *)s, why);
+}
+
+/* Global capture mode: while any stream is being captured, a call that may synchronise or
+ * allocate (cudaMalloc, cudaFree, cudaHostAlloc, cudaFreeHost, a synchronisation) is refused with
+ * cudaErrorStreamCaptureUnsupported and invalidates the captures (on a GPU only the calling
+ * thread's; the emulation's backend captures one stream from one thread). cudaSuccess when no
+ * capture is active. */
+cudaError_t refuse_while_capturing(const char *call) {
+    std::lock_guard<std::mutex> lk(mu);
+    if (!active_captures) return cudaSuccess;
+    for (const CUstream_st *c : streams) invalidate_locked(const_cast<CUstream_st *>(c), call);
+    return cudaErrorStreamCaptureUnsupported;
+}
+
+/* Is [p, p + bytes) inside one cudaHostAlloc block? (caller holds mu) */
+bool in_pinned_locked(const void *p, size_t bytes) {
+    uintptr_t u = reinterpret_cast<uintptr_t>(p);
+    auto it = pinned.upper_bound(u);
+    if (it == pinned.begin()) return false;
+    --it;
+    return u >= it->first && u - it->first <= it->second && bytes <= it->second - (u - it->first);
 }
 
 }  // namespace
@@ -155,6 +203,47 @@ void count_library_call(library lib, double bytes, bool tf32) {
 bool stream_live(cudaStream_t s) {
     std::lock_guard<std::mutex> lk(mu);
     return s && streams.count(s);
+}
+
+cudaError_t enqueue(cudaStream_t s, std::function<void()> work) {
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        if (s && streams.count(s) && s->capturing) {
+            if (s->invalidated) return cudaErrorStreamCaptureInvalidated;
+            s->recorded.push_back(std::move(work));
+            return cudaSuccess;
+        }
+        if (!s && active_captures) {
+            for (const CUstream_st *c : streams)
+                invalidate_locked(const_cast<CUstream_st *>(c), "work on the legacy default stream");
+            return cudaErrorStreamCaptureImplicit;
+        }
+    }
+    work(); /* outside the lock: the work checks allocations, which takes it */
+    return cudaSuccess;
+}
+
+bool capturing(cudaStream_t s) {
+    std::lock_guard<std::mutex> lk(mu);
+    return s && streams.count(s) && s->capturing;
+}
+
+void invalidate_capture(cudaStream_t s, const char *why) {
+    std::lock_guard<std::mutex> lk(mu);
+    if (s && streams.count(s)) invalidate_locked(s, why);
+}
+
+bool replaying() { return emu::replaying; }
+
+bool replay_ranges_ok(const char *what, std::initializer_list<range> ranges) {
+    if (!emu::replaying) return true;
+    for (const range &r : ranges)
+        if (r.p && !in_device(r.p, r.bytes)) {
+            fault("graph replay: %s uses %p (%zu bytes), which is no longer inside a live device "
+                  "allocation (freed after it was recorded?)", what, r.p, r.bytes);
+            return false;
+        }
+    return true;
 }
 
 void fault(const char *fmt, ...) {
@@ -198,6 +287,14 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorIllegalAddress: return "an illegal memory access was encountered (emulated)";
+    case cudaErrorIllegalState: return "the operation cannot be performed in the present state";
+    case cudaErrorStreamCaptureUnsupported:
+        return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated:
+        return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureUnmatched: return "capture was not initiated in this stream";
+    case cudaErrorStreamCaptureImplicit:
+        return "operation would make the legacy stream depend on a capturing blocking stream";
     }
     return "unknown error (emulated)";
 }
@@ -215,6 +312,11 @@ const char *cudaGetErrorName(cudaError_t e) {
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnmatched: return "cudaErrorStreamCaptureUnmatched";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
     }
     return "cudaErrorUnknown";
 }
@@ -258,6 +360,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
     if (!p) return cudaErrorInvalidValue;
     if (fatal.load()) return ret(cudaSuccess);
     *p = nullptr;
+    if (cudaError_t e = refuse_while_capturing("cudaMalloc")) return e;
     if (bytes == 0) return cudaSuccess; /* CUDA: a NULL pointer and success */
     if (bytes > ((size_t)16 << 30)) return cudaErrorMemoryAllocation;
     size_t body = (bytes + GUARD - 1) / GUARD * GUARD;
@@ -287,6 +390,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
 
 cudaError_t cudaFree(void *p) {
     if (!p) return ret(cudaSuccess);
+    if (cudaError_t e = refuse_while_capturing("cudaFree")) return e;
     Alloc a;
     {
         std::lock_guard<std::mutex> lk(mu);
@@ -346,13 +450,29 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaM
                         src, dst);
         return ret(cudaSuccess);
     }
-    if (dd || sd) { /* a host-to-host "copy" is no stream operation of the device */
+    if ((!dd || !sd) && emu::gpu::capturing(stream)) {
+        /* A captured copy to or from the host reads or writes that memory at each replay: CUDA
+         * captures it only from page-locked memory (cudaHostAlloc). */
+        std::lock_guard<std::mutex> lk(mu);
+        const void *host = dd ? src : dst;
+        if (!in_pinned_locked(host, bytes)) {
+            invalidate_locked(stream, "cudaMemcpyAsync to or from pageable host memory");
+            return cudaErrorStreamCaptureUnsupported;
+        }
+    }
+    if (!dd && !sd) { /* a host-to-host "copy" is no stream operation of the device */
+        std::memcpy(dst, src, bytes);
+        return cudaSuccess;
+    }
+    return emu::gpu::enqueue(stream, [dst, src, bytes, dd, sd] {
+        if (!emu::gpu::replay_ranges_ok("cudaMemcpyAsync", {{dd ? dst : nullptr, bytes},
+                                                            {sd ? src : nullptr, bytes}}))
+            return;
         (dd && sd ? counters.d2d : dd ? counters.h2d : counters.d2h).fetch_add(1);
         counters.copy_bytes.fetch_add((long long)bytes);
-    }
-    if (dd && sd && emu::gpu::count_only()) return cudaSuccess;
-    std::memcpy(dst, src, bytes);
-    return cudaSuccess;
+        if (dd && sd && emu::gpu::count_only()) return;
+        std::memcpy(dst, src, bytes);
+    });
 }
 
 cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t stream) {
@@ -364,18 +484,21 @@ cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t strea
         emu::gpu::fault("cudaMemsetAsync of %zu bytes at %p runs past its device allocation", bytes, p);
         return ret(cudaSuccess);
     }
-    counters.memsets.fetch_add(1);
-    counters.memset_bytes.fetch_add((long long)bytes);
-    if (emu::gpu::count_only()) return cudaSuccess;
-    std::memset(p, value, bytes);
-    return cudaSuccess;
+    return emu::gpu::enqueue(stream, [p, value, bytes] {
+        if (!emu::gpu::replay_ranges_ok("cudaMemsetAsync", {{p, bytes}})) return;
+        counters.memsets.fetch_add(1);
+        counters.memset_bytes.fetch_add((long long)bytes);
+        if (emu::gpu::count_only()) return;
+        std::memset(p, value, bytes);
+    });
 }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags) {
     if (!stream) return cudaErrorInvalidValue;
     if (flags & ~(unsigned)cudaStreamNonBlocking) return cudaErrorInvalidValue;
     if (fatal.load()) return ret(cudaSuccess);
-    auto *s = new CUstream_st{flags};
+    auto *s = new CUstream_st();
+    s->flags = flags;
     std::lock_guard<std::mutex> lk(mu);
     install_hooks_locked();
     streams.insert(s);
@@ -388,6 +511,11 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
     {
         std::lock_guard<std::mutex> lk(mu);
         if (!streams.erase(stream)) return cudaErrorInvalidResourceHandle;
+        if (stream->capturing) { /* the capture ends with the stream */
+            stream->capturing = false;
+            stream->recorded.clear();
+            active_captures--;
+        }
     }
     /* Not deleted: a later stream never gets the same address, so a destroyed handle stays
      * detectably dead (a few bytes per stream). */
@@ -396,25 +524,38 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     if (stream && !emu::gpu::stream_live(stream)) return ret(cudaErrorInvalidResourceHandle);
+    if (cudaError_t e = refuse_while_capturing("cudaStreamSynchronize")) return e;
     counters.syncs.fetch_add(1);
     return ret(cudaSuccess); /* all work is already done */
 }
 
 cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned int flags) {
     if (!p || flags != cudaHostAllocDefault) return cudaErrorInvalidValue;
+    if (cudaError_t e = refuse_while_capturing("cudaHostAlloc")) return e;
     *p = std::malloc(bytes ? bytes : 1);
     if (!*p) return cudaErrorMemoryAllocation;
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        pinned[reinterpret_cast<uintptr_t>(*p)] = bytes;
+    }
     counters.allocs.fetch_add(1);
     return ret(cudaSuccess);
 }
 
 cudaError_t cudaFreeHost(void *p) {
-    if (p) counters.frees.fetch_add(1);
+    if (!p) return ret(cudaSuccess);
+    if (cudaError_t e = refuse_while_capturing("cudaFreeHost")) return e;
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        pinned.erase(reinterpret_cast<uintptr_t>(p));
+    }
+    counters.frees.fetch_add(1);
     std::free(p);
     return ret(cudaSuccess);
 }
 
 cudaError_t cudaDeviceSynchronize(void) {
+    if (cudaError_t e = refuse_while_capturing("cudaDeviceSynchronize")) return e;
     counters.syncs.fetch_add(1);
     return ret(cudaSuccess);
 }
@@ -429,6 +570,116 @@ cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
     }
     *total_bytes = (size_t)16 << 30;
     *free_bytes = used < *total_bytes ? *total_bytes - used : 0;
+    return ret(cudaSuccess);
+}
+
+// ---- stream capture and graphs (global capture mode; see refuse_while_capturing) ----
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode) {
+    if (!stream) return cudaErrorStreamCaptureUnsupported; /* the legacy stream cannot capture */
+    if (mode != cudaStreamCaptureModeGlobal) {
+        std::fprintf(stderr, "emu: cudaStreamBeginCapture: only cudaStreamCaptureModeGlobal is "
+                             "emulated (mode %d)\n", (int)mode);
+        return cudaErrorInvalidValue;
+    }
+    if (fatal.load()) return ret(cudaSuccess);
+    std::lock_guard<std::mutex> lk(mu);
+    if (!streams.count(stream)) return cudaErrorInvalidResourceHandle;
+    if (stream->capturing) return cudaErrorIllegalState;
+    stream->capturing = true;
+    stream->invalidated = false;
+    stream->recorded.clear();
+    active_captures++;
+    counters.captures.fetch_add(1);
+    return cudaSuccess;
+}
+
+/* Ends the capture whatever happened in it; an invalidated capture gives no graph. */
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph) {
+    if (!graph) return cudaErrorInvalidValue;
+    *graph = nullptr;
+    std::lock_guard<std::mutex> lk(mu);
+    if (!stream || !streams.count(stream)) return cudaErrorInvalidResourceHandle;
+    if (!stream->capturing) return cudaErrorStreamCaptureUnmatched;
+    stream->capturing = false;
+    active_captures--;
+    work_list work = std::move(stream->recorded);
+    stream->recorded.clear();
+    if (stream->invalidated) return cudaErrorStreamCaptureInvalidated;
+    if (fatal.load()) return ret(cudaSuccess);
+    auto *g = new CUgraph_st{std::make_shared<const work_list>(std::move(work))};
+    graphs.insert(g);
+    *graph = g;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *status) {
+    if (!status) return cudaErrorInvalidValue;
+    std::lock_guard<std::mutex> lk(mu);
+    if (!stream) { /* the legacy stream: asking while a capture is active is itself an error */
+        *status = cudaStreamCaptureStatusNone;
+        return active_captures ? cudaErrorStreamCaptureImplicit : ret(cudaSuccess);
+    }
+    if (!streams.count(stream)) return cudaErrorInvalidResourceHandle;
+    *status = !stream->capturing ? cudaStreamCaptureStatusNone
+              : stream->invalidated ? cudaStreamCaptureStatusInvalidated
+                                    : cudaStreamCaptureStatusActive;
+    return ret(cudaSuccess);
+}
+
+/* flags: only 0 is emulated. The executable shares the graph's recorded work (immutable). */
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags) {
+    if (!exec) return cudaErrorInvalidValue;
+    *exec = nullptr;
+    if (flags != 0) return cudaErrorInvalidValue;
+    if (fatal.load()) return ret(cudaSuccess);
+    std::lock_guard<std::mutex> lk(mu);
+    if (!graph || !graphs.count(graph)) return cudaErrorInvalidValue;
+    auto *e = new CUgraphExec_st{graph->work};
+    graphs.insert(e);
+    *exec = e;
+    return cudaSuccess;
+}
+
+/* Runs the recorded work in order on `stream` (synchronously, as all emulated work; or records
+ * the whole replay when `stream` is itself being captured). Counted as one graph launch; the
+ * operations it runs are counted as they run, as when they were issued eagerly. */
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+    std::shared_ptr<const work_list> work;
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        if (!exec || !graphs.count(exec)) return cudaErrorInvalidResourceHandle;
+        if (stream && !streams.count(stream)) return cudaErrorInvalidResourceHandle;
+        work = exec->work;
+    }
+    if (fatal.load()) return ret(cudaSuccess);
+    return ret(emu::gpu::enqueue(stream, [work] {
+        counters.graph_launches.fetch_add(1);
+        const bool outer = emu::replaying;
+        emu::replaying = true;
+        for (const auto &op : *work) {
+            if (fatal.load()) break; /* a faulted device runs nothing more */
+            op();
+        }
+        emu::replaying = outer;
+    }));
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        if (!exec || !graphs.erase(exec)) return cudaErrorInvalidValue;
+    }
+    delete exec;
+    return ret(cudaSuccess);
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        if (!graph || !graphs.erase(graph)) return cudaErrorInvalidValue;
+    }
+    delete graph;
     return ret(cudaSuccess);
 }
 
@@ -452,6 +703,8 @@ void fce_emu_counters_read(fce_emu_counters *o) {
     o->dnn_bytes = (double)counters.dnn_bytes.load();
     o->memset_bytes = (double)counters.memset_bytes.load();
     o->copy_bytes = (double)counters.copy_bytes.load();
+    o->graph_launches = counters.graph_launches.load();
+    o->captures = counters.captures.load();
 }
 
 long long fce_emu_stream_ops(const fce_emu_counters *c) {
@@ -465,7 +718,8 @@ void fce_emu_counters_diff(const fce_emu_counters *a, const fce_emu_counters *b,
     EMU_DIFF(dnn_calls) EMU_DIFF(memsets) EMU_DIFF(copies_h2d) EMU_DIFF(copies_d2h)
     EMU_DIFF(copies_d2d) EMU_DIFF(host_syncs) EMU_DIFF(allocs) EMU_DIFF(frees)
     EMU_DIFF(kernel_bytes_read) EMU_DIFF(kernel_bytes_written) EMU_DIFF(gemm_bytes)
-    EMU_DIFF(dnn_bytes) EMU_DIFF(memset_bytes) EMU_DIFF(copy_bytes)
+    EMU_DIFF(dnn_bytes) EMU_DIFF(memset_bytes) EMU_DIFF(copy_bytes) EMU_DIFF(graph_launches)
+    EMU_DIFF(captures)
 #undef EMU_DIFF
 }
 

@@ -22,14 +22,17 @@
  * a call is given must be at least what the chosen algorithm reported; the fake scribbles over it
  * (as a real algorithm would use it).
  *
- * Every compute call is counted in check_memory (emu_counters.h); in count-only mode it is checked
- * and counted, not computed.
+ * Every compute call is checked when it is issued and handed to its stream (submit): counted
+ * (emu_counters.h) and computed when the stream runs it, at once or at each replay of a captured
+ * graph (descriptors, alpha and beta kept by value, as a captured node keeps them); in count-only
+ * mode it is checked and counted, not computed.
  *
  * Algorithm queries: one candidate per direction (status success, deterministic, CUDNN_FMA_MATH),
  * with a small nonzero workspace for the backward ones, so that the workspace plumbing is used. */
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <vector>
@@ -160,7 +163,7 @@ struct Buf {
 };
 
 /* Inputs and outputs inside device memory, outputs overlapping nothing else, alpha/beta on the
- * host; the workspace large enough for the algorithm, inside device memory (then scribbled on). */
+ * host; the workspace large enough for the algorithm, inside device memory. */
 bool check_memory(const char *what, const void *alpha, const void *beta, std::vector<Buf> in,
                   Buf out, void *ws, size_t ws_size, size_t ws_need) {
     if (emu::gpu::is_device(alpha) || emu::gpu::is_device(beta)) {
@@ -180,10 +183,6 @@ bool check_memory(const char *what, const void *alpha, const void *beta, std::ve
             emu::gpu::fault("%s: the output %s overlaps the input %s", what, out.name, b.name);
             return false;
         }
-    /* counted here, once per compute call: inputs read, the output read (beta != 0) and written */
-    double bytes = (double)out.bytes * (*static_cast<const float *>(beta) != 0.0f ? 2.0 : 1.0);
-    for (const Buf &b : in) bytes += (double)b.bytes;
-    emu::gpu::count_library_call(emu::gpu::library::dnn, bytes, false);
     if (ws_need) {
         if (!emu::gpu::in_device(ws, ws_need)) {
             emu::gpu::fault("%s: workspace %p of %zu bytes (need %zu) is not inside one device "
@@ -196,16 +195,36 @@ bool check_memory(const char *what, const void *alpha, const void *beta, std::ve
                 emu::gpu::fault("%s: the workspace overlaps %s", what, b.name);
                 return false;
             }
-        if (!emu::gpu::count_only()) std::memset(ws, 0xFF, ws_need);
     }
     return true;
 }
 
-/* out = alpha·acc + beta·out (beta = 0: out not read); out is FLOAT data, alpha and beta the
- * calls' host pointers to float. */
-void blend(void *out_data, const std::vector<double> &acc, const void *alpha_p, const void *beta_p) {
+/* A checked compute call, handed to the handle's stream (fake_device.h enqueue): when it runs (at
+ * once, or at each replay of a captured graph) it checks at a replay that its buffers still live,
+ * is counted once (inputs read, the output read when beta != 0 and written), scribbles on the
+ * workspace (as a real algorithm uses it) and, unless count-only, computes. `compute` holds the
+ * descriptors, alpha and beta by value. */
+cudnnStatus_t submit(cudnnHandle_t h, const char *what, float beta, std::vector<Buf> in, Buf out,
+                     void *ws, size_t ws_need, std::function<void()> compute) {
+    double bytes = (double)out.bytes * (beta != 0.0f ? 2.0 : 1.0);
+    for (const Buf &b : in) bytes += (double)b.bytes;
+    in.push_back(out);
+    cudaError_t e = emu::gpu::enqueue(h->stream, [what, in = std::move(in), ws, ws_need, bytes,
+                                                  compute = std::move(compute)] {
+        for (const Buf &b : in)
+            if (!emu::gpu::replay_ranges_ok(what, {{b.p, b.bytes}})) return;
+        if (!emu::gpu::replay_ranges_ok(what, {{ws, ws_need}})) return;
+        emu::gpu::count_library_call(emu::gpu::library::dnn, bytes, false);
+        if (emu::gpu::count_only()) return;
+        if (ws_need) std::memset(ws, 0xFF, ws_need);
+        compute();
+    });
+    return e == cudaSuccess ? CUDNN_STATUS_SUCCESS : CUDNN_STATUS_EXECUTION_FAILED;
+}
+
+/* out = alpha·acc + beta·out (beta = 0: out not read); out is FLOAT data. */
+void blend(void *out_data, const std::vector<double> &acc, float alpha, float beta) {
     float *out = static_cast<float *>(out_data);
-    const float alpha = *static_cast<const float *>(alpha_p), beta = *static_cast<const float *>(beta_p);
     for (size_t i = 0; i < acc.size(); i++) {
         double r = (double)alpha * acc[i];
         if (beta != 0.0f) r += (double)beta * (double)out[i];
@@ -422,21 +441,23 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void *alpha,
                                     xd, wd, cv, yd, (int)algo, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
                                     ws_size, need);
     if (st != CUDNN_STATUS_SUCCESS) return st;
-    if (!check_memory("cudnnConvolutionForward", alpha, beta,
-                      {{x, tensor_count(xd) * 4, "x"}, {w, filter_count(wd) * 4, "w"}},
-                      {y, tensor_count(yd) * 4, "y"}, ws, ws_size, need))
+    const std::vector<Buf> in = {{x, tensor_count(xd) * 4, "x"}, {w, filter_count(wd) * 4, "w"}};
+    const Buf out = {y, tensor_count(yd) * 4, "y"};
+    if (!check_memory("cudnnConvolutionForward", alpha, beta, in, out, ws, ws_size, need))
         return CUDNN_STATUS_EXECUTION_FAILED;
-    if (emu::gpu::count_only()) return CUDNN_STATUS_SUCCESS;
-    const float *X = static_cast<const float *>(x), *W = static_cast<const float *>(w);
-    const int C = xd->c;
-    std::vector<double> acc(tensor_count(yd), 0.0);
-    for_tap_channels(xd, wd, cv, yd, [&](size_t xi, size_t yi, size_t wi) {
-        double t = 0.0;
-        for (int c = 0; c < C; c++) t += (double)X[xi + c] * (double)W[wi + c];
-        acc[yi] += t;
+    const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
+    return submit(h, "cudnnConvolutionForward", be, in, out, ws, need,
+                  [xs = *xd, ws_ = *wd, cs = *cv, ys = *yd, x, w, y, al, be]() mutable {
+        const float *X = static_cast<const float *>(x), *W = static_cast<const float *>(w);
+        const int C = xs.c;
+        std::vector<double> acc(tensor_count(&ys), 0.0);
+        for_tap_channels(&xs, &ws_, &cs, &ys, [&](size_t xi, size_t yi, size_t wi) {
+            double t = 0.0;
+            for (int c = 0; c < C; c++) t += (double)X[xi + c] * (double)W[wi + c];
+            acc[yi] += t;
+        });
+        blend(y, acc, al, be);
     });
-    blend(y, acc, alpha, beta);
-    return CUDNN_STATUS_SUCCESS;
 }
 
 cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void *alpha,
@@ -451,20 +472,22 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void *alpha,
                                     alpha && beta && w && dy && dx, dxd, wd, cv, dyd, (int)algo,
                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, ws_size, need);
     if (st != CUDNN_STATUS_SUCCESS) return st;
-    if (!check_memory("cudnnConvolutionBackwardData", alpha, beta,
-                      {{w, filter_count(wd) * 4, "w"}, {dy, tensor_count(dyd) * 4, "dy"}},
-                      {dx, tensor_count(dxd) * 4, "dx"}, ws, ws_size, need))
+    const std::vector<Buf> in = {{w, filter_count(wd) * 4, "w"}, {dy, tensor_count(dyd) * 4, "dy"}};
+    const Buf out = {dx, tensor_count(dxd) * 4, "dx"};
+    if (!check_memory("cudnnConvolutionBackwardData", alpha, beta, in, out, ws, ws_size, need))
         return CUDNN_STATUS_EXECUTION_FAILED;
-    if (emu::gpu::count_only()) return CUDNN_STATUS_SUCCESS;
-    const float *W = static_cast<const float *>(w), *DY = static_cast<const float *>(dy);
-    const int C = dxd->c;
-    std::vector<double> acc(tensor_count(dxd), 0.0);
-    for_tap_channels(dxd, wd, cv, dyd, [&](size_t xi, size_t yi, size_t wi) {
-        const double g = DY[yi];
-        for (int c = 0; c < C; c++) acc[xi + c] += g * (double)W[wi + c];
+    const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
+    return submit(h, "cudnnConvolutionBackwardData", be, in, out, ws, need,
+                  [dxs = *dxd, ws_ = *wd, cs = *cv, dys = *dyd, w, dy, dx, al, be]() mutable {
+        const float *W = static_cast<const float *>(w), *DY = static_cast<const float *>(dy);
+        const int C = dxs.c;
+        std::vector<double> acc(tensor_count(&dxs), 0.0);
+        for_tap_channels(&dxs, &ws_, &cs, &dys, [&](size_t xi, size_t yi, size_t wi) {
+            const double g = DY[yi];
+            for (int c = 0; c < C; c++) acc[xi + c] += g * (double)W[wi + c];
+        });
+        blend(dx, acc, al, be);
     });
-    blend(dx, acc, alpha, beta);
-    return CUDNN_STATUS_SUCCESS;
 }
 
 cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void *alpha,
@@ -479,20 +502,22 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void *alpha,
                                     alpha && beta && x && dy && dw, xd, dwd, cv, dyd, (int)algo,
                                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, ws_size, need);
     if (st != CUDNN_STATUS_SUCCESS) return st;
-    if (!check_memory("cudnnConvolutionBackwardFilter", alpha, beta,
-                      {{x, tensor_count(xd) * 4, "x"}, {dy, tensor_count(dyd) * 4, "dy"}},
-                      {dw, filter_count(dwd) * 4, "dw"}, ws, ws_size, need))
+    const std::vector<Buf> in = {{x, tensor_count(xd) * 4, "x"}, {dy, tensor_count(dyd) * 4, "dy"}};
+    const Buf out = {dw, filter_count(dwd) * 4, "dw"};
+    if (!check_memory("cudnnConvolutionBackwardFilter", alpha, beta, in, out, ws, ws_size, need))
         return CUDNN_STATUS_EXECUTION_FAILED;
-    if (emu::gpu::count_only()) return CUDNN_STATUS_SUCCESS;
-    const float *X = static_cast<const float *>(x), *DY = static_cast<const float *>(dy);
-    const int C = xd->c;
-    std::vector<double> acc(filter_count(dwd), 0.0);
-    for_tap_channels(xd, dwd, cv, dyd, [&](size_t xi, size_t yi, size_t wi) {
-        const double g = DY[yi];
-        for (int c = 0; c < C; c++) acc[wi + c] += g * (double)X[xi + c];
+    const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
+    return submit(h, "cudnnConvolutionBackwardFilter", be, in, out, ws, need,
+                  [xs = *xd, dws = *dwd, cs = *cv, dys = *dyd, x, dy, dw, al, be]() mutable {
+        const float *X = static_cast<const float *>(x), *DY = static_cast<const float *>(dy);
+        const int C = xs.c;
+        std::vector<double> acc(filter_count(&dws), 0.0);
+        for_tap_channels(&xs, &dws, &cs, &dys, [&](size_t xi, size_t yi, size_t wi) {
+            const double g = DY[yi];
+            for (int c = 0; c < C; c++) acc[wi + c] += g * (double)X[xi + c];
+        });
+        blend(dw, acc, al, be);
     });
-    blend(dw, acc, alpha, beta);
-    return CUDNN_STATUS_SUCCESS;
 }
 
 cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t h, const void *alpha,
@@ -503,18 +528,20 @@ cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t h, const void *alpha,
     if (!alpha || !beta || !dy || !db || !tensor_ok(dyd) || !tensor_ok(dbd))
         return CUDNN_STATUS_BAD_PARAM;
     if (dbd->n != 1 || dbd->h != 1 || dbd->w != 1 || dbd->c != dyd->c) return CUDNN_STATUS_BAD_PARAM;
-    if (!check_memory("cudnnConvolutionBackwardBias", alpha, beta,
-                      {{dy, tensor_count(dyd) * 4, "dy"}}, {db, tensor_count(dbd) * 4, "db"},
-                      nullptr, 0, 0))
+    const std::vector<Buf> in = {{dy, tensor_count(dyd) * 4, "dy"}};
+    const Buf out = {db, tensor_count(dbd) * 4, "db"};
+    if (!check_memory("cudnnConvolutionBackwardBias", alpha, beta, in, out, nullptr, 0, 0))
         return CUDNN_STATUS_EXECUTION_FAILED;
-    if (emu::gpu::count_only()) return CUDNN_STATUS_SUCCESS;
-    const float *DY = static_cast<const float *>(dy);
-    std::vector<double> acc((size_t)dyd->c, 0.0);
-    const size_t rows = (size_t)dyd->n * dyd->h * dyd->w;
-    for (size_t i = 0; i < rows; i++)
-        for (int c = 0; c < dyd->c; c++) acc[(size_t)c] += (double)DY[i * dyd->c + c];
-    blend(db, acc, alpha, beta);
-    return CUDNN_STATUS_SUCCESS;
+    const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
+    return submit(h, "cudnnConvolutionBackwardBias", be, in, out, nullptr, 0,
+                  [dys = *dyd, dy, db, al, be] {
+        const float *DY = static_cast<const float *>(dy);
+        std::vector<double> acc((size_t)dys.c, 0.0);
+        const size_t rows = (size_t)dys.n * dys.h * dys.w;
+        for (size_t i = 0; i < rows; i++)
+            for (int c = 0; c < dys.c; c++) acc[(size_t)c] += (double)DY[i * dys.c + c];
+        blend(db, acc, al, be);
+    });
 }
 
 cudnnStatus_t cudnnAddTensor(cudnnHandle_t h, const void *alpha,
@@ -526,26 +553,28 @@ cudnnStatus_t cudnnAddTensor(cudnnHandle_t h, const void *alpha,
     if ((ad->n != cd->n && ad->n != 1) || (ad->c != cd->c && ad->c != 1) ||
         (ad->h != cd->h && ad->h != 1) || (ad->w != cd->w && ad->w != 1))
         return CUDNN_STATUS_BAD_PARAM;
-    if (!check_memory("cudnnAddTensor", alpha, beta, {{A, tensor_count(ad) * 4, "A"}},
-                      {C, tensor_count(cd) * 4, "C"}, nullptr, 0, 0))
+    const std::vector<Buf> in = {{A, tensor_count(ad) * 4, "A"}};
+    const Buf out = {C, tensor_count(cd) * 4, "C"};
+    if (!check_memory("cudnnAddTensor", alpha, beta, in, out, nullptr, 0, 0))
         return CUDNN_STATUS_EXECUTION_FAILED;
-    if (emu::gpu::count_only()) return CUDNN_STATUS_SUCCESS;
-    const float *AP = static_cast<const float *>(A);
-    float *CP = static_cast<float *>(C);
     const double al = *static_cast<const float *>(alpha);
     const float be = *static_cast<const float *>(beta);
-    for (int n = 0; n < cd->n; n++)
-        for (int hh = 0; hh < cd->h; hh++)
-            for (int ww = 0; ww < cd->w; ww++)
-                for (int c = 0; c < cd->c; c++) {
-                    const float a = AP[at(ad, ad->n == 1 ? 0 : n, ad->c == 1 ? 0 : c,
-                                          ad->h == 1 ? 0 : hh, ad->w == 1 ? 0 : ww)];
-                    float &o = CP[at(cd, n, c, hh, ww)];
-                    double r = al * (double)a;
-                    if (be != 0.0f) r += (double)be * (double)o;
-                    o = (float)r;
-                }
-    return CUDNN_STATUS_SUCCESS;
+    return submit(h, "cudnnAddTensor", be, in, out, nullptr, 0,
+                  [as = *ad, cs = *cd, A, C, al, be]() mutable {
+        const float *AP = static_cast<const float *>(A);
+        float *CP = static_cast<float *>(C);
+        for (int n = 0; n < cs.n; n++)
+            for (int hh = 0; hh < cs.h; hh++)
+                for (int ww = 0; ww < cs.w; ww++)
+                    for (int c = 0; c < cs.c; c++) {
+                        const float a = AP[at(&as, as.n == 1 ? 0 : n, as.c == 1 ? 0 : c,
+                                              as.h == 1 ? 0 : hh, as.w == 1 ? 0 : ww)];
+                        float &o = CP[at(&cs, n, c, hh, ww)];
+                        double r = al * (double)a;
+                        if (be != 0.0f) r += (double)be * (double)o;
+                        o = (float)r;
+                    }
+    });
 }
 
 }  // extern "C"

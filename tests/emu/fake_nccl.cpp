@@ -102,10 +102,15 @@ ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count, ncclDataT
                         "inside one device allocation", send, recv, count, size);
         return ncclInvalidArgument;
     }
-    if (send != recv) std::memmove(recv, send, bytes); /* the sum over one rank */
-    n_calls.fetch_add(1);
-    n_elements.fetch_add(count);
-    return ncclSuccess;
+    /* Run by the stream: at once, or at each replay of a captured graph (NCCL 2.9+ captures
+     * collectives). */
+    cudaError_t e = emu::gpu::enqueue(stream, [send, recv, bytes, count] {
+        if (!emu::gpu::replay_ranges_ok("ncclAllReduce", {{send, bytes}, {recv, bytes}})) return;
+        n_calls.fetch_add(1);
+        n_elements.fetch_add(count);
+        if (send != recv) std::memmove(recv, send, bytes); /* the sum over one rank */
+    });
+    return e == cudaSuccess ? ncclSuccess : ncclUnhandledCudaError;
 }
 
 const char *ncclGetErrorString(ncclResult_t r) {

@@ -11,7 +11,15 @@
  * small source into a pinned staging ring first (so the source may be reused at once without
  * waiting for the device) and waits only for a large one. With ctx->debug_sync (CLI
  * --debug-sync, or FCE_DEBUG_SYNC=1 at init) every op synchronises and checks afterwards, so an
- * asynchronous fault is reported at the op that caused it.
+ * asynchronous fault is reported at the op that caused it (not while a graph is being recorded:
+ * a capturing stream cannot be synchronised).
+ *
+ * CUDA graphs (backend.h graph_begin/end/launch/free): graph_begin starts a stream capture of the
+ * context's stream; until graph_end, every op is recorded, not run, and upload, download, sync,
+ * alloc, release and conv_plan_init are refused (FCE_STATUS_ERR_UNSUPPORTED, logged "<op> inside
+ * a captured step"), which also makes graph_end fail (no graph; the context then works eagerly
+ * again). Both cuBLAS handles get a workspace of their own at setup (cuda_cublas_workspaces), so a
+ * captured GEMM uses memory this backend owns instead of one cuBLAS would allocate per capture.
  *
  * defines: fce_cuda_backend_init, fce_cuda_backend_free (backend_internal.h). */
 #include <stdlib.h>
@@ -39,14 +47,31 @@ typedef struct fce_cuda_impl {
      * 0 at every full synchronisation (download, sync, or a full ring). */
     unsigned char *stage;
     size_t stage_used;
+    void *cublas_ws[2];     /* cublasSetWorkspace buffers of `cublas` and `cublas_fp32` */
+    /* Graph recording (graph_begin .. graph_end): the first failure of an op while recording
+     * (capture_status; a refused op is FCE_STATUS_ERR_UNSUPPORTED), and the buffers released
+     * while recording, freed once the capture has ended (cudaFree cannot be captured). */
+    int capturing;
+    fce_status capture_status;
+    void **deferred_free;
+    int n_deferred, cap_deferred;
 } fce_cuda_impl;
+
+/* A recorded step, instantiated (backend.h fce_graph). */
+struct fce_graph {
+    cudaGraphExec_t exec;
+};
 
 static fce_cuda_impl *cuda_impl(fce_ctx *ctx) { return (fce_cuda_impl *)ctx->impl; }
 static cudaStream_t cuda_stream(fce_ctx *ctx) { return cuda_impl(ctx)->stream; }
 
-/* Ends every op: with debug_sync, wait for the stream and report a fault against `op`. */
+/* Ends every op: a failure while recording makes the recording fail (graph_end); with debug_sync
+ * (and not recording), wait for the stream and report a fault against `op`. */
 static fce_status cuda_done(fce_ctx *ctx, fce_status st, const char *op) {
-    if (st != FCE_STATUS_OK || !ctx->debug_sync) return st;
+    fce_cuda_impl *impl = cuda_impl(ctx);
+    if (st != FCE_STATUS_OK && impl->capturing && impl->capture_status == FCE_STATUS_OK)
+        impl->capture_status = st;
+    if (st != FCE_STATUS_OK || !ctx->debug_sync || impl->capturing) return st;
     cudaError_t err = cudaStreamSynchronize(cuda_stream(ctx));
     if (err != cudaSuccess) {
         fce_log_error("CUDA error: %s | device %d | debug sync after op %s",
@@ -56,10 +81,28 @@ static fce_status cuda_done(fce_ctx *ctx, fce_status st, const char *op) {
     return FCE_STATUS_OK;
 }
 
+/* Refuses `op` while a graph is recorded: a recorded step can hold no host transfer, no
+ * synchronisation and no allocation (cudaStreamCaptureModeGlobal would reject them and
+ * invalidate the capture; refusing before calling CUDA names the op). The recording fails. */
+static fce_status cuda_refuse_in_capture(fce_ctx *ctx, const char *op) {
+    fce_log_error("%s inside a captured step (device %d): a CUDA graph cannot record host transfers, "
+                  "synchronisations or allocations; the op is refused and the graph will not be made",
+                  op, ctx->device);
+    return cuda_done(ctx, FCE_STATUS_ERR_UNSUPPORTED, op);
+}
+
+/* A CUDA call enqueued by op `op`: OK, or its error logged. */
+static fce_status cuda_call_status(fce_ctx *ctx, cudaError_t err, const char *op) {
+    if (err == cudaSuccess) return FCE_STATUS_OK;
+    fce_log_error("CUDA error: %s | device %d | op %s", cudaGetErrorString(err), ctx->device, op);
+    return FCE_STATUS_ERR_CUDA;
+}
+
 // ---- memory ----
 
 static fce_status cuda_alloc(fce_ctx *ctx, void **p, size_t bytes) {
     *p = NULL;
+    if (cuda_impl(ctx)->capturing) return cuda_refuse_in_capture(ctx, "alloc");
     if (bytes == 0) return FCE_STATUS_OK;
     cudaError_t err = cudaMalloc(p, bytes);
     if (err != cudaSuccess) {
@@ -82,9 +125,33 @@ static fce_status cuda_alloc(fce_ctx *ctx, void **p, size_t bytes) {
     return st;
 }
 
+/* While recording, the free waits for graph_end (and the recording fails: a step that frees
+ * memory cannot be replayed). */
 static void cuda_release(fce_ctx *ctx, void *p) {
-    (void)ctx;
-    if (p) FCE_CUDA_CHECK_WARN(cudaFree(p));
+    if (!p) return;
+    fce_cuda_impl *impl = cuda_impl(ctx);
+    if (!impl->capturing) {
+        FCE_CUDA_CHECK_WARN(cudaFree(p));
+        return;
+    }
+    (void)cuda_refuse_in_capture(ctx, "release");
+    if (impl->n_deferred == impl->cap_deferred) {
+        int cap = impl->cap_deferred ? 2 * impl->cap_deferred : 16;
+        void **grown = realloc(impl->deferred_free, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            fce_log_error("out of host memory deferring a device free; %p is leaked", p);
+            return;
+        }
+        impl->deferred_free = grown;
+        impl->cap_deferred = cap;
+    }
+    impl->deferred_free[impl->n_deferred++] = p;
+}
+
+/* The frees deferred while recording (after the capture has ended). */
+static void cuda_free_deferred(fce_cuda_impl *impl) {
+    for (int i = 0; i < impl->n_deferred; i++) FCE_CUDA_CHECK_WARN(cudaFree(impl->deferred_free[i]));
+    impl->n_deferred = 0;
 }
 
 /* Waits for the stream; every staged upload has then been read, so the ring starts over. */
@@ -101,8 +168,9 @@ static fce_status cuda_stream_wait(fce_ctx *ctx) {
  * the first small upload (setup), never inside a steady-state step; when a step's uploads fill it,
  * it waits for the stream once (counted by the emulation's cost counters like any sync). */
 static fce_status cuda_upload(fce_ctx *ctx, void *dst, const void *src_host, size_t bytes) {
-    if (bytes == 0) return FCE_STATUS_OK;
     fce_cuda_impl *impl = cuda_impl(ctx);
+    if (impl->capturing) return cuda_refuse_in_capture(ctx, "upload");
+    if (bytes == 0) return FCE_STATUS_OK;
     if (bytes > FCE_CUDA_STAGE_BYTES) {
         FCE_CUDA_CHECK(cudaMemcpyAsync(dst, src_host, bytes, cudaMemcpyHostToDevice, impl->stream));
         return cuda_stream_wait(ctx);
@@ -121,6 +189,7 @@ static fce_status cuda_upload(fce_ctx *ctx, void *dst, const void *src_host, siz
 }
 
 static fce_status cuda_download(fce_ctx *ctx, void *dst_host, const void *src, size_t bytes) {
+    if (cuda_impl(ctx)->capturing) return cuda_refuse_in_capture(ctx, "download");
     if (bytes == 0) return FCE_STATUS_OK;
     FCE_CUDA_CHECK(cudaMemcpyAsync(dst_host, src, bytes, cudaMemcpyDeviceToHost, cuda_stream(ctx)));
     return cuda_stream_wait(ctx);
@@ -128,17 +197,20 @@ static fce_status cuda_download(fce_ctx *ctx, void *dst_host, const void *src, s
 
 static fce_status cuda_copy(fce_ctx *ctx, void *dst, const void *src, size_t bytes) {
     if (bytes == 0) return FCE_STATUS_OK;
-    FCE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream(ctx)));
-    return cuda_done(ctx, FCE_STATUS_OK, "copy");
+    cudaError_t err = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream(ctx));
+    return cuda_done(ctx, cuda_call_status(ctx, err, "copy"), "copy");
 }
 
 static fce_status cuda_zero(fce_ctx *ctx, void *p, size_t bytes) {
     if (bytes == 0) return FCE_STATUS_OK;
-    FCE_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cuda_stream(ctx)));
-    return cuda_done(ctx, FCE_STATUS_OK, "zero");
+    cudaError_t err = cudaMemsetAsync(p, 0, bytes, cuda_stream(ctx));
+    return cuda_done(ctx, cuda_call_status(ctx, err, "zero"), "zero");
 }
 
-static fce_status cuda_sync(fce_ctx *ctx) { return cuda_stream_wait(ctx); }
+static fce_status cuda_sync(fce_ctx *ctx) {
+    if (cuda_impl(ctx)->capturing) return cuda_refuse_in_capture(ctx, "sync");
+    return cuda_stream_wait(ctx);
+}
 
 // ---- the compute ops of fce/ops.def ----
 
@@ -169,6 +241,10 @@ static fce_status cuda_sync(fce_ctx *ctx) { return cuda_stream_wait(ctx); }
 static fce_status cuda_conv_plan_init(fce_ctx *ctx, fce_conv_plan **plan,
                                       const fce_conv_shape *shape) {
     fce_cuda_impl *impl = cuda_impl(ctx);
+    if (impl->capturing) { /* it may grow the workspace: a synchronisation and an allocation */
+        *plan = NULL;
+        return cuda_refuse_in_capture(ctx, "conv_plan_init");
+    }
     return fce_cudnn_conv_plan_init(&impl->cudnn, impl->stream, ctx->deterministic, ctx->tf32, plan,
                                     shape);
 }
@@ -197,15 +273,116 @@ static fce_status cuda_conv2d_backward_filter(fce_ctx *ctx, const fce_conv_plan 
         "conv2d_backward_filter");
 }
 
+// ---- CUDA graphs (backend.h) ----
+
+/* Global capture mode: while the step is recorded, any potentially unsafe CUDA call of ANY thread
+ * of the process (cudaMalloc, a synchronisation, ...) fails and invalidates the capture instead of
+ * running eagerly outside the graph. The trainer issues all CUDA work from one thread, so this is
+ * the strictest check at no cost, and it is the mode NCCL's documentation names as compatible
+ * with capturing its collectives in single-threaded use. */
+static fce_status cuda_graph_begin(fce_ctx *ctx) {
+    fce_cuda_impl *impl = cuda_impl(ctx);
+    if (impl->capturing) {
+        fce_log_error("graph_begin on device %d while a step is already being recorded (graphs do "
+                      "not nest)", ctx->device);
+        return FCE_STATUS_ERR_UNSUPPORTED;
+    }
+    FCE_CUDA_CHECK(cudaStreamBeginCapture(impl->stream, cudaStreamCaptureModeGlobal));
+    impl->capturing = 1;
+    impl->capture_status = FCE_STATUS_OK;
+    return FCE_STATUS_OK;
+}
+
+/* Ends the capture in every case (the stream never stays in capture mode), then instantiates the
+ * graph unless an op failed or was refused while recording. */
+static fce_status cuda_graph_end(fce_ctx *ctx, fce_graph **graph) {
+    fce_cuda_impl *impl = cuda_impl(ctx);
+    *graph = NULL;
+    if (!impl->capturing) {
+        fce_log_error("graph_end on device %d without graph_begin", ctx->device);
+        return FCE_STATUS_ERR_UNSUPPORTED;
+    }
+    cudaGraph_t g = NULL;
+    cudaError_t err = cudaStreamEndCapture(impl->stream, &g);
+    impl->capturing = 0;
+    const fce_status recorded = impl->capture_status;
+    impl->capture_status = FCE_STATUS_OK;
+    cuda_free_deferred(impl);
+    if (err != cudaSuccess || recorded != FCE_STATUS_OK) {
+        if (err != cudaSuccess)
+            fce_log_error("CUDA error: %s | device %d | ending the capture of a step: no graph (a "
+                          "call in the step could not be captured)", cudaGetErrorString(err),
+                          ctx->device);
+        else
+            fce_log_error("device %d: an op of the recorded step failed or was refused (see "
+                          "above): no graph", ctx->device);
+        (void)cudaGetLastError(); /* a refused launch's error is not sticky: do not leak it */
+        if (g) FCE_CUDA_CHECK_WARN(cudaGraphDestroy(g));
+        return recorded != FCE_STATUS_OK ? recorded : FCE_STATUS_ERR_CUDA;
+    }
+    cudaGraphExec_t exec = NULL;
+    err = cudaGraphInstantiate(&exec, g, 0ULL);
+    FCE_CUDA_CHECK_WARN(cudaGraphDestroy(g)); /* the executable does not need it */
+    if (err != cudaSuccess) {
+        fce_log_error("CUDA error: %s | device %d | instantiating the recorded step",
+                      cudaGetErrorString(err), ctx->device);
+        (void)cudaGetLastError();
+        return FCE_STATUS_ERR_CUDA;
+    }
+    fce_graph *out = malloc(sizeof *out);
+    if (!out) {
+        FCE_CUDA_CHECK_WARN(cudaGraphExecDestroy(exec));
+        fce_log_error("out of host memory for a CUDA graph (%zu bytes)", sizeof *out);
+        return FCE_STATUS_ERR_NOMEM;
+    }
+    out->exec = exec;
+    *graph = out;
+    return FCE_STATUS_OK;
+}
+
+static fce_status cuda_graph_launch(fce_ctx *ctx, fce_graph *graph) {
+    if (!graph) {
+        fce_log_error("graph_launch on device %d without a graph", ctx->device);
+        return FCE_STATUS_ERR_UNSUPPORTED;
+    }
+    FCE_CUDA_CHECK(cudaGraphLaunch(graph->exec, cuda_stream(ctx)));
+    return cuda_done(ctx, FCE_STATUS_OK, "graph_launch");
+}
+
+/* No synchronisation needed: CUDA frees an executable graph that is still running once it ends. */
+static void cuda_graph_free(fce_ctx *ctx, fce_graph *graph) {
+    (void)ctx;
+    if (!graph) return;
+    FCE_CUDA_CHECK_WARN(cudaGraphExecDestroy(graph->exec));
+    free(graph);
+}
+
 static const fce_backend_ops fce_cuda_ops = {
 #define CUDA_ENTRY(name) .name = cuda_##name,
     FCE_BACKEND_WRITTEN_OUT_OPS(CUDA_ENTRY)
+    CUDA_ENTRY(graph_begin) CUDA_ENTRY(graph_end) CUDA_ENTRY(graph_launch) CUDA_ENTRY(graph_free)
 #define FCE_OP(name, params, args) CUDA_ENTRY(name)
 #include "fce/ops.def"
 #undef CUDA_ENTRY
 };
 
 // ---- context ----
+
+/* cuBLAS workspace per handle (cublasSetWorkspace): NVIDIA's cuBLAS documentation
+ * (cublasSetWorkspace) recommends 32 MiB on Hopper and 4 MiB on earlier architectures. Set by us,
+ * a captured GEMM uses this buffer; left to cuBLAS, it allocates one itself, per graph capture
+ * with CUDA < 12.2 (PyTorch issue #83461: memory grew with every capture) and stream-ordered
+ * from its pool since. Owned buffers keep a recorded step free of library allocations whatever
+ * the version. Set AFTER cublasSetStream, which resets the workspace to cuBLAS's default. */
+static fce_status cuda_cublas_workspaces(fce_cuda_impl *impl, const struct cudaDeviceProp *prop) {
+    const size_t bytes = (size_t)(prop->major >= 9 ? 32 : 4) << 20;
+    cublasHandle_t handles[2] = {impl->cublas, impl->cublas_fp32};
+    for (int i = 0; i < 2; i++) {
+        FCE_CUDA_CHECK(cudaMalloc(&impl->cublas_ws[i], bytes));
+        FCE_CUBLAS_CHECK(cublasSetWorkspace(handles[i], impl->cublas_ws[i], bytes));
+    }
+    return FCE_STATUS_OK;
+}
 
 /* Device, stream and cuBLAS handle; on failure the caller frees what was made. */
 static fce_status cuda_impl_setup(fce_ctx *ctx, fce_cuda_impl *impl, int ordinal) {
@@ -233,6 +410,7 @@ static fce_status cuda_impl_setup(fce_ctx *ctx, fce_cuda_impl *impl, int ordinal
     FCE_CUBLAS_CHECK(cublasCreate(&impl->cublas_fp32));
     FCE_CUBLAS_CHECK(cublasSetStream(impl->cublas_fp32, impl->stream));
     FCE_CUBLAS_CHECK(cublasSetMathMode(impl->cublas_fp32, CUBLAS_DEFAULT_MATH));
+    FCE_TRY(cuda_cublas_workspaces(impl, &prop));
     /* cuDNN handle on the same stream; convs run in FMA math (conv_cudnn.c). */
     FCE_TRY(fce_cudnn_init(&impl->cudnn, impl->stream));
     return FCE_STATUS_OK;
@@ -282,11 +460,22 @@ fce_status fce_cuda_set_tf32(fce_ctx *ctx, int on) {
 void fce_cuda_backend_free(fce_ctx *ctx) {
     if (!ctx || !ctx->impl) return;
     fce_cuda_impl *impl = cuda_impl(ctx);
+    if (impl->capturing) { /* freed in the middle of a recording: end it, keep nothing */
+        cudaGraph_t g = NULL;
+        (void)cudaStreamEndCapture(impl->stream, &g);
+        if (g) FCE_CUDA_CHECK_WARN(cudaGraphDestroy(g));
+        (void)cudaGetLastError();
+        impl->capturing = 0;
+    }
+    cuda_free_deferred(impl);
+    free(impl->deferred_free);
     if (impl->stream) FCE_CUDA_CHECK_WARN(cudaStreamSynchronize(impl->stream));
     if (impl->stage) FCE_CUDA_CHECK_WARN(cudaFreeHost(impl->stage));
     fce_cudnn_free(&impl->cudnn);
     if (impl->cublas) FCE_CUBLAS_CHECK_WARN(cublasDestroy(impl->cublas));
     if (impl->cublas_fp32) FCE_CUBLAS_CHECK_WARN(cublasDestroy(impl->cublas_fp32));
+    for (int i = 0; i < 2; i++) /* after the handles that use them */
+        if (impl->cublas_ws[i]) FCE_CUDA_CHECK_WARN(cudaFree(impl->cublas_ws[i]));
     if (impl->stream) FCE_CUDA_CHECK_WARN(cudaStreamDestroy(impl->stream));
     free(impl);
     ctx->impl = NULL;

@@ -39,6 +39,9 @@ typedef struct cublasContext *cublasHandle_t;
 EMU_EXTERN_C cublasStatus_t cublasCreate(cublasHandle_t *handle);
 EMU_EXTERN_C cublasStatus_t cublasDestroy(cublasHandle_t handle);
 EMU_EXTERN_C cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream);
+/* A user workspace for the handle's kernels (reset to the library's pool by cublasSetStream). */
+EMU_EXTERN_C cublasStatus_t cublasSetWorkspace(cublasHandle_t handle, void *workspace,
+                                               size_t workspaceSizeInBytes);
 EMU_EXTERN_C cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode);
 EMU_EXTERN_C const char *cublasGetStatusString(cublasStatus_t status);
 EMU_EXTERN_C cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,

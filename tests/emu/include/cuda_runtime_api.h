@@ -37,7 +37,12 @@ enum cudaError {
     cudaErrorNoDevice = 100,
     cudaErrorInvalidDevice = 101,
     cudaErrorInvalidResourceHandle = 400,
+    cudaErrorIllegalState = 401,
     cudaErrorIllegalAddress = 700,
+    cudaErrorStreamCaptureUnsupported = 900, /* an operation not permitted while capturing */
+    cudaErrorStreamCaptureInvalidated = 901, /* the capture was invalidated by an earlier error */
+    cudaErrorStreamCaptureUnmatched = 903,   /* end capture on a stream that is not capturing */
+    cudaErrorStreamCaptureImplicit = 906,    /* the legacy stream used while a capture is active */
 };
 typedef enum cudaError cudaError_t;
 
@@ -65,6 +70,24 @@ struct cudaDeviceProp {
 /* Streams are opaque handles. */
 typedef struct CUstream_st *cudaStream_t;
 
+/* Stream capture and graphs (CUDA 12+ signatures; values as in CUDA's driver_types.h). A capturing
+ * stream records its work instead of running it; cudaStreamEndCapture returns the recording as a
+ * graph, cudaGraphInstantiate makes it launchable, cudaGraphLaunch runs it (fake_cudart.cpp says
+ * which calls are refused while capturing). Only global mode is emulated (the one the backend
+ * uses); the other modes are refused with cudaErrorInvalidValue. */
+typedef struct CUgraph_st *cudaGraph_t;
+typedef struct CUgraphExec_st *cudaGraphExec_t;
+enum cudaStreamCaptureMode {
+    cudaStreamCaptureModeGlobal = 0,
+    cudaStreamCaptureModeThreadLocal = 1,
+    cudaStreamCaptureModeRelaxed = 2,
+};
+enum cudaStreamCaptureStatus {
+    cudaStreamCaptureStatusNone = 0,
+    cudaStreamCaptureStatusActive = 1,
+    cudaStreamCaptureStatusInvalidated = 2,
+};
+
 EMU_EXTERN_C cudaError_t cudaGetLastError(void);
 EMU_EXTERN_C cudaError_t cudaPeekAtLastError(void);
 EMU_EXTERN_C const char *cudaGetErrorString(cudaError_t e);
@@ -87,6 +110,15 @@ EMU_EXTERN_C cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes)
 /* Page-locked host memory: ordinary host memory here (host, not device, for the checks). */
 EMU_EXTERN_C cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned int flags);
 EMU_EXTERN_C cudaError_t cudaFreeHost(void *p);
+EMU_EXTERN_C cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode);
+EMU_EXTERN_C cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph);
+EMU_EXTERN_C cudaError_t cudaStreamIsCapturing(cudaStream_t stream,
+                                               enum cudaStreamCaptureStatus *status);
+EMU_EXTERN_C cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph,
+                                              unsigned long long flags);
+EMU_EXTERN_C cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+EMU_EXTERN_C cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+EMU_EXTERN_C cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 
 #ifdef __cplusplus
 namespace emu {

@@ -15,7 +15,16 @@
  * and new device memory is mapped lazily and not filled, so a phase of the full cifar10 model can
  * be counted in seconds. Host code sees zeros where results would be: the counts equal a real
  * run's as long as no decision depends on a computed value (test_bench_counts compares both on a
- * small model). */
+ * small model).
+ *
+ * Graphs (stream capture, fake_cudart.cpp): an operation recorded into a graph is counted when it
+ * RUNS, at each cudaGraphLaunch, never when it is recorded; its bytes are the ones known when it
+ * was recorded (a launcher's FCE_TRAFFIC declaration included). A replayed step therefore counts
+ * the same launches, GEMMs, cuDNN calls, memsets, copies and bytes as the same step run eagerly.
+ * graph_launches counts the cudaGraphLaunch calls that ran and captures the cudaStreamBeginCapture
+ * calls; neither is part of fce_emu_stream_ops, which counts the device's operations (a graph
+ * launch is one host call that issues the operations counted there). Count-only mode works with
+ * capture: record, then count at each replay without computing. */
 #ifndef FCE_EMU_COUNTERS_H
 #define FCE_EMU_COUNTERS_H
 
@@ -36,11 +45,14 @@ typedef struct fce_emu_counters {
     long long allocs, frees;       /* cudaMalloc / cudaHostAlloc and cudaFree / cudaFreeHost */
     double kernel_bytes_read, kernel_bytes_written;
     double gemm_bytes, dnn_bytes, memset_bytes, copy_bytes;
+    long long graph_launches;      /* cudaGraphLaunch calls run (not in fce_emu_stream_ops) */
+    long long captures;            /* cudaStreamBeginCapture calls that began a capture */
 } fce_emu_counters;
 
 /* The counters since the start of the process (take differences around the work to count). */
 void fce_emu_counters_read(fce_emu_counters *out);
-/* Stream operations of a difference: launches + GEMMs + cuDNN calls + memsets + copies. */
+/* Stream operations of a difference: launches + GEMMs + cuDNN calls + memsets + copies (graph
+ * launches are not operations of their own: the operations they run are counted). */
 long long fce_emu_stream_ops(const fce_emu_counters *c);
 /* b − a, field by field. */
 void fce_emu_counters_diff(const fce_emu_counters *a, const fce_emu_counters *b, fce_emu_counters *out);

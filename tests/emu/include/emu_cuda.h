@@ -247,14 +247,17 @@ class traffic_scope {
     ~traffic_scope() { current = prev_; }
     traffic_scope(const traffic_scope &) = delete;
     traffic_scope &operator=(const traffic_scope &) = delete;
-    /* Called by launch(); false when no scope is open (an unaccounted launch). */
-    static bool on_launch() {
+    /* Called by launch(); false when no scope is open (an unaccounted launch). *read / *written
+     * get the bytes this launch accounts for: the scope's declaration at its first launch, 0 at
+     * the others. The caller adds them when the launch RUNS (at once, or at each graph replay). */
+    static bool on_launch(unsigned long long *read, unsigned long long *written) {
+        *read = *written = 0;
         traffic_scope *s = current;
         if (!s) return false;
         if (!s->counted_) {
             s->counted_ = true;
-            kernel_bytes_read.fetch_add((long long)s->read_);
-            kernel_bytes_written.fetch_add((long long)s->written_);
+            *read = s->read_;
+            *written = s->written_;
         }
         return true;
     }
@@ -275,6 +278,13 @@ inline unsigned grid_max_override = 0;
  * allocation (a host pointer in a kernel is an illegal address on a GPU). */
 inline void (*launch_stream_hook)(const char *kernel, cudaStream_t stream) = nullptr;
 inline void (*launch_pointer_hook)(const char *kernel, int arg, const void *p) = nullptr;
+/* Stream capture (installed with the hooks above): hands a checked launch to its stream, which
+ * runs it at once or, while the stream is being captured, records it for cudaGraphLaunch to run
+ * (fake_cudart.cpp). Null (the kernel test): run at once. */
+inline cudaError_t (*launch_enqueue_hook)(cudaStream_t stream, std::function<void()> work) = nullptr;
+/* True on the thread that is replaying a graph (set by cudaGraphLaunch): a recorded launch then
+ * checks its pointer arguments again (a buffer freed since the recording is an illegal address). */
+inline thread_local bool replaying = false;
 
 template <typename T>
 inline void check_pointer_arg(const char *kernel, int arg, const T &v) {
@@ -330,38 +340,11 @@ T shuffle(unsigned mask, T v, int src, int width, const char *what) {
 
 inline fiber_block fibers;
 
-/* Runs kernel k over grid × block threads (1-D), blocks in order, the threads of a block as fibers. */
-template <typename... P, typename... A>
-void launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, size_t shmem,
-            cudaStream_t stream, A &&...args) {
-    static_assert(sizeof...(P) == sizeof...(A), "kernel launched with the wrong argument count");
-    /* One in-order emulated device: streams only order work, and all work is synchronous (the
-     * stream is only checked, by launch_stream_hook, when the emulated GPU backend is linked). */
-    /* Convert the arguments to the parameter types once, as the launch does. */
-    const std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
-    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || block.x == 0 || block.y == 0 ||
-        block.z == 0 || block.x > 1024 || block.y > 1024 || block.z > 64 ||
-        (unsigned long)block.x * block.y * block.z > 1024 || grid.x > 2147483647u ||
-        grid.y > 65535 || grid.z > 65535) {
-        std::fprintf(stderr, "emu: launch of %s with grid (%u,%u,%u) block (%u,%u,%u) is invalid\n",
-                     name, grid.x, grid.y, grid.z, block.x, block.y, block.z);
-        last_error.store(cudaErrorInvalidConfiguration);
-        return;
-    }
-    if (grid.y != 1 || grid.z != 1 || block.y != 1 || block.z != 1 || shmem != 0) {
-        std::fprintf(stderr, "emu: %s: only 1-D launches without dynamic shared memory are emulated\n",
-                     name);
-        std::abort();
-    }
-    if (launch_stream_hook) launch_stream_hook(name, stream);
-    if (launch_pointer_hook)
-        std::apply([name](const auto &...v) {
-            int i = 0;
-            (check_pointer_arg(name, i++, v), ...);
-        }, params);
-    launches.fetch_add(1);
-    if (!traffic_scope::on_launch()) unaccounted_launches.fetch_add(1);
-    if (skip_compute.load(std::memory_order_relaxed)) return;
+/* Runs kernel k over grid × block threads (1-D), blocks in order, the threads of a block as fibers;
+ * params are the launch's converted arguments. */
+template <typename... P>
+void run_grid(const char *name, void (*k)(P...), dim3 grid, dim3 block,
+              const std::tuple<std::decay_t<P>...> &params) {
     gridDim = grid;
     blockDim = block;
     const unsigned nt = block.x, nw = (nt + 31) / 32;
@@ -396,6 +379,64 @@ void launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, size_t shm
                 break;
             }
     }
+}
+
+/* The launch k<<<grid, block, shmem, stream>>>(args): checked now (configuration, stream, pointer
+ * arguments), then handed to the stream (launch_enqueue_hook) as a closure holding the converted
+ * arguments by value, which counts the launch and its declared bytes and runs the grid when the
+ * stream runs it: at once, or at each replay of a captured graph (the arguments baked in). */
+template <typename... P, typename... A>
+void launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, size_t shmem,
+            cudaStream_t stream, A &&...args) {
+    static_assert(sizeof...(P) == sizeof...(A), "kernel launched with the wrong argument count");
+    /* One in-order emulated device: streams only order work (the stream is checked by
+     * launch_stream_hook when the emulated GPU backend is linked). */
+    /* Convert the arguments to the parameter types once, as the launch does. */
+    const std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
+    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || block.x == 0 || block.y == 0 ||
+        block.z == 0 || block.x > 1024 || block.y > 1024 || block.z > 64 ||
+        (unsigned long)block.x * block.y * block.z > 1024 || grid.x > 2147483647u ||
+        grid.y > 65535 || grid.z > 65535) {
+        std::fprintf(stderr, "emu: launch of %s with grid (%u,%u,%u) block (%u,%u,%u) is invalid\n",
+                     name, grid.x, grid.y, grid.z, block.x, block.y, block.z);
+        last_error.store(cudaErrorInvalidConfiguration);
+        return;
+    }
+    if (grid.y != 1 || grid.z != 1 || block.y != 1 || block.z != 1 || shmem != 0) {
+        std::fprintf(stderr, "emu: %s: only 1-D launches without dynamic shared memory are emulated\n",
+                     name);
+        std::abort();
+    }
+    if (launch_stream_hook) launch_stream_hook(name, stream);
+    if (launch_pointer_hook)
+        std::apply([name](const auto &...v) {
+            int i = 0;
+            (check_pointer_arg(name, i++, v), ...);
+        }, params);
+    unsigned long long rd = 0, wr = 0;
+    const bool accounted = traffic_scope::on_launch(&rd, &wr);
+    auto work = [name, k, grid, block, params, accounted, rd, wr]() {
+        if (replaying && launch_pointer_hook) {
+            const long before = violations.load();
+            std::apply([name](const auto &...v) {
+                int i = 0;
+                (check_pointer_arg(name, i++, v), ...);
+            }, params);
+            if (violations.load() != before) return;
+        }
+        launches.fetch_add(1);
+        if (!accounted) unaccounted_launches.fetch_add(1);
+        kernel_bytes_read.fetch_add((long long)rd);
+        kernel_bytes_written.fetch_add((long long)wr);
+        if (skip_compute.load(std::memory_order_relaxed)) return;
+        run_grid(name, k, grid, block, params);
+    };
+    if (!launch_enqueue_hook) {
+        work();
+        return;
+    }
+    const cudaError_t e = launch_enqueue_hook(stream, std::move(work));
+    if (e != cudaSuccess) last_error.store(e); /* refused by a capture: the launch check sees it */
 }
 
 /* Rounds once and hides the value from the optimiser, so no FMA contraction can cross it. */
