@@ -165,6 +165,7 @@ typedef struct bench_counts {
     int valid;
     long long launches, unaccounted, gemms, gemms_tf32, dnn_calls, memsets, copies, syncs;
     long long allocs, frees, stream_ops;
+    long long graph_launches, host_ops; /* host submissions = host_ops + graph_launches */
     double kernel_bytes_read, kernel_bytes_written, lib_bytes, copy_bytes, memset_bytes;
 } bench_counts;
 

@@ -84,6 +84,8 @@ void bench_dev_counters_read(bench_counts *c) {
     c->allocs = e.allocs;
     c->frees = e.frees;
     c->stream_ops = fce_emu_stream_ops(&e);
+    c->graph_launches = e.graph_launches;
+    c->host_ops = e.host_ops;
     c->kernel_bytes_read = e.kernel_bytes_read;
     c->kernel_bytes_written = e.kernel_bytes_written;
     c->lib_bytes = e.gemm_bytes + e.dnn_bytes;

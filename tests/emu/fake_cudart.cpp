@@ -190,6 +190,7 @@ bool is_device(const void *p) { return in_device(p, 0); }
 bool count_only() { return emu::skip_compute.load(std::memory_order_relaxed); }
 
 void count_library_call(library lib, double bytes, bool tf32) {
+    if (!emu::replaying) emu::host_ops.fetch_add(1);
     if (lib == library::gemm) {
         counters.gemms.fetch_add(1);
         if (tf32) counters.gemms_tf32.fetch_add(1);
@@ -469,6 +470,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaM
                                                             {sd ? src : nullptr, bytes}}))
             return;
         (dd && sd ? counters.d2d : dd ? counters.h2d : counters.d2h).fetch_add(1);
+        if (!emu::replaying) emu::host_ops.fetch_add(1);
         counters.copy_bytes.fetch_add((long long)bytes);
         if (dd && sd && emu::gpu::count_only()) return;
         std::memcpy(dst, src, bytes);
@@ -487,6 +489,7 @@ cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t strea
     return emu::gpu::enqueue(stream, [p, value, bytes] {
         if (!emu::gpu::replay_ranges_ok("cudaMemsetAsync", {{p, bytes}})) return;
         counters.memsets.fetch_add(1);
+        if (!emu::replaying) emu::host_ops.fetch_add(1);
         counters.memset_bytes.fetch_add((long long)bytes);
         if (emu::gpu::count_only()) return;
         std::memset(p, value, bytes);
@@ -704,6 +707,7 @@ void fce_emu_counters_read(fce_emu_counters *o) {
     o->memset_bytes = (double)counters.memset_bytes.load();
     o->copy_bytes = (double)counters.copy_bytes.load();
     o->graph_launches = counters.graph_launches.load();
+    o->host_ops = emu::host_ops.load();
     o->captures = counters.captures.load();
 }
 
@@ -718,7 +722,7 @@ void fce_emu_counters_diff(const fce_emu_counters *a, const fce_emu_counters *b,
     EMU_DIFF(dnn_calls) EMU_DIFF(memsets) EMU_DIFF(copies_h2d) EMU_DIFF(copies_d2h)
     EMU_DIFF(copies_d2d) EMU_DIFF(host_syncs) EMU_DIFF(allocs) EMU_DIFF(frees)
     EMU_DIFF(kernel_bytes_read) EMU_DIFF(kernel_bytes_written) EMU_DIFF(gemm_bytes)
-    EMU_DIFF(dnn_bytes) EMU_DIFF(memset_bytes) EMU_DIFF(copy_bytes) EMU_DIFF(graph_launches)
+    EMU_DIFF(dnn_bytes) EMU_DIFF(memset_bytes) EMU_DIFF(copy_bytes) EMU_DIFF(graph_launches) EMU_DIFF(host_ops)
     EMU_DIFF(captures)
 #undef EMU_DIFF
 }

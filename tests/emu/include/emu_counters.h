@@ -47,6 +47,8 @@ typedef struct fce_emu_counters {
     double gemm_bytes, dnn_bytes, memset_bytes, copy_bytes;
     long long graph_launches;      /* cudaGraphLaunch calls run (not in fce_emu_stream_ops) */
     long long captures;            /* cudaStreamBeginCapture calls that began a capture */
+    long long host_ops;            /* stream operations not run by a graph replay: the ones the
+                                      host submits one by one (+ graph_launches: its calls) */
 } fce_emu_counters;
 
 /* The counters since the start of the process (take differences around the work to count). */

@@ -285,6 +285,9 @@ inline cudaError_t (*launch_enqueue_hook)(cudaStream_t stream, std::function<voi
 /* True on the thread that is replaying a graph (set by cudaGraphLaunch): a recorded launch then
  * checks its pointer arguments again (a buffer freed since the recording is an illegal address). */
 inline thread_local bool replaying = false;
+/* Stream operations run outside any graph replay: the ones the host submits one by one (the cost
+ * counters' host_ops; a step recorded as a graph leaves its uploads and read-back here). */
+inline std::atomic<long long> host_ops{0};
 
 template <typename T>
 inline void check_pointer_arg(const char *kernel, int arg, const T &v) {
@@ -425,6 +428,7 @@ void launch(const char *name, void (*k)(P...), dim3 grid, dim3 block, size_t shm
             if (violations.load() != before) return;
         }
         launches.fetch_add(1);
+        if (!replaying) host_ops.fetch_add(1);
         if (!accounted) unaccounted_launches.fetch_add(1);
         kernel_bytes_read.fetch_add((long long)rd);
         kernel_bytes_written.fetch_add((long long)wr);
