@@ -49,54 +49,56 @@ static __global__ void adamax_step_kernel(float *p, const float *g, float *m, fl
     }
 }
 
+/* One launch of either rule, its per-step scalars from host_sc (the plain ops, computed here) or
+ * read by the kernel from sched in device memory (the _at ops; then host_sc is NULL). */
+static fce_status optim_launch(int adamax, float *p, const float *g, float *m, float *v, size_t n,
+                               float b1, float b2, float eps, const double *host_sc,
+                               const double *sched, cudaStream_t stream) {
+    if (n == 0) return FCE_STATUS_OK;
+    const size_t sched_bytes = sched ? (adamax ? FCE_ADAMAX_SCHED : FCE_ADAM_SCHED) * sizeof(double) : 0;
+    FCE_TRAFFIC(4 * FCE_F4 * n + sched_bytes, 3 * FCE_F4 * n);
+    const double lr_or_step = host_sc ? host_sc[0] : 0.0;
+    if (adamax) {
+        adamax_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
+            p, g, m, v, n, lr_or_step, (double)b1, (double)b2, (double)eps, sched);
+        FCE_LAUNCH_CHECK("adamax_step_kernel");
+    } else {
+        adam_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
+            p, g, m, v, n, lr_or_step, (double)b1, (double)b2, (double)eps, host_sc ? host_sc[1] : 1.0,
+            host_sc ? host_sc[2] : 1.0, sched);
+        FCE_LAUNCH_CHECK("adam_step_kernel");
+    }
+    return FCE_STATUS_OK;
+}
+
 extern "C" fce_status fce_cuda_adam_step(float *p, const float *g, float *m, float *v, size_t n,
                                          float lr, float b1, float b2, float eps, int t,
                                          cudaStream_t stream) {
     FCE_ASSERT(t >= 1, "adam_step: step count t = %d (1-based)", t);
-    if (n == 0) return FCE_STATUS_OK;
     double sc[FCE_ADAM_SCHED];
     fce_adam_sched(sc, lr, b1, b2, t);
-    FCE_TRAFFIC(4 * FCE_F4 * n, 3 * FCE_F4 * n);
-    adam_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
-        p, g, m, v, n, sc[0], (double)b1, (double)b2, (double)eps, sc[1], sc[2], (const double *)NULL);
-    FCE_LAUNCH_CHECK("adam_step_kernel");
-    return FCE_STATUS_OK;
+    return optim_launch(0, p, g, m, v, n, b1, b2, eps, sc, (const double *)NULL, stream);
 }
 
 extern "C" fce_status fce_cuda_adamax_step(float *p, const float *g, float *m, float *u, size_t n,
                                            float lr, float b1, float b2, float eps, int t,
                                            cudaStream_t stream) {
     FCE_ASSERT(t >= 1, "adamax_step: step count t = %d (1-based)", t);
-    if (n == 0) return FCE_STATUS_OK;
     double sc[FCE_ADAMAX_SCHED];
     fce_adamax_sched(sc, lr, b1, t);
-    FCE_TRAFFIC(4 * FCE_F4 * n, 3 * FCE_F4 * n);
-    adamax_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
-        p, g, m, u, n, sc[0], (double)b1, (double)b2, (double)eps, (const double *)NULL);
-    FCE_LAUNCH_CHECK("adamax_step_kernel");
-    return FCE_STATUS_OK;
+    return optim_launch(1, p, g, m, u, n, b1, b2, eps, sc, (const double *)NULL, stream);
 }
 
 extern "C" fce_status fce_cuda_adam_step_at(float *p, const float *g, float *m, float *v, size_t n,
                                             float b1, float b2, float eps, const double *sched,
                                             cudaStream_t stream) {
-    if (n == 0) return FCE_STATUS_OK;
-    FCE_ASSERT(sched != NULL, "adam_step_at: sched is NULL");
-    FCE_TRAFFIC(4 * FCE_F4 * n + FCE_ADAM_SCHED * sizeof(double), 3 * FCE_F4 * n);
-    adam_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
-        p, g, m, v, n, 0.0, (double)b1, (double)b2, (double)eps, 1.0, 1.0, sched);
-    FCE_LAUNCH_CHECK("adam_step_kernel");
-    return FCE_STATUS_OK;
+    FCE_ASSERT(n == 0 || sched != NULL, "adam_step_at: sched is NULL");
+    return optim_launch(0, p, g, m, v, n, b1, b2, eps, (const double *)NULL, sched, stream);
 }
 
 extern "C" fce_status fce_cuda_adamax_step_at(float *p, const float *g, float *m, float *u, size_t n,
                                               float b1, float b2, float eps, const double *sched,
                                               cudaStream_t stream) {
-    if (n == 0) return FCE_STATUS_OK;
-    FCE_ASSERT(sched != NULL, "adamax_step_at: sched is NULL");
-    FCE_TRAFFIC(4 * FCE_F4 * n + FCE_ADAMAX_SCHED * sizeof(double), 3 * FCE_F4 * n);
-    adamax_step_kernel<<<fce_grid_1d(n, FCE_BLOCK_ELEMWISE), FCE_BLOCK_ELEMWISE, 0, stream>>>(
-        p, g, m, u, n, 0.0, (double)b1, (double)b2, (double)eps, sched);
-    FCE_LAUNCH_CHECK("adamax_step_kernel");
-    return FCE_STATUS_OK;
+    FCE_ASSERT(n == 0 || sched != NULL, "adamax_step_at: sched is NULL");
+    return optim_launch(1, p, g, m, u, n, b1, b2, eps, (const double *)NULL, sched, stream);
 }

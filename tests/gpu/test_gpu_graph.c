@@ -207,11 +207,16 @@ TEST(fce_ebm_and_flow_steps) {
     return 0;
 }
 
+/* The FCE trainers' pictures, in a scratch folder removed at the end (NULL: could not make it). */
+static const char *scratch_with_pictures(void) {
+    const char *dir = fce_test_tmpdir("/tmp/fce_test_gpu_graph_XXXXXX");
+    return dir && fce_test_write_cifar_checker(fce_test_path("train.bin"), 24, 777u) ? dir : NULL;
+}
+
 FCE_TEST_MAIN_BEGIN
-const char *dir = fce_test_tmpdir("/tmp/fce_test_gpu_graph_XXXXXX");
-if (!dir) return 1;
-if (!fce_test_write_cifar_checker(fce_test_path("train.bin"), 24, 777u)) return 1;
+const char *scratch = scratch_with_pictures();
+if (!scratch) return 1;
 RUN_TEST(mle_step_and_sample);
 RUN_TEST(fce_ebm_and_flow_steps);
-if (!fce_test_rm_tree(dir)) fprintf(stderr, "could not remove %s\n", dir);
+if (!fce_test_rm_tree(scratch)) fprintf(stderr, "could not remove %s\n", scratch);
 FCE_TEST_MAIN_END
