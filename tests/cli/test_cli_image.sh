@@ -21,6 +21,7 @@ run="$OUT/run"
 check checkpoint test -s "$run/checkpoint.fce"
 check metrics test "$(wc -l <"$run/metrics.jsonl")" -ge 1
 check eval_json bash -c "'$BIN' eval --checkpoint '$run/checkpoint.fce' --dataset cifar10 --data-dir '$OUT/train.bin' --device cpu 2>/dev/null | grep -q '\"bpd\"'"
+expect sample_temperature_0 2 "--temperature must be > 0" -- sample --checkpoint "$run/checkpoint.fce" --n 4 --temperature 0 --grid "$OUT/t0.png" --device cpu
 "$BIN" sample --checkpoint "$run/checkpoint.fce" --n 5 --temperature 0.7 --grid "$OUT/grid.png" --device cpu 2>"$OUT/err"
 check sample_png bash -c "test -s '$OUT/grid.png' || test -s '$OUT/grid.ppm'"
 # batched sampling: numbered 32x32 pictures, deterministic for a seed, and an uncompressed .npz

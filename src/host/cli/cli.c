@@ -143,7 +143,7 @@ static const opt_def OPTIONS[] = {
     EVAL("progress-every", OPT_FLOAT, progress_every, "seconds between progress lines (0: after every batch)"),
     SAMPLE("checkpoint", OPT_STR, checkpoint, "image checkpoint"),
     SAMPLE("n", OPT_INT, n, "number of samples"),
-    SAMPLE("temperature", OPT_FLOAT, temperature, "prior temperature T"),
+    SAMPLE("temperature", OPT_FLOAT, temperature, "prior temperature T > 0 (1: the model)"),
     SAMPLE("grid", OPT_STR, grid, "output picture (ceil(sqrt(n)) columns, 1-pixel gaps)"),
     SAMPLE("compare", OPT_STR, compare, "second checkpoint: its samples from the same noise beside the first's"),
     SAMPLE("seed", OPT_U64, seed, "seed of the latent noise"),

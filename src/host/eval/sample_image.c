@@ -109,7 +109,8 @@ static void paste_panel(uint8_t *grid, int gw, int x0, const uint8_t *u8, int N,
 static fce_status sample_impl(const fce_image_sample_config *c, fce_ctx *ctx, int *have_ctx,
                               uint8_t **h_a, uint8_t **h_b, uint8_t **grid) {
     if (c->n < 1 || c->n > 100000) return fce_config_error("--n must be in 1..100000");
-    if (!(c->temperature >= 0)) return fce_config_error("--temperature must be >= 0");
+    if (!(c->temperature > 0) || !isfinite(c->temperature))
+        return fce_config_error("--temperature must be > 0 (1: the model; 0.7: the sharper samples Glow shows)");
     if (!c->grid[0]) return fce_config_error("--grid is required");
     if (!c->checkpoint[0]) return fce_config_error("--checkpoint is required");
     int N = c->n;
@@ -281,7 +282,8 @@ static fce_status sample_dir_impl(const fce_image_sample_config *c, fce_ctx *ctx
 static fce_status sample_dir_run(const fce_image_sample_config *c) {
     if (c->n < 1 || c->n > 100000) return fce_config_error("--n must be in 1..100000");
     if (c->batch < 1 || c->batch > 100000) return fce_config_error("--batch must be in 1..100000");
-    if (!(c->temperature >= 0)) return fce_config_error("--temperature must be >= 0");
+    if (!(c->temperature > 0) || !isfinite(c->temperature))
+        return fce_config_error("--temperature must be > 0 (1: the model; 0.7: the sharper samples Glow shows)");
     if (!(c->progress_every >= 0)) return fce_config_error("--progress-every must be >= 0");
     dir_pictures pics;
     FCE_TRY(scan_out_dir(c->out_dir, &pics));
