@@ -12,7 +12,11 @@
  * default host pointer mode), C does not overlap A or B, the handle's stream is alive. With
  * CUBLAS_TF32_TENSOR_OP_MATH the inputs are rounded to TF32 (10-bit mantissa, round to nearest)
  * before the multiply, the worst case that math mode allows. Every call is counted, with its math
- * mode (emu_counters.h: TF32 calls are counted apart, so a test can see which GEMMs ran in TF32). */
+ * mode (emu_counters.h: TF32 calls are counted apart, so a test can see which GEMMs ran in TF32).
+ * A call is checked when issued and computed when its stream runs it (fake_device.h enqueue): at
+ * once, or at each replay of a captured graph, with alpha, beta and the math mode it was issued
+ * with (the host pointer mode bakes the coefficients into a captured GEMM). cublasSetWorkspace is
+ * checked (device memory) and recorded; cublasSetStream resets it, as cuBLAS documents. */
 #include <cmath>
 #include <cstdint>
 #include <cstdio>

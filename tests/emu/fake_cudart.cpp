@@ -11,8 +11,20 @@
  *
  * Cost counters (emu_counters.h): every memset, copy (by direction), host synchronisation and
  * allocation is counted here, kernel launches in emu_cuda.h, GEMMs and cuDNN calls in their fakes
- * (count_library_call). In count-only mode new allocations are lazily mapped and left unfilled, and
+ * (count_library_call), graph launches and captures here. In count-only mode new allocations are lazily mapped and left unfilled, and
  * memsets and device-to-device copies are checked and counted but not executed.
+ *
+ * Stream capture and graphs (CUDA 12 API, global capture mode only): every stream operation of the
+ * fakes goes through emu::gpu::enqueue (fake_device.h), which runs it at once or, on a capturing
+ * stream, records it; cudaStreamEndCapture returns the recording as a graph, cudaGraphLaunch runs
+ * it in order on the launching stream (synchronously), as often as launched; recorded operations
+ * are counted when they run. While any capture is active, cudaMalloc, cudaFree, cudaHostAlloc,
+ * cudaFreeHost, cudaStreamSynchronize and cudaDeviceSynchronize return
+ * cudaErrorStreamCaptureUnsupported and invalidate the capture (cudaStreamEndCapture then returns
+ * cudaErrorStreamCaptureInvalidated and no graph); so does a host copy from or to memory that is
+ * not cudaHostAlloc'ed, and work on the legacy (NULL) stream gives cudaErrorStreamCaptureImplicit.
+ * At a replay, each operation checks again that its buffers are live device memory (a buffer freed
+ * after the recording is a fault, as the illegal address it would be on a GPU).
  *
  * Faults (fake_device.h) make the device's error sticky (cudaErrorIllegalAddress from every later
  * call, as after a fault on a GPU) and make the process exit 1 at the end. Also linked into the

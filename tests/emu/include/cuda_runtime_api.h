@@ -1,7 +1,8 @@
 /* tests/emu/include/cuda_runtime_api.h: stand-in for CUDA's runtime API header, used ONLY by the
  * CPU emulation (tests/emu). Never seen by nvcc. It declares the runtime types and calls that
  * src/kernels (the launchers: cudaStream_t, cudaGetLastError, cudaGetErrorString) and the C host
- * glue of src/host/cuda (memory, streams, device queries) use, and nothing else. It is valid C and
+ * glue of src/host/cuda (memory, streams, device queries, stream capture and graphs) use, and
+ * nothing else. It is valid C and
  * C++: the glue is compiled as C against it.
  *
  * The calls are implemented in tests/emu/fake_cudart.cpp: device memory is host memory with a

@@ -28,6 +28,10 @@
  *     block's values: reads of uninitialised shared memory are NOT detected.
  *   - No memory model: the threads see one coherent host memory; barriers give happens-before.
  *     Races between threads, between blocks, or with other streams are not detected.
+ *   - A launch is checked when it is issued (configuration, stream, pointer arguments) and then
+ *     handed to its stream as a closure holding the converted arguments: run at once, or, on a
+ *     stream being captured (fake_cudart.cpp), recorded and run at each cudaGraphLaunch with the
+ *     arguments it was recorded with; it is counted (emu_counters.h) when it runs.
  *   - Only 1-D launches (y = z = 1) and no dynamic shared memory; anything else aborts. A launch
  *     configuration the device rejects (grid or block of 0, block > 1024) sets the sticky error
  *     that cudaGetLastError returns, so the launcher's FCE_LAUNCH_CHECK fires as on a GPU.
