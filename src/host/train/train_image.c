@@ -132,13 +132,13 @@ static fce_status trainer_setup(img_trainer *t) {
     const fce_optimizer adamax = {FCE_OPTIM_ADAMAX, c->beta1, c->beta2, c->adam_eps};
     FCE_TRY(fce_mle_step_init(&t->mle, ctx, t->g, t->tp, t->N, c->batch, t->shard.row0, c->n_bits,
                               t->seed_noise, &adamax));
-    FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
-    fce_batch_source_shard(&t->batches, c->batch, t->shard.row0);
-    t->h_logq = malloc((size_t)t->N * sizeof(float));
+    t->h_logq = malloc((size_t)t->N * sizeof(float)); /* the step's one read-back */
     if (!t->h_logq) {
         fce_log_error("out of host memory");
         return FCE_STATUS_ERR_NOMEM;
     }
+    FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
+    fce_batch_source_shard(&t->batches, c->batch, t->shard.row0);
     memset(&t->st, 0, sizeof t->st);
     t->st.seed = (int64_t)c->seed;
     t->st.n_bits = c->n_bits;
