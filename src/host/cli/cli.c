@@ -662,9 +662,14 @@ static int cmd_info(int argc, char **argv) {
     const char *png = "no (PPM fallback)";
 #endif
     const char *mpi = fce_dist_have_mpi() ? "yes" : "no", *nccl = fce_dist_have_nccl() ? "yes" : "no";
+    const char *graphs_env = getenv("FCE_CUDA_GRAPHS");
+    const char *graphs = !strcmp(cuda, "no") ? "no (the CPU backends run op by op)"
+                         : graphs_env && !strcmp(graphs_env, "0") ? "off (FCE_CUDA_GRAPHS=0)"
+                                                                   : "on (FCE_CUDA_GRAPHS=0 turns them off)";
     printf("fce-gpu %s (git %s)\nCUDA backend built: %s\nPNG output: %s\nMPI (mpirun -np N train): %s\n"
-           "NCCL (GPU all-reduce): %s\nGPU usable: %s%s%s\n", FCE_VERSION_STRING, FCE_GIT_HASH, cuda, png, mpi,
-           nccl, gpu ? "yes" : "no", gpu ? "" : " - ", gpu ? "" : reason);
+           "NCCL (GPU all-reduce): %s\nCUDA graphs (one launch per step): %s\nGPU usable: %s%s%s\n",
+           FCE_VERSION_STRING, FCE_GIT_HASH, cuda, png, mpi, nccl, graphs, gpu ? "yes" : "no", gpu ? "" : " - ",
+           gpu ? "" : reason);
     return 0;
 }
 
