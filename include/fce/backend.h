@@ -117,7 +117,7 @@ struct fce_ctx {
     char device_name[128];   /* "cpu (reference backend)", "cpu (fast backend, 2 threads)" or the
                                 GPU name */
     int debug_sync;          /* CUDA: synchronise after every launch to pin async faults */
-    int deterministic;       /* CUDA: only deterministic cuDNN algorithms (tests, --deterministic) */
+    int deterministic;       /* CUDA: only deterministic cuDNN algorithms (FCE_DETERMINISTIC=1) */
     int tf32;                /* CUDA: TF32 tensor cores for GEMMs and convs (opt-in; see below) */
     void *impl;              /* backend-private state (stream, handles) */
     struct fce_dist *dist;   /* the multi-process job it trains in (dist/dist.h); NULL: alone */

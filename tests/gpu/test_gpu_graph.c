@@ -13,8 +13,9 @@
  * every step here (warm-up rate, counts 1, 2, ...), so a value baked into a recorded argument shows
  * as a difference; the test also checks that it can see one: a graph run fed a repeated sample batch
  * index must differ from the eager run. The graph runs must really replay (their launch counters).
- * Tiny flow, width-reduced EBM, batch 4, on generated CIFAR-format data. Skips (77) without a usable
- * GPU; FCE_REQUIRE_GPU=1 turns the skip into a failure. */
+ * Tiny flow, width-reduced EBM, batch 4, on generated CIFAR-format data, deterministic cuDNN
+ * algorithms (FCE_DETERMINISTIC=1). Skips (77) without a usable GPU; FCE_REQUIRE_GPU=1 turns the
+ * skip into a failure. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -214,6 +215,9 @@ static const char *scratch_with_pictures(void) {
 }
 
 FCE_TEST_MAIN_BEGIN
+/* bitwise comparisons between two runs on a GPU need deterministic cuDNN algorithms (a backward
+ * filter with atomics differs between two eager runs already) */
+setenv("FCE_DETERMINISTIC", "1", 1);
 const char *scratch = scratch_with_pictures();
 if (!scratch) return 1;
 RUN_TEST(mle_step_and_sample);

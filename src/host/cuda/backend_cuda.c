@@ -433,6 +433,10 @@ fce_status fce_cuda_backend_init(fce_ctx *ctx, int ordinal) {
     }
     const char *env = getenv("FCE_DEBUG_SYNC");
     if (env && strcmp(env, "1") == 0) ctx->debug_sync = 1;
+    /* FCE_DETERMINISTIC=1: only deterministic cuDNN algorithms in every conv plan of this context
+     * (bitwise reproducible runs, e.g. test_gpu_graph's eager-against-replay comparison) */
+    env = getenv("FCE_DETERMINISTIC");
+    if (env && strcmp(env, "1") == 0) ctx->deterministic = 1;
     ctx->ops = &fce_cuda_ops;
     env = getenv("FCE_TF32");
     if (env && strcmp(env, "1") == 0) {
