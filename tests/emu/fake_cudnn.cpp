@@ -199,25 +199,30 @@ bool check_memory(const char *what, const void *alpha, const void *beta, std::ve
     return true;
 }
 
-/* A checked compute call, handed to the handle's stream (fake_device.h enqueue): when it runs (at
- * once, or at each replay of a captured graph) it checks at a replay that its buffers still live,
- * is counted once (inputs read, the output read when beta != 0 and written), scribbles on the
- * workspace (as a real algorithm uses it) and, unless count-only, computes. `compute` holds the
- * descriptors, alpha and beta by value. */
-cudnnStatus_t submit(cudnnHandle_t h, const char *what, float beta, std::vector<Buf> in, Buf out,
-                     void *ws, size_t ws_need, std::function<void()> compute) {
-    double bytes = (double)out.bytes * (beta != 0.0f ? 2.0 : 1.0);
+/* A checked compute call, handed to the handle's stream (fake_device.h enqueue). Now: the memory
+ * checks (check_memory; a fault returns CUDNN_STATUS_EXECUTION_FAILED) and alpha, beta read from
+ * the host. When it runs (at once, or at each replay of a captured graph) it checks at a replay
+ * that its buffers still live, is counted once (inputs read, the output read when beta != 0 and
+ * written), scribbles on the workspace (as a real algorithm uses it) and, unless count-only,
+ * computes: compute(alpha, beta), with the descriptors held by value in `compute`. */
+cudnnStatus_t submit(cudnnHandle_t h, const char *what, const void *alpha, const void *beta,
+                     std::vector<Buf> in, Buf out, void *ws, size_t ws_size, size_t ws_need,
+                     std::function<void(float, float)> compute) {
+    if (!check_memory(what, alpha, beta, in, out, ws, ws_size, ws_need))
+        return CUDNN_STATUS_EXECUTION_FAILED;
+    const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
+    double bytes = (double)out.bytes * (be != 0.0f ? 2.0 : 1.0);
     for (const Buf &b : in) bytes += (double)b.bytes;
     in.push_back(out);
-    cudaError_t e = emu::gpu::enqueue(h->stream, [what, in = std::move(in), ws, ws_need, bytes,
-                                                  compute = std::move(compute)] {
+    cudaError_t e = emu::gpu::enqueue(h->stream, [what, in = std::move(in), ws, ws_need, bytes, al,
+                                                  be, compute = std::move(compute)] {
         for (const Buf &b : in)
             if (!emu::gpu::replay_ranges_ok(what, {{b.p, b.bytes}})) return;
         if (!emu::gpu::replay_ranges_ok(what, {{ws, ws_need}})) return;
         emu::gpu::count_library_call(emu::gpu::library::dnn, bytes, false);
         if (emu::gpu::count_only()) return;
         if (ws_need) std::memset(ws, 0xFF, ws_need);
-        compute();
+        compute(al, be);
     });
     return e == cudaSuccess ? CUDNN_STATUS_SUCCESS : CUDNN_STATUS_EXECUTION_FAILED;
 }
@@ -443,11 +448,8 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void *alpha,
     if (st != CUDNN_STATUS_SUCCESS) return st;
     const std::vector<Buf> in = {{x, tensor_count(xd) * 4, "x"}, {w, filter_count(wd) * 4, "w"}};
     const Buf out = {y, tensor_count(yd) * 4, "y"};
-    if (!check_memory("cudnnConvolutionForward", alpha, beta, in, out, ws, ws_size, need))
-        return CUDNN_STATUS_EXECUTION_FAILED;
-    const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
-    return submit(h, "cudnnConvolutionForward", be, in, out, ws, need,
-                  [xs = *xd, ws_ = *wd, cs = *cv, ys = *yd, x, w, y, al, be]() mutable {
+    return submit(h, "cudnnConvolutionForward", alpha, beta, in, out, ws, ws_size, need,
+                  [xs = *xd, ws_ = *wd, cs = *cv, ys = *yd, x, w, y](float al, float be) mutable {
         const float *X = static_cast<const float *>(x), *W = static_cast<const float *>(w);
         const int C = xs.c;
         std::vector<double> acc(tensor_count(&ys), 0.0);
@@ -474,11 +476,9 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void *alpha,
     if (st != CUDNN_STATUS_SUCCESS) return st;
     const std::vector<Buf> in = {{w, filter_count(wd) * 4, "w"}, {dy, tensor_count(dyd) * 4, "dy"}};
     const Buf out = {dx, tensor_count(dxd) * 4, "dx"};
-    if (!check_memory("cudnnConvolutionBackwardData", alpha, beta, in, out, ws, ws_size, need))
-        return CUDNN_STATUS_EXECUTION_FAILED;
-    const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
-    return submit(h, "cudnnConvolutionBackwardData", be, in, out, ws, need,
-                  [dxs = *dxd, ws_ = *wd, cs = *cv, dys = *dyd, w, dy, dx, al, be]() mutable {
+    return submit(h, "cudnnConvolutionBackwardData", alpha, beta, in, out, ws, ws_size, need,
+                  [dxs = *dxd, ws_ = *wd, cs = *cv, dys = *dyd, w, dy, dx](float al,
+                                                                          float be) mutable {
         const float *W = static_cast<const float *>(w), *DY = static_cast<const float *>(dy);
         const int C = dxs.c;
         std::vector<double> acc(tensor_count(&dxs), 0.0);
@@ -504,11 +504,9 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void *alpha,
     if (st != CUDNN_STATUS_SUCCESS) return st;
     const std::vector<Buf> in = {{x, tensor_count(xd) * 4, "x"}, {dy, tensor_count(dyd) * 4, "dy"}};
     const Buf out = {dw, filter_count(dwd) * 4, "dw"};
-    if (!check_memory("cudnnConvolutionBackwardFilter", alpha, beta, in, out, ws, ws_size, need))
-        return CUDNN_STATUS_EXECUTION_FAILED;
-    const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
-    return submit(h, "cudnnConvolutionBackwardFilter", be, in, out, ws, need,
-                  [xs = *xd, dws = *dwd, cs = *cv, dys = *dyd, x, dy, dw, al, be]() mutable {
+    return submit(h, "cudnnConvolutionBackwardFilter", alpha, beta, in, out, ws, ws_size, need,
+                  [xs = *xd, dws = *dwd, cs = *cv, dys = *dyd, x, dy, dw](float al,
+                                                                          float be) mutable {
         const float *X = static_cast<const float *>(x), *DY = static_cast<const float *>(dy);
         const int C = xs.c;
         std::vector<double> acc(filter_count(&dws), 0.0);
@@ -530,11 +528,8 @@ cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t h, const void *alpha,
     if (dbd->n != 1 || dbd->h != 1 || dbd->w != 1 || dbd->c != dyd->c) return CUDNN_STATUS_BAD_PARAM;
     const std::vector<Buf> in = {{dy, tensor_count(dyd) * 4, "dy"}};
     const Buf out = {db, tensor_count(dbd) * 4, "db"};
-    if (!check_memory("cudnnConvolutionBackwardBias", alpha, beta, in, out, nullptr, 0, 0))
-        return CUDNN_STATUS_EXECUTION_FAILED;
-    const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
-    return submit(h, "cudnnConvolutionBackwardBias", be, in, out, nullptr, 0,
-                  [dys = *dyd, dy, db, al, be] {
+    return submit(h, "cudnnConvolutionBackwardBias", alpha, beta, in, out, nullptr, 0, 0,
+                  [dys = *dyd, dy, db](float al, float be) mutable {
         const float *DY = static_cast<const float *>(dy);
         std::vector<double> acc((size_t)dys.c, 0.0);
         const size_t rows = (size_t)dys.n * dys.h * dys.w;
@@ -555,12 +550,8 @@ cudnnStatus_t cudnnAddTensor(cudnnHandle_t h, const void *alpha,
         return CUDNN_STATUS_BAD_PARAM;
     const std::vector<Buf> in = {{A, tensor_count(ad) * 4, "A"}};
     const Buf out = {C, tensor_count(cd) * 4, "C"};
-    if (!check_memory("cudnnAddTensor", alpha, beta, in, out, nullptr, 0, 0))
-        return CUDNN_STATUS_EXECUTION_FAILED;
-    const double al = *static_cast<const float *>(alpha);
-    const float be = *static_cast<const float *>(beta);
-    return submit(h, "cudnnAddTensor", be, in, out, nullptr, 0,
-                  [as = *ad, cs = *cd, A, C, al, be]() mutable {
+    return submit(h, "cudnnAddTensor", alpha, beta, in, out, nullptr, 0, 0,
+                  [as = *ad, cs = *cd, A, C](float al, float be) mutable {
         const float *AP = static_cast<const float *>(A);
         float *CP = static_cast<float *>(C);
         for (int n = 0; n < cs.n; n++)
