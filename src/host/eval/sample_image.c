@@ -40,24 +40,22 @@ void fce_image_sample_config_defaults(fce_image_sample_config *c) {
     c->progress_every = 5.0f;
 }
 
-#define MAX_LEVELS 16
-
-/* Samples of the checkpoint at `path`: ε per level from Philox(seed) in level order (so two
- * checkpoints of one architecture see the same noise), the inverse at temperature T, and the
- * uint8 pictures downloaded into *h_u8 (N·D bytes, malloc'd, the caller frees). gc_out receives
- * the architecture. Everything this allocates on the device is released before returning; the
- * context (made on first use) stays with the caller. */
+/* Samples of the checkpoint at `path`: batch 0 of eval/sample_step.c (ε per level from
+ * Philox(seed) in level order, so two checkpoints of one architecture see the same noise; the
+ * inverse at temperature T; uint8 on the device), downloaded into *h_u8 (N·D bytes, malloc'd, the
+ * caller frees). gc_out receives the architecture. Everything this allocates on the device is
+ * released before returning; the context (made on first use) stays with the caller. */
 static fce_status sample_u8(fce_ctx *ctx, int *have_ctx, const char *path, const char *device, int N,
                             float T, uint64_t seed, fce_iglow_config *gc_out, uint8_t **h_u8) {
     fce_iglow *g = NULL;
     fce_iglow_tape *tp = NULL;
-    float *d_eps[MAX_LEVELS] = {0};
-    uint8_t *d_u8 = NULL;
+    fce_sample_step step;
+    memset(&step, 0, sizeof step);
     fce_iglow_ckpt_state s;
     fce_status st = fce_flow_from_file(path, device, ctx, have_ctx, &g, &s);
     if (st == FCE_STATUS_OK) {
         *gc_out = *fce_iglow_cfg(g);
-        if (gc_out->C != 3 || gc_out->L > MAX_LEVELS) {
+        if (gc_out->C != 3 || gc_out->L > FCE_SAMPLE_STEP_MAX_LEVELS) {
             fce_log_error("sample: %s: the grid needs RGB pictures (C = 3); the checkpoint has C = %d",
                           path, gc_out->C);
             st = FCE_STATUS_ERR_UNSUPPORTED;
@@ -65,25 +63,15 @@ static fce_status sample_u8(fce_ctx *ctx, int *have_ctx, const char *path, const
     }
     size_t D = (size_t)gc_out->H * gc_out->W * gc_out->C;
     if (st == FCE_STATUS_OK) st = fce_iglow_tape_init_inference(&tp, g, N); /* inverse only */
-    uint64_t off = 0;
-    for (int l = 0; st == FCE_STATUS_OK && l < gc_out->L; l++) {
-        size_t nz = (size_t)N * (size_t)fce_iglow_n_z(g, l);
-        st = ctx->ops->alloc(ctx, (void **)&d_eps[l], nz * sizeof(float));
-        if (st == FCE_STATUS_OK) st = ctx->ops->fill_normal(ctx, d_eps[l], nz, seed, off, 1.0f);
-        off += nz;
-    }
-    if (st == FCE_STATUS_OK) st = fce_iglow_inverse(g, tp, (const float *const *)d_eps, T, N);
-    if (st == FCE_STATUS_OK) st = ctx->ops->alloc(ctx, (void **)&d_u8, (size_t)N * D);
-    if (st == FCE_STATUS_OK)
-        st = ctx->ops->postprocess(ctx, d_u8, fce_iglow_tape_x(tp), (size_t)N * D, (int)s.n_bits);
+    if (st == FCE_STATUS_OK) st = fce_sample_step_init(&step, ctx, g, tp, N, seed, T, (int)s.n_bits);
+    if (st == FCE_STATUS_OK) st = fce_sample_step_run(&step, 0);
     if (st == FCE_STATUS_OK && !(*h_u8 = malloc((size_t)N * D))) {
         fce_log_error("out of host memory");
         st = FCE_STATUS_ERR_NOMEM;
     }
-    if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, *h_u8, d_u8, (size_t)N * D);
+    if (st == FCE_STATUS_OK) st = ctx->ops->download(ctx, *h_u8, step.d_u8, (size_t)N * D);
     if (*have_ctx) {
-        for (int l = 0; l < MAX_LEVELS; l++) ctx->ops->release(ctx, d_eps[l]);
-        ctx->ops->release(ctx, d_u8);
+        fce_sample_step_free(&step);
         fce_iglow_tape_free(tp);
         fce_iglow_free(g);
     }
@@ -297,7 +285,7 @@ static fce_status sample_dir_run(const fce_image_sample_config *c) {
     fce_status st = fce_flow_from_file(c->checkpoint, c->device, &ctx, &have_ctx, &g, &s);
     if (st == FCE_STATUS_OK) {
         const fce_iglow_config *gc = fce_iglow_cfg(g);
-        if (gc->C != 3 || gc->L > MAX_LEVELS) {
+        if (gc->C != 3 || gc->L > FCE_SAMPLE_STEP_MAX_LEVELS) {
             fce_log_error("sample: PNG output needs RGB pictures (C = 3); the checkpoint has C = %d", gc->C);
             st = FCE_STATUS_ERR_UNSUPPORTED;
         }

@@ -128,6 +128,10 @@ static fce_optimizer optimizer(const fce_game_settings *s, fce_flow_optim rule) 
  * per step while log q of images differs by hundreds of nats between models, so c may need a faster
  * rate than the network), the ranges before and after c are stepped separately, so that every
  * element gets exactly one step. The flow: its rule (Adamax for images) over its arena. */
+/* Does c get a rate of its own (--lr-c set and different from the EBM's)? Fixed for the run, so
+ * every EBM step records the same ops. */
+static int c_has_own_rate(const fce_game_settings *s) { return s->lr_c > 0 && s->lr_c != s->lr_ebm; }
+
 void fce_game_plan_update(fce_game *g, int flow_turn, float lr_scale) {
     const fce_game_settings *s = &g->settings;
     double sched[3];
@@ -139,15 +143,13 @@ void fce_game_plan_update(fce_game *g, int flow_turn, float lr_scale) {
     }
     const fce_optimizer adam = optimizer(s, FCE_OPTIM_ADAM);
     const int64_t t = ++*g->counters.ebm_steps;
-    const float lr = s->lr_ebm * lr_scale, lr_c = s->lr_c > 0 ? s->lr_c * lr_scale : lr;
-    fce_optimizer_sched(&adam, lr, t, sched);
+    fce_optimizer_sched(&adam, s->lr_ebm * lr_scale, t, sched);
     fce_step_vars_set_f64(&g->vars, g->sched_ebm, sched, 3);
-    fce_optimizer_sched(&adam, lr_c, t, sched);
+    if (!c_has_own_rate(s)) return;
+    fce_optimizer_sched(&adam, s->lr_c * lr_scale, t, sched);
     fce_step_vars_set_f64(&g->vars, g->sched_c, sched, 3);
 }
 
-/* c gets a step of its own only when its rate differs (a host decision fixed for the run, so the
- * same ops are recorded every step). */
 static fce_status apply_ebm(fce_game *g) {
     const fce_game_settings *s = &g->settings;
     const fce_optimizer adam = optimizer(s, FCE_OPTIM_ADAM);
@@ -155,7 +157,7 @@ static fce_status apply_ebm(fce_game *g) {
     const size_t n = a->n_trainable;
     const double *sched = fce_step_vars_f64(&g->vars, g->sched_ebm);
     FCE_TRY(fce_dist_allreduce_grads(g->ctx, a->grads, n)); /* the ranks' shares of the batch's gradient */
-    if (!(s->lr_c > 0) || s->lr_c == s->lr_ebm) return fce_optimizer_step_at(g->ctx, &adam, a, 0, n, sched);
+    if (!c_has_own_rate(s)) return fce_optimizer_step_at(g->ctx, &adam, a, 0, n, sched);
     const size_t ic = (size_t)(g->models.c - a->params);
     FCE_ASSERT(ic < n, "fce_game_apply_update: c is not in the trainable range");
     FCE_TRY(fce_optimizer_step_at(g->ctx, &adam, a, 0, ic, sched));

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend/step_graph.h"
 #include "fce/backend.h"
 #include "fce/dataset.h"
 #include "dist/dist.h"
@@ -43,7 +44,6 @@
 #include "formats/ckpt_io.h"
 #include "formats/ebm_image_file.h"
 #include "formats/flow_image_file.h"
-#include "backend/step_graph.h"
 #include "train/fce_diag.h"
 #include "train/fce_game.h"
 #include "train/image_ebm_base.h"
@@ -54,8 +54,13 @@
 
 #define LN2 0.69314718055994530942
 #define MAXL 16
-/* the step's read-back: [value, accuracy, c, f (2n), log q (n), log q of the samples (n), c after
- * the update] */
+/* the step's read-back, in floats: [value, accuracy, c, f (2n, data first), log q (n), log q of the
+ * samples (n), c after the update] */
+#define REPORT_C 2
+#define REPORT_F 3
+#define REPORT_LQ(n) (3 + 2 * (size_t)(n))
+#define REPORT_LQT(n) (3 + 3 * (size_t)(n))
+#define REPORT_C_AFTER(n) (3 + 4 * (size_t)(n))
 #define REPORT_FLOATS(n) (4 + 4 * (size_t)(n))
 
 typedef fce_image_fce_state ifce_state; /* stored in ebm.fce (formats/ebm_image_file.h) */
@@ -76,7 +81,6 @@ struct fce_ifce {
     size_t D;
     uint8_t *d_u8;
     float *d_x, *d_eps[MAXL];
-    float *h_f, *h_lq;
     /* the step's one read-back (step_impl): value, accuracy, c before the update, f (2n), log q
      * (n), log q of the samples (n), gathered on the device and downloaded together */
     float *d_report, *h_report;
@@ -233,8 +237,6 @@ void fce_ifce_free(fce_ifce *t) {
         fce_ctx_free(ctx);
     }
     fce_batch_source_free(&t->batches);
-    free(t->h_f);
-    free(t->h_lq);
     free(t->h_report);
     fce_image_set_free(&t->set);
     free(t);
@@ -298,10 +300,8 @@ static fce_status setup(fce_ifce *t) {
     FCE_TRY(fce_batch_source_init(&t->batches, &t->set, t->N, t->seed_data));
     fce_batch_source_shard(&t->batches, c->batch, t->shard.row0);
     FCE_TRY(ctx->ops->alloc(ctx, (void **)&t->d_report, REPORT_FLOATS(N) * sizeof(float)));
-    t->h_f = malloc(2 * N * sizeof(float));
-    t->h_lq = malloc(N * sizeof(float));
     t->h_report = malloc(REPORT_FLOATS(N) * sizeof(float));
-    if (!t->h_f || !t->h_lq || !t->h_report) {
+    if (!t->h_report) {
         fce_log_error("out of host memory");
         return FCE_STATUS_ERR_NOMEM;
     }
@@ -401,13 +401,13 @@ typedef struct ifce_acc {
     long n, n_ebm;
 } ifce_acc;
 
-static void fill_probe(fce_ifce *t, fce_ifce_probe *p, float c, const float stats[2], int flow_turn,
-                       const float *h_lqt) {
+static void fill_probe(fce_ifce *t, fce_ifce_probe *p, float c, const float stats[2], int flow_turn) {
     size_t b = (size_t)t->N * sizeof(float);
-    if (p->fx) memcpy(p->fx, t->h_f, b);
-    if (p->fxt) memcpy(p->fxt, t->h_f + t->N, b);
-    if (p->lq) memcpy(p->lq, t->h_lq, b);
-    if (p->lqt) memcpy(p->lqt, h_lqt, b);
+    const float *h = t->h_report;
+    if (p->fx) memcpy(p->fx, h + REPORT_F, b);
+    if (p->fxt) memcpy(p->fxt, h + REPORT_F + t->N, b);
+    if (p->lq) memcpy(p->lq, h + REPORT_LQ(t->N), b);
+    if (p->lqt) memcpy(p->lqt, h + REPORT_LQT(t->N), b);
     p->c = c;
     p->value = stats[0];
     p->acc = stats[1];
@@ -438,14 +438,14 @@ static fce_status step_body(fce_ifce *t, int flow_turn) {
     const size_t n = (size_t)t->N, fb = sizeof(float);
     float *r = t->d_report;
     FCE_TRY(fce_game_forward(game, 0)); /* the draw reads this step's offset from game.vars */
-    FCE_TRY(ctx->ops->copy(ctx, r + 2, game->models.c, fb));
+    FCE_TRY(ctx->ops->copy(ctx, r + REPORT_C, game->models.c, fb));
     FCE_TRY(fce_game_grads(game, flow_turn));
     FCE_TRY(ctx->ops->copy(ctx, r, game->stats, 2 * fb));
-    FCE_TRY(ctx->ops->copy(ctx, r + 3, game->f, 2 * n * fb));
-    FCE_TRY(ctx->ops->copy(ctx, r + 3 + 2 * n, game->lq, n * fb));
-    FCE_TRY(ctx->ops->copy(ctx, r + 3 + 3 * n, game->lqt, n * fb));
+    FCE_TRY(ctx->ops->copy(ctx, r + REPORT_F, game->f, 2 * n * fb));
+    FCE_TRY(ctx->ops->copy(ctx, r + REPORT_LQ(n), game->lq, n * fb));
+    FCE_TRY(ctx->ops->copy(ctx, r + REPORT_LQT(n), game->lqt, n * fb));
     FCE_TRY(fce_game_apply_update(game, flow_turn));
-    return ctx->ops->copy(ctx, r + 3 + 4 * n, game->models.c, fb); /* for the metrics row */
+    return ctx->ops->copy(ctx, r + REPORT_C_AFTER(n), game->models.c, fb); /* for the metrics row */
 }
 static fce_status ebm_body(void *t) { return step_body(t, 0); }
 static fce_status flow_body(void *t) { return step_body(t, 1); }
@@ -469,21 +469,19 @@ static fce_status step_impl(fce_ifce *t, fce_ifce_probe *p, ifce_acc *m) {
     /* the next batch is gathered on the host while the device runs this step */
     if (step + 1 < t->cfg.steps) fce_batch_source_prefetch(&t->batches, step + 1);
     FCE_TRY(ctx->ops->download(ctx, t->h_report, t->d_report, REPORT_FLOATS(n) * fb));
-    float stats[2] = {t->h_report[0], t->h_report[1]};
-    const float c = t->h_report[2];
-    const float *h_lqt = t->h_report + 3 + 3 * (size_t)n;
-    t->c_now = t->h_report[3 + 4 * (size_t)n];
+    const float *h = t->h_report, *h_f = h + REPORT_F, *h_lq = h + REPORT_LQ(n), *h_lqt = h + REPORT_LQT(n);
+    float stats[2] = {h[0], h[1]};
+    const float c = h[REPORT_C];
+    t->c_now = h[REPORT_C_AFTER(n)];
     FCE_TRY(fce_game_global_stats(game, stats)); /* over the ranks of a job (dist.h) */
-    memcpy(t->h_f, t->h_report + 3, 2 * (size_t)n * fb);
-    memcpy(t->h_lq, t->h_report + 3 + 2 * (size_t)n, (size_t)n * fb);
     if (m && ((step + 1) % t->cfg.log_every == 0 || step + 1 == t->cfg.steps))
-        FCE_TRY(fce_diag_measure_host(&t->diag, ctx, t->h_f, t->h_f + n, t->h_lq, h_lqt, c, n));
-    if (p) fill_probe(t, p, c, stats, flow_turn, h_lqt);
+        FCE_TRY(fce_diag_measure_host(&t->diag, ctx, h_f, h_f + n, h_lq, h_lqt, c, n));
+    if (p) fill_probe(t, p, c, stats, flow_turn);
     if (!isfinite(stats[0])) return diverged(t, step, stats[0]);
     if (m) {
         m->value += stats[0];
         m->acc += stats[1];
-        for (int i = 0; i < n; i++) m->lq += t->h_lq[i] / n, m->fc += ((double)t->h_f[i] - c) / n;
+        for (int i = 0; i < n; i++) m->lq += h_lq[i] / n, m->fc += ((double)h_f[i] - c) / n;
         m->n++;
         m->n_ebm += !flow_turn;
     }
